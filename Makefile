@@ -1,0 +1,55 @@
+# ksef.credentials: every entry point a developer, CI or a new user needs.
+# `make demo` and `make test` work on a fresh Debian machine with Python 3.11 and nothing else.
+
+PYTHON      ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+COLL_LINK   := .collections/ansible_collections/ksef/credentials
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-unit test-emulator test-integration emulator clean
+
+help:
+	@echo "make venv              create .venv with everything the project needs"
+	@echo "make demo              run the demo playbook against a local KSeF emulator"
+	@echo "make test              run every test suite (what CI runs)"
+	@echo "make test-unit         unit tests only (fast)"
+	@echo "make test-emulator     emulator tests only"
+	@echo "make test-integration  playbooks against the emulator"
+	@echo "make emulator          start the emulator in the foreground on 127.0.0.1:8080"
+
+venv: $(STAMP) $(COLL_LINK)
+
+$(STAMP): requirements.txt requirements-dev.txt emulator/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -e emulator/
+	touch $(STAMP)
+
+# ansible resolves ksef.credentials from the working tree through this link (see ansible.cfg).
+$(COLL_LINK):
+	mkdir -p $(dir $(COLL_LINK))
+	ln -sfn ../../.. $(COLL_LINK)
+
+demo: venv
+	$(PY) scripts/demo.py
+
+test: venv
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-emulator: venv
+	$(PY) -m pytest tests/emulator $(PYTEST_ARGS)
+
+test-integration: venv
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+emulator: venv
+	$(PY) -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir build/emulator-state
+
+clean:
+	rm -rf build tests/output .pytest_cache .hypothesis

@@ -1,0 +1,216 @@
+"""Shared fixtures: a real emulator process over HTTP, and a real ansible-playbook runner.
+
+Every suite (emulator, integration, unit) uses these; nothing here mocks the API.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+COLLECTIONS = REPO / ".collections"
+OUTPUT = REPO / "tests" / "output"
+
+# Unit tests import the collection as ansible_collections.ksef.credentials.* from the working tree.
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Emulator:
+    """A running `python -m ksef_emulator` process and small helpers to talk to it."""
+
+    port: int
+    state_dir: Path
+    log_path: Path
+    args: list[str]
+    proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v2"
+
+    def start(self, timeout: float = 20.0) -> "Emulator":
+        cmd = [sys.executable, "-m", "ksef_emulator", "--host", "127.0.0.1", "--port", str(self.port),
+               "--state-dir", str(self.state_dir), *self.args]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/_emulator/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"emulator did not become healthy: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def restart(self) -> "Emulator":
+        self.stop()
+        return self.start()
+
+    def admin(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """Call the test-only control API under /_emulator/."""
+        return httpx.request(method, f"{self.base_url}/_emulator/{path.lstrip('/')}", timeout=30, **kwargs)
+
+    def api(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """Call the KSeF API itself (path relative to /v2)."""
+        return httpx.request(method, f"{self.api_url}/{path.lstrip('/')}", timeout=30, **kwargs)
+
+    def stats(self) -> dict:
+        return self.admin("GET", "stats").json()
+
+    def reset_stats(self) -> None:
+        self.admin("POST", "stats/reset").raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture
+def emulator_factory(tmp_path_factory, output_dir):
+    """Start emulators with custom options: `emulator_factory("--rate-limits", "prd")`."""
+    started: list[Emulator] = []
+
+    def make(*args: str) -> Emulator:
+        state = tmp_path_factory.mktemp("emulator-state")
+        log = output_dir / f"emulator-{state.name}.log"
+        emu = Emulator(port=free_port(), state_dir=state, log_path=log, args=list(args))
+        started.append(emu.start())
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory, output_dir):
+    """One shared emulator for the whole session (TEST-like limits, fast activation)."""
+    state = tmp_path_factory.mktemp("emulator-shared")
+    emu = Emulator(port=free_port(), state_dir=state, log_path=output_dir / "emulator-shared.log",
+                   args=["--rate-limits", "te", "--activation-delay", "0.3"])
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@dataclass
+class PlaybookResult:
+    rc: int
+    stdout: str
+    stderr: str
+    results: list[dict] = field(default_factory=list)
+
+    def task(self, name: str) -> dict:
+        """The last result of the task with this name (raises if it never ran)."""
+        found = [r for r in self.results if r["task"] == name]
+        if not found:
+            raise AssertionError(f"task {name!r} has no result; tasks seen: {[r['task'] for r in self.results]}")
+        return found[-1]["result"]
+
+    @property
+    def recap_changed(self) -> int:
+        return sum(1 for r in self.results if r["result"].get("changed"))
+
+
+@pytest.fixture
+def run_playbook(tmp_path, output_dir):
+    """Run a playbook (a path or YAML text) with the working-tree collection; returns PlaybookResult.
+
+    Fails the test when rc differs from `expect_rc` (default 0), printing the output.
+    """
+    counter = {"n": 0}
+
+    def run(playbook, extra_vars: dict | None = None, *, check: bool = False, diff: bool = False,
+            verbosity: int = 0, env: dict | None = None, expect_rc: int | None = 0,
+            inventory: str | Path | None = None, extra_args: list[str] | None = None,
+            timeout: float = 300) -> PlaybookResult:
+        counter["n"] += 1
+        n = counter["n"]
+        if isinstance(playbook, str) and "\n" in playbook:
+            path = tmp_path / f"playbook-{n}.yml"
+            path.write_text(playbook)
+        else:
+            path = Path(playbook)
+        results_file = tmp_path / f"results-{n}.jsonl"
+        cmd = [str(VENV_BIN / "ansible-playbook"), str(path)]
+        if inventory is not None:
+            cmd += ["-i", str(inventory)]
+        else:
+            cmd += ["-i", "localhost,", "-c", "local"]
+        if extra_vars:
+            vars_file = tmp_path / f"vars-{n}.json"
+            vars_file.write_text(json.dumps(extra_vars))
+            cmd += ["-e", f"@{vars_file}"]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        cmd += extra_args or []
+        full_env = dict(os.environ)
+        full_env.update({
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "integration" / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "result_dump",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+            "KSEF_TEST_RESULTS_FILE": str(results_file),
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        })
+        full_env.update(env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=timeout)
+        results = []
+        if results_file.exists():
+            results = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+        res = PlaybookResult(proc.returncode, proc.stdout, proc.stderr, results)
+        if expect_rc is not None and proc.returncode != expect_rc:
+            pytest.fail(f"ansible-playbook rc={proc.returncode} (expected {expect_rc})\n"
+                        f"--- stdout ---\n{proc.stdout[-8000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
+        return res
+
+    return run
