@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The store interface: one entry of a token's `store:` list.
+
+A store never puts a secret into a label, an exception text, a warning or a return value.
+"""
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+# A KSeF token value is `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`.
+_TOKEN_VALUE = re.compile(r"^(?P<ref>[^|\s]+)\|[^|\s]+\|[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class TokenMeta:
+    """What a store may keep next to the value (never the value itself)."""
+
+    name: str
+    reference_number: str
+    permissions: list[str]
+    created: str
+    context: str
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """What a store holds now. `value` is secret; `version` is the store's own version id, if any."""
+
+    value: str
+    reference_number: str | None
+    version: str | None
+
+    def __repr__(self) -> str:  # keeps the value out of tracebacks and debug output
+        return f"StoredValue(value=<hidden>, reference_number={self.reference_number!r}, version={self.version!r})"
+
+
+class StoreError(Exception):
+    """A store failed. `label` says which store, `cause` says why; neither holds a secret."""
+
+    def __init__(self, label: str, cause: str):
+        self.label = label
+        self.cause = cause
+        super().__init__(f"{label}: {cause}")
+
+
+class StoreConfigError(StoreError):
+    """A store entry is wrong. `option` names it (e.g. `store[1].path`); the message says how to fix it."""
+
+    def __init__(self, option: str, message: str):
+        self.option = option
+        super().__init__(option, message)
+
+
+class StoreConflictError(StoreError):
+    """Compare-and-set lost: the store changed after it was read."""
+
+
+def parse_reference_number(value: str | None) -> str | None:
+    """The reference number a KSeF token value starts with, or None when the value is not a token."""
+    if not value:
+        return None
+    match = _TOKEN_VALUE.match(value.strip())
+    return match.group("ref") if match else None
+
+
+class Store(ABC):
+    """Base class of every store type. Subclasses set `type_name` and `argument_spec` (their suboptions)."""
+
+    type_name: ClassVar[str]
+    argument_spec: ClassVar[dict]
+
+    def __init__(self, module: Any, options: dict, index: int):
+        self.module = module
+        self.options = options
+        self.index = index
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """A printable name of where the value lives; never a secret."""
+
+    def option_name(self, option: str) -> str:
+        """How error messages name an option of this entry: `store[1].path`."""
+        return f"store[{self.index}].{option}"
+
+    def config_error(self, option: str, message: str) -> StoreConfigError:
+        return StoreConfigError(self.option_name(option), message)
+
+    def error(self, cause: str) -> StoreError:
+        return StoreError(self.label, cause)
+
+    def conflict(self, cause: str) -> StoreConflictError:
+        return StoreConflictError(self.label, cause)
+
+    def remember_secret(self, value: str | None) -> None:
+        """Register a secret with the module so Ansible masks it in any output."""
+        if value:
+            self.module.no_log_values.add(value)
+
+    def stored_value(self, value: str, version: str | None) -> StoredValue:
+        self.remember_secret(value)
+        return StoredValue(value=value, reference_number=parse_reference_number(value), version=version)
+
+    def refuse_in_check_mode(self, action: str) -> None:
+        """The engine never mutates in check mode; this is the last line of defence."""
+        if getattr(self.module, "check_mode", False):
+            raise self.error(f"refusing to {action} in check mode")
+
+    @abstractmethod
+    def validate(self) -> None:
+        """Check options before any API call; raise StoreConfigError naming the option."""
+
+    @abstractmethod
+    def read(self) -> StoredValue | None:
+        """What the store holds now, or None."""
+
+    @abstractmethod
+    def write(self, value: str, meta: TokenMeta, expected_version: str | None) -> None:
+        """Atomically store `value`; refuse with StoreConflictError when the held version is no longer expected."""
+
+    @abstractmethod
+    def restore(self, previous: StoredValue | None) -> None:
+        """Put back what read() returned before a failed rotation (None: remove what write() put there)."""
+
+    @abstractmethod
+    def remove(self) -> None:
+        """Delete what this store holds."""

@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `file` store: a local file (raw, env, json or yaml), optionally ansible-vault encrypted.
+
+Writes are atomic in the style of community.crypto: a 0600 temp file in the same directory,
+fsync, then rename over the target, so a reader sees the old or the new file, never half of one.
+"""
+from __future__ import annotations
+
+import datetime
+import grp
+import json
+import os
+import pwd
+import re
+import tempfile
+
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
+
+FORMATS = ("raw", "env", "json", "yaml")
+DEFAULT_KEYS = {"env": "KSEF_TOKEN", "json": "token", "yaml": "token"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
+
+
+def _env_line(key: str) -> re.Pattern:
+    return re.compile(rf"^(?P<prefix>\s*(?:export\s+)?{re.escape(key)}\s*=\s*)(?P<value>.*?)\s*$")
+
+
+def _env_get(text: str, key: str) -> str | None:
+    pattern = _env_line(key)
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match:
+            raw = match.group("value")
+            if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+                return raw[1:-1]
+            return raw
+    return None
+
+
+def _env_set(text: str, key: str, value: str | None) -> str:
+    """Replace (or drop, when value is None) the KEY= line; every other line is kept as it was."""
+    pattern = _env_line(key)
+    lines = text.splitlines()
+    out, done = [], False
+    for line in lines:
+        match = pattern.match(line)
+        if match and not done:
+            done = True
+            if value is None:
+                continue
+            raw = match.group("value")
+            quote = raw[0] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" else ""
+            out.append(f"{match.group('prefix')}{quote}{value}{quote}")
+        elif not (match and value is None):
+            out.append(line)
+    if not done and value is not None:
+        out.append(f"{key}={value}")
+    return "\n".join(out) + "\n" if out else ""
+
+
+class FileStore(Store):
+    type_name = "file"
+    argument_spec = {
+        "path": {"type": "path", "required": True},
+        "format": {"type": "str", "choices": list(FORMATS), "default": "raw"},
+        "key": {"type": "str", "no_log": False},
+        "mode": {"type": "raw", "default": "0600"},
+        "owner": {"type": "str"},
+        "group": {"type": "str"},
+        "backup": {"type": "bool", "default": False},
+        "vault_password_file": {"type": "path", "no_log": False},
+        "vault_id": {"type": "str"},
+    }
+
+    def __init__(self, module, options: dict, index: int):
+        super().__init__(module, options, index)
+        self.path = os.path.realpath(options["path"])  # write through a symlink, not over it
+        self.format = options.get("format") or "raw"
+        self.key = options.get("key") or DEFAULT_KEYS.get(self.format)
+        self.backup_file: str | None = None  # set by the last write that made a backup
+        self._vault = None
+
+    @property
+    def label(self) -> str:
+        return f"file:{self.options['path']}" + (f"#{self.key}" if self.format != "raw" else "")
+
+    # -- options ----------------------------------------------------------------------------------
+    def validate(self) -> None:
+        if self.format == "raw" and self.options.get("key"):
+            raise self.config_error("key", "is only used by the env, json and yaml formats; remove it or set format")
+        if self.format == "env" and not _ENV_NAME.match(self.key):
+            raise self.config_error("key", "must be a valid environment variable name such as KSEF_TOKEN")
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise self.config_error("path", f"directory {directory} does not exist; create it first")
+        if os.path.isdir(self.path):
+            raise self.config_error("path", "is a directory; give the path of a file")
+        self.mode = self._parse_mode(self.options.get("mode", "0600"))
+        self.uid = self._lookup("owner", pwd.getpwnam, lambda e: e.pw_uid)
+        self.gid = self._lookup("group", grp.getgrnam, lambda e: e.gr_gid)
+        if self.options.get("vault_id") and not self.options.get("vault_password_file"):
+            raise self.config_error("vault_id", "needs vault_password_file (the password for this vault id)")
+        if self.options.get("vault_password_file"):
+            self._vault = self._load_vault()
+
+    def _parse_mode(self, mode) -> int:
+        if isinstance(mode, int) and not isinstance(mode, bool) and 0 <= mode <= 0o7777:
+            return mode
+        if isinstance(mode, str) and _OCTAL_MODE.match(mode):
+            return int(mode, 8)
+        raise self.config_error("mode", "must be an octal string such as '0600'")
+
+    def _lookup(self, option: str, find, field):
+        name = self.options.get(option)
+        if not name:
+            return -1
+        if name.isdigit():
+            return int(name)
+        try:
+            return field(find(name))
+        except KeyError:
+            raise self.config_error(option, f"no such {'user' if option == 'owner' else 'group'}: {name}") from None
+
+    def _load_vault(self):
+        """(VaultLib, secret, vault_id) from ansible-core's own vault code, like `ansible-vault --vault-id`."""
+        try:
+            from ansible.errors import AnsibleError
+            from ansible.parsing.dataloader import DataLoader
+            from ansible.parsing.vault import VaultLib, get_file_vault_secret
+        except ImportError:
+            from ansible.module_utils.basic import missing_required_lib
+            raise self.config_error("vault_password_file", missing_required_lib("ansible-core")) from None
+        vault_id = self.options.get("vault_id")
+        password_file = self.options["vault_password_file"]
+        try:
+            secret = get_file_vault_secret(filename=password_file, vault_id=vault_id or "default", loader=DataLoader())
+            secret.load()
+        except AnsibleError as exc:
+            # ansible's message names the file, never the password
+            raise self.config_error("vault_password_file", f"cannot load the vault password: {exc.message}") from None
+        self.remember_secret(secret.bytes.decode("utf-8", "replace"))
+        return VaultLib([(vault_id or "default", secret)]), secret, vault_id
+
+    # -- file content -----------------------------------------------------------------------------
+    def _read_text(self) -> str | None:
+        """The file's plaintext (decrypted in memory), or None when there is no file."""
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self.error(f"cannot read the file: {exc.strerror}") from None
+        from ansible.parsing.vault import is_encrypted
+        if is_encrypted(data):
+            if self._vault is None:
+                raise self.error(f"the file is ansible-vault encrypted; set {self.option_name('vault_password_file')}")
+            from ansible.errors import AnsibleError
+            vault_lib = self._vault[0]
+            try:
+                data = vault_lib.decrypt(data)
+            except AnsibleError:
+                raise self.error(f"cannot decrypt the file with the password from "
+                                 f"{self.option_name('vault_password_file')} (wrong vault password?)") from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error("the file is not UTF-8 text") from None
+
+    def _parse_mapping(self, text: str) -> dict:
+        if not text.strip():
+            return {}
+        try:
+            if self.format == "json":
+                data = json.loads(text)
+            else:
+                import yaml
+                data = yaml.safe_load(text)
+        except Exception as exc:  # only the error's type: parser messages quote file content
+            raise self.error(f"the file is not valid {self.format}: {type(exc).__name__}") from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise self.error(f"the file must hold a {self.format} mapping to keep the token under {self.key!r}")
+        return data
+
+    def _extract(self, text: str) -> str | None:
+        if self.format == "raw":
+            return text.strip() or None
+        if self.format == "env":
+            return _env_get(text, self.key) or None
+        value = self._parse_mapping(text).get(self.key)
+        return str(value) if value not in (None, "") else None
+
+    def _render(self, text: str | None, value: str | None) -> str:
+        """New plaintext with `value` under our key (None removes it); everything else is kept."""
+        text = text or ""
+        if self.format == "raw":
+            return f"{value}\n" if value is not None else ""
+        if self.format == "env":
+            return _env_set(text, self.key, value)
+        data = self._parse_mapping(text)
+        if value is None:
+            data.pop(self.key, None)
+        else:
+            data[self.key] = value
+        if not data:
+            return ""
+        if self.format == "json":
+            return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        import yaml
+        return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _encode(self, text: str) -> bytes:
+        if self._vault is None:
+            return text.encode("utf-8")
+        vault_lib, secret, vault_id = self._vault
+        return vault_lib.encrypt(text, secret, vault_id=vault_id)
+
+    def _make_backup(self) -> None:
+        if not self.options.get("backup") or not os.path.exists(self.path):
+            return
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S.%f")
+        backup = f"{self.path}.{os.getpid()}.{stamp}~"  # the name ansible's backup_local uses, plus microseconds
+        with open(self.path, "rb") as source:
+            data = source.read()
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as target:
+            target.write(data)
+            target.flush()
+            os.fsync(target.fileno())
+        self.backup_file = backup
+
+    def _apply_attributes(self, fd: int | None = None) -> None:
+        chmod = (lambda m: os.fchmod(fd, m)) if fd is not None else (lambda m: os.chmod(self.path, m))
+        chown = (lambda u, g: os.fchown(fd, u, g)) if fd is not None else (lambda u, g: os.chown(self.path, u, g))
+        try:
+            if self.uid != -1 or self.gid != -1:
+                chown(self.uid, self.gid)
+            chmod(self.mode)
+        except OSError as exc:
+            raise self.error(f"cannot set owner/group/mode: {exc.strerror}") from None
+
+    def _replace(self, data: bytes) -> None:
+        directory, name = os.path.split(self.path)
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")  # created 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+                self._apply_attributes(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
+
+    def _put(self, value: str | None) -> None:
+        current = self._read_text()
+        new_text = self._render(current, value)
+        if current is not None and new_text == current and self._is_encrypted() == (self._vault is not None):
+            self._apply_attributes()  # same content: only owner/group/mode may need fixing
+            return
+        self._make_backup()
+        if not new_text:  # nothing left to keep: the file goes
+            if current is not None:
+                os.unlink(self.path)
+            return
+        try:
+            self._replace(self._encode(new_text))
+        except OSError as exc:
+            raise self.error(f"cannot write the file: {exc.strerror}") from None
+
+    def _is_encrypted(self) -> bool:
+        from ansible.parsing.vault import is_encrypted_file
+        try:
+            with open(self.path, "rb") as handle:
+                return is_encrypted_file(handle)
+        except FileNotFoundError:
+            return False
+
+    # -- the store interface ----------------------------------------------------------------------
+    def read(self) -> StoredValue | None:
+        text = self._read_text()
+        value = self._extract(text) if text is not None else None
+        if value is None:
+            return None
+        return self.stored_value(value, version=None)  # files have no compare-and-set
+
+    def write(self, value, meta, expected_version) -> None:
+        self.refuse_in_check_mode("write")
+        self.remember_secret(value)
+        self._put(value)
+
+    def restore(self, previous: StoredValue | None) -> None:
+        self.refuse_in_check_mode("restore")
+        self._put(previous.value if previous is not None else None)
+
+    def remove(self) -> None:
+        self.refuse_in_check_mode("remove")
+        self._put(None)
