@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Human durations for rotate_after and revoke_previous_after: 90d, 12h, 30m, 45s, 2w, 1d12h, or seconds."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"(\d+)([wdhms])")
+_WHOLE = re.compile(r"^(?:\d+[wdhms])+$")
+
+
+class DurationError(ValueError):
+    """A duration that cannot be parsed."""
+
+
+def parse(value, option: str = "duration") -> timedelta | None:
+    """timedelta for '90d', '1d12h', '3600' or 3600; None for None/''; DurationError otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise DurationError("%s: expected a duration such as 90d, 12h or 30m, got %r" % (option, value))
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise DurationError("%s: a duration cannot be negative, got %r" % (option, value))
+        return timedelta(seconds=value)
+    text = str(value).strip().lower().replace(" ", "")
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    if not _WHOLE.match(text):
+        raise DurationError("%s: expected a duration such as 90d, 12h, 30m, 45s, 2w or 1d12h, got %r" % (option, value))
+    seen = set()
+    seconds = 0
+    for amount, unit in _PART.findall(text):
+        if unit in seen:
+            raise DurationError("%s: unit %r appears twice in %r" % (option, unit, value))
+        seen.add(unit)
+        seconds += int(amount) * _UNITS[unit]
+    return timedelta(seconds=seconds)
+
+
+def describe(delta: timedelta | None) -> str | None:
+    """The shortest unit string for a timedelta (for messages and reasons)."""
+    if delta is None:
+        return None
+    seconds = int(delta.total_seconds())
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append("%d%s" % (seconds // size, unit))
+            seconds %= size
+    return "".join(parts)

@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""KSeF token permissions: the official names (TokenPermissionType) and their snake_case spelling."""
+from __future__ import annotations
+
+import re
+
+# Order of TokenPermissionType in open-api.json; results are sorted in this order.
+OFFICIAL = (
+    "InvoiceRead",
+    "InvoiceWrite",
+    "CredentialsRead",
+    "CredentialsManage",
+    "SubunitManage",
+    "EnforcementOperations",
+    "Introspection",
+)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[_\-\s]", "", name).lower()
+
+
+_BY_KEY = {_key(p): p for p in OFFICIAL}
+
+
+class UnknownPermissionError(ValueError):
+    """An unknown permission name."""
+
+
+def normalise(names) -> tuple[str, ...]:
+    """Official names, deduplicated, in canonical order; accepts InvoiceRead, invoice_read, invoice-read."""
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = [names]
+    found = set()
+    unknown = []
+    for raw in names:
+        official = _BY_KEY.get(_key(str(raw)))
+        if official is None:
+            unknown.append(str(raw))
+        else:
+            found.add(official)
+    if unknown:
+        raise UnknownPermissionError("unknown permission(s) %s; allowed: %s (or snake_case, e.g. invoice_read)"
+                               % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL)))
+    return tuple(p for p in OFFICIAL if p in found)
+
+
+def canonical(names) -> tuple[str, ...]:
+    """Official names as returned by the API, in canonical order; unknown future names kept, sorted last."""
+    names = list(names or [])
+    known = [p for p in OFFICIAL if p in names]
+    return tuple(known + sorted(n for n in set(names) if n not in OFFICIAL))
