@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One method per KSeF operation the collection uses, on an authenticated session."""
+from __future__ import annotations
+
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
+from ansible_collections.ksef.credentials.plugins.module_utils._http import response_json
+
+MAX_PAGE_SIZE = 100
+MIN_PAGE_SIZE = 10
+_MAX_PAGES = 10000  # a guard against a server that never stops paging
+
+
+class KsefApi:
+    """KSeF operations on `session` (a KsefSession). `on_secret(value)` is told every secret read."""
+
+    def __init__(self, http, session, on_secret=None):
+        self.http = http
+        self.session = session
+        self._on_secret = on_secret or (lambda value: None)
+
+    @property
+    def calls(self):
+        """Requests sent so far, per "METHOD /template"."""
+        return dict(sorted(self.http.calls.items()))
+
+    def _call(self, method, path, **kwargs):
+        """An authenticated request; a 401 refreshes the access token once and tries again."""
+        try:
+            return self.http.request(method, path, bearer=self.session.bearer(), **kwargs)
+        except KsefApiError as exc:
+            if exc.status != 401 or not self.session.can_refresh:
+                raise
+        self.session.refresh()
+        return self.http.request(method, path, bearer=self.session.bearer(), **kwargs)
+
+    def _paged(self, path, items_key, params):
+        items, continuation, seen = [], None, set()
+        for _ in range(_MAX_PAGES):
+            headers = {"x-continuation-token": continuation} if continuation else None
+            response = self._call("GET", path, params=params, headers=headers)
+            body = response_json(response, f"GET {path}")
+            items.extend(body.get(items_key) or [])
+            continuation = body.get("continuationToken") or response.headers.get("x-continuation-token")
+            if not continuation:
+                return items
+            if continuation in seen:
+                raise KsefApiError(f"KSeF repeated a continuation token on GET {path}; stopping to avoid a loop",
+                                   operation=f"GET {path}")
+            seen.add(continuation)
+        raise KsefApiError(f"GET {path} returned more than {_MAX_PAGES} pages", operation=f"GET {path}")
+
+    # tokens
+
+    def list_tokens(self, statuses=None, description=None, author_identifier=None, author_identifier_type=None,
+                    page_size=MAX_PAGE_SIZE):
+        """Every token of the context matching the filters (all pages)."""
+        params = [("pageSize", max(MIN_PAGE_SIZE, min(MAX_PAGE_SIZE, int(page_size))))]
+        params += [("status", s) for s in (statuses or [])]
+        if description:
+            params.append(("description", description))
+        if author_identifier:
+            params.append(("authorIdentifier", author_identifier))
+        if author_identifier_type:
+            params.append(("authorIdentifierType", author_identifier_type))
+        return self._paged("/tokens", "tokens", params)
+
+    def create_token(self, permissions, description):
+        """POST /tokens -> {referenceNumber, token}. The value is registered as a secret at once.
+
+        A dropped connection raises KsefAmbiguousError: the token may exist; reconcile with list_tokens().
+        """
+        response = self._call("POST", "/tokens", json={"permissions": list(permissions), "description": description})
+        body = response_json(response, "POST /tokens")
+        self._on_secret(body.get("token"))
+        return body
+
+    def get_token(self, reference_number):
+        response = self._call("GET", "/tokens/{referenceNumber}", path_params={"referenceNumber": reference_number})
+        return response_json(response, "GET /tokens/{referenceNumber}")
+
+    def revoke_token(self, reference_number):
+        self._call("DELETE", "/tokens/{referenceNumber}", path_params={"referenceNumber": reference_number})
+
+    # authentication sessions
+
+    def list_sessions(self):
+        """Active authentication sessions of the context (all pages)."""
+        return self._paged("/auth/sessions", "items", [("pageSize", MAX_PAGE_SIZE)])
+
+    def close_current_session(self):
+        """DELETE /auth/sessions/current for the session this API object uses."""
+        self.session.close()
+
+    def close_session(self, reference_number):
+        self._call("DELETE", "/auth/sessions/{referenceNumber}", path_params={"referenceNumber": reference_number})
+
+    # security
+
+    def public_key_certificates(self):
+        response = self.http.request("GET", "/security/public-key-certificates")
+        return response_json(response, "GET /security/public-key-certificates")

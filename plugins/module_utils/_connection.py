@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options shared by every module: environments, TLS rules and the KSeF context."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
+# Base URLs of the public KSeF 2.0 environments (srodowiska.md).
+ENVIRONMENTS = {
+    "test": "https://api-test.ksef.mf.gov.pl/v2",
+    "demo": "https://api-demo.ksef.mf.gov.pl/v2",
+    "prod": "https://api.ksef.mf.gov.pl/v2",
+}
+DEFAULT_ENVIRONMENT = "test"
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    # No default here: a default would make `environment` always "set" and clash with `api_url`.
+    environment=dict(type="str", choices=sorted(ENVIRONMENTS)),
+    api_url=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="int", default=30),
+    allow_insecure_http=dict(type="bool", default=False),
+    max_retry_wait=dict(type="int", default=60),
+    context=dict(
+        type="dict",
+        required=True,
+        options=dict(
+            nip=dict(type="str"),
+            internal_id=dict(type="str"),
+        ),
+    ),
+)
+CONNECTION_MUTUALLY_EXCLUSIVE = [("environment", "api_url")]
+
+# The OpenAPI patterns (components.schemas.Nip / InternalId) on top of the checksum.
+_NIP_PATTERN = re.compile(r"^[1-9]((\d[1-9])|([1-9]\d))\d{7}$")
+_INTERNAL_ID_PATTERN = re.compile(r"^(\d{10})-(\d{5})$")
+_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+
+
+@dataclass(frozen=True)
+class KsefContext:
+    """The context a session is opened in: type is the API enum value (`Nip` or `InternalId`)."""
+
+    type: str
+    value: str
+
+    def as_api(self):
+        return {"type": self.type, "value": self.value}
+
+    def __str__(self):
+        return f"{self.type}:{self.value}"
+
+
+def nip_checksum_ok(nip):
+    """True when `nip` is 10 digits whose weighted sum mod 11 equals the last digit (10 is never valid)."""
+    if not (isinstance(nip, str) and len(nip) == 10 and nip.isdigit()):
+        return False
+    check = sum(int(d) * w for d, w in zip(nip, _NIP_WEIGHTS)) % 11
+    return check != 10 and check == int(nip[9])
+
+
+def _nip_problem(nip):
+    """Why `nip` is not a valid NIP, or None."""
+    if not (len(nip) == 10 and nip.isdigit()):
+        return "must be exactly 10 digits (no dashes, spaces or PL prefix)"
+    if not nip_checksum_ok(nip):
+        return "has a wrong check digit (weights 6,5,7,2,3,4,5,6,7; sum mod 11 must equal the last digit)"
+    if not _NIP_PATTERN.match(nip):
+        return "is not accepted by KSeF (first digit must not be 0 and digits 2-3 must not both be 0)"
+    return None
+
+
+def validate_context(context):
+    """Turn the `context` option into a KsefContext; raises KsefConfigError naming the sub-option."""
+    context = context or {}
+    nip = context.get("nip")
+    internal_id = context.get("internal_id")
+    if (nip is None) == (internal_id is None):
+        raise KsefConfigError(
+            "context", "context needs exactly one of context.nip or context.internal_id, "
+            "for example context: {nip: '5265877635'}")
+    if nip is not None:
+        nip = str(nip).strip()
+        problem = _nip_problem(nip)
+        if problem:
+            raise KsefConfigError(
+                "context.nip", f"context.nip {nip!r} {problem}; set context.nip to the 10-digit NIP of the "
+                "company whose tokens you manage")
+        return KsefContext("Nip", nip)
+    internal_id = str(internal_id).strip()
+    match = _INTERNAL_ID_PATTERN.match(internal_id)
+    if not match:
+        raise KsefConfigError(
+            "context.internal_id", f"context.internal_id {internal_id!r} must look like NIP-5digits, "
+            "for example 5265877635-00001")
+    problem = _nip_problem(match.group(1))
+    if problem:
+        raise KsefConfigError(
+            "context.internal_id", f"the NIP part of context.internal_id {internal_id!r} {problem}")
+    return KsefContext("InternalId", internal_id)
+
+
+def is_loopback_host(host):
+    """Loopback hosts may use plain http (the local emulator): 127.0.0.0/8, ::1 and localhost."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    base_url: str
+    verify: object  # True/False, or a CA bundle path
+    timeout: float
+
+
+def resolve_connection(params):
+    """Check environment/api_url/TLS options and return ConnectionSettings; raises KsefConfigError."""
+    api_url = params.get("api_url")
+    environment = params.get("environment")
+    if api_url and environment:
+        raise KsefConfigError("api_url", "environment and api_url are mutually exclusive; set only one of them")
+    if api_url:
+        base_url = api_url.strip().rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise KsefConfigError(
+                "api_url", f"api_url {api_url!r} must be an absolute http(s) URL such as "
+                "https://api-test.ksef.mf.gov.pl/v2")
+        if parts.scheme == "http" and not params.get("allow_insecure_http") and not is_loopback_host(parts.hostname):
+            raise KsefConfigError(
+                "api_url", f"api_url uses plain http to the non-loopback host {parts.hostname!r}; tokens would "
+                "travel unencrypted. Use https, or set allow_insecure_http: true if you really mean it")
+    else:
+        base_url = ENVIRONMENTS[environment or DEFAULT_ENVIRONMENT]
+
+    verify = bool(params.get("validate_certs", True))
+    ca_path = params.get("ca_path")
+    if ca_path:
+        if not os.path.exists(ca_path):
+            raise KsefConfigError("ca_path", f"ca_path {ca_path!r} does not exist")
+        if verify:
+            verify = ca_path
+    timeout = params.get("timeout")
+    timeout = 30 if timeout is None else timeout
+    if timeout <= 0:
+        raise KsefConfigError("timeout", "timeout must be a positive number of seconds")
+    return ConnectionSettings(base_url=base_url, verify=verify, timeout=float(timeout))

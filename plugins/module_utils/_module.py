@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""KsefModule: the base class of every ksef.credentials module.
+
+It merges the shared connection and auth options into the module's argument spec, checks them before
+any API call, registers every runtime secret in `no_log_values`, and opens/closes the KSeF session:
+
+    module = KsefModule(argument_spec=dict(...), supports_check_mode=True)
+    try:
+        with module.ksef_session() as api:
+            tokens = api.list_tokens()
+    except KsefError as exc:
+        module.fail_from(exc)
+    module.exit_json(changed=False, tokens=tokens)   # api_calls is added automatically
+"""
+from __future__ import annotations
+
+import traceback
+from contextlib import contextmanager
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
+    AUTH_ARGUMENT_SPEC, CRYPTOGRAPHY_IMPORT_ERROR, Authenticator, validate_auth)
+from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
+    CONNECTION_ARGUMENT_SPEC, CONNECTION_MUTUALLY_EXCLUSIVE, resolve_connection, validate_context)
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
+
+
+def ksef_argument_spec():
+    """The shared options (a fresh copy), for modules or tests that build their own spec."""
+    spec = {}
+    spec.update(CONNECTION_ARGUMENT_SPEC)
+    spec.update(AUTH_ARGUMENT_SPEC)
+    return spec
+
+
+class KsefModule(AnsibleModule):
+    """AnsibleModule with the KSeF connection, context and auth handled once for every module."""
+
+    # Class defaults: AnsibleModule.__init__ may call fail_json before our __init__ body runs.
+    _http = None
+    _sessions = ()
+
+    def __init__(self, argument_spec=None, mutually_exclusive=None, **kwargs):
+        spec = ksef_argument_spec()
+        spec.update(argument_spec or {})
+        exclusive = list(CONNECTION_MUTUALLY_EXCLUSIVE) + list(mutually_exclusive or [])
+        super().__init__(argument_spec=spec, mutually_exclusive=exclusive, **kwargs)
+        self._http = None
+        self._sessions = []
+        for name, error in (("httpx", HTTPX_IMPORT_ERROR), ("cryptography", CRYPTOGRAPHY_IMPORT_ERROR)):
+            if error is not None:
+                self.fail_json(msg=missing_required_lib(name), exception="".join(
+                    traceback.format_exception(type(error), error, error.__traceback__)))
+        try:
+            self.ksef_context = validate_context(self.params.get("context"))
+            self.ksef_connection = resolve_connection(self.params)
+            self.ksef_auth = validate_auth(self.params.get("auth"))
+        except KsefConfigError as exc:
+            self.fail_from(exc)
+
+    # secrets
+
+    def register_secret(self, value):
+        """Hide `value` from every output of this module run (results, warnings, failure messages)."""
+        if value:
+            self.no_log_values.add(str(value))
+
+    # the connection
+
+    @property
+    def http(self):
+        """The KsefHttp client of this run (created on first use, so failed validation makes no calls)."""
+        if self._http is None:
+            conn = self.ksef_connection
+            self._http = KsefHttp(conn.base_url, verify=conn.verify, timeout=conn.timeout,
+                                  max_retry_after=self.params.get("max_retry_wait") or 60)
+        return self._http
+
+    @property
+    def api_calls(self):
+        """Requests sent in this run, per "METHOD /template"."""
+        return dict(sorted(self._http.calls.items())) if self._http is not None else {}
+
+    def open_session(self, register_tokens=True):
+        """Log in as `auth` says and return a KsefApi. Prefer `with module.ksef_session()`.
+
+        `register_tokens=False` leaves the access/refresh tokens out of `no_log_values`, for the session
+        module whose job is to return them (it marks its whole result no_log instead).
+        """
+        on_token = self.register_secret if register_tokens else None
+        authenticator = Authenticator(self.http, on_secret=on_token, poll_timeout=self.ksef_auth.poll_timeout)
+        if self.ksef_auth.ksef_token:
+            self.register_secret(self.ksef_auth.ksef_token)
+        session = authenticator.authenticate(self.ksef_context, self.ksef_auth)
+        self._sessions.append(session)
+        return KsefApi(self.http, session, on_secret=self.register_secret)
+
+    @contextmanager
+    def ksef_session(self, close=None, register_tokens=True):
+        """Yield a KsefApi on an authenticated session; close it afterwards if this run opened it.
+
+        `close=True` also closes a reused session (auth.access_token); `close=False` keeps an opened one.
+        """
+        api = self.open_session(register_tokens=register_tokens)
+        try:
+            yield api
+        finally:
+            self._close_session(api.session, close)
+
+    def _close_session(self, session, close=None):
+        should_close = session.opened if close is None else close
+        if session in self._sessions:
+            self._sessions.remove(session)
+        if should_close and not session.closed:
+            try:
+                session.close()
+            except KsefError as exc:
+                self.warn(f"Could not close the KSeF session {session.reference_number or ''}: {exc}".replace("  ", " "))
+
+    def _close_open_sessions(self):
+        # exit_json/fail_json end the process: close what this run opened before the result is written.
+        for session in list(self._sessions):
+            self._close_session(session)
+
+    # results
+
+    def fail_from(self, exc, **result):
+        """fail_json from a KsefError: the message plus status, code(s), description, details, option."""
+        fields = exc.to_result() if isinstance(exc, KsefError) else {}
+        fields.update(result)
+        self.fail_json(msg=str(exc), **fields)
+
+    def exit_json(self, **kwargs):
+        self._close_open_sessions()
+        kwargs.setdefault("api_calls", self.api_calls)
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self._close_open_sessions()
+        kwargs.setdefault("api_calls", self.api_calls)
+        super().fail_json(msg=msg, **kwargs)
