@@ -99,6 +99,11 @@ class KsefModule(AnsibleModule):
         self._sessions.append(session)
         return KsefApi(self.http, session, on_secret=self.register_secret)
 
+    def keep_open(self, session):
+        """Leave `session` open when the module ends (the session module hands it to later tasks)."""
+        if session in self._sessions:
+            self._sessions.remove(session)
+
     @contextmanager
     def ksef_session(self, close=None, register_tokens=True):
         """Yield a KsefApi on an authenticated session; close it afterwards if this run opened it.

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # How every ksef.credentials module logs in to KSeF.
+    DOCUMENTATION = r"""
+options:
+  auth:
+    description:
+      - How to log in to KSeF. Set exactly one method.
+      - A KSeF token, O(auth.ksef_token).
+      - A certificate for a XAdES signature, O(auth.certificate) with O(auth.private_key), or O(auth.pkcs12).
+      - An existing session, O(auth.access_token) optionally with O(auth.refresh_token), for example
+        returned by M(ksef.credentials.session).
+      - A session the module opens itself is closed (C(DELETE /auth/sessions/current)) when the module ends,
+        also on failure. A reused session is left open.
+      - Every secret here is hidden from output (C(no_log)).
+    type: dict
+    required: true
+    suboptions:
+      ksef_token:
+        description:
+          - A KSeF token with the permissions the task needs. Encrypted with the current KSeF public key
+            (RSA-OAEP SHA-256) before it is sent.
+        type: str
+      certificate:
+        description:
+          - Certificate for XAdES login, as a PEM file path or PEM content.
+          - Needs O(auth.private_key).
+        type: str
+      private_key:
+        description:
+          - Private key of O(auth.certificate), as a PEM file path or PEM content.
+        type: str
+      private_key_passphrase:
+        description:
+          - Passphrase of an encrypted O(auth.private_key).
+        type: str
+      pkcs12:
+        description:
+          - A PKCS#12 bundle (certificate and key) for XAdES login, as a file path.
+          - Mutually exclusive with O(auth.certificate) and O(auth.private_key).
+        type: str
+      pkcs12_passphrase:
+        description:
+          - Passphrase of O(auth.pkcs12).
+        type: str
+      subject_identifier_type:
+        description:
+          - How KSeF identifies the signer of a XAdES login; V(certificate_subject) reads the NIP or PESEL
+            from the certificate, V(certificate_fingerprint) uses its SHA-256 fingerprint.
+        type: str
+        choices: [certificate_fingerprint, certificate_subject]
+        default: certificate_subject
+      access_token:
+        description:
+          - An access token of an existing KSeF session (for example RV(ksef.credentials.session#module:access_token)).
+          - Refreshed with O(auth.refresh_token) when it has expired or KSeF refuses it.
+        type: str
+      refresh_token:
+        description:
+          - The refresh token of the same session.
+        type: str
+      poll_timeout:
+        description:
+          - Seconds to wait for KSeF to finish an authentication (status code 100). Certificate status checks
+            (OCSP/CRL) on DEMO/PRD can take a while.
+        type: int
+        default: 120
+"""

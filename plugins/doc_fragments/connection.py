@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options shared by every ksef.credentials module: where KSeF is and which context to act in.
+    DOCUMENTATION = r"""
+options:
+  environment:
+    description:
+      - The public KSeF 2.0 environment to talk to.
+      - V(test) is U(https://api-test.ksef.mf.gov.pl/v2), V(demo) is U(https://api-demo.ksef.mf.gov.pl/v2),
+        V(prod) is U(https://api.ksef.mf.gov.pl/v2).
+      - Used when O(api_url) is not set; defaults to V(test).
+      - Mutually exclusive with O(api_url).
+    type: str
+    choices: [demo, prod, test]
+  api_url:
+    description:
+      - Base URL of a KSeF 2.0 API, including the C(/v2) path, for example the local emulator
+        C(http://127.0.0.1:8080/v2).
+      - Plain C(http://) is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost) unless
+        O(allow_insecure_http=true).
+      - Mutually exclusive with O(environment).
+    type: str
+  validate_certs:
+    description:
+      - Verify the TLS certificate of the KSeF API. Turn off only for a test endpoint you trust.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file (or a directory of hashed certificates) with the CA certificates to trust instead of the
+        system store, for example behind a TLS-inspecting proxy.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request (connect and read).
+    type: int
+    default: 30
+  max_retry_wait:
+    description:
+      - The longest C(Retry-After) (seconds) the module waits out when KSeF answers HTTP 429.
+        A longer block fails the task with the time KSeF asked for.
+    type: int
+    default: 60
+  allow_insecure_http:
+    description:
+      - Allow plain C(http://) in O(api_url) for non-loopback hosts. Tokens would travel unencrypted.
+    type: bool
+    default: false
+  context:
+    description:
+      - The KSeF context (the company) to act in. Exactly one of O(context.nip) or O(context.internal_id).
+      - Checked before any API call (NIP check digit included).
+    type: dict
+    required: true
+    suboptions:
+      nip:
+        description:
+          - 10-digit NIP with a valid check digit, for example C('5265877635'). Quote it in YAML.
+        type: str
+      internal_id:
+        description:
+          - Internal identifier C(NIP-5digits), for example C('5265877635-00001').
+        type: str
+notes:
+  - Needs the Python libraries C(httpx) and C(cryptography) on the host that runs the module.
+  - Transient failures (HTTP 5xx, timeouts, dropped connections) are retried up to 5 times with capped
+    exponential backoff and jitter; HTTP 429 waits out C(Retry-After). Creating a token is never repeated
+    after the request may have reached KSeF.
+  - The module result contains RV(api_calls), the number of requests sent per operation.
+"""

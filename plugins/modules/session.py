@@ -1,0 +1,180 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: session
+short_description: Open or close a KSeF 2.0 authentication session
+version_added: 0.1.0
+description:
+  - With O(state=present), logs in to KSeF once (KSeF token or XAdES signature) and returns the access and
+    refresh tokens, so that later tasks reuse the session through O(auth.access_token) and
+    O(auth.refresh_token) instead of logging in again.
+  - With O(state=absent), closes the session given in O(auth.access_token) or O(auth.refresh_token)
+    (C(DELETE /auth/sessions/current)); its refresh token stops working, access tokens already issued stay
+    valid until they expire.
+  - The result holds live credentials. The module marks its result C(no_log) so Ansible does not display it,
+    and the registered variable still carries the tokens. Set C(no_log=true) on the task as well, so nothing
+    leaks through callbacks, C(-vvv) or logs.
+author:
+  - ksef.credentials maintainers
+extends_documentation_fragment:
+  - ksef.credentials.connection
+  - ksef.credentials.auth
+options:
+  state:
+    description:
+      - V(present) opens a new session and returns its tokens.
+      - V(absent) closes the session whose tokens are given in O(auth).
+    type: str
+    choices: [absent, present]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    details:
+      - O(state=present) logs in also in check mode, because later tasks need a session to read KSeF state.
+      - O(state=absent) makes no call in check mode.
+  diff_mode:
+    support: none
+requirements:
+  - httpx
+  - cryptography
+  - lxml and signxml for XAdES login
+seealso:
+  - name: KSeF 2.0 authentication
+    description: The official description of the login flow.
+    link: https://github.com/CIRFMF/ksef-docs/blob/main/uwierzytelnianie.md
+"""
+
+EXAMPLES = r"""
+- name: Log in once with a KSeF token
+  ksef.credentials.session:
+    environment: test
+    context:
+      nip: "5265877635"
+    auth:
+      ksef_token: "{{ vault_ksef_admin_token }}"
+  register: ksef
+  no_log: true
+
+- name: Reuse the session in later tasks (refreshed automatically when the access token expires)
+  ksef.credentials.token:
+    environment: test
+    context:
+      nip: "5265877635"
+    auth:
+      access_token: "{{ ksef.access_token }}"
+      refresh_token: "{{ ksef.refresh_token }}"
+    name: erp-invoices
+    permissions: [InvoiceRead, InvoiceWrite]
+
+- name: Log in with a certificate (XAdES signature)
+  ksef.credentials.session:
+    api_url: http://127.0.0.1:8080/v2
+    context:
+      nip: "5265877635"
+    auth:
+      certificate: /etc/ksef/admin.crt
+      private_key: /etc/ksef/admin.key
+      private_key_passphrase: "{{ vault_key_passphrase }}"
+  register: ksef
+  no_log: true
+
+- name: Close the session at the end of the play
+  ksef.credentials.session:
+    environment: test
+    context:
+      nip: "5265877635"
+    auth:
+      access_token: "{{ ksef.access_token }}"
+      refresh_token: "{{ ksef.refresh_token }}"
+    state: absent
+"""
+
+RETURN = r"""
+access_token:
+  description: The access token (JWT). A secret; keep the task C(no_log).
+  returned: state is present
+  type: str
+access_token_valid_until:
+  description: When the access token expires (UTC, ISO 8601).
+  returned: state is present
+  type: str
+  sample: "2026-01-01T12:15:00Z"
+refresh_token:
+  description: The refresh token; valid for up to 7 days. A secret; keep the task C(no_log).
+  returned: state is present
+  type: str
+refresh_token_valid_until:
+  description: When the refresh token expires (UTC, ISO 8601).
+  returned: state is present
+  type: str
+reference_number:
+  description: Reference number of the authentication session (as listed by C(GET /auth/sessions)).
+  returned: state is present
+  type: str
+  sample: 20250514-AU-2DFC46C000-3AC6D5877F-D4
+api_url:
+  description: The base URL the session belongs to.
+  returned: always
+  type: str
+api_calls:
+  description: Requests sent to KSeF in this run, per operation.
+  returned: always
+  type: dict
+  sample: {"POST /auth/challenge": 1, "POST /auth/ksef-token": 1}
+"""
+
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import KsefSession
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+
+
+def open_session(module):
+    if module.ksef_auth.method == "session":
+        module.fail_json(msg="state=present logs in: set auth.ksef_token or a certificate (auth.certificate/"
+                             "auth.private_key or auth.pkcs12), not auth.access_token", option="auth")
+    # The tokens are this module's output, so they must not be masked; the result is marked no_log instead.
+    api = module.open_session(register_tokens=False)
+    module.keep_open(api.session)
+    result = api.session.as_result()
+    module.exit_json(changed=True, api_url=module.ksef_connection.base_url, _ansible_no_log=True, **result)
+
+
+def close_session(module):
+    auth = module.ksef_auth
+    if auth.method != "session":
+        module.fail_json(msg="state=absent closes an existing session: set auth.access_token and/or "
+                             "auth.refresh_token", option="auth")
+    if module.check_mode:
+        module.exit_json(changed=True, api_url=module.ksef_connection.base_url)
+    session = KsefSession(module.http, access_token=auth.access_token, refresh_token=auth.refresh_token)
+    try:
+        session.close()
+    except KsefApiError as exc:
+        if exc.status in (401, 403):
+            # Already closed, expired or never valid: nothing left to close.
+            module.exit_json(changed=False, api_url=module.ksef_connection.base_url,
+                             msg=f"The session was already closed or its tokens expired ({exc.status})")
+        raise
+    module.exit_json(changed=True, api_url=module.ksef_connection.base_url)
+
+
+def main():
+    module = KsefModule(
+        argument_spec=dict(state=dict(type="str", choices=["absent", "present"], default="present")),
+        supports_check_mode=True,
+    )
+    try:
+        if module.params["state"] == "present":
+            open_session(module)
+        else:
+            close_session(module)
+    except KsefError as exc:
+        module.fail_from(exc)
+
+
+if __name__ == "__main__":
+    main()
