@@ -14,12 +14,16 @@ it exists and lives only in local variables of this module.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _identity
+from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _locks, _permissions
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import verify_ksef_token
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefAmbiguousError, KsefError
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreError, TokenMeta
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
+    StoreConfigError, StoreError, TokenMeta, build_stores, parse_reference_number)
 
 POLL_STATUSES = ("Pending", "Active", "Failed")
 
@@ -215,3 +219,129 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, (KsefError, StoreError, ApplyError)):
         return str(exc)
     return "%s: %s" % (type(exc).__name__, exc)
+
+
+# -- the ksef.credentials.token task: read -> plan -> apply ----------------------------------------------
+
+def declared_from_params(params: dict) -> p.Declared:
+    """The declared state from module options; raises OptionError naming the option before any API call."""
+    try:
+        name = _identity.validate_name(params["name"])
+        permissions = _permissions.normalise(params.get("permissions"))
+        rotate_after = _durations.parse(params.get("rotate_after"), "rotate_after")
+        grace = _durations.parse(params.get("revoke_previous_after"), "revoke_previous_after") or timedelta(0)
+        declared = p.Declared(name=name, state=params.get("state") or "present",
+                              description=(params.get("description") or "").strip(), permissions=permissions,
+                              rotate_after=rotate_after, rotate=bool(params.get("rotate")),
+                              revoke_previous_after=grace, force=bool(params.get("force")),
+                              purge=bool(params.get("purge")))
+        declared.full_description  # noqa: B018 - the 256-character limit, checked now
+    except _identity.IdentityError as exc:
+        raise OptionError(exc.option, str(exc))
+    except _permissions.UnknownPermissionError as exc:
+        raise OptionError("permissions", str(exc))
+    except _durations.DurationError as exc:
+        raise OptionError(str(exc).split(":", 1)[0], str(exc))
+    if declared.state == "present" and not permissions:
+        raise OptionError("permissions", "permissions must list at least one permission when state is present")
+    if params.get("wait_timeout") is not None and params["wait_timeout"] <= 0:
+        raise OptionError("wait_timeout", "wait_timeout must be a positive number of seconds")
+    return declared
+
+
+class OptionError(ValueError):
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+def run_token_task(module) -> None:
+    """Everything `ksef.credentials.token` does; ends with exit_json or fail_json."""
+    params = module.params
+    try:
+        declared = declared_from_params(params)
+        stores = build_stores(module, params.get("store"))
+    except OptionError as exc:
+        module.fail_json(msg=str(exc), option=exc.option)
+    except StoreConfigError as exc:
+        module.fail_json(msg=str(exc), option=exc.option)
+
+    context = str(module.ksef_context)
+    guard = (nullcontext() if module.check_mode
+             else _locks.token_lock(context, declared.name, timeout=params.get("lock_timeout") or 300))
+    try:
+        with guard:
+            snapshot = {store.label: store.read() for store in stores}
+            holdings = [p.Holding(label, held.reference_number if held else None) for label, held in snapshot.items()]
+            with module.ksef_session() as api:
+                live = api.list_tokens(statuses=list(p.LIVE_STATUSES), description=_identity.marker(declared.name))
+                plan = p.plan(declared, live, holdings, datetime.now(timezone.utc), protected=_login_token(module))
+                for warning in plan.warnings:
+                    module.warn(warning)
+                if plan.issue and not stores:
+                    module.warn("no store is declared: the value of the new token is not kept anywhere")
+                if module.check_mode:
+                    outcome = _predicted(plan, snapshot)
+                else:
+                    verify = None
+                    if params.get("verify", True):
+                        def verify(value):
+                            verify_ksef_token(module.http, module.ksef_context, value, on_secret=module.register_secret)
+                    applier = Applier(api, module, stores, snapshot, context,
+                                      wait_timeout=params.get("wait_timeout") or 120, verify_token=verify)
+                    outcome = applier.run(plan)
+    except ApplyError as exc:
+        fields = exc.cause.to_result() if isinstance(exc.cause, KsefError) else {}
+        module.fail_json(msg=str(exc), actions=exc.actions, **fields)
+    except (KsefError, StoreError, _locks.LockTimeoutError) as exc:
+        fields = exc.to_result() if isinstance(exc, KsefError) else {}
+        module.fail_json(msg=str(exc), **fields)
+
+    result = _token_result(declared, outcome)
+    result["changed"] = plan.changed
+    if module._diff:
+        after = dict(plan.after())
+        if not module.check_mode and outcome.token is not None and declared.state == "present":
+            after = outcome.token.metadata()
+        result["diff"] = {"before": plan.before(), "after": after}
+    module.exit_json(**result)
+
+
+def _login_token(module) -> set:
+    """The reference number of the KSeF token this run logged in with (state: absent never revokes it)."""
+    auth = getattr(module, "ksef_auth", None)
+    ref = parse_reference_number(getattr(auth, "ksef_token", None))
+    return {ref} if ref else set()
+
+
+def _predicted(plan: p.Plan, snapshot: dict) -> Outcome:
+    """What apply would report, from the plan alone (check mode)."""
+    outcome = Outcome(token=plan.current, held={label: (v.reference_number if v else None)
+                                                for label, v in snapshot.items()})
+    for step in plan.steps:
+        entry = step.as_result()
+        if step.action in p.ISSUING:
+            entry.update(reference_number=None, replaces=step.reference_number)
+            outcome.token = None
+            outcome.held = {label: None for label in outcome.held}
+        elif step.action == p.COPY:
+            outcome.held.update({label: step.reference_number for label in step.stores})
+        elif step.action == p.PURGE:
+            outcome.held.update({label: None for label in step.stores})
+        outcome.actions.append(entry)
+    return outcome
+
+
+def _token_result(declared: p.Declared, outcome: Outcome) -> dict:
+    token = outcome.token
+    if declared.state == "absent" or (token is None and declared.state == "absent"):
+        meta = {"reference_number": None, "status": "absent", "permissions": [], "description": None, "created": None}
+    elif token is None:  # check mode, a token would be issued
+        meta = {"reference_number": None, "status": p.ACTIVE, "permissions": list(declared.permissions),
+                "description": declared.description, "created": None}
+    else:
+        meta = token.metadata()
+    meta["name"] = declared.name
+    meta["actions"] = outcome.actions
+    meta["stores"] = [{"label": label, "reference_number": ref} for label, ref in outcome.held.items()]
+    return meta
