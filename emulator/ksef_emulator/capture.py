@@ -22,6 +22,10 @@ SECRET_KEYS = frozenset({"token", "encryptedToken"})
 
 MAX_TEXT_BODY = 100_000
 
+# Set in the request scope by whatever injects a deliberate fault (a simulated 500, say), so the
+# conformance check can tell it from a real failure.
+FAULT_SCOPE_KEY = "ksef_emulator.fault"
+
 
 def blank(value: str) -> str:
     """Same length, no secret. A KSeF token keeps its leading `referenceNumber|`."""
@@ -124,6 +128,8 @@ class CaptureMiddleware:
             "status": response["status"],
             "response_headers": response["headers"],
         }
+        if scope.get(FAULT_SCOPE_KEY):
+            record["injected_fault"] = str(scope[FAULT_SCOPE_KEY])
         raw = bytes(response["body"])
         content_type = response["headers"].get("content-type", "")
         if not raw:

@@ -43,6 +43,11 @@ async def problem(request):
                     media_type="application/problem+json")
 
 
+async def injected(request):
+    request.scope["ksef_emulator.fault"] = "error"
+    return JSONResponse({"exception": None}, status_code=500)
+
+
 async def health(request):
     return JSONResponse({"ok": True})
 
@@ -54,6 +59,7 @@ def make_client(capture_path):
         Route("/tokens/{referenceNumber}", revoke, methods=["DELETE"]),
         Route("/auth/token/redeem", redeem, methods=["POST"]),
         Route("/auth/sessions", problem, methods=["GET"]),
+        Route("/auth/challenge", injected, methods=["POST"]),
     ]
     app = Starlette(routes=[Mount("/v2", routes=api), Route("/_emulator/health", health)])
     return TestClient(CaptureMiddleware(app, capture_path))
@@ -132,3 +138,13 @@ def test_concurrent_requests_write_whole_lines(tmp_path):
     records = read_records(capture)
     assert len(records) == 150
     assert all(r["status"] == 200 and r["template"] == "/v2/auth/token/redeem" for r in records)
+
+
+def test_an_injected_fault_is_marked(tmp_path):
+    capture = tmp_path / "capture.jsonl"
+    client = make_client(capture)
+    client.post("/v2/auth/challenge")
+    client.get("/v2/auth/sessions")
+    faulted, normal = read_records(capture)
+    assert faulted["status"] == 500 and faulted["injected_fault"] == "error"
+    assert "injected_fault" not in normal

@@ -55,6 +55,8 @@ GOOD = {
         "timestamp": NOW, "traceId": "abc"}, content_type="application/problem+json; charset=utf-8",
         headers={"retry-after": "1"}, request_headers={"x-error-format": "problem-details"}),
     "emulator control API is not checked": exchange("POST", "/_emulator/tokens", 201, {"anything": 1}),
+    "injected fault is not checked": dict(exchange("GET", "/v2/tokens", 500, {"exception": None}),
+                                          injected_fault="error"),
 }
 
 
@@ -95,6 +97,7 @@ BAD = {
                                     "X-Error-Format (absent) but the response is application/problem+json"),
     "json when problem-details was asked": (bad("429 json", lambda r: r.update(
         request_headers={"x-error-format": "problem-details"})), "but the response is application/json"),
+    "a real 500": (exchange("GET", "/v2/tokens", 500, {"exception": None}), "status 500 is not documented"),
     "undocumented method": (exchange("PUT", "/v2/tokens", 200, {}), "undocumented operation (path /tokens has no PUT)"),
     "undocumented path": (exchange("GET", "/v2/nothing-here", 404, {}), "undocumented operation (no documented path"),
     "routed to another template": (bad("token revoked", lambda r: r.update(template="/v2/tokens/{id:str}/x")),
