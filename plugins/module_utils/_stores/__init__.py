@@ -17,9 +17,14 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._base imp
     TokenMeta,
     parse_reference_number,
 )
+from ansible_collections.ksef.credentials.plugins.module_utils._stores.aws_secretsmanager import AwsSecretsManagerStore
+from ansible_collections.ksef.credentials.plugins.module_utils._stores.aws_ssm import AwsSsmStore
 from ansible_collections.ksef.credentials.plugins.module_utils._stores.file import FileStore
+from ansible_collections.ksef.credentials.plugins.module_utils._stores.hashicorp_vault import HashicorpVaultStore
 
-STORE_TYPES: dict[str, type[Store]] = {cls.type_name: cls for cls in (FileStore,)}
+STORE_TYPES: dict[str, type[Store]] = {
+    cls.type_name: cls for cls in (FileStore, HashicorpVaultStore, AwsSecretsManagerStore, AwsSsmStore)
+}
 
 __all__ = [
     "STORE_ARGSPEC", "STORE_TYPES", "Store", "StoreConfigError", "StoreConflictError", "StoreError", "StoredValue",
@@ -42,7 +47,9 @@ def _union_argspec() -> dict:
             if known is None:
                 options[name] = loose
                 continue
-            if known["type"] != loose["type"]:
+            if {known["type"], loose["type"]} == {"str", "path"}:
+                known["type"] = "str"  # `path` of a file and of a Vault secret; each type converts its own
+            elif known["type"] != loose["type"]:
                 raise TypeError(f"store option {name!r} has conflicting types across store types")
             known["no_log"] = bool(known.get("no_log") or loose.get("no_log"))
     return options

@@ -105,6 +105,11 @@ class Store(ABC):
         self.remember_secret(value)
         return StoredValue(value=value, reference_number=parse_reference_number(value), version=version)
 
+    def scrub(self, text: str) -> str:
+        """Text from a remote service with every known secret masked, fit for an error message."""
+        from ansible.module_utils.common.parameters import remove_values
+        return remove_values(str(text), set(self.module.no_log_values))
+
     def refuse_in_check_mode(self, action: str) -> None:
         """The engine never mutates in check mode; this is the last line of defence."""
         if getattr(self.module, "check_mode", False):
