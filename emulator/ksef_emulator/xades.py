@@ -193,6 +193,11 @@ def _schema(version: str) -> etree.XMLSchema:
         for el in doc.iter("{*}element"):
             if el.get("name") in fixed:
                 el.find(".//{*}pattern").set("value", fixed[el.get("name")])
+    # XSD patterns are implicitly anchored and "^"/"$" are literal characters in them; the official schemas use
+    # them as anchors (NipVatUe, PeppolId), which a strict validator would turn into "never matches".
+    for pattern in doc.iter("{*}pattern"):
+        value = pattern.get("value")
+        pattern.set("value", value[1 if value.startswith("^") else 0:-1 if value.endswith("$") else None])
     return etree.XMLSchema(doc)
 
 
