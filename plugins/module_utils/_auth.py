@@ -337,18 +337,20 @@ class Authenticator:
         # Imported here so that modules which never sign do not need lxml/signxml.
         from ansible_collections.ksef.credentials.plugins.module_utils import _xades
 
+        subject_identifier_type = SUBJECT_IDENTIFIER_TYPES[config.subject_identifier_type]
         try:
             credentials = _xades.load_signing_credentials(
                 config.certificate, config.private_key, config.private_key_passphrase, config.pkcs12,
                 config.pkcs12_passphrase)
+            _xades.check_subject_identifier(credentials, subject_identifier_type, "auth.certificate")
         except _xades.XadesCredentialsError as exc:
-            option = getattr(exc, "option", None) or "auth.certificate"
+            option = getattr(exc, "option_name", None) or "certificate"
             option = option if option.startswith("auth.") else f"auth.{option}"
-            raise KsefConfigError(option, getattr(exc, "message", None) or str(exc)) from None
+            message = getattr(exc, "message", None) or str(exc)
+            raise KsefConfigError(option, f"{option}: {message}") from None
         challenge = self._challenge()
-        xml = _xades.build_auth_token_request(
-            challenge["challenge"], context.type, context.value,
-            SUBJECT_IDENTIFIER_TYPES[config.subject_identifier_type])
+        xml = _xades.build_auth_token_request(challenge["challenge"], context.type, context.value,
+                                              subject_identifier_type)
         signed = _xades.sign_auth_token_request(xml, credentials)
         if isinstance(signed, str):
             signed = signed.encode("utf-8")
