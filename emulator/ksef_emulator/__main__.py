@@ -1,0 +1,60 @@
+"""`python -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir DIR [options]` (see docs/emulator.md)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from .app import build_app
+from .settings import Settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="ksef_emulator", description="Local KSeF 2.0 API emulator (token management).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--state-dir", type=Path, required=True, help="SQLite state lives here and survives restarts")
+    p.add_argument("--rate-limits", choices=("off", "te", "prd"), default="te")
+    p.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60/F seconds")
+    p.add_argument("--activation-delay", type=float, default=1.0, help="seconds from Pending to Active")
+    p.add_argument("--auth-delay", type=float, default=0.2, help="seconds GET /auth/{ref} answers 100")
+    p.add_argument("--access-token-ttl", type=float, default=900.0)
+    p.add_argument("--refresh-token-ttl", type=float, default=604800.0)
+    p.add_argument("--lenient-xades", action="store_true", help="accept XAdES signatures the verifier would refuse "
+                                                                "for profile details")
+    p.add_argument("--rotate-keys", action="store_true", help="emergency key rotation at start")
+    p.add_argument("--expose-secrets", action="store_true", help="enable GET /_emulator/secrets (memory only)")
+    p.add_argument("--capture", type=Path, help="append redacted /v2 exchanges to this JSON-lines file")
+    p.add_argument("--log-file", type=Path, help="request log (default: stderr)")
+    args = p.parse_args(argv)
+    if args.time_scale <= 0:
+        p.error("--time-scale must be positive")
+    return args
+
+
+def configure_logging(log_file: Path | None) -> None:
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    requests_log = logging.getLogger("ksef_emulator")
+    requests_log.setLevel(logging.INFO)
+    requests_log.addHandler(handler)
+    requests_log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = Settings(
+        state_dir=args.state_dir, rate_limits=args.rate_limits, time_scale=args.time_scale,
+        activation_delay=args.activation_delay, auth_delay=args.auth_delay, access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl, lenient_xades=args.lenient_xades, rotate_keys=args.rotate_keys,
+        expose_secrets=args.expose_secrets, capture=args.capture, log_file=args.log_file)
+    configure_logging(args.log_file)
+    app, _ = build_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="off")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""The test-only control API under /_emulator/ (never part of KSeF; documented in docs/emulator.md)."""
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import validation
+from ..authority import ALL_PERMISSIONS
+from ..errors import ApiError
+from ..faults import FaultConfig
+from ..ksef_tokens import CONTEXT_WORDS, STATUSES, token_as_api
+
+RATE_LIMIT_PROFILES = ("off", "te", "prd")
+AUTHOR_TYPES = ("Nip", "Pesel", "Fingerprint")
+
+
+class AdminError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        self.message = message
+        self.status = status
+
+
+def admin_error_response(request: Request, exc: AdminError) -> Response:
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+def _state(request: Request):
+    return request.app.state.emulator
+
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        raise AdminError("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise AdminError("body must be a JSON object")
+    return body
+
+
+def _identifier(value, field: str, allowed: tuple[str, ...]) -> tuple[str, str]:
+    """`Type:value` -> (Type, value)."""
+    if not isinstance(value, str) or ":" not in value:
+        raise AdminError(f"{field} must look like 'Type:value'")
+    kind, _, ident = value.partition(":")
+    for option in allowed:
+        if option.lower() == kind.lower():
+            return option, ident
+    raise AdminError(f"{field} type must be one of {', '.join(allowed)}")
+
+
+async def health(request: Request):
+    return JSONResponse({"status": "ok"})
+
+
+async def stats(request: Request):
+    return JSONResponse(_state(request).stats.snapshot())
+
+
+async def stats_reset(request: Request):
+    _state(request).stats.reset()
+    return JSONResponse(_state(request).stats.snapshot())
+
+
+async def faults(request: Request):
+    state = _state(request)
+    if request.method == "PUT":
+        try:
+            state.faults.configure(FaultConfig.from_json(await _body(request)))
+        except (TypeError, ValueError) as exc:
+            raise AdminError(str(exc)) from None
+    elif request.method == "DELETE":
+        state.faults.clear()
+    return JSONResponse(state.faults.snapshot())
+
+
+async def activation(request: Request):
+    body = await _body(request)
+    fail_next = body.get("fail_next")
+    if not isinstance(fail_next, int) or isinstance(fail_next, bool) or fail_next < 0:
+        raise AdminError("fail_next must be a non-negative integer")
+    _state(request).tokens.fail_next = fail_next
+    return JSONResponse({"fail_next": fail_next})
+
+
+async def fail_token(request: Request):
+    ref = request.path_params["referenceNumber"]
+    state = _state(request)
+    if state.tokens.get(ref) is None:
+        raise AdminError("no such token", 404)
+    if not state.tokens.fail(ref):
+        raise AdminError("only a Pending token can fail", 409)
+    return JSONResponse(token_as_api(state.tokens.get(ref)))
+
+
+async def backdate_token(request: Request):
+    body = await _body(request)
+    seconds = body.get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        raise AdminError("seconds must be a number")
+    state = _state(request)
+    ref = request.path_params["referenceNumber"]
+    if not state.tokens.backdate(ref, float(seconds)):
+        raise AdminError("no such token", 404)
+    return JSONResponse(token_as_api(state.tokens.get(ref)))
+
+
+async def list_tokens(request: Request):
+    context = request.query_params.get("context")
+    ctx_type = ctx_value = None
+    if context:
+        ctx_type, ctx_value = _identifier(context, "context", validation.CONTEXT_TYPES)
+    return JSONResponse({"tokens": [token_as_api(t) for t in _state(request).tokens.in_context(ctx_type, ctx_value)]})
+
+
+async def seed_token(request: Request):
+    """A token created directly (no authentication needed); the value is returned once."""
+    state = _state(request)
+    body = await _body(request)
+    ctx_type, ctx_value = _identifier(body.get("context"), "context", tuple(CONTEXT_WORDS))
+    try:
+        validation.context_identifier({"type": ctx_type, "value": ctx_value}, "context")
+        permissions = body.get("permissions")
+        if not isinstance(permissions, list) or not permissions:
+            raise AdminError("permissions must be a non-empty list")
+        permissions = [validation.enum_value(p, ALL_PERMISSIONS, "permissions") for p in permissions]
+        description = validation.text({"description": body.get("description", "Token utworzony w emulatorze")},
+                                      "description", min_len=5, max_len=256)
+        status = validation.enum_value(body.get("status", "Active"), STATUSES, "status")
+    except ApiError as exc:
+        raise AdminError("; ".join(exc.details) or exc.description) from None
+    default_author = f"Nip:{ctx_value.split('-', 1)[0]}"
+    author_type, author_value = _identifier(body.get("author", default_author), "author", AUTHOR_TYPES)
+    reference, value = state.tokens.create(ctx_type, ctx_value, author_type, author_value, description,
+                                           permissions, status=status)
+    if status == "Revoking":
+        state.tokens.revoke(reference)
+    state.secrets.record("ksef_tokens", value)
+    return JSONResponse({"referenceNumber": reference, "token": value}, status_code=201)
+
+
+async def rotate_keys(request: Request):
+    body = await _body(request)
+    mode = body.get("mode", "planned")
+    if mode not in ("planned", "emergency"):
+        raise AdminError("mode must be 'planned' or 'emergency'")
+    created = _state(request).keys.rotate(mode)
+    return JSONResponse({"mode": mode, "published": [k.as_api() for k in _state(request).keys.published()],
+                         "created": [k.public_key_id for k in created]})
+
+
+async def config(request: Request):
+    state = _state(request)
+    if request.method == "PUT":
+        body = await _body(request)
+        unknown = set(body) - {"rate_limits", "time_scale", "activation_delay", "access_token_ttl", "auth_delay",
+                               "refresh_token_ttl"}
+        if unknown:
+            raise AdminError(f"unknown settings: {', '.join(sorted(unknown))}")
+        if "rate_limits" in body:
+            if body["rate_limits"] not in RATE_LIMIT_PROFILES:
+                raise AdminError("rate_limits must be off, te or prd")
+            state.apply_rate_limits(body["rate_limits"])
+        for name in ("time_scale", "activation_delay", "access_token_ttl", "auth_delay", "refresh_token_ttl"):
+            if name in body:
+                value = body[name]
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (
+                        name == "time_scale" and value <= 0):
+                    raise AdminError(f"{name} must be a positive number")
+                if name == "time_scale":
+                    state.apply_time_scale(float(value))
+                else:
+                    setattr(state.settings, name, float(value))
+    s = state.settings
+    return JSONResponse({"rate_limits": s.rate_limits, "time_scale": s.time_scale,
+                         "activation_delay": s.activation_delay, "auth_delay": s.auth_delay,
+                         "access_token_ttl": s.access_token_ttl, "refresh_token_ttl": s.refresh_token_ttl})
+
+
+async def reset_rate_limits(request: Request):
+    limiter = _state(request).limiter
+    if limiter is not None and hasattr(limiter, "reset"):
+        limiter.reset()
+    return JSONResponse({"status": "ok"})
+
+
+async def secrets(request: Request):
+    state = _state(request)
+    if not state.settings.expose_secrets:
+        return JSONResponse({"error": "start the emulator with --expose-secrets"}, status_code=404)
+    return JSONResponse(state.secrets.snapshot())
+
+
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/stats", stats, methods=["GET"]),
+    Route("/stats/reset", stats_reset, methods=["POST"]),
+    Route("/faults", faults, methods=["GET", "PUT", "DELETE"]),
+    Route("/activation", activation, methods=["PUT"]),
+    Route("/tokens", list_tokens, methods=["GET"]),
+    Route("/tokens", seed_token, methods=["POST"]),
+    Route("/tokens/{referenceNumber}/fail", fail_token, methods=["POST"]),
+    Route("/tokens/{referenceNumber}/backdate", backdate_token, methods=["POST"]),
+    Route("/keys/rotate", rotate_keys, methods=["POST"]),
+    Route("/config", config, methods=["GET", "PUT"]),
+    Route("/rate-limits/reset", reset_rate_limits, methods=["POST"]),
+    Route("/secrets", secrets, methods=["GET"]),
+]

@@ -1,0 +1,45 @@
+"""Everything one running emulator holds, built once from the settings."""
+from __future__ import annotations
+
+from .auth_operations import AuthOperations
+from .authority import Authority
+from .faults import Faults
+from .jwts import JwtIssuer
+from .keys import KeyRing
+from .ksef_tokens import TokenRegistry
+from .secrets_log import SecretsLog
+from .settings import Settings
+from .stats import Stats
+from .store import Store
+
+try:  # delivered separately; the emulator runs without limits until it is there
+    from .ratelimit import RateLimiter
+except ImportError:  # pragma: no cover
+    RateLimiter = None
+
+
+class EmulatorState:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = Store(settings.state_dir)
+        self.keys = KeyRing(self.store)
+        if settings.rotate_keys:
+            self.keys.rotate("emergency")
+        self.jwt = JwtIssuer(self.store)
+        self.authority = Authority(self.store)
+        self.tokens = TokenRegistry(self.store, settings)
+        self.operations = AuthOperations(self.store, settings)
+        self.secrets = SecretsLog(settings.expose_secrets)
+        self.stats = Stats()
+        self.faults = Faults()
+        self.limiter = RateLimiter(settings.rate_limits, settings.time_scale) if RateLimiter else None
+
+    def apply_rate_limits(self, profile: str) -> None:
+        self.settings.rate_limits = profile
+        if self.limiter is not None:
+            self.limiter.set_profile(profile)
+
+    def apply_time_scale(self, time_scale: float) -> None:
+        self.settings.time_scale = time_scale
+        if self.limiter is not None and hasattr(self.limiter, "set_time_scale"):
+            self.limiter.set_time_scale(time_scale)
