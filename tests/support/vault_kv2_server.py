@@ -225,7 +225,8 @@ class VaultKV2TestServer:
         self.state = VaultKV2State(self.root_token, mounts, namespaces)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="vault-kv2-test-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="vault-kv2-test-server", daemon=True)
 
     @property
     def url(self) -> str:
