@@ -1,0 +1,19 @@
+"""The `stores` doc fragment documents exactly the options STORE_ARGSPEC accepts, with the same types."""
+import yaml
+
+from ansible_collections.ksef.credentials.plugins.doc_fragments.stores import ModuleDocFragment
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC, STORE_TYPES
+
+
+def test_doc_fragment_matches_the_argument_spec():
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]["store"]
+    assert (documented["type"], documented["elements"]) == (STORE_ARGSPEC["type"], STORE_ARGSPEC["elements"])
+    suboptions = documented["suboptions"]
+    assert set(suboptions) == set(STORE_ARGSPEC["options"])
+    for name, spec in STORE_ARGSPEC["options"].items():
+        assert suboptions[name]["type"] == spec["type"], name
+    assert suboptions["type"]["choices"] == STORE_ARGSPEC["options"]["type"]["choices"]
+    for cls in STORE_TYPES.values():  # choices live in each type's own spec
+        for name, spec in cls.argument_spec.items():
+            if "choices" in spec:
+                assert suboptions[name]["choices"] == spec["choices"], name
