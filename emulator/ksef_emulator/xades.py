@@ -110,6 +110,11 @@ UNSUPPORTED_DOCUMENTED_TRANSFORMS = frozenset({
 VERIFIABLE_SIGNATURE_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith(("HMAC", "DSA")))
 VERIFIABLE_DIGESTS = frozenset(DigestAlgorithm)
 
+# The stricter profile the real service applies under X-KSeF-Feature: enforce-xades-compliance refuses RSA-PSS and
+# SHA-1 even though auth/podpis-xades.md still lists them; --lenient-xades accepts them again (as TEST did before).
+STRICT_PROFILE_REFUSED_METHODS = frozenset(m for m in DOCUMENTED_SIGNATURE_METHODS if "MGF1" in m or "sha1" in m)
+STRICT_PROFILE_REFUSED_DIGESTS = frozenset({"http://www.w3.org/2000/09/xmldsig#sha1"})
+
 SIG_001 = "sig-001"
 SIG_001_MESSAGE = ("Podpis XAdES nie spelnia wymagan profilu KSeF ({reasons}). Po wlaczeniu walidacji "
                    "(X-KSeF-Feature: enforce-xades-compliance) zadanie zostanie odrzucone.")
@@ -373,9 +378,13 @@ def _compliance_issues(signature: etree._Element, layout: _Layout) -> list[str]:
     method = signature.find("ds:SignedInfo/ds:SignatureMethod", NSMAP).get("Algorithm")
     if method not in DOCUMENTED_SIGNATURE_METHODS:
         issues.append(f"algorytm podpisu spoza listy: {method}")
+    elif method in STRICT_PROFILE_REFUSED_METHODS:
+        issues.append(f"algorytm podpisu niedozwolony w profilu KSeF (RSA-PSS/SHA-1): {method}")
     digests = {d.get("Algorithm") for d in signature.iterfind(".//ds:DigestMethod", NSMAP)}
     for digest in sorted(digests - DOCUMENTED_DIGEST_METHODS):
         issues.append(f"algorytm skrotu spoza listy: {digest}")
+    for digest in sorted(digests & STRICT_PROFILE_REFUSED_DIGESTS):
+        issues.append(f"algorytm skrotu niedozwolony w profilu KSeF (SHA-1): {digest}")
     return issues
 
 

@@ -282,21 +282,34 @@ def test_non_compliant_signature_refused_when_enforced_else_warned(certs, case):
     assert default.warnings[0].isascii() and "|" not in default.warnings[0]  # fits X-System-Warning
 
 
-@pytest.mark.parametrize("alg, digest", [
+STRICT_PROFILE_CASES = [
     (SignatureMethod.SHA256_RSA_MGF1, DigestAlgorithm.SHA256),  # RSA-PSS
     (SignatureMethod.SHA512_RSA_MGF1, DigestAlgorithm.SHA512),
     (SignatureMethod.RSA_SHA1, DigestAlgorithm.SHA1),
     (SignatureMethod.RSA_SHA256, DigestAlgorithm.SHA1),
-])
-def test_documented_pss_and_sha1_are_accepted_even_when_enforced(certs, alg, digest):
-    """auth/podpis-xades.md lists RSASSA-PSS (sha*-rsa-MGF1) and SHA-1 as accepted algorithms."""
+]
+
+
+@pytest.mark.parametrize("alg, digest", STRICT_PROFILE_CASES)
+def test_pss_and_sha1_refused_under_enforced_profile_unless_lenient(certs, alg, digest):
+    """podpis-xades.md still lists RSA-PSS and SHA-1; the stricter enforced profile refuses them (9105)."""
     signed = sign(request_xml(), certs["rsa"], alg=alg, digest=digest, signer_class=Sha1AllowedSigner)
-    assert verify_auth_token_request(signed, enforce_compliance=True).warnings == []
+    error = refused(signed, 9105, enforce_compliance=True)
+    assert any("RSA-PSS/SHA-1" in d or "SHA-1" in d for d in error.details)
+    assert verify_auth_token_request(signed, enforce_compliance=True, lenient=True).subject_value == NIP
 
 
-def test_ecdsa_sha1_is_accepted(certs):
+@pytest.mark.parametrize("alg, digest", STRICT_PROFILE_CASES)
+def test_pss_and_sha1_accepted_with_sig001_warning_without_the_header(certs, alg, digest):
+    signed = sign(request_xml(), certs["rsa"], alg=alg, digest=digest, signer_class=Sha1AllowedSigner)
+    warnings = verify_auth_token_request(signed).warnings
+    assert len(warnings) == 1 and warnings[0].startswith("[sig-001]: ")
+
+
+def test_ecdsa_sha1_refused_when_enforced(certs):
     signed = sign(request_xml(), certs["ec"], alg=SignatureMethod.ECDSA_SHA1, signer_class=Sha1AllowedSigner)
-    assert verify_auth_token_request(signed, enforce_compliance=True).subject_value == NIP
+    refused(signed, 9105, enforce_compliance=True)
+    assert verify_auth_token_request(signed).subject_value == NIP
 
 
 # ---------------------------------------------------------------- over HTTP
