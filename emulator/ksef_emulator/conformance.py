@@ -37,6 +37,11 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "tra
 # Headers the documentation requires even where open-api.json does not mark them `required`.
 REQUIRED_HEADERS = {"429": ("Retry-After",)}
 
+# Date-times the contract's own example shows without an offset, as the service sends them
+# (ExceptionResponse: "2025-10-11T12:23:56.0154302"); there the offset is optional.
+OFFSET_OPTIONAL_DATE_TIMES = {("ExceptionInfo", "timestamp")}
+OFFSET_OPTIONAL_FORMAT = "date-time-offset-optional"
+
 # Responses whose shape the client picks with `X-Error-Format: problem-details` (api-changelog.md).
 NEGOTIATED_ERROR_STATUSES = ("400", "429")
 
@@ -90,6 +95,10 @@ def convert_contract(contract: dict) -> dict:
     schemas = converted.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():
         schemas[name] = to_json_schema(schema)
+    for name, prop in OFFSET_OPTIONAL_DATE_TIMES:
+        target = schemas.get(name, {}).get("properties", {}).get(prop)
+        if isinstance(target, dict) and target.get("format") == "date-time":
+            target["format"] = OFFSET_OPTIONAL_FORMAT
     for operation in _operations(converted):
         for response in operation.get("responses", {}).values():
             for media in response.get("content", {}).values():
@@ -110,18 +119,20 @@ def _operations(contract: dict):
 
 # ---- formats ----------------------------------------------------------------------------------
 
-RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
 
 
-def is_rfc3339_date_time(value: str) -> bool:
-    match = RFC3339.match(value)
+def is_rfc3339_date_time(value: str, offset_required: bool = True) -> bool:
+    match = DATE_TIME.match(value)
     if not match:
         return False
     day, hour, minute, second, fraction, offset = match.groups()
+    if offset is None and offset_required:
+        return False
+    offset = "+00:00" if offset is None or offset in "Zz" else offset
     try:
         # Python takes at most 6 fraction digits; .NET sends 7, which RFC 3339 allows.
-        datetime.fromisoformat(f"{day}T{hour}:{minute}:{second}{(fraction or '')[:7]}"
-                               f"{'+00:00' if offset in 'Zz' else offset}")
+        datetime.fromisoformat(f"{day}T{hour}:{minute}:{second}{(fraction or '')[:7]}{offset}")
     except ValueError:
         return False
     return True
@@ -133,6 +144,10 @@ def format_checker() -> FormatChecker:
     @checker.checks("date-time")
     def _date_time(value):
         return not isinstance(value, str) or is_rfc3339_date_time(value)
+
+    @checker.checks(OFFSET_OPTIONAL_FORMAT)
+    def _date_time_offset_optional(value):
+        return not isinstance(value, str) or is_rfc3339_date_time(value, offset_required=False)
 
     @checker.checks("date", raises=ValueError)
     def _date(value):

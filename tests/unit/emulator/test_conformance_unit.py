@@ -143,6 +143,14 @@ def test_date_time_format(value, valid):
     assert is_rfc3339_date_time(value) is valid
 
 
+def test_exception_timestamp_may_omit_the_offset_as_the_contract_example_does(checker):
+    record = copy.deepcopy(GOOD["exception (nullable fields)"])
+    record["body"]["exception"]["timestamp"] = "2025-10-11T12:23:56.0154302"
+    assert checker.check_exchange(record) == []
+    record["body"]["exception"]["timestamp"] = "2025-10-11 12:23"
+    assert checker.check_exchange(record) != []
+
+
 def test_check_capture_reads_a_file_and_names_the_line(tmp_path, capsys):
     capture = tmp_path / "capture-sample.jsonl"
     lines = [GOOD["token created"], BAD["missing required field"][0], GOOD["token revoked"]]

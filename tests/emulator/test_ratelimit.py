@@ -1,0 +1,178 @@
+"""Request limits over real HTTP: 429 shapes, isolation per endpoint and context, waiting, escalation, `off`.
+
+Emulators run with `--rate-limits prd` and a time scale (`--time-scale 60`: a minute lasts 1 s, an
+hour 60 s; a second stays a second). GET /tokens allows 10/s, 30/min, 120/h in production.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+pytestmark = pytest.mark.timeout(60)
+
+NIP_A = "5265877635"
+NIP_B = "7010002139"
+DETAIL = re.compile(r"^Przekroczono limit (\d+) żąda\w* na (sekundę|minutę|godzinę)\. "
+                    r"Spróbuj ponownie po (\d+) sekund\w*\.$")
+PROBLEM = {"x-error-format": "problem-details"}
+
+
+def login(emu, nip: str) -> str:
+    """A fresh access token for `nip`: seeded KSeF token, challenge, RSA-OAEP, status, redeem."""
+    seeded = emu.admin("POST", "tokens", json={
+        "context": f"Nip:{nip}", "permissions": ["CredentialsManage", "CredentialsRead"],
+        "description": "rate limit tests", "author": f"Nip:{nip}", "status": "Active"})
+    assert seeded.status_code in (200, 201), seeded.text
+    challenge = emu.api("POST", "auth/challenge").json()
+    certificates = emu.api("GET", "security/public-key-certificates").json()
+    der = next(c["certificate"] for c in certificates if "KsefTokenEncryption" in c["usage"])
+    public_key = x509.load_der_x509_certificate(base64.b64decode(der)).public_key()
+    plain = f"{seeded.json()['token']}|{challenge['timestampMs']}".encode()
+    encrypted = public_key.encrypt(plain, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+    started = emu.api("POST", "auth/ksef-token", json={
+        "challenge": challenge["challenge"], "contextIdentifier": {"type": "Nip", "value": nip},
+        "encryptedToken": base64.b64encode(encrypted).decode()})
+    assert started.status_code == 202, started.text
+    operation = {"Authorization": f"Bearer {started.json()['authenticationToken']['token']}"}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = emu.api("GET", f"auth/{started.json()['referenceNumber']}", headers=operation).json()["status"]
+        if status["code"] != 100:
+            break
+        time.sleep(0.05)
+    assert status["code"] == 200, status
+    redeemed = emu.api("POST", "auth/token/redeem", headers=operation)
+    assert redeemed.status_code == 200, redeemed.text
+    return redeemed.json()["accessToken"]["token"]
+
+
+def bearer(token: str, **extra) -> dict:
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+def burst_until_429(client: httpx.Client, path: str, headers: dict, limit: int = 200) -> tuple[int, httpx.Response]:
+    """Requests as fast as one client sends them; (how many passed, the first 429)."""
+    for passed in range(limit):
+        response = client.get(path, headers=headers)
+        if response.status_code == 429:
+            return passed, response
+        assert response.status_code == 200, response.text
+    pytest.fail(f"no 429 after {limit} requests to {path}")
+
+
+def assert_json_429(response: httpx.Response) -> int:
+    assert response.status_code == 429
+    assert response.headers["content-type"].startswith("application/json")
+    retry_after = int(response.headers["retry-after"])
+    assert retry_after >= 1
+    body = response.json()
+    assert set(body) == {"status"}
+    assert body["status"]["code"] == 429 and body["status"]["description"] == "Too Many Requests"
+    [detail] = body["status"]["details"]
+    match = DETAIL.match(detail)
+    assert match, detail
+    assert int(match.group(3)) == retry_after
+    return retry_after
+
+
+def assert_problem_429(response: httpx.Response, path: str) -> int:
+    assert response.status_code == 429
+    assert response.headers["content-type"].startswith("application/problem+json")
+    retry_after = int(response.headers["retry-after"])
+    body = response.json()
+    assert set(body) >= {"title", "status", "instance", "detail", "timestamp", "traceId"}
+    assert body["status"] == 429 and body["title"] == "Too Many Requests"
+    assert body["instance"] == path
+    assert DETAIL.match(body["detail"]), body["detail"]
+    return retry_after
+
+
+@pytest.fixture
+def prd(emulator_factory):
+    emu = emulator_factory("--rate-limits", "prd", "--time-scale", "60", "--activation-delay", "0")
+    return emu
+
+
+def test_burst_over_the_per_second_limit_gets_the_documented_429_in_both_formats(prd):
+    token = login(prd, NIP_A)
+    with httpx.Client(base_url=prd.api_url, timeout=10) as client:
+        passed, refused = burst_until_429(client, "/tokens", bearer(token))
+        assert passed == 10
+        assert_json_429(refused)
+        assert DETAIL.match(refused.json()["status"]["details"][0]).group(1, 2) == ("10", "sekundę")
+        again = client.get("/tokens", headers=bearer(token, **PROBLEM))
+        assert_problem_429(again, "/v2/tokens")
+        assert "10 żądań na sekundę" in again.json()["detail"]
+
+
+def test_burst_over_the_per_minute_limit_at_a_slower_pace(emulator_factory):
+    # A minute lasts 5 s; 8 requests a second never reach 10/s but reach 30/min in under 4 s.
+    emu = emulator_factory("--rate-limits", "prd", "--time-scale", "12", "--activation-delay", "0")
+    token = login(emu, NIP_A)
+    with httpx.Client(base_url=emu.api_url, timeout=10) as client:
+        for n in range(30):
+            started = time.monotonic()
+            response = client.get("/tokens", headers=bearer(token, **PROBLEM))
+            assert response.status_code == 200, (n, response.text)
+            time.sleep(max(0.0, 0.125 - (time.monotonic() - started)))
+        refused = client.get("/tokens", headers=bearer(token, **PROBLEM))
+        retry_after = assert_problem_429(refused, "/v2/tokens")
+        assert "30 żądań na minutę" in refused.json()["detail"]
+        # The first of the 30 leaves the 5 s window about 1.25 s from now.
+        assert 1 <= retry_after <= 3
+        assert_json_429(client.get("/tokens", headers=bearer(token)))
+
+
+def test_other_endpoints_and_other_contexts_are_unaffected(prd):
+    token_a, token_b = login(prd, NIP_A), login(prd, NIP_B)
+    with httpx.Client(base_url=prd.api_url, timeout=10) as client:
+        burst_until_429(client, "/tokens", bearer(token_a))
+        assert client.get("/tokens", headers=bearer(token_a)).status_code == 429
+        assert client.get("/auth/sessions", headers=bearer(token_a)).status_code == 200
+        assert client.get("/tokens", headers=bearer(token_b)).status_code == 200
+        assert client.post("/auth/challenge").status_code == 200
+        assert client.get("/tokens", headers=bearer(token_a)).status_code == 429
+
+
+def test_waiting_retry_after_lets_requests_through_and_repeated_breaches_lengthen_the_block(prd):
+    token = login(prd, NIP_A)
+    blocks = []
+    with httpx.Client(base_url=prd.api_url, timeout=10) as client:
+        for _ in range(3):
+            _, refused = burst_until_429(client, "/tokens", bearer(token))
+            retry_after = assert_json_429(refused)
+            blocks.append(retry_after)
+            # Refused requests do not extend the block.
+            time.sleep(retry_after / 2)
+            still = client.get("/tokens", headers=bearer(token))
+            assert still.status_code == 429
+            assert int(still.headers["retry-after"]) <= retry_after
+            time.sleep(retry_after / 2 + 0.05)
+            assert client.get("/tokens", headers=bearer(token)).status_code == 200
+    assert blocks[0] < blocks[1] < blocks[2], blocks
+
+
+def test_off_never_limits(emulator_factory):
+    emu = emulator_factory("--rate-limits", "off", "--activation-delay", "0")
+    token = login(emu, NIP_A)
+    with httpx.Client(base_url=emu.api_url, timeout=10) as client:
+        # More than even the TEST profile allows in a second (100/s on GET /tokens).
+        statuses = {client.get("/tokens", headers=bearer(token)).status_code for _ in range(150)}
+        statuses |= {client.post("/auth/challenge").status_code for _ in range(100)}
+    assert statuses == {200}
+
+
+def test_switching_to_off_at_runtime_lifts_limits_and_blocks(prd):
+    token = login(prd, NIP_A)
+    with httpx.Client(base_url=prd.api_url, timeout=10) as client:
+        burst_until_429(client, "/tokens", bearer(token))
+        assert prd.admin("PUT", "config", json={"rate_limits": "off"}).json()["rate_limits"] == "off"
+        statuses = {client.get("/tokens", headers=bearer(token)).status_code for _ in range(60)}
+    assert statuses == {200}
