@@ -14,9 +14,11 @@ description:
   - With O(state=absent), closes the session given in O(auth.access_token) or O(auth.refresh_token)
     (C(DELETE /auth/sessions/current)); its refresh token stops working, access tokens already issued stay
     valid until they expire.
-  - The result holds live credentials. The module marks its result C(no_log) so Ansible does not display it,
-    and the registered variable still carries the tokens. Set C(no_log=true) on the task as well, so nothing
-    leaks through callbacks, C(-vvv) or logs.
+  - The result holds live credentials. Always set C(no_log=true) on the task; the registered variable still
+    carries the tokens for later tasks, while callbacks, C(-v) output and logs show nothing. This is the
+    convention of community.hashi_vault.vault_login and kubernetes.core.k8s_auth. A module cannot hide its own
+    result (Ansible drops C(_ansible_no_log) from module returns), and the tokens cannot be registered as
+    C(no_log) values either, because Ansible would then mask them in the very result that returns them.
 author:
   - ksef.credentials maintainers
 extends_documentation_fragment:
@@ -136,11 +138,11 @@ def open_session(module):
     if module.ksef_auth.method == "session":
         module.fail_json(msg="state=present logs in: set auth.ksef_token or a certificate (auth.certificate/"
                              "auth.private_key or auth.pkcs12), not auth.access_token", option="auth")
-    # The tokens are this module's output, so they must not be masked; the result is marked no_log instead.
+    # The tokens are this module's output: registering them as no_log values would mask them in it.
+    # The task itself must be no_log (see DOCUMENTATION).
     api = module.open_session(register_tokens=False)
     module.keep_open(api.session)
-    result = api.session.as_result()
-    module.exit_json(changed=True, api_url=module.ksef_connection.base_url, _ansible_no_log=True, **result)
+    module.exit_json(changed=True, api_url=module.ksef_connection.base_url, **api.session.as_result())
 
 
 def close_session(module):

@@ -1,0 +1,163 @@
+"""ksef.credentials.session through real playbooks against the emulator over HTTP."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import KsefSession
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
+from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOKS = Path(__file__).parent / "playbooks" / "auth"
+
+
+def random_nip():
+    from ksef_emulator.testcerts import random_nip as draw
+    return draw()
+
+
+def seed_token(emulator, nip, permissions=("CredentialsRead", "CredentialsManage"), status="Active"):
+    response = emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{nip}", "permissions": list(permissions), "description": "ansible admin token",
+        "author": f"Nip:{nip}", "status": status})
+    response.raise_for_status()
+    return response.json()
+
+
+def read_tokens(path):
+    return json.loads(Path(path).read_text())
+
+
+def test_session_round_trip_returns_tokens_hidden_and_closes(emulator, run_playbook, tmp_path):
+    nip = random_nip()
+    seeded = seed_token(emulator, nip)
+    tokens_file = tmp_path / "tokens.json"
+    emulator.reset_stats()
+    result = run_playbook(PLAYBOOKS / "session_roundtrip.yml", {
+        "api_url": emulator.api_url, "nip": nip, "auth": {"ksef_token": seeded["token"]},
+        "tokens_file": str(tokens_file)}, verbosity=2)
+
+    got = read_tokens(tokens_file)
+    assert got["changed"] is True and got["reference_number"]
+    assert got["access_token"] and got["refresh_token"] and got["access_token_valid_until"].endswith("Z")
+    assert got["api_calls"]["POST /auth/token/redeem"] == 1
+    facts = result.task("Session facts without secrets")["msg"]
+    assert facts["has_access"] and facts["has_refresh"] and facts["reference_number"] == got["reference_number"]
+    closed = result.task("Close the session")
+    assert closed["changed"] is True and closed["api_calls"] == {"DELETE /auth/sessions/current": 1}
+    # Nothing secret reaches the output, even at -vv.
+    for secret in (seeded["token"], got["access_token"], got["refresh_token"]):
+        assert secret not in result.stdout and secret not in result.stderr
+    # The refresh token of a closed session no longer works.
+    refused = emulator.api("POST", "auth/token/refresh", headers={"Authorization": f"Bearer {got['refresh_token']}"})
+    assert refused.status_code in (400, 401)
+    stats = emulator.stats()["operations"]
+    assert stats["POST /auth/challenge"] == 1 and stats["DELETE /auth/sessions/current"] == 1
+
+
+def test_access_token_reuse_makes_no_new_login(emulator, run_playbook, tmp_path):
+    nip = random_nip()
+    seeded = seed_token(emulator, nip)
+    tokens_file = tmp_path / "tokens.json"
+    run_playbook(PLAYBOOKS / "session_open.yml", {"api_url": emulator.api_url, "context": {"nip": nip},
+                                                  "auth": {"ksef_token": seeded["token"]},
+                                                  "tokens_file": str(tokens_file)})
+    got = read_tokens(tokens_file)
+    emulator.reset_stats()
+    with KsefHttp(emulator.api_url) as http:
+        api = KsefApi(http, KsefSession(http, access_token=got["access_token"], refresh_token=got["refresh_token"]))
+        tokens = api.list_tokens()
+        sessions = api.list_sessions()
+    assert seeded["referenceNumber"] in [t["referenceNumber"] for t in tokens]
+    assert got["reference_number"] in [s["referenceNumber"] for s in sessions]
+    assert set(emulator.stats()["operations"]) == {"GET /tokens", "GET /auth/sessions"}
+
+    # state: absent with only the refresh token closes it too.
+    result = run_playbook(f"""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Close by refresh token
+      ksef.credentials.session:
+        api_url: {emulator.api_url}
+        context: {{nip: "{nip}"}}
+        auth: {{refresh_token: "{got['refresh_token']}"}}
+        state: absent
+""")
+    assert result.task("Close by refresh token")["changed"] is True
+    assert got["refresh_token"] not in result.stdout
+
+
+def test_refresh_after_expiry(emulator_factory, run_playbook, tmp_path):
+    emu = emulator_factory("--access-token-ttl", "2", "--activation-delay", "0")
+    nip = random_nip()
+    seeded = seed_token(emu, nip)
+    tokens_file = tmp_path / "tokens.json"
+    run_playbook(PLAYBOOKS / "session_open.yml", {"api_url": emu.api_url, "context": {"nip": nip},
+                                                  "auth": {"ksef_token": seeded["token"]},
+                                                  "tokens_file": str(tokens_file)})
+    got = read_tokens(tokens_file)
+    time.sleep(2.5)
+    emu.reset_stats()
+    with KsefHttp(emu.api_url) as http:
+        # Expiry read from the JWT/validUntil: refreshed before the call.
+        session = KsefSession(http, access_token=got["access_token"], refresh_token=got["refresh_token"])
+        KsefApi(http, session).list_tokens()
+        assert session.refreshed == 1
+        # Expiry unknown to the client: the 401 triggers one refresh and a retry.
+        time.sleep(2.5)
+        blind = KsefSession(http, access_token=session.access_token, refresh_token=got["refresh_token"],
+                            access_expires=time.time() + 3600)
+        KsefApi(http, blind).list_tokens()
+        assert blind.refreshed == 1
+    ops = emu.stats()["operations"]
+    assert ops["POST /auth/token/refresh"] == 2 and ops["GET /tokens"] == 3  # one refused with 401
+
+    # Without a refresh token an expired access token is a clear failure before any call.
+    result = run_playbook(f"""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Close with an expired access token only
+      ksef.credentials.session:
+        api_url: {emu.api_url}
+        context: {{nip: "{nip}"}}
+        auth: {{access_token: "{got['access_token']}"}}
+        state: absent
+""")
+    closing = result.task("Close with an expired access token only")
+    assert got["access_token"] not in result.stdout
+    # KSeF refuses the expired access token with 401: nothing left to close, reported as unchanged.
+    assert result.rc == 0 and closing["changed"] is False and "already closed or its tokens expired" in closing["msg"]
+
+
+def test_nip_checksum_failure_makes_no_api_call(emulator, run_playbook):
+    emulator.reset_stats()
+    result = run_playbook(PLAYBOOKS / "session_login_only.yml", {
+        "api_url": emulator.api_url, "context": {"nip": "5265877636"}, "auth": {"ksef_token": "whatever-token"}},
+        expect_rc=2)
+    failed = result.task("Log in")
+    assert failed["option"] == "context.nip" and "check digit" in failed["msg"]
+    assert failed["api_calls"] == {}
+    assert emulator.stats()["total"] == 0
+
+
+def test_conflicting_auth_options_fail_before_any_call(emulator, run_playbook):
+    emulator.reset_stats()
+    result = run_playbook(PLAYBOOKS / "session_login_only.yml", {
+        "api_url": emulator.api_url, "context": {"nip": "5265877635"},
+        "auth": {"ksef_token": "not-a-real-ksef-token", "access_token": "not-a-real-access-token"}}, expect_rc=2)
+    assert "auth.ksef_token, auth.access_token" in result.task("Log in")["msg"]
+    assert emulator.stats()["total"] == 0
+
+
+def test_plain_http_to_a_remote_host_is_refused(run_playbook):
+    result = run_playbook(PLAYBOOKS / "session_login_only.yml", {
+        "api_url": "http://ksef.example.invalid/v2", "context": {"nip": "5265877635"},
+        "auth": {"ksef_token": "not-a-real-ksef-token"}}, expect_rc=2)
+    failed = result.task("Log in")
+    assert failed["option"] == "api_url" and "allow_insecure_http" in failed["msg"]
