@@ -3,8 +3,9 @@
 ansible-test must run with the collection at `.../ansible_collections/<namespace>/<name>` as the current
 directory and resolves symlinks, so the .collections link used by ansible-playbook does not work for it.
 The copy skips what is not the collection's content: virtual environments, the collections link,
-build output, git metadata, test output and caches. It is recreated from scratch on each run so
-files deleted from the working tree do not linger in it.
+build output, git metadata, test output and caches. Files deleted from the working tree are deleted
+from the copy too; the copy's own tests/output/ stays, because ansible-test keeps the virtual
+environment it delegates to there and recreating it costs tens of seconds per run.
 
 The copy gets an empty git repository of its own: ansible-test lists content with `git ls-files` from
 the nearest enclosing .git, and the nearest one would otherwise be this repository's, where build/ is
@@ -16,6 +17,7 @@ Prints the path of the copied collection.
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 import subprocess
 import sys
@@ -51,13 +53,42 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return ignored
 
 
+# Entries of the copy that are not mirrored from the working tree and survive a refresh.
+KEEP_IN_COPY = {Path(".git"), Path("tests/output")}
+
+
+def _is_mirrored(source: Path) -> bool:
+    """True when the working-tree path exists and is copied (not filtered out)."""
+    return source.exists() and source.name not in _ignore(str(source.parent), [source.name])
+
+
+def _remove_stale(target: Path) -> None:
+    """Delete what the copy holds but the working tree (after filtering) does not."""
+    for directory, dir_names, file_names in os.walk(target):
+        relative_dir = Path(directory).relative_to(target)
+        for name in list(dir_names):
+            copied, source = Path(directory) / name, REPO / relative_dir / name
+            if relative_dir / name in KEEP_IN_COPY:
+                dir_names.remove(name)
+            elif not (_is_mirrored(source) and source.is_dir()):
+                if copied.is_symlink():
+                    copied.unlink()
+                else:
+                    shutil.rmtree(copied)
+                dir_names.remove(name)
+        for name in file_names:
+            source = REPO / relative_dir / name
+            if not (_is_mirrored(source) and not source.is_dir()):
+                (Path(directory) / name).unlink()
+
+
 def copy_collection(destination_root: Path) -> Path:
     target = collection_dir(destination_root)
     if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(REPO, target, ignore=_ignore, symlinks=True)
-    subprocess.run(["git", "init", "--quiet", str(target)], check=True)
+        _remove_stale(target)
+    shutil.copytree(REPO, target, ignore=_ignore, symlinks=True, dirs_exist_ok=True)
+    if not (target / ".git").exists():
+        subprocess.run(["git", "init", "--quiet", str(target)], check=True)
     return target
 
 
