@@ -3,8 +3,8 @@
 - The owner: a subject whose NIP equals the context NIP, or the PESEL linked to that NIP through
   /testdata/person (the NIP-PESEL link). The owner holds every permission except EnforcementOperations.
 - EnforcementOperations: only the owner registered as a bailiff (/testdata/person with isBailiff=true).
-- InternalId contexts (`{nip}-{5 digits}`): the owner of `{nip}` is treated as the owner of the subunit
-  (an emulator simplification: /testdata/permissions only takes Nip contexts).
+- InternalId (`{nip}-{5 digits}`) and NipVatUe (`{nip}-{VAT UE number}`) contexts: the owner of `{nip}` is
+  treated as their owner (an emulator simplification: /testdata/permissions only takes Nip contexts).
 - Everyone else holds what /testdata/permissions granted to their identifier (Nip, Pesel or Fingerprint).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def ordered(permissions) -> list[str]:
 def owner_nip(context_type: str, context_value: str) -> str | None:
     if context_type == "Nip":
         return context_value
-    if context_type == "InternalId":
+    if context_type in ("InternalId", "NipVatUe"):
         return context_value.split("-", 1)[0]
     return None
 
