@@ -53,8 +53,12 @@ class Emulator:
         return f"{self.base_url}/v2"
 
     def start(self, timeout: float = 20.0) -> "Emulator":
+        # Every exchange is captured for the OpenAPI conformance check (tests/emulator/test_zz_conformance.py),
+        # unless the test captures to a file of its own.
+        capture = [] if "--capture" in self.args else ["--capture", str(self.log_path.with_name(
+            self.log_path.name.replace("emulator-", "capture-").replace(".log", ".jsonl")))]
         cmd = [sys.executable, "-m", "ksef_emulator", "--host", "127.0.0.1", "--port", str(self.port),
-               "--state-dir", str(self.state_dir), *self.args]
+               "--state-dir", str(self.state_dir), *capture, *self.args]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + timeout
