@@ -15,6 +15,8 @@ import pwd
 import re
 import tempfile
 
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
+    AnsibleVault, VaultCommandError, is_vault_encrypted)
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
 
 FORMATS = ("raw", "env", "json", "yaml")
@@ -123,25 +125,11 @@ class FileStore(Store):
         except KeyError:
             raise self.config_error(option, f"no such {'user' if option == 'owner' else 'group'}: {name}") from None
 
-    def _load_vault(self):
-        """(VaultLib, secret, vault_id) from ansible-core's own vault code, like `ansible-vault --vault-id`."""
-        try:
-            from ansible.errors import AnsibleError
-            from ansible.parsing.dataloader import DataLoader
-            from ansible.parsing.vault import VaultLib, get_file_vault_secret
-        except ImportError:
-            from ansible.module_utils.basic import missing_required_lib
-            raise self.config_error("vault_password_file", missing_required_lib("ansible-core")) from None
-        vault_id = self.options.get("vault_id")
+    def _load_vault(self) -> AnsibleVault:
         password_file = self.options["vault_password_file"]
-        try:
-            secret = get_file_vault_secret(filename=password_file, vault_id=vault_id or "default", loader=DataLoader())
-            secret.load()
-        except AnsibleError as exc:
-            # ansible's message names the file, never the password
-            raise self.config_error("vault_password_file", f"cannot load the vault password: {exc.message}") from None
-        self.remember_secret(secret.bytes.decode("utf-8", "replace"))
-        return VaultLib([(vault_id or "default", secret)]), secret, vault_id
+        if not os.path.isfile(password_file):
+            raise self.config_error("vault_password_file", f"file {password_file} does not exist")
+        return AnsibleVault(password_file, self.options.get("vault_id"))
 
     # -- file content -----------------------------------------------------------------------------
     def _read_text(self) -> str | None:
@@ -153,17 +141,13 @@ class FileStore(Store):
             return None
         except OSError as exc:
             raise self.error(f"cannot read the file: {exc.strerror}") from None
-        from ansible.parsing.vault import is_encrypted
-        if is_encrypted(data):
+        if is_vault_encrypted(data):
             if self._vault is None:
                 raise self.error(f"the file is ansible-vault encrypted; set {self.option_name('vault_password_file')}")
-            from ansible.errors import AnsibleError
-            vault_lib = self._vault[0]
             try:
-                data = vault_lib.decrypt(data)
-            except AnsibleError:
-                raise self.error(f"cannot decrypt the file with the password from "
-                                 f"{self.option_name('vault_password_file')} (wrong vault password?)") from None
+                data = self._vault.decrypt(data)
+            except VaultCommandError as exc:
+                raise self._vault_failure(exc, "decrypt") from None
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -214,11 +198,22 @@ class FileStore(Store):
         return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
 
     # -- writing ----------------------------------------------------------------------------------
+    def _vault_failure(self, exc: VaultCommandError, action: str):
+        option = self.option_name("vault_password_file")
+        if exc.missing:
+            from ansible.module_utils.basic import missing_required_lib
+            return self.error(missing_required_lib("ansible-core"))
+        if exc.wrong_password:
+            return self.error(f"cannot decrypt the file with the password from {option} (wrong vault password?)")
+        return self.error(self.scrub(f"cannot {action} the file with ansible-vault ({option}): {exc}"))
+
     def _encode(self, text: str) -> bytes:
         if self._vault is None:
             return text.encode("utf-8")
-        vault_lib, secret, vault_id = self._vault
-        return vault_lib.encrypt(text, secret, vault_id=vault_id)
+        try:
+            return self._vault.encrypt(text)
+        except VaultCommandError as exc:
+            raise self._vault_failure(exc, "encrypt") from None
 
     def _make_backup(self) -> None:
         if not self.options.get("backup") or not os.path.exists(self.path):
@@ -283,10 +278,9 @@ class FileStore(Store):
             raise self.error(f"cannot write the file: {exc.strerror}") from None
 
     def _is_encrypted(self) -> bool:
-        from ansible.parsing.vault import is_encrypted_file
         try:
             with open(self.path, "rb") as handle:
-                return is_encrypted_file(handle)
+                return is_vault_encrypted(handle.read(len(b"$ANSIBLE_VAULT;") + 64))
         except FileNotFoundError:
             return False
 

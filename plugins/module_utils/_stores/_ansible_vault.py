@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ansible-vault encryption for the file store, done by ansible-core's own `ansible-vault` program.
+
+A module runs from an AnsiballZ payload that carries only `ansible.module_utils`; importing the
+controller's `ansible.parsing.vault` there mixes two copies of ansible and breaks the module's
+result serialisation. So encryption and decryption run ansible-core's vault CLI
+(`python -m ansible.cli.vault`, the code behind `ansible-vault`) in a child process of the same
+interpreter. Plaintext and ciphertext travel through pipes only; the password stays in its file.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+VAULT_HEADER = b"$ANSIBLE_VAULT;"
+
+
+class VaultCommandError(Exception):
+    """ansible-vault failed; `wrong_password` tells a decryption failure from anything else."""
+
+    def __init__(self, message: str, wrong_password: bool = False, missing: bool = False):
+        super().__init__(message)
+        self.wrong_password = wrong_password
+        self.missing = missing
+
+
+def is_vault_encrypted(data: bytes) -> bool:
+    return data.lstrip().startswith(VAULT_HEADER)
+
+
+class AnsibleVault:
+    """Encrypt/decrypt with one vault id and its password file (or password script)."""
+
+    def __init__(self, password_file: str, vault_id: str | None):
+        self.vault_id = vault_id or "default"  # "default" writes the unlabelled 1.1 header, as ansible-vault does
+        self.password_file = password_file
+
+    def _run(self, action: str, data: bytes) -> bytes:
+        identity = f"{self.vault_id}@{self.password_file}"
+        command = [sys.executable, "-m", "ansible.cli.vault", action, "--vault-id", identity]
+        if action == "encrypt":
+            command += ["--encrypt-vault-id", self.vault_id]
+        command += ["--output", "-", "-"]
+        try:
+            done = subprocess.run(command, input=data, capture_output=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise VaultCommandError(f"cannot run ansible-vault: {type(exc).__name__}") from None
+        if done.returncode == 0:
+            return done.stdout
+        # stderr holds ansible's messages (file names, reasons), never the plaintext or the password
+        errors = done.stderr.decode("utf-8", "replace")
+        if "No module named" in errors and "ansible" in errors:
+            raise VaultCommandError("ansible-core is not installed for this Python", missing=True)
+        lines = [line.strip() for line in errors.splitlines() if "ERROR" in line]
+        detail = lines[-1].split("]", 1)[-1].strip(" :") if lines else f"exit code {done.returncode}"
+        raise VaultCommandError(detail, wrong_password="Decryption failed" in errors)
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return self._run("encrypt", plaintext.encode("utf-8"))
+
+    def decrypt(self, data: bytes) -> bytes:
+        return self._run("decrypt", data)

@@ -1,0 +1,98 @@
+"""ksef.credentials.token delivering one token into every store type, through real playbooks.
+
+The emulator, the Vault KV v2 test server and moto_server are real processes/servers over HTTP;
+the file is a real ansible-vault encrypted file read back with the real `ansible-vault` command.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from ksef_emulator.testcerts import random_nip  # noqa: E402
+from tests.support.fixtures import aws_endpoint, moto_server, vault_server  # noqa: E402,F401
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOK = Path(__file__).parent / "playbooks" / "stores" / "declare.yml"
+REGION = "eu-central-1"
+
+
+@pytest.fixture
+def context(emulator):
+    nip = random_nip()
+    seeded = emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{nip}", "author": f"Nip:{nip}", "status": "Active", "description": "bootstrap",
+        "permissions": ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]})
+    seeded.raise_for_status()
+    return nip, seeded.json()["token"]
+
+
+def test_one_token_in_every_store_type_and_rotated_in_all(emulator, context, run_playbook, tmp_path,
+                                                           vault_server, aws_endpoint):
+    nip, manager_token = context
+    password_file = tmp_path / "vault.pass"
+    password_file.write_text("integration vault password\n")
+    secrets_file = tmp_path / "erp-secrets.yml"
+    stores = [
+        {"type": "file", "path": str(secrets_file), "format": "yaml", "key": "ksef_token",
+         "vault_password_file": str(password_file)},
+        {"type": "hashicorp_vault", "url": vault_server.url, "token": vault_server.root_token, "path": "ksef/erp"},
+        {"type": "aws_secretsmanager", "name": "ksef/erp", "region": REGION, "endpoint_url": aws_endpoint},
+        {"type": "aws_ssm", "name": "/ksef/erp/token", "region": REGION, "endpoint_url": aws_endpoint},
+    ]
+    extra = {"api_url": emulator.api_url, "nip": nip, "manager_token": manager_token, "token_name": "erp-sender",
+             "stores": stores}
+    env = {"KSEF_LOCK_DIR": str(tmp_path / "locks")}
+    secretsmanager = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name=REGION)
+    ssm = boto3.client("ssm", endpoint_url=aws_endpoint, region_name=REGION)
+
+    def held() -> dict:
+        view = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+                               str(password_file), str(secrets_file)], capture_output=True, text=True, check=True)
+        kv = httpx.get(f"{vault_server.url}/v1/secret/data/ksef/erp",
+                       headers={"X-Vault-Token": vault_server.root_token}).json()["data"]
+        return {
+            "file": yaml.safe_load(view.stdout)["ksef_token"],
+            "vault": kv["data"]["token"],
+            "secretsmanager": secretsmanager.get_secret_value(SecretId="ksef/erp")["SecretString"],
+            "ssm": ssm.get_parameter(Name="/ksef/erp/token", WithDecryption=True)["Parameter"]["Value"],
+        }
+
+    def assert_no_secret(result, *values):
+        text = result.stdout + result.stderr + repr(result.results)
+        for value in values:
+            assert value.split("|")[-1] not in text
+
+    first = run_playbook(PLAYBOOK, extra, env=env)
+    values = held()
+    value = values["file"]
+    assert set(values.values()) == {value}, "every store holds the same token"
+    reference = value.split("|")[0]
+    assert first.task("Declare the token")["changed"]
+    assert_no_secret(first, value, manager_token)
+    custom = httpx.get(f"{vault_server.url}/v1/secret/metadata/ksef/erp",
+                       headers={"X-Vault-Token": vault_server.root_token}).json()["data"]["custom_metadata"]
+    assert custom["token_reference_number"] == reference and value not in custom.values()
+
+    again = run_playbook(PLAYBOOK, extra, env=env)
+    assert not again.task("Declare the token")["changed"]
+    assert held() == values
+
+    rotated = run_playbook(PLAYBOOK, {**extra, "rotate": True}, env=env)
+    new_values = held()
+    new_value = new_values["file"]
+    assert set(new_values.values()) == {new_value} and new_value != value
+    assert_no_secret(rotated, value, new_value, manager_token)
+    # Secrets Manager keeps the previous token reachable as AWSPREVIOUS
+    previous = secretsmanager.get_secret_value(SecretId="ksef/erp", VersionStage="AWSPREVIOUS")["SecretString"]
+    assert previous == value
