@@ -13,6 +13,7 @@ def make_module(stores: list[dict] | None = None, *, check_mode: bool = False, e
 
     args = {"store": stores or [], "_ansible_check_mode": check_mode}
     # what AnsiballZ hands a module: the JSON args and the serialization profile
+    saved_profile = basic._ANSIBLE_PROFILE
     basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     basic._ANSIBLE_PROFILE = "legacy"
     try:
@@ -20,3 +21,4 @@ def make_module(stores: list[dict] | None = None, *, check_mode: bool = False, e
                                    supports_check_mode=True)
     finally:
         basic._ANSIBLE_ARGS = None
+        basic._ANSIBLE_PROFILE = saved_profile
