@@ -23,9 +23,13 @@ VENV_BIN = Path(sys.executable).parent
 COLLECTIONS = REPO / ".collections"
 OUTPUT = REPO / "tests" / "output"
 
-# Unit tests import the collection as ansible_collections.ksef.credentials.* from the working tree.
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
+# Unit tests import the collection as ansible_collections.ksef.credentials.* from the working tree,
+# and shared test servers (Vault KV v2, moto) as tests.support.*.
+for _path in (COLLECTIONS, REPO):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+pytest_plugins = ["tests.support.fixtures"]
 
 
 def free_port() -> int:

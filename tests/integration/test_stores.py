@@ -14,12 +14,8 @@ import httpx
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from ksef_emulator.testcerts import random_nip
 
-from ksef_emulator.testcerts import random_nip  # noqa: E402
-from tests.support.fixtures import aws_endpoint, moto_server, vault_server  # noqa: E402,F401
 
 pytestmark = pytest.mark.integration
 
