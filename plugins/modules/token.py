@@ -81,9 +81,11 @@ options:
       type:
         description:
           - The store type. V(file) is a local file (raw, env, json or yaml; optionally ansible-vault encrypted).
+          - V(hashicorp_vault) (KV v2 with compare-and-set), V(aws_secretsmanager) and V(aws_ssm) take the options
+            described in the store documentation of this collection.
         type: str
         required: true
-        choices: [file]
+        choices: [aws_secretsmanager, aws_ssm, file, hashicorp_vault]
       path:
         description:
           - V(file) - the file's path. Its directory must exist.
