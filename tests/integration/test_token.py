@@ -250,3 +250,16 @@ def test_invalid_options_fail_before_any_call(scenario):
     assert name["option"] == "name"
     age = scenario.declare(expect_rc=2, rotate_after="3 months").task(TASK)
     assert age["option"] == "rotate_after"
+
+
+def test_two_simultaneous_runs_create_exactly_one_token(scenario):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(scenario.declare) for _ in range(2)]
+        results = [r.result().task(TASK) for r in runs]
+    assert sorted(r["changed"] for r in results) == [False, True], "the second run waits, then finds the token"
+    live = [t for t in scenario.tokens().values() if t["status"] == "Active"]
+    assert len(live) == 1 and results[0]["reference_number"] == results[1]["reference_number"] == \
+        live[0]["referenceNumber"]
+    assert scenario.stored().startswith(live[0]["referenceNumber"] + "|")
