@@ -43,19 +43,21 @@ fi
 
 collection="$("$VENV_BIN/python" "$REPO/scripts/collection_tree.py")"
 
-# Unit tests share tests/conftest.py with the project's own pytest run; ansible-test installs only
-# pytest and its plugins into the units venv, so the collection's and the tests' libraries come from
-# tests/unit/requirements.txt. Until the repository has one, the copy gets it from requirements.txt.
+# Unit tests share tests/conftest.py and tests/support/ with the project's own pytest run; ansible-test
+# installs only ansible-core's and pytest's own packages into the units venv, so the libraries of the
+# collection and of the tests come from tests/unit/requirements.txt. Until the repository has one, the
+# copy gets one made of requirements.txt and requirements-dev.txt, minus what ansible-test provides.
 # The emulator's own unit tests (tests/unit/emulator/) need the emulator package: it is installed from
 # the copy by absolute path, which only this script knows, so that line is added to the copy alone.
 if [ "$command" = units ]; then
     requirements="$collection/tests/unit/requirements.txt"
     if [ ! -f "$requirements" ]; then
         mkdir -p "$(dirname "$requirements")"
-        {
-            grep -v -E '^\s*(#|-r|$)' "$REPO/requirements.txt"
-            printf '%s\n' "pytest-timeout>=2.3" "jsonschema>=4.21" "hypothesis>=6.100"
-        } > "$requirements"
+        cat "$REPO/requirements.txt" "$REPO/requirements-dev.txt" \
+            | sed -E 's/#.*//; s/^[[:space:]]+//; s/[[:space:]]+$//' \
+            | grep -v -E '^(-r|$)' \
+            | grep -v -i -E '^(ansible-core|ansible|pytest|antsibull-changelog)([^a-z0-9_.-]|$)' \
+            > "$requirements"
     fi
     if [ -d "$collection/tests/unit/emulator" ]; then
         echo "$collection/emulator" >> "$requirements"
