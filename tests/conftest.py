@@ -59,8 +59,8 @@ class Emulator:
     def start(self, timeout: float = 20.0) -> "Emulator":
         # Every exchange is captured for the OpenAPI conformance check (tests/emulator/test_zz_conformance.py),
         # unless the test captures to a file of its own.
-        capture = [] if "--capture" in self.args else ["--capture", str(self.log_path.with_name(
-            self.log_path.name.replace("emulator-", "capture-").replace(".log", ".jsonl")))]
+        capture = [] if "--capture" in self.args else [
+            "--capture", str(self.log_path.with_name(f"capture-{self.log_path.stem}.jsonl"))]
         cmd = [sys.executable, "-m", "ksef_emulator", "--host", "127.0.0.1", "--port", str(self.port),
                "--state-dir", str(self.state_dir), *capture, *self.args]
         self._log = open(self.log_path, "ab")
@@ -105,6 +105,18 @@ class Emulator:
 
     def reset_stats(self) -> None:
         self.admin("POST", "stats/reset").raise_for_status()
+
+
+def pytest_sessionstart(session):
+    # Captures are checked against the contract at the end of the run: start from none.
+    for stale in OUTPUT.glob("capture-*.jsonl"):
+        stale.unlink()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The check of every capture the suite wrote must run after every other test.
+    last = [i for i in items if i.name.startswith("test_every_capture_written_by_the_suite")]
+    items[:] = [i for i in items if i not in last] + last
 
 
 @pytest.fixture(scope="session")

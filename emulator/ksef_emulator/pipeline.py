@@ -109,6 +109,7 @@ class Pipeline:
                 outcome["status"] = "dropped"
                 return
             if faults.ERROR in hits:
+                scope["ksef_emulator.fault"] = "error"  # the capture marks it; the conformance check skips it
                 await errors.internal_error(path, problem)(scope, receive, send_and_watch)
                 return
             denied = self._rate_limited(operation, context, scope, path, problem)
