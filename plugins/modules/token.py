@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
+  - ksef.credentials.stores
 attributes:
   check_mode:
     support: full
@@ -67,65 +68,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  store:
-    description:
-      - Where the token's value is kept. Each entry has a O(store[].type) and that type's options.
-      - The value is written to every store and read back before a previous token is revoked.
-      - If a store lost the value and another store still holds it, the value is copied across. If no store
-        holds the value of the current token, a new token is issued, because KSeF never returns a value twice.
-      - Without stores, the value of a new token is not kept anywhere. The module warns when that happens.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      type:
-        description:
-          - The store type. V(file) is a local file (raw, env, json or yaml; optionally ansible-vault encrypted).
-          - V(hashicorp_vault) (KV v2 with compare-and-set), V(aws_secretsmanager) and V(aws_ssm) take the options
-            described in the store documentation of this collection.
-        type: str
-        required: true
-        choices: [aws_secretsmanager, aws_ssm, file, hashicorp_vault]
-      path:
-        description:
-          - V(file) - the file's path. Its directory must exist.
-        type: path
-      format:
-        description:
-          - V(file) - V(raw) is the value alone. V(env) is a C(KEY=value) line. V(json) and V(yaml) are a mapping
-            key. Other content of env, json and yaml files is kept.
-        type: str
-        choices: [raw, env, json, yaml]
-      key:
-        description:
-          - V(file) - the variable or key for the env, json and yaml formats (default C(KSEF_TOKEN) for env,
-            C(token) otherwise).
-        type: str
-      mode:
-        description:
-          - V(file) - permissions of the file, as an octal string.
-          - Defaults to C(0600).
-        type: raw
-      owner:
-        description:
-          - V(file) - owner of the file.
-        type: str
-      group:
-        description:
-          - V(file) - group of the file.
-        type: str
-      backup:
-        description:
-          - V(file) - keep a timestamped copy of the previous file.
-        type: bool
-      vault_password_file:
-        description:
-          - V(file) - encrypt the file with ansible-vault using the password in this file.
-        type: path
-      vault_id:
-        description:
-          - V(file) - the vault id to label the encrypted file with.
-        type: str
   rotate_after:
     description:
       - Rotate the current token once it is this old, for example V(90d), V(12h), V(30m), V(2w) or V(1d12h).
@@ -173,6 +115,10 @@ options:
     type: int
     default: 300
 notes:
+  - The value is written to every O(store) and read back before a previous token is revoked. If a store lost the
+    value and another store still holds it, the value is copied across. If no store holds the value of the current
+    token, a new token is issued, because KSeF never returns a value twice.
+  - Without stores, the value of a new token is not kept anywhere; the module warns when that happens.
   - The orphan rule covers a run that died after creating a token but before storing it. Such a token is newer
     than the current one and no store holds it. It is revoked by a later run once it is older than 10 minutes.
     A younger one is left alone, because it may belong to a rotation that is still running.
