@@ -8,7 +8,8 @@ STAMP       := $(VENV)/.installed
 COLL_LINK   := .collections/ansible_collections/ksef/credentials
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-unit test-emulator test-integration emulator clean
+.PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
+        sanity units-ansible-test lint release changelog emulator clean
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -17,6 +18,11 @@ help:
 	@echo "make test-unit         unit tests only (fast)"
 	@echo "make test-emulator     emulator tests only"
 	@echo "make test-integration  playbooks against the emulator"
+	@echo "make test-ecosystem    ansible-test sanity/units, ansible-lint, galaxy build/install, EE"
+	@echo "make sanity            ansible-test sanity on a copy of the collection"
+	@echo "make lint              ansible-lint (production profile) on roles and examples"
+	@echo "make release           build the collection tarball into build/"
+	@echo "make changelog         generate CHANGELOG.rst from changelogs/fragments"
 	@echo "make emulator          start the emulator in the foreground on 127.0.0.1:8080"
 
 venv: $(STAMP) $(COLL_LINK)
@@ -33,10 +39,14 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../.. $(COLL_LINK)
 
+# Debian packages the checks need (shellcheck for ansible-test sanity); installs only what is missing.
+system-deps:
+	scripts/system_deps.sh
+
 demo: venv
 	$(PY) scripts/demo.py
 
-test: venv
+test: venv system-deps
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv
@@ -47,6 +57,25 @@ test-emulator: venv
 
 test-integration: venv
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-ecosystem: venv system-deps
+	$(PY) -m pytest tests/ecosystem $(PYTEST_ARGS)
+
+sanity: venv system-deps
+	scripts/ansible_test.sh sanity
+
+units-ansible-test: venv
+	scripts/ansible_test.sh units
+
+lint: venv
+	ANSIBLE_CONFIG=ansible.cfg $(VENV)/bin/ansible-lint roles docs/examples
+
+release: venv
+	$(VENV)/bin/ansible-galaxy collection build --output-path build/ --force
+
+changelog: venv
+	$(VENV)/bin/antsibull-changelog lint
+	$(VENV)/bin/antsibull-changelog generate
 
 emulator: venv
 	$(PY) -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir build/emulator-state

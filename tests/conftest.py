@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -223,7 +222,8 @@ def run_playbook(tmp_path, output_dir):
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         })
         full_env.update(env or {})
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=timeout,
+                              check=False)
         results = []
         if results_file.exists():
             results = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
