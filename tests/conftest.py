@@ -107,9 +107,11 @@ class Emulator:
 
 
 def pytest_sessionstart(session):
-    # Captures are checked against the contract at the end of the run: start from none.
-    for stale in OUTPUT.glob("capture-*.jsonl"):
-        stale.unlink()
+    # Captures are checked against the contract at the end of the run, and logs are read by tests:
+    # start from none left by an earlier run.
+    for pattern in ("capture-*.jsonl", "emulator-*.log"):
+        for stale in OUTPUT.glob(pattern):
+            stale.unlink()
 
 
 def pytest_collection_modifyitems(session, config, items):
