@@ -20,7 +20,7 @@ description:
     result (Ansible drops C(_ansible_no_log) from module returns), and the tokens cannot be registered as
     C(no_log) values either, because Ansible would then mask them in the very result that returns them.
 author:
-  - ksef.credentials maintainers
+  - ksef.credentials maintainers (@ksef-credentials)
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
@@ -35,11 +35,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
     details:
       - O(state=present) logs in also in check mode, because later tasks need a session to read KSeF state.
       - O(state=absent) makes no call in check mode.
   diff_mode:
     support: none
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
 requirements:
   - httpx
   - cryptography

@@ -24,7 +24,7 @@ description:
   - Listing tokens needs V(CredentialsRead) or V(CredentialsManage). Creating and revoking needs
     V(CredentialsManage). A token can only get permissions its creator holds.
 author:
-  - ksef.credentials maintainers
+  - ksef.credentials maintainers (@ksef-credentials)
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth

@@ -37,16 +37,18 @@ def _union_argspec() -> dict:
 
     Each entry is checked again against its own type's spec in build_stores, where requirements,
     defaults and choices apply; the union only has to accept the entry and mark secrets no_log.
+    Choices stay on an option that a single store type owns, so the documentation can list them.
     """
     options: dict = {"type": {"type": "str", "required": True, "choices": sorted(STORE_TYPES)}}
     for cls in STORE_TYPES.values():
         for name, spec in cls.argument_spec.items():
-            loose = {k: v for k, v in spec.items() if k in ("type", "elements", "no_log")}
+            loose = {k: v for k, v in spec.items() if k in ("type", "elements", "no_log", "choices")}
             loose.setdefault("type", "str")
             known = options.get(name)
             if known is None:
                 options[name] = loose
                 continue
+            known.pop("choices", None)  # shared by several types: each type checks its own choices
             if {known["type"], loose["type"]} == {"str", "path"}:
                 known["type"] = "str"  # `path` of a file and of a Vault secret; each type converts its own
             elif known["type"] != loose["type"]:

@@ -17,3 +17,11 @@ def test_doc_fragment_matches_the_argument_spec():
         for name, spec in cls.argument_spec.items():
             if "choices" in spec:
                 assert suboptions[name]["choices"] == spec["choices"], name
+
+
+def test_choices_of_the_argument_spec_are_documented():
+    """validate-modules compares documented choices with the spec AnsibleModule gets (the union)."""
+    suboptions = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]["store"]["suboptions"]
+    for name, spec in STORE_ARGSPEC["options"].items():
+        assert suboptions[name].get("choices") == spec.get("choices"), name
+    assert STORE_ARGSPEC["options"]["format"]["choices"] == ["raw", "env", "json", "yaml"]
