@@ -27,6 +27,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._connection impor
     CONNECTION_ARGUMENT_SPEC, CONNECTION_MUTUALLY_EXCLUSIVE, resolve_connection, validate_context)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
+from ansible_collections.ksef.credentials.plugins.module_utils._xades import XADES_IMPORT_ERROR, XADES_MISSING_LIBRARY
 
 
 def ksef_argument_spec():
@@ -52,15 +53,20 @@ class KsefModule(AnsibleModule):
         self._http = None
         self._sessions = []
         for name, error in (("httpx", HTTPX_IMPORT_ERROR), ("cryptography", CRYPTOGRAPHY_IMPORT_ERROR)):
-            if error is not None:
-                self.fail_json(msg=missing_required_lib(name), exception="".join(
-                    traceback.format_exception(type(error), error, error.__traceback__)))
+            self._fail_when_missing(name, error)
         try:
             self.ksef_context = validate_context(self.params.get("context"))
             self.ksef_connection = resolve_connection(self.params)
             self.ksef_auth = validate_auth(self.params.get("auth"))
         except KsefConfigError as exc:
             self.fail_from(exc)
+        if self.ksef_auth.method == "xades":  # only a XAdES login needs lxml and signxml
+            self._fail_when_missing(XADES_MISSING_LIBRARY, XADES_IMPORT_ERROR)
+
+    def _fail_when_missing(self, library, error):
+        if error is not None:
+            self.fail_json(msg=missing_required_lib(library), exception="".join(
+                traceback.format_exception(type(error), error, error.__traceback__)))
 
     # secrets
 

@@ -13,14 +13,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12 as pkcs12_format
-from cryptography.x509.oid import NameOID
-from lxml import etree
-from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConstructionMethod, SignatureMethod
-from signxml.xades import XAdESSigner
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12 as pkcs12_format
+    from cryptography.x509.oid import NameOID
+    from lxml import etree
+    from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConstructionMethod, SignatureMethod
+    from signxml.xades import XAdESSigner
+except ImportError as exc:  # reported by KsefModule through missing_required_lib when XAdES login is asked for
+    XADES_IMPORT_ERROR = exc
+    XADES_MISSING_LIBRARY = (exc.name or "signxml").partition(".")[0]
+else:
+    XADES_IMPORT_ERROR = None
+    XADES_MISSING_LIBRARY = None
 
 AUTH_NAMESPACE = "http://ksef.mf.gov.pl/auth/token/2.0"
 CONTEXT_ELEMENTS = {"nip": "Nip", "internalid": "InternalId", "nipvatue": "NipVatUe"}
