@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         refresh_token_ttl=args.refresh_token_ttl, lenient_xades=args.lenient_xades, rotate_keys=args.rotate_keys,
         expose_secrets=args.expose_secrets, capture=args.capture, log_file=args.log_file)
     configure_logging(args.log_file)
-    app, _ = build_app(settings)
+    app, _state = build_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="off")
 
 

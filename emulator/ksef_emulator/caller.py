@@ -44,7 +44,7 @@ def ip_allowed(policy: dict | None, client_ip: str) -> bool:
     if any(ip == ipaddress.IPv4Address(a) for a in addresses):
         return True
     for r in ranges:
-        low, _, high = r.partition("-")
+        low, _separator, high = r.partition("-")
         if ipaddress.IPv4Address(low.strip()) <= ip <= ipaddress.IPv4Address(high.strip()):
             return True
     return any(ip in ipaddress.IPv4Network(m, strict=False) for m in masks)

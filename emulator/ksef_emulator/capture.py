@@ -29,7 +29,7 @@ FAULT_SCOPE_KEY = "ksef_emulator.fault"
 
 def blank(value: str) -> str:
     """Same length, no secret. A KSeF token keeps its leading `referenceNumber|`."""
-    head, sep, _ = value.partition("|")
+    head, sep, _rest = value.partition("|")
     if sep:
         return head + sep + "x" * (len(value) - len(head) - 1)
     return "x" * len(value)

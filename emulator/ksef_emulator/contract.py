@@ -15,7 +15,7 @@ def contract() -> dict:
 
 def rate_limits(operation: str) -> dict:
     """`x-rate-limits` of "METHOD /template" (the documented default for anything unlisted)."""
-    method, _, template = operation.partition(" ")
+    method, _separator, template = operation.partition(" ")
     op = contract().get("paths", {}).get(template, {}).get(method.lower())
     if isinstance(op, dict) and op.get("x-rate-limits"):
         return dict(op["x-rate-limits"])

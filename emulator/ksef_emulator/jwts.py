@@ -101,7 +101,7 @@ class JwtIssuer:
 def bearer(headers) -> str:
     """The Bearer credential of a request, else 401."""
     value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
+    scheme, _separator, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     return token.strip()

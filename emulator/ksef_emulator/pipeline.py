@@ -62,7 +62,7 @@ class Pipeline:
         """`Type:value` from the request's bearer token, if it is one of ours."""
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
+                scheme, _separator, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer" or not token:
                     return None
                 token = token.strip()

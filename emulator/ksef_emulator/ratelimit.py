@@ -88,7 +88,7 @@ class RateLimiter:
 
     def set_time_scale(self, time_scale: float) -> None:
         time_scale = float(time_scale)
-        if not time_scale > 0 or math.isinf(time_scale):
+        if not math.isfinite(time_scale) or time_scale <= 0:  # also refuses NaN
             raise ValueError(f"time scale must be a positive number, got {time_scale!r}")
         with self._lock:
             self._time_scale = time_scale
@@ -165,7 +165,7 @@ class RateLimiter:
 
 def limits_for(operation: str, contract: dict) -> dict:
     """The operation's `x-rate-limits` from open-api.json, or the documented default."""
-    method, _, template = operation.partition(" ")
+    method, _separator, template = operation.partition(" ")
     op = contract.get("paths", {}).get(template, {}).get(method.lower())
     if isinstance(op, dict) and op.get("x-rate-limits"):
         return dict(op["x-rate-limits"])

@@ -20,7 +20,7 @@ def crc8(data: bytes, poly: int = 0x07) -> int:
     crc = 0
     for byte in data:
         crc ^= byte
-        for _ in range(8):
+        for _bit in range(8):
             crc = ((crc << 1) ^ poly) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
     return crc
 

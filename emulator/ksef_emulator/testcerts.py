@@ -40,7 +40,7 @@ def random_nip(rng: random.Random | None = None) -> str:
     """A random NIP with a valid checksum that also matches the XSD TNIP pattern (no "00" in digits 2-3)."""
     rng = rng or random.SystemRandom()
     while True:
-        digits = [rng.randint(1, 9)] + [rng.randint(0, 9) for _ in range(8)]
+        digits = [rng.randint(1, 9)] + [rng.randint(0, 9) for _digit in range(8)]
         if digits[1] == 0 and digits[2] == 0:
             continue
         check = sum(d * w for d, w in zip(digits, NIP_WEIGHTS)) % 11

@@ -436,8 +436,7 @@ def verify_auth_token_request(xml: bytes, *, lenient: bool = False,
     if len(signatures) > 1:
         raise fail(TOO_MANY_SIGNATURES, f"found {len(signatures)} ds:Signature elements; exactly one is allowed")
     signature = signatures[0]
-    if signature.find("ds:SignedInfo", NSMAP) is None or signature.find("ds:SignedInfo/ds:SignatureMethod",
-                                                                         NSMAP) is None:
+    if signature.find("ds:SignedInfo", NSMAP) is None or signature.find("ds:SignedInfo/ds:SignatureMethod", NSMAP) is None:
         raise fail(INVALID_SIGNATURE, "ds:Signature has no SignedInfo/SignatureMethod")
 
     layout = _layout(root, signature)

@@ -36,7 +36,7 @@ class KsefApi:
 
     def _paged(self, path, items_key, params):
         items, continuation, seen = [], None, set()
-        for _ in range(_MAX_PAGES):
+        for _attempt in range(_MAX_PAGES):
             headers = {"x-continuation-token": continuation} if continuation else None
             response = self._call("GET", path, params=params, headers=headers)
             body = response_json(response, f"GET {path}")

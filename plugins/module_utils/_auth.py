@@ -84,7 +84,10 @@ class AuthConfig:
 def validate_auth(auth):
     """Check that `auth` selects exactly one method; raises KsefConfigError naming the options."""
     auth = {k: v for k, v in (auth or {}).items() if v not in (None, "")}
-    given = lambda names: [f"auth.{n}" for n in names if n in auth]  # noqa: E731
+
+    def given(names):
+        return [f"auth.{n}" for n in names if n in auth]
+
     methods = {}
     if "ksef_token" in auth:
         methods["ksef_token"] = ["auth.ksef_token"]

@@ -44,7 +44,7 @@ def normalise(names) -> tuple[str, ...]:
             found.add(official)
     if unknown:
         raise UnknownPermissionError("unknown permission(s) %s; allowed: %s (or snake_case, e.g. invoice_read)"
-                               % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL)))
+                                     % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL)))
     return tuple(p for p in OFFICIAL if p in found)
 
 

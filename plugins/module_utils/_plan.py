@@ -263,8 +263,8 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
             successor_at = now if token is current else current.created
             due = successor_at + grace
             if now >= due:
-                steps.append(Step(REVOKE, "superseded by %s" % ("the new token" if token is current else
-                                                              "current token %s" % current.reference_number), ref))
+                successor = "the new token" if token is current else "current token %s" % current.reference_number
+                steps.append(Step(REVOKE, "superseded by %s" % successor, ref))
             else:
                 steps.append(Step(RETAIN, "previous token kept until %s (revoke_previous_after %s)"
                                   % (due.isoformat(), _durations.describe(grace)), ref))

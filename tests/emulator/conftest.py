@@ -28,7 +28,7 @@ def new_nip() -> str:
     """A fresh NIP with a valid checksum (each test gets its own context)."""
     weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
     while True:
-        digits = [_rng.randint(1, 9), _rng.randint(1, 9)] + [_rng.randint(0, 9) for _ in range(7)]
+        digits = [_rng.randint(1, 9), _rng.randint(1, 9)] + [_rng.randint(0, 9) for _digit in range(7)]
         check = sum(d * w for d, w in zip(digits, weights)) % 11
         if check == 10:
             continue
@@ -128,7 +128,7 @@ class KsefClient:
         return Login(reference, r.json()["accessToken"]["token"], r.json()["refreshToken"]["token"])
 
     def owner_login(self, nip: str, permissions=None) -> Login:
-        _, value = self.seed_token(nip, permissions)
+        _reference, value = self.seed_token(nip, permissions)
         return self.login(value, nip)
 
     def wait_token_status(self, login: Login, reference: str, wanted: str, timeout: float = 10) -> dict:

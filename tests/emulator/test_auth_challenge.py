@@ -23,7 +23,7 @@ def test_challenge_has_documented_shape(emulator):
 
 
 def test_challenge_is_single_use(ksef, nip):
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     challenge = ksef.challenge()
     cert = ksef.token_key()
     body = {"challenge": challenge["challenge"], "contextIdentifier": {"type": "Nip", "value": nip},
@@ -48,7 +48,7 @@ def test_unknown_challenge_is_21111(ksef, nip):
 def test_challenge_expires_after_ten_minutes(emulator_factory, client_for, fresh_nip):
     emu = emulator_factory("--time-scale", "600")  # ten emulated minutes last one second
     ksef, nip = client_for(emu), fresh_nip()
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     challenge = ksef.challenge()
     cert = ksef.token_key()
     time.sleep(1.3)

@@ -53,7 +53,7 @@ def test_error_rate_is_reproducible_with_seed(emulator_factory):
 
     def run():
         emu.admin("PUT", "faults", json={"error_rate": 0.5, "seed": 42}).raise_for_status()
-        return [emu.api("POST", "auth/challenge").status_code for _ in range(20)]
+        return [emu.api("POST", "auth/challenge").status_code for _attempt in range(20)]
 
     first = run()
     assert first == run() and 500 in first and 200 in first
@@ -64,7 +64,7 @@ def test_config_changes_at_runtime(emulator_factory, client_for, fresh_nip):
     r = emu.admin("PUT", "config", json={"rate_limits": "prd", "activation_delay": 0, "access_token_ttl": 60})
     assert r.status_code == 200
     assert r.json()["rate_limits"] == "prd" and r.json()["access_token_ttl"] == 60
-    statuses = [emu.api("GET", "auth/sessions").status_code for _ in range(35)]
+    statuses = [emu.api("GET", "auth/sessions").status_code for _attempt in range(35)]
     assert statuses[0] == 401 and 429 in statuses  # 30 per minute in production, counted before authentication
     emu.admin("PUT", "config", json={"rate_limits": "off"}).raise_for_status()
     emu.admin("POST", "rate-limits/reset").raise_for_status()
@@ -89,7 +89,7 @@ def test_secrets_endpoint_needs_the_option(emulator_factory, client_for, fresh_n
     assert plain.admin("GET", "secrets").status_code == 404
     emu = emulator_factory("--expose-secrets")
     ksef, nip = client_for(emu), fresh_nip()
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     login = ksef.login(value, nip)
     secrets = emu.admin("GET", "secrets").json()
     assert value in secrets["ksef_tokens"]

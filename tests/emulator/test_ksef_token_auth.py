@@ -56,7 +56,7 @@ def test_happy_path_reports_progress_then_success_and_issues_tokens(ksef, nip):
     ("failed_token", "Token nieaktywny"),
 ])
 def test_bad_token_is_accepted_then_ends_450(ksef, nip, fresh_nip, case, detail):
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     kwargs = {}
     token_value = value
     if case == "wrong_timestamp":
@@ -71,13 +71,13 @@ def test_bad_token_is_accepted_then_ends_450(ksef, nip, fresh_nip, case, detail)
         token_value = value[:-64] + "0" * 64
     elif case == "other_context":
         other = fresh_nip()
-        _, token_value = ksef.seed_token(other)
+        _reference, token_value = ksef.seed_token(other)
     elif case == "revoked_token":
-        _, token_value = ksef.seed_token(nip, status="Revoked")
+        _reference, token_value = ksef.seed_token(nip, status="Revoked")
     elif case == "pending_token":
-        _, token_value = ksef.seed_token(nip, status="Pending")
+        _reference, token_value = ksef.seed_token(nip, status="Pending")
     elif case == "failed_token":
-        _, token_value = ksef.seed_token(nip, status="Failed")
+        _reference, token_value = ksef.seed_token(nip, status="Failed")
     status = ksef.token_auth_status(token_value, nip, **kwargs)
     assert status["status"] == {"code": 450, "description": BAD_TOKEN, "details": [detail]}
 
@@ -97,7 +97,7 @@ def test_request_validation_is_21405(ksef, nip):
 
 
 def test_status_errors(ksef, nip):
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     start = ksef.start_token_auth(value, nip).json()
     auth = {"Authorization": f"Bearer {start['authenticationToken']['token']}"}
     unknown = "20250514-AU-2DFC46C000-3AC6D5877F-D4"
@@ -113,7 +113,7 @@ def test_status_errors(ksef, nip):
 
 
 def test_redeem_only_once(ksef, nip):
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     start = ksef.start_token_auth(value, nip).json()
     auth = {"Authorization": f"Bearer {start['authenticationToken']['token']}"}
     ksef.wait_status(start["referenceNumber"], start["authenticationToken"]["token"])
@@ -126,7 +126,7 @@ def test_redeem_only_once(ksef, nip):
 def test_redeem_before_the_end_and_after_failure_is_refused(emulator_factory, client_for, fresh_nip):
     emu = emulator_factory("--auth-delay", "30")
     ksef, nip = client_for(emu), fresh_nip()
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     start = ksef.start_token_auth(value, nip).json()
     r = emu.api("POST", "auth/token/redeem", headers={"Authorization": f"Bearer {start['authenticationToken']['token']}"})
     assert r.status_code == 400 and ksef.codes(r) == [21301]
@@ -134,7 +134,7 @@ def test_redeem_before_the_end_and_after_failure_is_refused(emulator_factory, cl
 
 
 def test_redeem_after_450_is_refused(ksef, nip):
-    _, value = ksef.seed_token(nip, status="Revoked")
+    _reference, value = ksef.seed_token(nip, status="Revoked")
     start = ksef.start_token_auth(value, nip).json()
     ksef.wait_status(start["referenceNumber"], start["authenticationToken"]["token"])
     r = ksef.emu.api("POST", "auth/token/redeem",
@@ -188,7 +188,7 @@ def test_forged_token_is_401(ksef, nip):
 
 
 def test_ip_policy_is_enforced_on_access_token(ksef, nip):
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     login = ksef.login(value, nip, policy={"allowedIps": {"ip4Addresses": ["10.1.2.3"]}})
     r = ksef.emu.api("GET", "tokens", headers=login.headers)
     assert r.status_code == 403

@@ -49,7 +49,7 @@ def test_planned_rotation_publishes_newer_key_and_keeps_old_accepted(emulator_fa
     new = ksef.token_key()
     assert new["publicKeyId"] != old["publicKeyId"]
     assert new["validFrom"] > old["validFrom"]
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     # both the old and the new key still authenticate
     assert ksef.token_auth_status(value, nip, cert=old)["status"]["code"] == 200
     assert ksef.token_auth_status(value, nip, cert=new)["status"]["code"] == 200
@@ -62,7 +62,7 @@ def test_emergency_rotation_retires_old_key_with_21470(emulator_factory, client_
     emu.admin("POST", "keys/rotate", json={"mode": "emergency"}).raise_for_status()
     published = [c["publicKeyId"] for c in emu.api("GET", "security/public-key-certificates").json()]
     assert old["publicKeyId"] not in published
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     r = ksef.start_token_auth(value, nip, cert=old)
     assert r.status_code == 400
     detail = r.json()["exception"]["exceptionDetailList"][0]
@@ -82,7 +82,7 @@ def test_encryption_with_old_key_but_no_key_id_fails_as_bad_token(emulator_facto
     ksef, nip = client_for(emu), fresh_nip()
     old = ksef.token_key()
     emu.admin("POST", "keys/rotate", json={"mode": "emergency"}).raise_for_status()
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     status = ksef.token_auth_status(value, nip, cert=old, public_key_id=None)
     assert status["status"]["code"] == 450
     assert status["status"]["details"] == ["Nieprawidłowy token"]

@@ -145,8 +145,8 @@ def test_waiting_retry_after_lets_requests_through_and_repeated_breaches_lengthe
     token = login(prd, NIP_A)
     blocks = []
     with httpx.Client(base_url=prd.api_url, timeout=10) as client:
-        for _ in range(3):
-            _, refused = burst_until_429(client, "/tokens", bearer(token))
+        for _attempt in range(3):
+            _passed, refused = burst_until_429(client, "/tokens", bearer(token))
             retry_after = assert_json_429(refused)
             blocks.append(retry_after)
             # Refused requests do not extend the block.
@@ -166,8 +166,8 @@ def test_off_never_limits(emulator_factory):
     token = login(emu, NIP_A)
     with httpx.Client(base_url=emu.api_url, timeout=10) as client:
         # More than even the TEST profile allows in a second (100/s on GET /tokens).
-        statuses = {client.get("/tokens", headers=bearer(token)).status_code for _ in range(150)}
-        statuses |= {client.post("/auth/challenge").status_code for _ in range(100)}
+        statuses = {client.get("/tokens", headers=bearer(token)).status_code for _attempt in range(150)}
+        statuses |= {client.post("/auth/challenge").status_code for _attempt in range(100)}
     assert statuses == {200}
 
 
@@ -176,5 +176,5 @@ def test_switching_to_off_at_runtime_lifts_limits_and_blocks(prd):
     with httpx.Client(base_url=prd.api_url, timeout=10) as client:
         burst_until_429(client, "/tokens", bearer(token))
         assert prd.admin("PUT", "config", json={"rate_limits": "off"}).json()["rate_limits"] == "off"
-        statuses = {client.get("/tokens", headers=bearer(token)).status_code for _ in range(60)}
+        statuses = {client.get("/tokens", headers=bearer(token)).status_code for _attempt in range(60)}
     assert statuses == {200}

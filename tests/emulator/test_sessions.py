@@ -9,8 +9,8 @@ def sessions(ksef, login, **params):
 
 
 def test_list_marks_current_and_pages(ksef, nip):
-    _, value = ksef.seed_token(nip)
-    logins = [ksef.login(value, nip) for _ in range(12)]
+    _reference, value = ksef.seed_token(nip)
+    logins = [ksef.login(value, nip) for _attempt in range(12)]
     current = logins[-1]
     first = sessions(ksef, current)
     assert len(first["items"]) == 10 and first["continuationToken"]
@@ -53,7 +53,7 @@ def test_close_current_with_refresh_token(ksef, nip):
 
 
 def test_close_other_session_and_status_425(ksef, nip):
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     start = ksef.start_token_auth(value, nip).json()
     auth_token = start["authenticationToken"]["token"]
     ksef.wait_status(start["referenceNumber"], auth_token)

@@ -39,8 +39,8 @@ class Signer:
 
     def submit(self, files, ctx_value, ctx_type="Nip", subject="certificateSubject", params=None, challenge=None):
         challenge = challenge or self.ksef.challenge()["challenge"]
-        return self.ksef.emu.api("POST", "auth/xades-signature", content=sign(files, challenge, ctx_type, ctx_value,
-                                                                               subject),
+        signed = sign(files, challenge, ctx_type, ctx_value, subject)
+        return self.ksef.emu.api("POST", "auth/xades-signature", content=signed,
                                  headers={"Content-Type": "application/xml"}, params=params or {})
 
     def status(self, files, ctx_value, **kwargs) -> dict:
@@ -105,7 +105,7 @@ def test_stranger_ends_415_until_granted(signer, ksef, nip, fresh_nip):
              "permissions": [{"permissionType": "InvoiceRead", "description": "Odczyt faktur"},
                              {"permissionType": "CredentialsManage", "description": "Tokeny"}]}
     assert ksef.emu.api("POST", "testdata/permissions", json=grant).status_code == 200
-    headers, _ = signer.login(files, nip)
+    headers, _login = signer.login(files, nip)
     assert create(ksef, headers, ["InvoiceRead"]).status_code == 202
     r = create(ksef, headers, ["InvoiceWrite"])
     assert r.status_code == 400 and ksef.codes(r) == [26001]
@@ -120,7 +120,7 @@ def test_pesel_owner_through_person_link_and_bailiff(signer, ksef, nip):
     assert signer.status(files, nip)["status"]["code"] == 415
     person = {"nip": nip, "pesel": pesel, "description": "Komornik", "isBailiff": True}
     assert ksef.emu.api("POST", "testdata/person", json=person).status_code == 200
-    headers, _ = signer.login(files, nip)
+    headers, _login = signer.login(files, nip)
     r = create(ksef, headers, ["EnforcementOperations", "CredentialsManage"])
     assert r.status_code == 202, r.text
     token = ksef.emu.api("GET", f"tokens/{r.json()['referenceNumber']}", headers=headers).json()
@@ -136,9 +136,9 @@ def test_author_visibility_for_signature_sessions(signer, ksef, nip, fresh_nip):
              "authorizedIdentifier": {"type": "Nip", "value": worker_nip},
              "permissions": [{"permissionType": "InvoiceRead", "description": "Odczyt faktur"}]}
     ksef.emu.api("POST", "testdata/permissions", json=grant).raise_for_status()
-    headers, _ = signer.login(files, nip)
+    headers, _login = signer.login(files, nip)
     mine = create(ksef, headers, ["InvoiceRead"]).json()["referenceNumber"]
-    others, _ = ksef.seed_token(nip, ["InvoiceRead"], description="Token właściciela")
+    others, _value = ksef.seed_token(nip, ["InvoiceRead"], description="Token właściciela")
     listed = [t["referenceNumber"] for t in ksef.emu.api("GET", "tokens", headers=headers).json()["tokens"]]
     assert listed == [mine]
     assert ksef.emu.api("DELETE", f"tokens/{others}", headers=headers).status_code == 403
@@ -159,7 +159,7 @@ def test_fingerprint_subject(signer, ksef, nip):
 
 def test_context_type_without_tokens_is_26002(signer, ksef, nip):
     files = signer.cert(nip=nip)
-    headers, _ = signer.login(files, f"{nip}-DE123456789", ctx_type="NipVatUe")
+    headers, _login = signer.login(files, f"{nip}-DE123456789", ctx_type="NipVatUe")
     r = create(ksef, headers, ["InvoiceRead"])
     assert r.status_code == 400 and ksef.codes(r) == [26002]
     assert "NipVatUe" in ksef.details(r)[0]

@@ -26,7 +26,7 @@ def test_tokens_keys_sessions_and_jwts_survive_restart(emulator_factory, client_
 def test_state_file_holds_no_token_value(emulator_factory, client_for, fresh_nip):
     emu = emulator_factory()
     ksef, nip = client_for(emu), fresh_nip()
-    _, value = ksef.seed_token(nip)
+    _reference, value = ksef.seed_token(nip)
     login = ksef.login(value, nip)
     emu.stop()
     secret_part = value.rsplit("|", 1)[1]

@@ -29,7 +29,7 @@ def subject_values(cert_path) -> dict[str, list[str]]:
 
 def test_random_nip_has_valid_checksum_and_matches_xsd():
     rng = random.Random(7)
-    for _ in range(2000):
+    for _attempt in range(2000):
         nip = testcerts.random_nip(rng)
         weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
         assert sum(int(d) * w for d, w in zip(nip, weights)) % 11 == int(nip[9])
@@ -40,7 +40,7 @@ def test_random_nip_has_valid_checksum_and_matches_xsd():
 
 def test_random_pesel_has_valid_checksum():
     rng = random.Random(11)
-    for _ in range(2000):
+    for _attempt in range(2000):
         pesel = testcerts.random_pesel(rng)
         assert len(pesel) == 11 and testcerts.pesel_checksum_ok(pesel)
         month = int(pesel[2:4]) % 20
@@ -105,7 +105,7 @@ def test_key_files_are_private_and_encrypted_with_passphrase(tmp_path):
     with pytest.raises((TypeError, ValueError)):
         serialization.load_pem_private_key(files.key_path.read_bytes(), None)
     key = serialization.load_pem_private_key(files.key_path.read_bytes(), b"correct horse")
-    p12_key, p12_cert, _ = pkcs12.load_key_and_certificates(files.pkcs12_path.read_bytes(), b"correct horse")
+    p12_key, p12_cert, _chain = pkcs12.load_key_and_certificates(files.pkcs12_path.read_bytes(), b"correct horse")
     cert = x509.load_pem_x509_certificate(files.cert_path.read_bytes())
     assert p12_cert == cert
     assert p12_key.public_key().public_numbers() == key.public_key().public_numbers()
@@ -143,5 +143,5 @@ def test_cli_generates_nip_when_omitted(tmp_path):
 
 def test_cli_rejects_bad_nip(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ksef_emulator.testcerts", "--nip", "1234563219",
-                           "--out", str(tmp_path)], capture_output=True, text=True)
+                           "--out", str(tmp_path)], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "checksum" in proc.stderr

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -35,7 +34,7 @@ def test_create_returns_value_once_and_activates(ksef, nip):
 
 
 def test_missing_permission_is_26001_naming_it(ksef, nip):
-    _, value = ksef.seed_token(nip, ["CredentialsManage", "InvoiceRead"])
+    _reference, value = ksef.seed_token(nip, ["CredentialsManage", "InvoiceRead"])
     login = ksef.login(value, nip)
     r = create(ksef, login, ["InvoiceRead", "InvoiceWrite", "EnforcementOperations"])
     assert r.status_code == 400 and ksef.codes(r) == [26001]
@@ -63,7 +62,7 @@ def test_invalid_generate_request_is_21405(ksef, nip, body):
 
 def test_internal_id_context_tokens(ksef, nip):
     internal_id = f"{nip}-00001"
-    _, value = ksef.seed_token(nip, context_type="InternalId", context_value=internal_id)
+    _reference, value = ksef.seed_token(nip, context_type="InternalId", context_value=internal_id)
     assert f"|internalId-{internal_id}|" in value
     login = ksef.login(value, internal_id, context_type="InternalId")
     r = create(ksef, login, ["InvoiceRead"])
@@ -119,8 +118,8 @@ def test_list_pagination_newest_first(ksef, nip):
 
 def test_backdate_changes_order(ksef, nip):
     login = ksef.owner_login(nip)
-    older, _ = ksef.seed_token(nip, ["InvoiceRead"], description="Stary token")
-    newer, _ = ksef.seed_token(nip, ["InvoiceRead"], description="Nowy token")
+    older, _value = ksef.seed_token(nip, ["InvoiceRead"], description="Stary token")
+    newer, _value = ksef.seed_token(nip, ["InvoiceRead"], description="Nowy token")
     r = ksef.emu.admin("POST", f"tokens/{newer}/backdate", json={"seconds": 86400 * 30})
     assert r.status_code == 200
     listed = [t["referenceNumber"] for t in ksef.emu.api("GET", "tokens", headers=login.headers).json()["tokens"]]
@@ -129,7 +128,7 @@ def test_backdate_changes_order(ksef, nip):
 
 def test_visibility_of_token_session_without_credentials_permissions(ksef, nip):
     own_ref, value = ksef.seed_token(nip, ["InvoiceRead"])
-    other_ref, _ = ksef.seed_token(nip, ["InvoiceRead"], description="Cudzy token")
+    other_ref, _value = ksef.seed_token(nip, ["InvoiceRead"], description="Cudzy token")
     login = ksef.login(value, nip)
     listed = ksef.emu.api("GET", "tokens", headers=login.headers).json()["tokens"]
     assert [t["referenceNumber"] for t in listed] == [own_ref]
@@ -145,8 +144,8 @@ def test_visibility_of_token_session_without_credentials_permissions(ksef, nip):
 
 
 def test_credentials_read_sees_all_but_cannot_revoke_others(ksef, nip):
-    _, value = ksef.seed_token(nip, ["CredentialsRead"])
-    other_ref, _ = ksef.seed_token(nip, ["InvoiceRead"], description="Cudzy token", author="Pesel:80010112345")
+    _reference, value = ksef.seed_token(nip, ["CredentialsRead"])
+    other_ref, _value = ksef.seed_token(nip, ["InvoiceRead"], description="Cudzy token", author="Pesel:80010112345")
     login = ksef.login(value, nip)
     listed = [t["referenceNumber"] for t in ksef.emu.api("GET", "tokens", headers=login.headers).json()["tokens"]]
     assert other_ref in listed and len(listed) == 2
@@ -155,7 +154,7 @@ def test_credentials_read_sees_all_but_cannot_revoke_others(ksef, nip):
 
 def test_tokens_of_other_contexts_are_not_found(ksef, nip, fresh_nip):
     login = ksef.owner_login(nip)
-    foreign_ref, _ = ksef.seed_token(fresh_nip())
+    foreign_ref, _value = ksef.seed_token(fresh_nip())
     for method in ("GET", "DELETE"):
         r = ksef.emu.api(method, f"tokens/{foreign_ref}", headers=login.headers)
         assert r.status_code == 400 and ksef.codes(r) == [21405]
@@ -182,7 +181,7 @@ def test_failed_activation_via_control_api(ksef, nip):
     assert ksef.wait_token_status(login, failed["referenceNumber"], "Failed")["status"] == "Failed"
     assert ksef.wait_token_status(login, ok["referenceNumber"], "Active")["status"] == "Active"
     assert ksef.token_auth_status(failed["token"], nip)["status"]["details"] == ["Token nieaktywny"]
-    pending_ref, _ = ksef.seed_token(nip, ["InvoiceRead"], status="Pending")
+    pending_ref, _value = ksef.seed_token(nip, ["InvoiceRead"], status="Pending")
     r = ksef.emu.admin("POST", f"tokens/{pending_ref}/fail")
     assert r.status_code == 200 and r.json()["status"] == "Failed"
     assert ksef.emu.admin("POST", f"tokens/{ok['referenceNumber']}/fail").status_code == 409

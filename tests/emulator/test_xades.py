@@ -9,7 +9,7 @@ import copy
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import (CanonicalizationMethod, DigestAlgorithm, SignatureConstructionMethod, SignatureMethod,
@@ -39,7 +39,10 @@ class Credentials:
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     out = tmp_path_factory.mktemp("xades-certs")
-    make = lambda **kw: Credentials(testcerts.generate_certificate(out, **kw))  # noqa: E731
+
+    def make(**kw):
+        return Credentials(testcerts.generate_certificate(out, **kw))
+
     return {
         "rsa": make(nip=NIP),
         "ec": make(nip=NIP, key_type="ec"),

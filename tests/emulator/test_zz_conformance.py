@@ -126,7 +126,7 @@ def drive(emu) -> list[str]:
 
         # 429 in both formats: a burst on GET /tokens (10/s in production), then honour Retry-After.
         for extra in ({}, PROBLEM):
-            for _ in range(200):
+            for _attempt in range(200):
                 response = client.get("/tokens", headers=bearer(access_token, extra))
                 if response.status_code == 429:
                     break
@@ -159,7 +159,7 @@ def test_the_emulator_keeps_the_contract_on_a_realistic_sequence(emulator_factor
     seen = set()
     for record in exchanges(capture):
         path = record["path"][len("/v2"):]
-        template, _ = checker.match(record["method"], path)
+        template, _params = checker.match(record["method"], path)
         media = record["response_headers"].get("content-type", "").split(";")[0]
         seen.add((record["method"], template, record["status"], media))
     expected = {

@@ -157,7 +157,7 @@ def _seed_with_drops(first_drops, rate=0.5):
     """A fault seed whose first `first_drops` rolls drop and the next does not."""
     for seed in range(10000):
         rng = random.Random(seed)
-        rolls = [rng.random() for _ in range(first_drops + 1)]
+        rolls = [rng.random() for _attempt in range(first_drops + 1)]
         if all(r < rate for r in rolls[:-1]) and rolls[-1] >= rate:
             return seed
     raise AssertionError("no seed found")

@@ -7,7 +7,6 @@ import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import KsefSession
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
 
 pytestmark = pytest.mark.integration

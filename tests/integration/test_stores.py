@@ -34,7 +34,7 @@ def context(emulator):
 
 
 def test_one_token_in_every_store_type_and_rotated_in_all(emulator, context, run_playbook, tmp_path,
-                                                           vault_server, aws_endpoint):
+                                                          vault_server, aws_endpoint):
     nip, manager_token = context
     password_file = tmp_path / "vault.pass"
     password_file.write_text("integration vault password\n")

@@ -256,7 +256,7 @@ def test_two_simultaneous_runs_create_exactly_one_token(scenario):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:
-        runs = [pool.submit(scenario.declare) for _ in range(2)]
+        runs = [pool.submit(scenario.declare) for _attempt in range(2)]
         results = [r.result().task(TASK) for r in runs]
     assert sorted(r["changed"] for r in results) == [False, True], "the second run waits, then finds the token"
     live = [t for t in scenario.tokens().values() if t["status"] == "Active"]

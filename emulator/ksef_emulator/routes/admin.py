@@ -46,7 +46,7 @@ def _identifier(value, field: str, allowed: tuple[str, ...]) -> tuple[str, str]:
     """`Type:value` -> (Type, value)."""
     if not isinstance(value, str) or ":" not in value:
         raise AdminError(f"{field} must look like 'Type:value'")
-    kind, _, ident = value.partition(":")
+    kind, _separator, ident = value.partition(":")
     for option in allowed:
         if option.lower() == kind.lower():
             return option, ident

@@ -100,7 +100,7 @@ def _judge_ksef_token(state, key_id, ciphertext, challenge_row, ctx_type, ctx_va
         return ops.BAD_TOKEN, [ops.INVALID_TOKEN], None
     if int(timestamp) != challenge_row["timestamp_ms"]:
         return ops.BAD_TOKEN, [ops.INVALID_TOKEN_TIME], None
-    token, _ = state.tokens.match(value)
+    token, _well_formed = state.tokens.match(value)
     if token is None or (token["context_type"], token["context_value"]) != (ctx_type, ctx_value):
         return ops.BAD_TOKEN, [ops.INVALID_TOKEN], None
     if token["status"] in ("Revoking", "Revoked"):
@@ -181,11 +181,11 @@ def _ksef_token_revoked(state, op: dict) -> bool:
 
 async def redeem(request: Request):
     state = _state(request)
-    _, op = _operation_from_token(request)
+    _claims, op = _operation_from_token(request)
     reference = op["reference_number"]
     if op["redeemed"]:
         raise ApiError(21301, f"Tokeny dla operacji uwierzytelniania {reference} zostały już pobrane.")
-    code, _ = ops.current_status(op)
+    code, _details = ops.current_status(op)
     if code != ops.SUCCESS:
         raise ApiError(21301, f"Status uwierzytelniania ({code}) nie pozwala na pobranie tokenów.")
     if _ksef_token_revoked(state, op):
@@ -206,7 +206,7 @@ async def refresh(request: Request):
     op = state.operations.get(reference)
     if op is None:
         raise ApiError(21304, f"Operacja uwierzytelniania o numerze referencyjnym {reference} nie została znaleziona.")
-    code, _ = ops.current_status(op)
+    code, _details = ops.current_status(op)
     if code != ops.SUCCESS:
         raise ApiError(21301, f"Status uwierzytelniania ({code}) nie pozwala na odświeżenie tokenu dostępowego.")
     if _ksef_token_revoked(state, op):

@@ -16,7 +16,7 @@ def _state(request: Request):
 
 
 def _is_open(op: dict) -> bool:
-    code, _ = ops.current_status(op)
+    code, _details = ops.current_status(op)
     until = op["refresh_valid_until"]
     return code == ops.SUCCESS and (until is None or until > clock.now())
 

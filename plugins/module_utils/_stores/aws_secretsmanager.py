@@ -178,7 +178,7 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
 
     def remove(self) -> None:
         self.refuse_in_check_mode("remove")
-        secret_string, _ = self._current()
+        secret_string, _version_id = self._current()
         if secret_string is None:
             return
         if self.options.get("key"):

@@ -52,7 +52,7 @@ class AwsSsmStore(AwsClientMixin, Store):
         return parameter.get("Value"), str(parameter.get("Version")), parameter.get("Type")
 
     def read(self) -> StoredValue | None:
-        value, version, _ = self._current()
+        value, version, _parameter_type = self._current()
         return self.stored_value(value, version=version) if value else None
 
     def _put(self, value: str, exists: bool) -> None:
@@ -81,7 +81,7 @@ class AwsSsmStore(AwsClientMixin, Store):
         if previous is None:
             self.remove()
         else:
-            _, version, _ = self._current()
+            _value, version, _parameter_type = self._current()
             self._put(previous.value, exists=version is not None)
 
     def remove(self) -> None:

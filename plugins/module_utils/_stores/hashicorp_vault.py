@@ -102,8 +102,8 @@ class HashicorpVaultStore(Store):
     def _login(self) -> str:
         if self.options.get("auth_method") != "approle":
             return self.options.get("token") or os.environ.get("VAULT_TOKEN", "")
-        response = self._send("POST", "auth/approle/login",
-                               {"role_id": self.options["role_id"], "secret_id": self.options["secret_id"]}, auth=False)
+        credentials = {"role_id": self.options["role_id"], "secret_id": self.options["secret_id"]}
+        response = self._send("POST", "auth/approle/login", credentials, auth=False)
         if response.status_code != 200:
             raise self._failure(response, "the AppRole login")
         token = ((response.json() or {}).get("auth") or {}).get("client_token")
@@ -153,7 +153,7 @@ class HashicorpVaultStore(Store):
 
     # -- the store interface ----------------------------------------------------------------------
     def read(self) -> StoredValue | None:
-        data, version, _ = self._current()
+        data, version, _custom_metadata = self._current()
         value = (data or {}).get(self.key)
         if not isinstance(value, str) or not value:
             return None
@@ -186,7 +186,7 @@ class HashicorpVaultStore(Store):
         if previous is None:
             self.remove()
         else:
-            data, version, _ = self._current()
+            data, version, _custom_metadata = self._current()
             self._put_data({**(data or {}), self.key: previous.value}, version)
         if self._metadata_before is not None:
             self._put_custom_metadata(self._metadata_before)

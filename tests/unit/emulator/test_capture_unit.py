@@ -127,10 +127,10 @@ def test_concurrent_requests_write_whole_lines(tmp_path):
     client = make_client(capture)
 
     def worker():
-        for _ in range(25):
+        for _attempt in range(25):
             client.post("/v2/auth/token/redeem")
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
+    threads = [threading.Thread(target=worker) for _attempt in range(6)]
     for t in threads:
         t.start()
     for t in threads:

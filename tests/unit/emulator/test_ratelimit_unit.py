@@ -37,8 +37,9 @@ def clock():
     return FakeClock()
 
 
-def burst(limiter, n, op=OP, key=KEY, limits=TOKENS):
-    return [limiter.check(op, key, limits) for _ in range(n)]
+def burst(limiter, n, op=OP, key=KEY, limits=None):
+    limits = TOKENS if limits is None else limits
+    return [limiter.check(op, key, limits) for _attempt in range(n)]
 
 
 def test_prd_allows_exactly_the_per_second_limit_then_refuses(clock):
@@ -69,7 +70,7 @@ def test_unknown_profile_and_bad_time_scale_are_refused():
 def test_per_minute_window_slides_rather_than_resetting_on_the_minute(clock):
     limiter = RateLimiter("prd", clock=clock)
     # 30 requests spread over 30 s (1 per second never breaches the per-second threshold).
-    for _ in range(30):
+    for _attempt in range(30):
         assert limiter.check(OP, KEY, TOKENS) is None
         clock.advance(1)
     # At t=30 s the window still holds all 30: the 31st is refused until the first one is 60 s old.
@@ -84,7 +85,7 @@ def test_per_minute_window_slides_rather_than_resetting_on_the_minute(clock):
 def test_per_hour_limit_applies_in_parallel(clock):
     limiter = RateLimiter("prd", clock=clock)
     # 30 per minute, 4 minutes: 120 accepted, never breaching second or minute thresholds.
-    for _ in range(120):
+    for _attempt in range(120):
         assert limiter.check(OP, KEY, TOKENS) is None
         clock.advance(2.01)
     denial = limiter.check_request(OP, KEY, TOKENS)
@@ -99,7 +100,7 @@ def test_time_scale_compresses_minutes_and_hours_but_not_seconds(clock):
     assert limiter.window_seconds("perMinute") == 1.0
     assert limiter.window_seconds("perHour") == 60.0
     # The hour threshold is now reachable in about a minute of real time.
-    for _ in range(120):
+    for _attempt in range(120):
         assert limiter.check(OP, KEY, TOKENS) is None
         clock.advance(0.11)
     denial = limiter.check_request(OP, KEY, TOKENS)
@@ -109,7 +110,7 @@ def test_time_scale_compresses_minutes_and_hours_but_not_seconds(clock):
 
 def test_retry_after_is_whole_real_seconds_rounded_up(clock):
     limiter = RateLimiter("prd", time_scale=12, clock=clock)  # a minute lasts 5 s
-    for _ in range(30):
+    for _attempt in range(30):
         assert limiter.check(OP, KEY, TOKENS) is None
         clock.advance(0.125)
     # First accepted at t0, now t0 + 3.75: it leaves the 5 s window in 1.25 s -> Retry-After 2.
@@ -123,7 +124,7 @@ def test_refused_requests_neither_count_nor_extend_the_block(clock):
     limiter = RateLimiter("prd", clock=clock)
     burst(limiter, 10)
     assert limiter.check(OP, KEY, TOKENS) == 1
-    for _ in range(50):
+    for _attempt in range(50):
         clock.advance(0.01)
         assert limiter.check(OP, KEY, TOKENS) == 1
     clock.advance(0.51)  # the block (1 s from the first request) is over
@@ -134,7 +135,7 @@ def test_repeated_breaches_double_the_block_within_an_hour(clock):
     limiter = RateLimiter("prd", clock=clock)
     per_second = {"perSecond": 10}  # so every breach is the same per-second one
     blocks = []
-    for _ in range(4):
+    for _attempt in range(4):
         burst(limiter, 10, limits=per_second)
         retry_after = limiter.check(OP, KEY, per_second)
         blocks.append(retry_after)
@@ -148,7 +149,7 @@ def test_escalation_stops_doubling_at_sixty_four_times(clock):
     limiter = RateLimiter("prd", clock=clock)
     per_second = {"perSecond": 10}
     blocks = []
-    for _ in range(8):
+    for _bit in range(8):
         burst(limiter, 10, limits=per_second)
         retry_after = limiter.check(OP, KEY, per_second)
         blocks.append(retry_after)
@@ -211,12 +212,12 @@ def test_concurrent_checks_never_admit_more_than_the_limit(clock):
     lock = threading.Lock()
 
     def worker():
-        for _ in range(20):
+        for _attempt in range(20):
             outcome = limiter.check(OP, KEY, TOKENS)
             with lock:
                 results.append(outcome)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=worker) for _attempt in range(8)]
     for t in threads:
         t.start()
     for t in threads:

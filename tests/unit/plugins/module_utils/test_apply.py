@@ -125,11 +125,11 @@ def test_create_writes_every_store_registers_the_value_and_reads_back(tmp_path):
 def test_rotation_revokes_the_previous_token_only_after_every_store_holds_the_new_one(tmp_path):
     ksef, module = Ksef(), Module()
     stores = file_stores(module, tmp_path, "a.token")
-    _, first = run(ksef, module, stores, DECL)
+    _plan, first = run(ksef, module, stores, DECL)
     old = first.token.reference_number
     ksef.calls.clear()
-    _, second = run(ksef, module, stores, p.Declared(name="erp", description="ERP", permissions=("InvoiceRead",),
-                                                     rotate=True))
+    rotated = p.Declared(name="erp", description="ERP", permissions=("InvoiceRead",), rotate=True)
+    _plan, second = run(ksef, module, stores, rotated)
     new = second.token.reference_number
     assert new != old and ksef.status(old) == "Revoked" and ksef.status(new) == "Active"
     assert (tmp_path / "a.token").read_text().strip() == ksef.values[new]
@@ -140,7 +140,7 @@ def test_rotation_revokes_the_previous_token_only_after_every_store_holds_the_ne
 def test_store_failure_restores_written_stores_revokes_the_new_token_and_keeps_the_old(tmp_path):
     ksef, module = Ksef(), Module()
     stores = file_stores(module, tmp_path, "a.token", "b.token")
-    _, first = run(ksef, module, stores, DECL)
+    _plan, first = run(ksef, module, stores, DECL)
     old = first.token.reference_number
     old_value = ksef.values[old]
     with pytest.raises(_apply.ApplyError) as err:
@@ -206,7 +206,7 @@ def test_failed_login_proof_rolls_back(tmp_path):
 def test_ambiguous_create_revokes_the_stray_and_retries_once(tmp_path):
     ksef, module = Ksef(ambiguous_creates=1), Module()
     stores = file_stores(module, tmp_path, "a.token")
-    _, outcome = run(ksef, module, stores, DECL)
+    _plan, outcome = run(ksef, module, stores, DECL)
     statuses = {ref: t["status"] for ref, t in ksef.tokens.items()}
     assert sorted(statuses.values()) == ["Active", "Revoked"]
     assert statuses[outcome.token.reference_number] == "Active"
@@ -223,7 +223,7 @@ def test_twice_ambiguous_create_fails_and_leaves_nothing(tmp_path):
 def test_copy_restores_a_lost_store_from_another_without_issuing(tmp_path):
     ksef, module = Ksef(), Module()
     stores = file_stores(module, tmp_path, "a.token", "b.token")
-    _, first = run(ksef, module, stores, DECL)
+    _plan, first = run(ksef, module, stores, DECL)
     (tmp_path / "b.token").unlink()
     ksef.calls.clear()
     plan, outcome = run(ksef, module, stores, DECL)
@@ -239,7 +239,9 @@ def test_second_run_changes_nothing(tmp_path):
     run(ksef, module, stores, DECL)
     ksef.calls.clear()
     plan, outcome = run(ksef, module, stores, DECL)
-    assert not plan.changed and ksef.mutations() == [] and outcome.actions == [{"action": "keep", "reason": plan.steps[0].reason, "reference_number": outcome.token.reference_number}]
+    assert not plan.changed and ksef.mutations() == []
+    assert outcome.actions == [{"action": "keep", "reason": plan.steps[0].reason,
+                                "reference_number": outcome.token.reference_number}]
 
 
 def _hold(path, name, started, release):

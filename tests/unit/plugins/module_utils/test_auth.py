@@ -34,7 +34,9 @@ def make_key_cert(days_from=-1, days_to=365):
 
 
 def jwt(exp):
-    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+    def enc(part):
+        return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
     return f"{enc({'alg': 'none'})}.{enc({'exp': exp})}.sig"
 
 
@@ -138,8 +140,8 @@ class FakeKsef:
                  "usage": ["KsefTokenEncryption"]}]
 
     def tokens(self, kind):
-        return {"token": f"{kind}-{len(self.log)}", "validUntil": iso(datetime.now(timezone.utc) +
-                                                                     timedelta(seconds=self.access_ttl))}
+        valid_until = datetime.now(timezone.utc) + timedelta(seconds=self.access_ttl)
+        return {"token": f"{kind}-{len(self.log)}", "validUntil": iso(valid_until)}
 
     def __call__(self, request):
         path = request.url.path.removeprefix("/v2")

@@ -56,7 +56,7 @@ PROBLEM_403 = {"title": "Forbidden", "status": 403, "detail": "Brak wymaganych u
 
 
 def test_exception_response_shape_message():
-    http, _ = client(Script((400, EXCEPTION_SHAPE)))
+    http, _sleeps = client(Script((400, EXCEPTION_SHAPE)))
     with pytest.raises(KsefApiError) as err:
         http.request("POST", "/tokens", json={"permissions": ["CredentialsManage"], "description": "abcde"})
     e = err.value
@@ -91,7 +91,7 @@ def test_401_problem_and_non_json_bodies():
 
 def test_messages_never_contain_what_was_sent():
     secret = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|" + "a" * 64
-    http, _ = client(Script((400, EXCEPTION_SHAPE)))
+    http, _sleeps = client(Script((400, EXCEPTION_SHAPE)))
     with pytest.raises(KsefApiError) as err:
         http.request("GET", "/tokens", bearer=secret, json={"x": secret})
     assert secret not in str(err.value) and "Bearer" not in str(err.value)
@@ -155,7 +155,7 @@ def test_429_on_post_tokens_is_retried_because_nothing_was_created():
 
 def test_5xx_on_post_tokens_is_ambiguous_not_retried():
     script = Script((500, {}), (202, {}))
-    http, _ = client(script)
+    http, _sleeps = client(script)
     with pytest.raises(KsefAmbiguousError, match="may have taken effect"):
         http.request("POST", "/tokens", json={})
     assert len(script.requests) == 1
@@ -168,9 +168,9 @@ def test_connect_errors_are_retried_even_for_post_tokens():
 
 
 def test_read_timeout_retried_for_reads_ambiguous_for_create():
-    http, _ = client(Script(httpx.ReadTimeout("slow"), (200, [])))
+    http, _sleeps = client(Script(httpx.ReadTimeout("slow"), (200, [])))
     assert http.request("GET", "/tokens").json() == []
-    http, _ = client(Script(httpx.ReadTimeout("slow"), (202, {})))
+    http, _sleeps = client(Script(httpx.ReadTimeout("slow"), (202, {})))
     with pytest.raises(KsefAmbiguousError) as err:
         http.request("POST", "/tokens", json={})
     assert err.value.operation == "POST /tokens"
@@ -189,7 +189,7 @@ def test_limiter_and_counter_see_every_request_by_template():
         def acquire(self, operation):
             seen.append(operation)
 
-    http, _ = client(Script((500, {}), (200, {})), limiter=Limiter())
+    http, _sleeps = client(Script((500, {}), (200, {})), limiter=Limiter())
     http.request("GET", "/tokens/{referenceNumber}", path_params={"referenceNumber": "a/b c"})
     assert seen == ["GET /tokens/{referenceNumber}"] * 2
     assert dict(http.calls) == {"GET /tokens/{referenceNumber}": 2}
@@ -197,7 +197,7 @@ def test_limiter_and_counter_see_every_request_by_template():
 
 def test_path_params_are_escaped_and_bearer_sent():
     script = Script((200, {}))
-    http, _ = client(script)
+    http, _sleeps = client(script)
     http.request("GET", "/tokens/{referenceNumber}", path_params={"referenceNumber": "a/b"}, bearer="jwt")
     assert script.requests[0].url.raw_path == b"/v2/tokens/a%2Fb"
     assert script.requests[0].headers["Authorization"] == "Bearer jwt"
@@ -228,7 +228,7 @@ class DroppingServer:
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _address = self.sock.accept()
             except OSError:
                 return
             with conn:

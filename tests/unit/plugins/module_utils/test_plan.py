@@ -127,7 +127,7 @@ CASES = {
 def test_plan(case):
     result = p.plan(case["decl"], case["tokens"], case["holdings"], NOW, protected=case.get("protected", set()))
     assert [(s.action, s.reference_number) for s in result.steps] == case["steps"]
-    assert result.changed == any(a in p.CHANGING for a, _ in case["steps"])
+    assert result.changed == any(a in p.CHANGING for a, _reason in case["steps"])
     for step in result.steps:
         assert step.reason
 

@@ -104,20 +104,20 @@ def test_bad_challenge_is_caught_by_the_xsd():
 # ---------------------------------------------------------------- identity
 
 def test_identity_person_nip_and_pesel():
-    _, cert = make_cert()
+    _key, cert = make_cert()
     identity = _xades.certificate_identity(cert)
     assert identity == {"type": "Nip", "value": "1234563218", "kind": "person",
                         "fingerprint": cert.fingerprint(hashes.SHA256()).hex().upper()}
-    _, cert = make_cert(attrs=[x509.NameAttribute(NameOID.SERIAL_NUMBER, "PNOPL-44051401359"),
-                               x509.NameAttribute(NameOID.COMMON_NAME, "Jan")])
+    _key, cert = make_cert(attrs=[x509.NameAttribute(NameOID.SERIAL_NUMBER, "PNOPL-44051401359"),
+                                  x509.NameAttribute(NameOID.COMMON_NAME, "Jan")])
     assert _xades.certificate_identity(cert)["type"] == "Pesel"
     assert _xades.certificate_identity(cert)["value"] == "44051401359"
 
 
 def test_identity_seal():
-    _, cert = make_cert(attrs=[x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Firma"),
-                               x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, "VATPL-1234563218"),
-                               x509.NameAttribute(NameOID.COMMON_NAME, "Firma")])
+    _key, cert = make_cert(attrs=[x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Firma"),
+                                  x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, "VATPL-1234563218"),
+                                  x509.NameAttribute(NameOID.COMMON_NAME, "Firma")])
     identity = _xades.certificate_identity(cert)
     assert (identity["type"], identity["value"], identity["kind"]) == ("Nip", "1234563218", "seal")
 
@@ -171,8 +171,8 @@ def test_wrong_passphrase_names_the_passphrase_option(tmp_path):
 
 
 def test_mismatched_key_names_the_key_option(tmp_path):
-    _, cert = make_cert()
-    other_key, _ = make_cert()
+    _key, cert = make_cert()
+    other_key, _cert = make_cert()
     cert_path, key_path = write_pem(tmp_path, other_key, cert)
     error = expect_error("private_key", certificate=str(cert_path), private_key=str(key_path))
     assert "does not match" in error.message

@@ -59,7 +59,7 @@ def test_secretsmanager_creates_and_rotates_keeping_awsprevious(aws_endpoint):
 
 
 def test_secretsmanager_restore_moves_awscurrent_back(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
     old, old_ref = token_value()
     store.write(old, meta_for(old_ref), None)
     before = store.read()
@@ -72,7 +72,7 @@ def test_secretsmanager_restore_moves_awscurrent_back(aws_endpoint):
 
 
 def test_secretsmanager_write_is_idempotent_per_reference_number(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     first = store.read()
@@ -82,11 +82,11 @@ def test_secretsmanager_write_is_idempotent_per_reference_number(aws_endpoint):
 
 
 def test_secretsmanager_conflict_when_awscurrent_moved(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     seen = store.read()
-    other, _ = token_value()
+    other, _reference = token_value()
     sm(aws_endpoint).put_secret_value(SecretId="ksef/erp", SecretString=other)
     mine, mine_ref = token_value()
     with pytest.raises(StoreConflictError) as caught:
@@ -97,7 +97,7 @@ def test_secretsmanager_conflict_when_awscurrent_moved(aws_endpoint):
 
 def test_secretsmanager_json_key_keeps_other_keys(aws_endpoint):
     sm(aws_endpoint).create_secret(Name="erp/config", SecretString=json.dumps({"db": "hunter2"}))
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="erp/config", key="ksef_token")
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="erp/config", key="ksef_token")
     assert store.label == "aws_secretsmanager:erp/config#ksef_token"
     assert store.read() is None
     value, ref = token_value()
@@ -110,13 +110,13 @@ def test_secretsmanager_json_key_keeps_other_keys(aws_endpoint):
 
 def test_secretsmanager_key_on_a_plain_string_secret_is_an_error(aws_endpoint):
     sm(aws_endpoint).create_secret(Name="plain", SecretString="not json")
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="plain", key="token")
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="plain", key="token")
     with pytest.raises(StoreError, match="not a JSON object"):
         store.read()
 
 
 def test_secretsmanager_remove_then_write_again(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp", recovery_window_days=7)
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp", recovery_window_days=7)
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     store.remove()
@@ -128,7 +128,7 @@ def test_secretsmanager_remove_then_write_again(aws_endpoint):
 
 
 def test_secretsmanager_restore_of_nothing_deletes_at_once(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp", recovery_window_days=0)
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp", recovery_window_days=0)
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     store.restore(None)
@@ -155,18 +155,18 @@ def test_ssm_securestring_round_trip_and_tags(aws_endpoint):
 
 
 def test_ssm_version_conflict(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_ssm", name="/ksef/erp/token")
+    store, _module = aws_store(aws_endpoint, "aws_ssm", name="/ksef/erp/token")
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     seen = store.read()
-    other, _ = token_value()
+    other, _reference = token_value()
     ssm(aws_endpoint).put_parameter(Name="/ksef/erp/token", Value=other, Type="SecureString", Overwrite=True)
     mine, mine_ref = token_value()
     with pytest.raises(StoreConflictError) as caught:
         store.write(mine, meta_for(mine_ref), seen.version)
     assert "version 2, expected 1" in str(caught.value) and mine not in str(caught.value)
     # a parameter that appeared after an empty read is a conflict too
-    fresh, _ = aws_store(aws_endpoint, "aws_ssm", name="/ksef/new")
+    fresh, _module = aws_store(aws_endpoint, "aws_ssm", name="/ksef/new")
     ssm(aws_endpoint).put_parameter(Name="/ksef/new", Value=other, Type="SecureString")
     with pytest.raises(StoreConflictError):
         fresh.write(mine, meta_for(mine_ref), None)
@@ -174,14 +174,14 @@ def test_ssm_version_conflict(aws_endpoint):
 
 def test_ssm_refuses_a_plain_string_parameter(aws_endpoint):
     ssm(aws_endpoint).put_parameter(Name="/ksef/plain", Value="x", Type="String")
-    store, _ = aws_store(aws_endpoint, "aws_ssm", name="/ksef/plain")
+    store, _module = aws_store(aws_endpoint, "aws_ssm", name="/ksef/plain")
     value, ref = token_value()
     with pytest.raises(StoreError, match="SecureString"):
         store.write(value, meta_for(ref), "1")
 
 
 def test_ssm_restore_and_remove(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_ssm", name="/ksef/erp/token")
+    store, _module = aws_store(aws_endpoint, "aws_ssm", name="/ksef/erp/token")
     old, old_ref = token_value()
     store.write(old, meta_for(old_ref), None)
     previous = store.read()
@@ -195,7 +195,7 @@ def test_ssm_restore_and_remove(aws_endpoint):
 
 
 def test_aws_check_mode_refuses(aws_endpoint):
-    store, _ = aws_store(aws_endpoint, "aws_ssm", check_mode=True, name="/ksef/erp/token")
+    store, _module = aws_store(aws_endpoint, "aws_ssm", check_mode=True, name="/ksef/erp/token")
     value, ref = token_value()
     with pytest.raises(StoreError, match="check mode"):
         store.write(value, meta_for(ref), None)
@@ -203,7 +203,7 @@ def test_aws_check_mode_refuses(aws_endpoint):
 
 
 def test_aws_unreachable_endpoint_and_no_secret_in_error(aws_endpoint):
-    store, _ = aws_store("http://127.0.0.1:9", "aws_secretsmanager", name="ksef/erp")
+    store, _module = aws_store("http://127.0.0.1:9", "aws_secretsmanager", name="ksef/erp")
     with pytest.raises(StoreError, match="EndpointConnectionError"):
         store.read()
 

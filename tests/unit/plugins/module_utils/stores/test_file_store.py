@@ -52,12 +52,12 @@ def test_every_format_round_trips_and_registers_the_secret(tmp_path, fmt):
 def test_env_keeps_other_lines_quotes_and_export(tmp_path):
     path = tmp_path / "app.env"
     path.write_text("# app settings\nexport DB_URL=postgres://db\nKSEF_TOKEN='old'\nLOG=debug\n")
-    store, _ = file_store(path=str(path), format="env")
+    store, _module = file_store(path=str(path), format="env")
     assert store.read().value == "old"
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     assert path.read_text() == f"# app settings\nexport DB_URL=postgres://db\nKSEF_TOKEN='{value}'\nLOG=debug\n"
-    other, _ = file_store(path=str(path), format="env", key="DB_URL")
+    other, _module = file_store(path=str(path), format="env", key="DB_URL")
     assert other.read().value == "postgres://db"
 
 
@@ -66,7 +66,7 @@ def test_json_and_yaml_keep_other_keys(tmp_path, fmt):
     path = tmp_path / f"conf.{fmt}"
     original = {"endpoint": "https://ksef.example", "retries": 3, "nested": {"a": [1, 2]}}
     path.write_text(json.dumps(original) if fmt == "json" else yaml.safe_dump(original))
-    store, _ = file_store(path=str(path), format=fmt, key="ksef_token")
+    store, _module = file_store(path=str(path), format=fmt, key="ksef_token")
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     data = json.loads(path.read_text()) if fmt == "json" else yaml.safe_load(path.read_text())
@@ -78,8 +78,8 @@ def test_json_and_yaml_keep_other_keys(tmp_path, fmt):
 
 def test_two_tokens_share_one_env_file(tmp_path):
     path = tmp_path / "shared.env"
-    first, _ = file_store(path=str(path), format="env", key="KSEF_TOKEN_A")
-    second, _ = file_store(path=str(path), format="env", key="KSEF_TOKEN_B")
+    first, _module = file_store(path=str(path), format="env", key="KSEF_TOKEN_A")
+    second, _module = file_store(path=str(path), format="env", key="KSEF_TOKEN_B")
     value_a, ref_a = token_value()
     value_b, ref_b = token_value()
     first.write(value_a, meta_for(ref_a), None)
@@ -93,7 +93,7 @@ def test_mode_owner_group(tmp_path):
         pytest.skip("changing the owner needs root")
     user = pwd.getpwnam("nobody")
     group = grp.getgrgid(user.pw_gid)
-    store, _ = file_store(path=str(tmp_path / "t"), mode="0640", owner="nobody", group=group.gr_name)
+    store, _module = file_store(path=str(tmp_path / "t"), mode="0640", owner="nobody", group=group.gr_name)
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     st = os.stat(tmp_path / "t")
@@ -108,7 +108,7 @@ def test_mode_owner_group(tmp_path):
 
 def test_backup_is_a_0600_copy_of_the_previous_file(tmp_path):
     path = tmp_path / "erp.token"
-    store, _ = file_store(path=str(path), backup=True)
+    store, _module = file_store(path=str(path), backup=True)
     old, old_ref = token_value()
     new, new_ref = token_value()
     store.write(old, meta_for(old_ref), None)
@@ -125,7 +125,7 @@ def test_write_goes_through_a_symlink(tmp_path):
     real = tmp_path / "real.token"
     link = tmp_path / "link.token"
     link.symlink_to(real)
-    store, _ = file_store(path=str(link))
+    store, _module = file_store(path=str(link))
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     assert link.is_symlink() and real.read_text() == f"{value}\n"
@@ -133,7 +133,7 @@ def test_write_goes_through_a_symlink(tmp_path):
 
 def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
     path = tmp_path / "erp.token"
-    store, _ = file_store(path=str(path))
+    store, _module = file_store(path=str(path))
     old, old_ref = token_value()
     store.write(old, meta_for(old_ref), None)
 
@@ -150,7 +150,7 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, m
 
 def test_restore_and_remove(tmp_path):
     path = tmp_path / "erp.token"
-    store, _ = file_store(path=str(path))
+    store, _module = file_store(path=str(path))
     old, old_ref = token_value()
     store.write(old, meta_for(old_ref), None)
     previous = store.read()
@@ -178,7 +178,7 @@ def test_invalid_json_is_reported_without_its_content(tmp_path):
     path = tmp_path / "conf.json"
     value, ref = token_value()
     path.write_text('{"token": "' + value + '", broken')
-    store, _ = file_store(path=str(path), format="json")
+    store, _module = file_store(path=str(path), format="json")
     with pytest.raises(StoreError) as caught:
         store.read()
     assert "not valid json" in str(caught.value) and value not in str(caught.value)
@@ -212,7 +212,7 @@ def test_vault_encrypted_file_opens_with_ansible_vault_view(tmp_path, fmt):
 def test_vault_id_labels_the_file_and_ansible_vault_reads_it(tmp_path):
     password_file = vault_password(tmp_path)
     path = tmp_path / "erp.vault"
-    store, _ = file_store(path=str(path), vault_password_file=str(password_file), vault_id="erp")
+    store, _module = file_store(path=str(path), vault_password_file=str(password_file), vault_id="erp")
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     assert path.read_bytes().startswith(b"$ANSIBLE_VAULT;1.2;AES256;erp")
@@ -238,12 +238,12 @@ def test_a_file_encrypted_by_ansible_vault_is_read_and_other_keys_kept(tmp_path)
 
 def test_wrong_vault_password_is_a_clear_error(tmp_path):
     path = tmp_path / "erp.vault"
-    store, _ = file_store(path=str(path), vault_password_file=str(vault_password(tmp_path)))
+    store, _module = file_store(path=str(path), vault_password_file=str(vault_password(tmp_path)))
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     wrong = tmp_path / "wrong"
     wrong.mkdir()
-    other, _ = file_store(path=str(path), vault_password_file=str(vault_password(wrong, "not the password")))
+    other, _module = file_store(path=str(path), vault_password_file=str(vault_password(wrong, "not the password")))
     with pytest.raises(StoreError) as caught:
         other.read()
     message = str(caught.value)
@@ -253,10 +253,10 @@ def test_wrong_vault_password_is_a_clear_error(tmp_path):
 
 def test_encrypted_file_without_a_vault_password_names_the_option(tmp_path):
     path = tmp_path / "erp.vault"
-    store, _ = file_store(path=str(path), vault_password_file=str(vault_password(tmp_path)))
+    store, _module = file_store(path=str(path), vault_password_file=str(vault_password(tmp_path)))
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
-    plain, _ = file_store(path=str(path))
+    plain, _module = file_store(path=str(path))
     with pytest.raises(StoreError, match=r"store\[0\]\.vault_password_file"):
         plain.read()
 

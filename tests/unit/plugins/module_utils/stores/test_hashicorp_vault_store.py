@@ -52,7 +52,7 @@ def test_write_read_and_custom_metadata_without_the_value(vault_server):
 
 def test_other_keys_of_the_secret_are_kept(vault_server):
     kv(vault_server, "POST", "secret/data/ksef/erp", json={"data": {"db": "hunter2"}}).raise_for_status()
-    store, _ = vault_store(vault_server, key="ksef_token")
+    store, _module = vault_store(vault_server, key="ksef_token")
     assert store.read() is None
     value, ref = token_value()
     store.write(value, meta_for(ref), None)  # expected None: our key was absent, the secret at version 1
@@ -64,11 +64,11 @@ def test_other_keys_of_the_secret_are_kept(vault_server):
 
 
 def test_second_writer_loses_with_a_conflict(vault_server):
-    store, _ = vault_store(vault_server)
+    store, _module = vault_store(vault_server)
     first, first_ref = token_value()
     store.write(first, meta_for(first_ref), None)
     seen = store.read()
-    other, _ = token_value()
+    other, _reference = token_value()
     kv(vault_server, "POST", "secret/data/ksef/erp", json={"data": {"token": other}, "options": {"cas": 1}}).raise_for_status()
     mine, mine_ref = token_value()
     with pytest.raises(StoreConflictError) as caught:
@@ -78,8 +78,8 @@ def test_second_writer_loses_with_a_conflict(vault_server):
 
 
 def test_a_value_that_appeared_after_the_read_is_a_conflict(vault_server):
-    store, _ = vault_store(vault_server)
-    other, _ = token_value()
+    store, _module = vault_store(vault_server)
+    other, _reference = token_value()
     kv(vault_server, "POST", "secret/data/ksef/erp", json={"data": {"token": other}}).raise_for_status()
     mine, ref = token_value()
     with pytest.raises(StoreConflictError):
@@ -95,7 +95,7 @@ def test_server_side_cas_is_what_guards_the_write(vault_server):
 
 
 def test_cas_off_overwrites(vault_server):
-    store, _ = vault_store(vault_server, cas=False)
+    store, _module = vault_store(vault_server, cas=False)
     kv(vault_server, "POST", "secret/data/ksef/erp", json={"data": {"token": "someone"}}).raise_for_status()
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
@@ -104,7 +104,7 @@ def test_cas_off_overwrites(vault_server):
 
 
 def test_restore_puts_back_the_value_and_its_metadata(vault_server):
-    store, _ = vault_store(vault_server)
+    store, _module = vault_store(vault_server)
     old, old_ref = token_value()
     store.write(old, meta_for(old_ref), None)
     previous = store.read()
@@ -118,7 +118,7 @@ def test_restore_puts_back_the_value_and_its_metadata(vault_server):
 
 
 def test_restore_of_nothing_deletes_and_a_later_write_still_uses_cas(vault_server):
-    store, _ = vault_store(vault_server)
+    store, _module = vault_store(vault_server)
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     store.restore(None)
@@ -158,7 +158,7 @@ def test_approle_with_a_wrong_secret_id(vault_server):
 
 
 def test_bad_token_is_permission_denied_without_the_token(vault_server):
-    store, _ = vault_store(vault_server, token="hvs.not-a-valid-token")
+    store, _module = vault_store(vault_server, token="hvs.not-a-valid-token")
     with pytest.raises(StoreError) as caught:
         store.read()
     assert "403" in str(caught.value) and "permission denied" in str(caught.value)
@@ -166,7 +166,7 @@ def test_bad_token_is_permission_denied_without_the_token(vault_server):
 
 
 def test_namespace_keeps_secrets_apart(vault_server):
-    store, _ = vault_store(vault_server, namespace="team-a")
+    store, _module = vault_store(vault_server, namespace="team-a")
     assert store.label == "vault:team-a/secret/data/ksef/erp#token"
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
@@ -189,13 +189,13 @@ def test_other_mount_and_environment_defaults(vault_server, monkeypatch):
 def test_unreachable_vault(vault_server):
     url = vault_server.url
     vault_server.stop()
-    store, _ = vault_store(type("Gone", (), {"url": url, "root_token": "hvs.x"})())
+    store, _module = vault_store(type("Gone", (), {"url": url, "root_token": "hvs.x"})())
     with pytest.raises(StoreError, match="cannot reach Vault"):
         store.read()
 
 
 def test_check_mode_refuses_to_write(vault_server):
-    store, _ = vault_store(vault_server, check_mode=True)
+    store, _module = vault_store(vault_server, check_mode=True)
     value, ref = token_value()
     with pytest.raises(StoreError, match="check mode"):
         store.write(value, meta_for(ref), None)
