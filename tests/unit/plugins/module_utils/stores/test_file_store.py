@@ -5,6 +5,7 @@ import grp
 import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +19,17 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
 from tests.support.ansible_module import make_module
 from tests.support.token_values import meta_for, token_value
 
-ANSIBLE_VAULT = Path(sys.executable).parent / "ansible-vault"
+
+def _ansible_vault_program() -> str:
+    """ansible-vault of this interpreter's ansible-core: next to sys.executable in a virtual environment,
+    otherwise on PATH (ansible-test units puts its own ansible programs there)."""
+    beside = Path(sys.executable).parent / "ansible-vault"
+    found = str(beside) if beside.exists() else shutil.which("ansible-vault")
+    assert found, "ansible-vault is neither next to %s nor on PATH" % sys.executable
+    return found
+
+
+ANSIBLE_VAULT = _ansible_vault_program()
 
 
 def file_store(**options):
