@@ -33,7 +33,7 @@ def start_emulator(port: int) -> subprocess.Popen:
         [sys.executable, "-m", "ksef_emulator", "--host", "127.0.0.1", "--port", str(port),
          "--state-dir", str(BUILD / "emulator-state"), "--activation-delay", "0.5"],
         stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(100):
+    for _attempt in range(100):
         if proc.poll() is not None:
             sys.exit(f"the emulator stopped at start; see {BUILD / 'emulator.log'}")
         try:

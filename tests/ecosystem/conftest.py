@@ -22,7 +22,7 @@ def _tool_env(**extra: str) -> dict[str, str]:
 
 
 def _run_tool(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600,
-             expect_rc: int | None = 0) -> subprocess.CompletedProcess:
+              expect_rc: int | None = 0) -> subprocess.CompletedProcess:
     """Run a command and fail the test with its full output when the exit code is not `expect_rc`."""
     proc = subprocess.run(cmd, cwd=cwd, env=env or _tool_env(), capture_output=True, text=True, timeout=timeout,
                           check=False)
@@ -52,7 +52,7 @@ def collection_tarball(tmp_path_factory) -> Path:
     config = out / "empty-ansible.cfg"
     config.write_text("")
     _run_tool([str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out), str(REPO)],
-             cwd=out, env=_tool_env(ANSIBLE_CONFIG=str(config)))
+              cwd=out, env=_tool_env(ANSIBLE_CONFIG=str(config)))
     tarballs = sorted(out.glob("*.tar.gz"))
     assert len(tarballs) == 1, f"expected one tarball in {out}, found {tarballs}"
     return tarballs[0]

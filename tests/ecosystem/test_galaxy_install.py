@@ -23,7 +23,7 @@ def installed_env(tool_env, installed_collections: Path, tmp_path: Path) -> dict
 
 
 def test_every_module_is_listed_and_documented_from_the_installed_copy(installed_collections, tool_env, run_tool,
-                                                                        tmp_path):
+                                                                       tmp_path):
     assert MODULES, "plugins/modules/ has no modules"
     env = installed_env(tool_env, installed_collections, tmp_path)
     listed = json.loads(run_tool([str(VENV_BIN / "ansible-doc"), "-t", "module", "-l", "ksef.credentials", "-j"],

@@ -115,8 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
         token_namespace = state.tokens.get(token)
         if token_namespace is None or (token_namespace and token_namespace != namespace):
             return self._error(403, "permission denied")
-        mount, _, rest = route.partition("/")
-        kind, _, secret_path = rest.partition("/")
+        mount, _separator, rest = route.partition("/")
+        kind, _separator, secret_path = rest.partition("/")
         if mount not in state.mounts or kind not in ("data", "metadata") or not secret_path:
             return self._error(404, f'no handler for route "{route}". route entry not found.')
         key = (namespace, mount, secret_path.strip("/"))
