@@ -357,3 +357,15 @@ def test_http_warns_sig_001_and_refuses_it_with_enforce_header(emulator, certs):
     assert enforced.status_code == 400 and "9105" in enforced.text
     compliant = post_signed(emulator, certs["rsa"], headers={"X-KSeF-Feature": "enforce-xades-compliance"})
     assert compliant.status_code == 202, compliant.text
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_http_enforced_profile_refuses_rsa_pss_unless_lenient_xades(emulator_factory, certs, lenient):
+    emu = emulator_factory(*(["--lenient-xades"] if lenient else []))
+    enforce = {"X-KSeF-Feature": "enforce-xades-compliance"}
+    response = post_signed(emu, certs["rsa"], alg=SignatureMethod.SHA256_RSA_MGF1, headers=enforce,
+                           signer_class=Sha1AllowedSigner)
+    if lenient:
+        assert response.status_code == 202, response.text
+    else:
+        assert response.status_code == 400 and "9105" in response.text
