@@ -68,7 +68,7 @@ units-ansible-test: venv
 	scripts/ansible_test.sh units
 
 lint: venv
-	ANSIBLE_CONFIG=ansible.cfg $(VENV)/bin/ansible-lint roles docs/examples
+	ANSIBLE_CONFIG=ansible.cfg $(VENV)/bin/ansible-lint $(wildcard roles) docs/examples
 
 release: venv
 	$(VENV)/bin/ansible-galaxy collection build --output-path build/ --force
