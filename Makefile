@@ -9,7 +9,7 @@ COLL_LINK   := .collections/ansible_collections/ksef/credentials
 PYTEST_ARGS ?=
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
-        sanity units-ansible-test lint release changelog emulator clean
+        sanity units-ansible-test lint release changelog docs emulator clean
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -22,7 +22,8 @@ help:
 	@echo "make sanity            ansible-test sanity on a copy of the collection"
 	@echo "make lint              ansible-lint (production profile) on roles and examples"
 	@echo "make release           build the collection tarball into build/"
-	@echo "make changelog         generate CHANGELOG.rst from changelogs/fragments"
+	@echo "make changelog         lint the fragments; preview the next CHANGELOG.rst in build/changelog"
+	@echo "make docs              build the documentation site (antsibull-docs + guides) into build/docs/html"
 	@echo "make emulator          start the emulator in the foreground on 127.0.0.1:8080"
 
 venv: $(STAMP) $(COLL_LINK)
@@ -74,8 +75,10 @@ release: venv
 	$(VENV)/bin/ansible-galaxy collection build --output-path build/ --force
 
 changelog: venv
-	$(VENV)/bin/antsibull-changelog lint
-	$(VENV)/bin/antsibull-changelog generate
+	scripts/changelog_preview.sh
+
+docs: venv
+	scripts/build_docs.sh
 
 emulator: venv
 	$(PY) -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir build/emulator-state
