@@ -45,6 +45,18 @@ options:
         A longer block fails the task with the time KSeF asked for.
     type: int
     default: 60
+  rate_limits:
+    description:
+      - Client-side pacing to the documented KSeF request limits, shared by every task of a run on this
+        host (a small state file per API host and context under C(~/.ansible/tmp/ksef-ratelimit/),
+        E(KSEF_RATELIMIT_DIR) overrides), so a run does not get HTTP 429.
+      - V(prd) paces to the production limits (also DEMO's); safe in every environment.
+      - V(te) allows ten times more, as the TEST environment does.
+      - V(off) sends requests as fast as they come; a 429 still waits out C(Retry-After).
+      - Falls back to the E(KSEF_RATE_LIMITS) environment variable.
+    type: str
+    choices: [prd, te, off]
+    default: prd
   allow_insecure_http:
     description:
       - Allow plain C(http://) in O(api_url) for non-loopback hosts. Tokens would travel unencrypted.

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 
 # Base URLs of the public KSeF 2.0 environments (srodowiska.md).
@@ -28,6 +30,9 @@ CONNECTION_ARGUMENT_SPEC = dict(
     timeout=dict(type="int", default=30),
     allow_insecure_http=dict(type="bool", default=False),
     max_retry_wait=dict(type="int", default=60),
+    # Client-side pacing (_ratelimit.py): prd limits are safe everywhere, te = 10x for the TEST environment.
+    rate_limits=dict(type="str", choices=["prd", "te", "off"], default="prd",
+                     fallback=(env_fallback, ["KSEF_RATE_LIMITS"])),
     context=dict(
         type="dict",
         required=True,

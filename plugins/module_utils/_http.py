@@ -6,7 +6,8 @@
 - 429 honours `Retry-After` (seconds or an HTTP date) up to `max_retry_after`;
 - operations that must not run twice (POST /tokens) are never repeated after the request may have
   reached the server: the caller gets KsefAmbiguousError and reconciles by reading the state;
-- `limiter.acquire(operation)` runs before every request (client-side rate limiting hook);
+- `limiter.acquire(operation)` runs before every request and `limiter.completed(operation, status,
+  retry_after)` after it (client-side rate limiting hook, see _ratelimit.py);
 - `calls` counts the requests sent per operation ("METHOD /template").
 Error messages name the operation, status and official codes; never headers or bodies we sent.
 """
@@ -41,6 +42,10 @@ class NoopLimiter:
     """The default limiter: never waits."""
 
     def acquire(self, operation):
+        return None
+
+    def completed(self, operation, status=None, retry_after=None):
+        """The answer to the last acquired request arrived (status None: it failed without one)."""
         return None
 
 
@@ -233,11 +238,9 @@ class KsefHttp:
         while True:
             attempt += 1
             last = attempt >= self.max_attempts
-            self.limiter.acquire(operation)
-            self.calls[operation] += 1
             try:
-                response = self._client.request(method, url, params=params, json=json, content=content,
-                                                headers=send_headers)
+                response = self._send(operation, method, url, params=params, json=json, content=content,
+                                      headers=send_headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left this machine: always safe to try again.
                 if last:
@@ -278,6 +281,21 @@ class KsefHttp:
                 self._backoff(attempt)
                 continue
             raise error_from_response(response, operation)
+
+    def _send(self, operation, method, url, **kwargs):
+        """One attempt, paced by the limiter, which also hears when the answer (or failure) came."""
+        self.limiter.acquire(operation)
+        self.calls[operation] += 1
+        response = None
+        try:
+            response = self._client.request(method, url, **kwargs)
+            return response
+        finally:
+            completed = getattr(self.limiter, "completed", None)  # optional in a limiter
+            if completed is not None:
+                status = response.status_code if response is not None else None
+                retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+                completed(operation, status, retry_after)
 
     def _delay(self, attempt):
         return backoff_delay(attempt - 1, self.backoff_base, self.backoff_cap, self._rng)

@@ -27,6 +27,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._connection impor
     CONNECTION_ARGUMENT_SPEC, CONNECTION_MUTUALLY_EXCLUSIVE, resolve_connection, validate_context)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import create_limiter
 from ansible_collections.ksef.credentials.plugins.module_utils._xades import XADES_IMPORT_ERROR, XADES_MISSING_LIBRARY
 
 
@@ -82,8 +83,12 @@ class KsefModule(AnsibleModule):
         """The KsefHttp client of this run (created on first use, so failed validation makes no calls)."""
         if self._http is None:
             conn = self.ksef_connection
+            max_wait = self.params.get("max_retry_wait") or 60
+            # Shared with every other task of the run on this (API host, context), see _ratelimit.py.
+            limiter = create_limiter(conn.base_url, str(self.ksef_context), self.params.get("rate_limits") or "prd",
+                                     max_block_wait=max_wait)
             self._http = KsefHttp(conn.base_url, verify=conn.verify, timeout=conn.timeout,
-                                  max_retry_after=self.params.get("max_retry_wait") or 60)
+                                  max_retry_after=max_wait, limiter=limiter)
         return self._http
 
     @property
