@@ -29,9 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--expose-secrets", action="store_true", help="enable GET /_emulator/secrets (memory only)")
     p.add_argument("--capture", type=Path, help="append redacted /v2 exchanges to this JSON-lines file")
     p.add_argument("--log-file", type=Path, help="request log (default: stderr)")
+    p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (chain)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     args = p.parse_args(argv)
     if args.time_scale <= 0:
         p.error("--time-scale must be positive")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
     return args
 
 
@@ -50,10 +54,12 @@ def main(argv: list[str] | None = None) -> None:
         state_dir=args.state_dir, rate_limits=args.rate_limits, time_scale=args.time_scale,
         activation_delay=args.activation_delay, auth_delay=args.auth_delay, access_token_ttl=args.access_token_ttl,
         refresh_token_ttl=args.refresh_token_ttl, lenient_xades=args.lenient_xades, rotate_keys=args.rotate_keys,
-        expose_secrets=args.expose_secrets, capture=args.capture, log_file=args.log_file)
+        expose_secrets=args.expose_secrets, capture=args.capture, log_file=args.log_file,
+        tls_cert=args.tls_cert, tls_key=args.tls_key)
     configure_logging(args.log_file)
     app, _state = build_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="off")
+    tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="off", **tls)
 
 
 if __name__ == "__main__":

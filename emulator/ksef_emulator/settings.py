@@ -19,6 +19,8 @@ class Settings:
     expose_secrets: bool = False
     capture: Path | None = None
     log_file: Path | None = None
+    tls_cert: Path | None = None  # HTTPS when set (with tls_key)
+    tls_key: Path | None = None
 
     def scaled(self, seconds: float) -> float:
         """Real seconds for a duration given in emulated seconds (a minute lasts 60/time_scale s)."""
