@@ -12,8 +12,16 @@ what the `hashicorp_vault` store uses is implemented, with Vault's status codes 
 - GET|POST|DELETE /v1/{mount}/metadata/{path}       custom_metadata; DELETE removes every version
 - X-Vault-Token (403 {"errors": ["permission denied"]}) and X-Vault-Namespace (separate storage per namespace)
 
-Every request is recorded in `requests` (method, path, namespace, JSON body) so tests can check
-what crossed the wire.
+Every request is recorded in `requests` (method, path, namespace, JSON body) when it arrives, so tests
+can check what crossed the wire and see a request that is still being answered.
+
+Fault switches for resilience tests (`server.faults`, a `WriteFaults`), all about data writes
+(POST/PUT {mount}/data/{path}):
+- `refuse = (status, error)`: every write is answered with that status and error until cleared;
+- `write_first = {...}`: another writer's data lands just before the next write, whose cas then fails;
+- `write_after = {...}`: another writer's data lands just after the next write, before any read-back;
+- `delay_seconds`: every write waits that long after it arrived before it is applied (and still applied
+  when the client has gone, as Vault would).
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import datetime
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -38,6 +47,19 @@ class _Secret:
     custom_metadata: dict | None = None
     created_time: str = field(default_factory=_now)
     updated_time: str = field(default_factory=_now)
+
+
+@dataclass
+class WriteFaults:
+    """Test switches for data writes; `write_first`/`write_after` are used once, the others until cleared."""
+
+    refuse: tuple[int, str] | None = None
+    write_first: dict | None = None
+    write_after: dict | None = None
+    delay_seconds: float = 0.0
+
+    def clear(self) -> None:
+        self.refuse, self.write_first, self.write_after, self.delay_seconds = None, None, None, 0.0
 
 
 @dataclass
@@ -59,6 +81,7 @@ class VaultKV2State:
         self.namespaces = {""} | set(namespaces)
         self.secrets: dict[tuple[str, str, str], _Secret] = {}  # (namespace, mount, path)
         self.requests: list[RecordedRequest] = []
+        self.faults = WriteFaults()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -120,6 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mount not in state.mounts or kind not in ("data", "metadata") or not secret_path:
             return self._error(404, f'no handler for route "{route}". route entry not found.')
         key = (namespace, mount, secret_path.strip("/"))
+        if kind == "data" and method in ("POST", "PUT") and state.faults.delay_seconds:
+            time.sleep(state.faults.delay_seconds)  # outside the lock: reads are answered meanwhile
         with state.lock:
             if kind == "data":
                 return self._data(method, key, body or {})
@@ -159,21 +184,36 @@ class _Handler(BaseHTTPRequestHandler):
             data = body.get("data")
             if not isinstance(data, dict):
                 return self._error(400, "no data provided")
+            faults = self.state.faults
+            if faults.refuse:
+                return self._error(*faults.refuse)
+            if faults.write_first is not None:
+                secret = self._append_version(key, faults.write_first)
+                faults.write_first = None
             cas = (body.get("options") or {}).get("cas")
             current = secret.current_version if secret else 0
             if cas is not None and int(cas) != current:
                 return self._error(400, CAS_MISMATCH)
-            if secret is None:
-                secret = self.state.secrets[key] = _Secret()
-            secret.current_version = current + 1
-            secret.versions[secret.current_version] = {"data": data, "created_time": _now(), "deletion_time": ""}
-            secret.updated_time = _now()
-            return self._send(200, self._response(self._version_metadata(secret, secret.current_version)))
+            secret = self._append_version(key, data)
+            answer = self._response(self._version_metadata(secret, secret.current_version))
+            if faults.write_after is not None:
+                self._append_version(key, faults.write_after)
+                faults.write_after = None
+            return self._send(200, answer)
         if method == "DELETE":
             if secret is not None and secret.current_version:
                 secret.versions[secret.current_version]["deletion_time"] = _now()
             return self._send(204)
         return self._error(405, "unsupported operation")
+
+    def _append_version(self, key, data: dict) -> _Secret:
+        secret = self.state.secrets.get(key)
+        if secret is None:
+            secret = self.state.secrets[key] = _Secret()
+        secret.current_version += 1
+        secret.versions[secret.current_version] = {"data": dict(data), "created_time": _now(), "deletion_time": ""}
+        secret.updated_time = _now()
+        return secret
 
     def _metadata(self, method: str, key, body: dict) -> None:
         secret = self.state.secrets.get(key)
@@ -235,6 +275,19 @@ class VaultKV2TestServer:
     @property
     def requests(self) -> list[RecordedRequest]:
         return self.state.requests
+
+    @property
+    def faults(self) -> WriteFaults:
+        return self.state.faults
+
+    def data(self, path: str, mount: str = "secret", namespace: str = "") -> dict | None:
+        """The latest live data of a secret, straight from the server's state (None when absent or deleted)."""
+        with self.state.lock:
+            secret = self.state.secrets.get((namespace, mount, path))
+            if secret is None or not secret.current_version:
+                return None
+            latest = secret.versions[secret.current_version]
+            return None if latest["deletion_time"] else dict(latest["data"])
 
     def add_approle(self, role_id: str, secret_id: str, namespace: str = "",
                     policies: tuple[str, ...] = ("ksef",)) -> None:

@@ -1,0 +1,86 @@
+"""Run `ansible-playbook` in the background in its own process group and SIGKILL the whole group.
+
+The environment is the one the `run_playbook` fixture (tests/conftest.py) gives a playbook, so a killed run
+and the rerun that follows use the same collection, interpreter and configuration.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy (returned); AssertionError naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class BackgroundPlaybook:
+    """`ansible-playbook PLAYBOOK -e @vars` started with start_new_session, so its pid is the group id."""
+
+    def __init__(self, playbook: Path, extra_vars: dict, workdir: Path, env: dict | None = None):
+        workdir.mkdir(parents=True, exist_ok=True)
+        vars_file = workdir / "background-vars.json"
+        vars_file.write_text(json.dumps(extra_vars))
+        self.log_path = workdir / "background-playbook.log"
+        full_env = dict(os.environ)
+        full_env.update({
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        })
+        full_env.update(env or {})
+        command = [str(VENV_BIN / "ansible-playbook"), str(playbook), "-i", "localhost,", "-c", "local",
+                   "-e", f"@{vars_file}"]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=workdir,
+                                         start_new_session=True)
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def group_members(self) -> list[int]:
+        """Pids still alive in the playbook's process group (the controller, its workers, the module)."""
+        members = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid and fields[0] != "Z":  # field 5 of stat: pgrp
+                members.append(int(entry.name))
+        return members
+
+    def kill(self) -> None:
+        """SIGKILL every process of the group (this run only: the group id is the pid we started)."""
+        assert self.running, f"the playbook ended before the kill point:\n{self.output()[-3000:]}"
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        wait_until(lambda: not self.group_members(), 10, "every process of the killed playbook to end")
+
+    def wait(self, timeout: float = 120) -> int:
+        return self.proc.wait(timeout)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
