@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HTML page of the audit report (string.Template: `$name` placeholders, `$$` for a dollar sign).
+
+Self-contained on purpose: auditors open it from file://, archive it and mail it; no external CSS, font or script.
+"""
+
+HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title</title>
+<style>
+  :root { --bad: #b42318; --bad-bg: #fde4e2; --warn: #8a5a00; --warn-bg: #fff3cd; --good: #1d7a36;
+          --line: #d9dde3; --head: #f3f5f8; --text: #1f2328; }
+  * { box-sizing: border-box; }
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--text);
+         margin: 0 auto; padding: 24px; max-width: 1600px; }
+  h1 { font-size: 22px; margin: 0 0 4px; }
+  h2 { font-size: 17px; margin: 28px 0 8px; }
+  .meta { color: #57606a; margin: 0 0 16px; }
+  .cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 12px 0; }
+  .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 16px; min-width: 140px; }
+  .card b { display: block; font-size: 24px; }
+  .card.bad b { color: var(--bad); } .card.warn b { color: var(--warn); } .card.good b { color: var(--good); }
+  table { border-collapse: collapse; width: 100%; margin-bottom: 8px; }
+  th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+  th { background: var(--head); position: sticky; top: 0; }
+  table.sortable th { cursor: pointer; user-select: none; white-space: nowrap; }
+  table.sortable th::after { content: " \\2195"; color: #8c959f; }
+  table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; color: var(--text); }
+  table.sortable th[aria-sort="descending"]::after { content: " \\25BC"; color: var(--text); }
+  td.num, td[data-sort] { font-variant-numeric: tabular-nums; }
+  td.ref { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; white-space: nowrap; }
+  tr.error td, tr.has-findings.error td { background: var(--bad-bg); }
+  tr.warning td, tr.has-findings.warning td { background: var(--warn-bg); }
+  tr.company.has-findings td:first-child { border-left: 4px solid var(--bad); }
+  tr.store-bad td { background: var(--bad-bg); }
+  td.count-error { background: var(--bad-bg); color: var(--bad); font-weight: 600; }
+  td.count-warning { background: var(--warn-bg); color: var(--warn); font-weight: 600; }
+  td.count-zero { color: #8c959f; }
+  td.scan-error { color: var(--bad); font-weight: 600; }
+  td.total { font-weight: 700; }
+  .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; margin: 1px 0;
+           white-space: nowrap; }
+  .badge.error { background: var(--bad); color: #fff; } .badge.warning { background: #e9b949; color: #3b2a00; }
+  footer { color: #57606a; margin-top: 24px; font-size: 12px; }
+  @media print { th { position: static; } }
+</style>
+</head>
+<body>
+<header>
+  <h1>$title</h1>
+  <p class="meta" id="scan-meta">Scanned <time id="generated-at" datetime="$generated_at">$generated_at_text</time>
+    &middot; environment <b id="environment">$environment</b> &middot; <span id="api-urls">$api_urls</span></p>
+  <div class="cards">
+    <div class="card"><b id="count-contexts">$contexts</b>companies</div>
+    <div class="card"><b id="count-tokens">$tokens</b>tokens listed</div>
+    <div class="card $status_class"><b id="count-findings">$findings_total</b>findings</div>
+    <div class="card $status_class"><b id="count-errors">$errors</b>of them errors</div>
+  </div>
+</header>
+
+<h2>Summary per company</h2>
+<table id="summary" class="sortable">
+<thead><tr><th>Host</th><th>Context</th><th>Scan</th><th data-type="number">Tokens</th><th data-type="number">Live</th>
+<th data-type="number">Managed</th><th data-type="number">Unmanaged</th><th data-type="number">Declared</th>
+$kind_heads<th data-type="number">Findings</th></tr></thead>
+<tbody>
+$summary_rows
+</tbody>
+<tfoot>
+$summary_foot
+</tfoot>
+</table>
+
+<h2>Findings</h2>
+<table id="findings" class="sortable">
+<thead><tr><th data-type="number">Severity</th><th data-type="number">Kind</th><th>Context</th><th>Name</th>
+<th>Reference number</th><th>Store</th><th>Details</th></tr></thead>
+<tbody>
+$findings_rows
+</tbody>
+</table>
+
+<h2>Tokens</h2>
+<table id="tokens" class="sortable">
+<thead><tr><th>Context</th><th>Name</th><th>Reference number</th><th>Status</th><th>Permissions</th><th>Author</th>
+<th>Created</th><th>Last used</th><th data-type="number">Age (days)</th><th data-type="number">Unused (days)</th>
+<th>Rotate after</th><th>Stores</th><th data-type="number">Findings</th><th>Description</th></tr></thead>
+<tbody>
+$token_rows
+</tbody>
+</table>
+
+<h2>Declared tokens and their stores</h2>
+<table id="declared" class="sortable">
+<thead><tr><th>Context</th><th>Name</th><th>State</th><th>Permissions</th><th>Rotate after</th><th>Current token</th>
+<th>Store</th><th>Holds</th></tr></thead>
+<tbody>
+$declared_rows
+</tbody>
+</table>
+
+<footer>Generated by the ksef.credentials collection. The report lists reference numbers only, never token values.
+Click a column header to sort; click again to reverse.</footer>
+
+<script>
+(function () {
+  "use strict";
+  function key(cell, numeric) {
+    var raw = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
+    if (!numeric) { return raw.toLowerCase(); }
+    var n = parseFloat(raw);
+    return isNaN(n) ? -Infinity : n;
+  }
+  function sortBy(table, th) {
+    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var numeric = th.getAttribute("data-type") === "number";
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    var body = table.tBodies[0];
+    var rows = Array.prototype.filter.call(body.rows, function (r) { return !r.classList.contains("empty"); });
+    rows.forEach(function (r, i) { r.setAttribute("data-order", i); });
+    rows.sort(function (a, b) {
+      var x = key(a.cells[index], numeric), y = key(b.cells[index], numeric);
+      var c = x < y ? -1 : (x > y ? 1 : 0);
+      if (c === 0) { return a.getAttribute("data-order") - b.getAttribute("data-order"); }
+      return ascending ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    Array.prototype.forEach.call(th.parentNode.children, function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      th.addEventListener("click", function () { sortBy(table, th); });
+    });
+  });
+}());
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,166 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: audit_report
+short_description: Write the KSeF token audit report (JSON, HTML, CSV) from token_info results of many contexts
+version_added: 0.1.0
+description:
+  - Gathers the results of M(ksef.credentials.token_info) for every company of a run into one report and writes
+    C(report.json) (schema C(docs/report.schema.json)), C(report.html) (a self-contained page with sortable
+    tables, no external assets) and C(report.csv) (one row per token) into O(dest).
+  - Makes no KSeF call. Run it once per play on the controller, for example with C(run_once) and
+    C(delegate_to: localhost), after C(token_info) ran on every host.
+  - A report holds reference numbers and metadata only. The module refuses to write a report that contains
+    anything shaped like a token value.
+author:
+  - ksef.credentials maintainers (@ksef-credentials)
+attributes:
+  check_mode:
+    support: full
+    description: Builds the report and says whether the files would change, without writing them.
+  diff_mode:
+    support: none
+    description: Reports are regenerated as a whole; no diff is shown.
+options:
+  dest:
+    description:
+      - Directory the reports are written to. Created when missing.
+    type: path
+    required: true
+  scans:
+    description:
+      - The registered result of M(ksef.credentials.token_info) per inventory host, as a dictionary host -> result.
+      - A failed or skipped result is listed in the report as a company that could not be scanned.
+    type: dict
+    required: true
+  environment:
+    description:
+      - The environment named in the report. Not set means the one matching the scanned API URL
+        (V(test), V(demo), V(prod) or V(custom)).
+    type: str
+  title:
+    description:
+      - Title of the HTML page and of the JSON report.
+    type: str
+    default: KSeF token audit
+  formats:
+    description:
+      - Which files to write.
+    type: list
+    elements: str
+    choices: [json, html, csv]
+    default: [json, html, csv]
+  mode:
+    description:
+      - File mode of the reports. They hold no secret but describe who may do what.
+    type: raw
+    default: "0640"
+seealso:
+  - module: ksef.credentials.token_info
+"""
+
+EXAMPLES = r"""
+- name: Scan every company of the inventory
+  ksef.credentials.token_info:
+    api_url: "{{ ksef_api_url }}"
+    context: "{{ ksef_context }}"
+    auth: "{{ ksef_auth }}"
+    status: [Pending, Active]
+    declared: "{{ ksef_tokens }}"
+    rotate_after: 90d
+    unused_after: 30d
+  register: ksef_scan
+
+- name: Write report.json, report.html and report.csv once, on the controller
+  ksef.credentials.audit_report:
+    dest: /srv/audit/ksef
+    scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scan'))) }}"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+files:
+  description: Path of each report written (or that would be written in check mode), per format.
+  returned: always
+  type: dict
+  sample: {json: /srv/audit/ksef/report.json, html: /srv/audit/ksef/report.html, csv: /srv/audit/ksef/report.csv}
+summary:
+  description: The report's summary (companies, tokens, findings per kind).
+  returned: always
+  type: dict
+  sample: {contexts: 3, tokens: 12, findings_total: 5, findings: {missing: 1, unmanaged: 2}}
+generated_at:
+  description: The report's time stamp (ISO 8601, UTC).
+  returned: always
+  type: str
+"""
+
+import os
+import tempfile
+from datetime import datetime, timezone
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _report
+
+RENDERERS = {"json": _report.to_json, "html": _report.to_html, "csv": _report.to_csv}
+
+
+def _write(module, path: str, text: str) -> bool:
+    """Atomic write; False when the file already has this content."""
+    data = text.encode("utf-8")
+    if os.path.exists(path):
+        with open(path, "rb") as current:
+            if current.read() == data:
+                return False
+    if module.check_mode:
+        return True
+    fd, tmp = tempfile.mkstemp(prefix=".report-", dir=os.path.dirname(path))
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    module.atomic_move(tmp, path)
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", required=True),
+            scans=dict(type="dict", required=True),
+            environment=dict(type="str"),
+            title=dict(type="str", default="KSeF token audit"),
+            formats=dict(type="list", elements="str", choices=list(RENDERERS), default=list(RENDERERS)),
+            mode=dict(type="raw", default="0640"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    report = _report.build(params["scans"], generated_at, environment=params.get("environment"),
+                           title=params.get("title"))
+    try:
+        rendered = {fmt: RENDERERS[fmt](report) for fmt in params["formats"]}
+    except _report.UnsafeReportError as exc:
+        module.fail_json(msg=str(exc))
+
+    dest = params["dest"]
+    if not module.check_mode:
+        os.makedirs(dest, exist_ok=True)
+    changed = False
+    files = {}
+    for fmt, text in rendered.items():
+        path = os.path.join(dest, "report.%s" % fmt)
+        files[fmt] = path
+        changed = _write(module, path, text) or changed
+        if not module.check_mode:
+            file_args = module.load_file_common_arguments(dict(path=path, mode=params["mode"]))
+            changed = module.set_fs_attributes_if_different(file_args, changed)
+    module.exit_json(changed=changed, files=files, summary=report["summary"], generated_at=generated_at)
+
+
+if __name__ == "__main__":
+    main()

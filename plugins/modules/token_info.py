@@ -1,0 +1,393 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: token_info
+short_description: List the KSeF 2.0 tokens of a context with their age, last use and drift from the declared state
+version_added: 0.1.0
+description:
+  - Lists the tokens of one KSeF context with their scopes, author, creation and last use, age, and whether they
+    are due for rotation or unused for too long.
+  - With O(declared), compares the declared tokens (the options of M(ksef.credentials.token), for example the
+    C(ksef_tokens) list of the C(ksef.credentials.tokens) role) with KSeF and with what their stores hold, and
+    returns the findings. See C(docs/audit.md).
+  - Read-only. One authentication and one paged C(GET /tokens); it never creates, revokes or writes anything,
+    so a token with only V(CredentialsRead) is enough.
+  - Never returns a token value, only reference numbers. Stores of O(declared) are read to learn which token
+    they hold; the value itself stays inside the module.
+author:
+  - ksef.credentials maintainers (@ksef-credentials)
+extends_documentation_fragment:
+  - ksef.credentials.connection
+  - ksef.credentials.auth
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything; it behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+options:
+  status:
+    description:
+      - Only tokens with one of these statuses. Not set means every status.
+    type: list
+    elements: str
+    choices: [Pending, Active, Revoking, Revoked, Failed]
+  name:
+    description:
+      - Only managed tokens with one of these names (the C([ksef.credentials:NAME]) marker).
+    type: list
+    elements: str
+  description:
+    description:
+      - Only tokens whose full description contains this text (case-insensitive).
+    type: str
+  author:
+    description:
+      - Only tokens whose author identifier (NIP, PESEL or certificate fingerprint) contains this text.
+    type: str
+  author_type:
+    description:
+      - Only tokens whose author identifier is of this type.
+    type: str
+    choices: [Nip, Pesel, Fingerprint]
+  managed:
+    description:
+      - V(true) lists only managed tokens (with a name marker), V(false) only the others. Not set lists both.
+    type: bool
+  rotate_after:
+    description:
+      - Policy age after which a token is due for rotation, for example V(90d). A declared token's own
+        C(rotate_after) takes precedence.
+    type: str
+  unused_after:
+    description:
+      - A live token not used for this long is reported as unused, for example V(30d). A token never used
+        counts from its creation.
+    type: str
+  declared:
+    description:
+      - The declared tokens of this context, each with the options of M(ksef.credentials.token) (C(name),
+        C(permissions), C(state), C(rotate_after), C(store), ...). Options that only steer a run are ignored.
+      - When set, RV(findings) compares them with every token of the context, whatever the filters.
+    type: list
+    elements: dict
+notes:
+  - Listing every token of a context needs V(CredentialsRead) or V(CredentialsManage). Without them KSeF lists
+    only the login token itself (KSeF token login) or the tokens the caller created.
+  - The KSeF-token login of this module updates the C(lastUseDate) of the token it logs in with.
+seealso:
+  - module: ksef.credentials.token
+  - name: Audit guide
+    description: Running an audit with read-only credentials and writing the reports.
+    link: https://github.com/ksef-credentials/ksef.credentials/blob/main/docs/audit.md
+"""
+
+EXAMPLES = r"""
+- name: Every live token of the company, flag those older than 90 days or unused for 30 days
+  ksef.credentials.token_info:
+    environment: prod
+    context:
+      nip: "5265877635"
+    auth:
+      ksef_token: "{{ auditor_token }}"   # a token with only CredentialsRead
+    status: [Pending, Active]
+    rotate_after: 90d
+    unused_after: 30d
+  register: inventory
+
+- name: Tokens created by hand (no name marker)
+  ksef.credentials.token_info:
+    api_url: "{{ ksef_api_url }}"
+    context: {nip: "5265877635"}
+    auth: {ksef_token: "{{ auditor_token }}"}
+    managed: false
+    status: [Active]
+
+- name: Drift of the declared tokens (the same list the tokens role applies)
+  ksef.credentials.token_info:
+    api_url: "{{ ksef_api_url }}"
+    context: {nip: "5265877635"}
+    auth: {ksef_token: "{{ auditor_token }}"}
+    declared: "{{ ksef_tokens }}"
+  register: drift
+  failed_when: drift.summary.findings_total > 0
+"""
+
+RETURN = r"""
+tokens:
+  description: The tokens that match the filters, newest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    reference_number: {description: The token's reference number., type: str}
+    name: {description: The managed name, or null for an unmanaged token., type: str}
+    managed: {description: Whether the description carries a name marker., type: bool}
+    declared: {description: Whether O(declared) declares this token's name., type: bool}
+    description: {description: The human text of the description (without the marker)., type: str}
+    permissions: {description: Official permission names., type: list, elements: str}
+    status: {description: Pending, Active, Revoking, Revoked or Failed., type: str}
+    author: {description: "The author identifier: C(type) (Nip, Pesel, Fingerprint) and C(value).", type: dict}
+    created: {description: Creation time (ISO 8601)., type: str}
+    last_used: {description: Last successful login with the token (ISO 8601), null when never used., type: str}
+    age_days: {description: Whole days since creation., type: int}
+    unused_days: {description: Whole days since the last use (since creation when never used)., type: int}
+    rotation_due: {description: Whether the token is older than its rotate_after; null without one., type: bool}
+    unused: {description: Whether the token is unused for O(unused_after); null without it., type: bool}
+    stores: {description: Labels of the declared stores that hold this token., type: list, elements: str}
+    findings: {description: Kinds of the findings about this token., type: list, elements: str}
+  sample:
+    - reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      name: erp-sender
+      managed: true
+      declared: true
+      description: ERP invoice sender
+      permissions: [InvoiceRead, InvoiceWrite]
+      status: Active
+      author: {type: Nip, value: "5265877635"}
+      created: "2025-10-10T08:15:02.123456+00:00"
+      last_used: "2025-12-01T06:00:00+00:00"
+      age_days: 95
+      unused_days: 43
+      rotate_after: 90d
+      rotation_due: true
+      unused: true
+      stores: ["file:/etc/erp/ksef.token"]
+      findings: [rotation_overdue, unused]
+findings:
+  description:
+    - Drift and policy findings, most serious first. Kinds are V(missing), V(scope_differs), V(store_missing),
+      V(store_stale), V(rotation_overdue), V(extra_managed), V(unmanaged) and V(unused).
+    - Empty without O(declared), O(rotate_after) and O(unused_after).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - kind: store_stale
+      severity: error
+      name: erp-sender
+      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      store: file:/etc/erp/ksef.token
+      message: file:/etc/erp/ksef.token holds 20250710-EC-... (a revoked or unknown token), not the current token
+declared_tokens:
+  description: Each declared token, its current token and what each of its stores holds.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: erp-sender
+      state: present
+      permissions: [InvoiceRead, InvoiceWrite]
+      rotate_after: 90d
+      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      stores:
+        - {label: "file:/etc/erp/ksef.token", reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45, holds_current: true}
+summary:
+  description: Counts of the listed tokens and of the findings per kind.
+  returned: always
+  type: dict
+  sample: {tokens: 3, live: 3, managed: 2, unmanaged: 1, findings: {missing: 0, unmanaged: 1}, findings_total: 1}
+context:
+  description: The scanned context.
+  returned: always
+  type: dict
+  sample: {type: Nip, value: "5265877635"}
+api_url:
+  description: The KSeF API base URL that was scanned.
+  returned: always
+  type: str
+scanned_at:
+  description: When the list was read (ISO 8601, UTC).
+  returned: always
+  type: str
+api_calls:
+  description: Requests sent to KSeF, per operation.
+  returned: always
+  type: dict
+  sample: {"GET /tokens": 1, "POST /auth/challenge": 1}
+"""
+
+from datetime import datetime, timezone
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._apply import OptionError, declared_from_params
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreConfigError, StoreError, build_stores
+
+STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
+MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
+
+
+def _declarations(module):
+    """[(Declared, [Store])] from the `declared` option; fails naming the entry's option before any API call."""
+    found, seen = [], set()
+    for index, entry in enumerate(module.params.get("declared") or []):
+        where = "declared[%d]" % index
+        try:
+            declared = declared_from_params(dict(entry, name=entry.get("name")))
+            stores = build_stores(module, entry.get("store"))
+        except OptionError as exc:
+            module.fail_json(msg="%s: %s" % (where, exc), option="%s.%s" % (where, exc.option))
+        except StoreConfigError as exc:
+            module.fail_json(msg="%s: %s" % (where, exc), option="%s.%s" % (where, exc.option))
+        except (KeyError, TypeError) as exc:
+            module.fail_json(msg="%s: needs at least a name (%s)" % (where, exc), option="%s.name" % where)
+        if declared.name in seen:
+            module.fail_json(msg="%s: name %r is declared twice" % (where, declared.name), option="%s.name" % where)
+        seen.add(declared.name)
+        found.append((declared, stores))
+    return found
+
+
+def _read_holdings(module, declarations) -> dict:
+    holdings = {}
+    for declared, stores in declarations:
+        held = []
+        for store in stores:
+            try:
+                value = store.read()
+            except StoreError as exc:
+                module.warn("%s: could not be read (%s); counted as holding nothing" % (store.label, exc.cause))
+                value = None
+            held.append(p.Holding(store.label, value.reference_number if value else None))
+        holdings[declared.name] = held
+    return holdings
+
+
+def _server_filters(params, whole_context: bool) -> dict:
+    """Filters KSeF applies itself; none when the drift needs every token of the context."""
+    if whole_context:
+        return {}
+    names = params.get("name") or []
+    description = params.get("description")
+    if not description and len(names) == 1:
+        description = _identity.marker(names[0])
+    author = params.get("author")
+    return {
+        "statuses": params.get("status"),
+        "description": description if description and len(description) >= MIN_FILTER else None,
+        "author_identifier": author if author and len(author) >= MIN_FILTER else None,
+        "author_identifier_type": params.get("author_type") if author and len(author) >= MIN_FILTER else None,
+    }
+
+
+def _matches(row: dict, item: dict, params: dict) -> bool:
+    """Every filter, applied here too: the server applies some only, and never `name` or `managed` exactly."""
+    if params.get("status") and row["status"] not in params["status"]:
+        return False
+    if params.get("name") and row["name"] not in params["name"]:
+        return False
+    if params.get("managed") is not None and row["managed"] != params["managed"]:
+        return False
+    text = (params.get("description") or "").lower()
+    if text and text not in (item.get("description") or "").lower():
+        return False
+    author = (params.get("author") or "").lower()
+    if author and author not in (row["author"]["value"] or "").lower():
+        return False
+    if params.get("author_type") and row["author"]["type"] != params["author_type"]:
+        return False
+    return True
+
+
+def main():
+    module = KsefModule(
+        argument_spec=dict(
+            status=dict(type="list", elements="str", choices=STATUSES),
+            name=dict(type="list", elements="str"),
+            description=dict(type="str"),
+            author=dict(type="str"),
+            author_type=dict(type="str", choices=["Nip", "Pesel", "Fingerprint"]),
+            managed=dict(type="bool"),
+            rotate_after=dict(type="str"),
+            unused_after=dict(type="str"),
+            declared=dict(type="list", elements="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        policy = _drift.Policy(rotate_after=_durations.parse(params.get("rotate_after"), "rotate_after"),
+                               unused_after=_durations.parse(params.get("unused_after"), "unused_after"))
+    except _durations.DurationError as exc:
+        module.fail_json(msg=str(exc), option=str(exc).split(":", 1)[0])
+    declarations = _declarations(module)
+    by_name = {d.name: d for d, _stores in declarations}
+
+    try:
+        holdings = _read_holdings(module, declarations)
+        with module.ksef_session() as api:
+            items = api.list_tokens(**_server_filters(params, whole_context=bool(declarations)))
+    except KsefError as exc:
+        module.fail_from(exc)
+    now = datetime.now(timezone.utc)
+
+    findings = []
+    if declarations or policy.rotate_after or policy.unused_after:
+        findings = _drift.drift([d for d, _s in declarations], items, holdings, now, policy)
+    kinds_by_ref = {}
+    for finding in findings:
+        if finding.reference_number:
+            kinds_by_ref.setdefault(finding.reference_number, [])
+            if finding.kind not in kinds_by_ref[finding.reference_number]:
+                kinds_by_ref[finding.reference_number].append(finding.kind)
+
+    rows = []
+    for item in items:
+        name = _identity.name_of(item.get("description"))
+        declared = by_name.get(name)
+        rotate_after = declared.rotate_after if declared and declared.rotate_after else policy.rotate_after
+        row = _drift.token_row(item, now, rotate_after, policy.unused_after)
+        if not _matches(row, item, params):
+            continue
+        row["declared"] = declared is not None and declared.state == "present"
+        row["stores"] = [h.label for h in holdings.get(name, []) if h.reference_number == row["reference_number"]]
+        row["findings"] = kinds_by_ref.get(row["reference_number"], [])
+        rows.append(row)
+
+    module.exit_json(
+        changed=False,
+        tokens=rows,
+        findings=[f.as_dict() for f in findings],
+        declared_tokens=_declared_view(declarations, items, holdings, now),
+        summary={
+            "tokens": len(rows),
+            "live": sum(1 for r in rows if r["status"] in p.LIVE_STATUSES),
+            "managed": sum(1 for r in rows if r["managed"]),
+            "unmanaged": sum(1 for r in rows if not r["managed"]),
+            "findings": _drift.summary(findings),
+            "findings_total": len(findings),
+        },
+        context=module.ksef_context.as_api(),
+        api_url=module.ksef_connection.base_url,
+        scanned_at=now.isoformat(),
+    )
+
+
+def _declared_view(declarations, items, holdings, now) -> list:
+    """Each declared token with its current token (as the planner sees it) and what each store holds."""
+    view = []
+    for declared, _stores in declarations:
+        held = holdings.get(declared.name, [])
+        plan = p.plan(declared, items, held, now)
+        current = plan.current.reference_number if plan.current else None
+        view.append({
+            "name": declared.name,
+            "state": declared.state,
+            "permissions": list(declared.permissions),
+            "rotate_after": _durations.describe(declared.rotate_after),
+            "reference_number": current,
+            "stores": [{"label": h.label, "reference_number": h.reference_number,
+                        "holds_current": bool(current) and h.reference_number == current} for h in held],
+        })
+    return view
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The audit report: building it from token_info results, the JSON schema, CSV and HTML rendering."""
+import csv
+import io
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _drift as d
+from ansible_collections.ksef.credentials.plugins.module_utils import _identity as identity
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils import _report as r
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[4] / "docs" / "report.schema.json").read_text())
+NOW = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+REF_A = "20250601-EC-1DCE3E3000-12ECB5B36E-45"
+REF_B = "20250901-EC-220B0CE000-E228129563-96"
+REF_H = "20250101-EC-3A0B0CE000-E228129563-07"
+
+
+def item(ref, created, name, text, perms=("InvoiceRead",), used=None):
+    found = {"referenceNumber": ref, "status": "Active", "requestedPermissions": list(perms),
+             "description": identity.compose(name, text) if name else text, "dateCreated": created.isoformat(),
+             "authorIdentifier": {"type": "Nip", "value": "5265877635"},
+             "contextIdentifier": {"type": "Nip", "value": "5265877635"}}
+    if used:
+        found["lastUseDate"] = used.isoformat()
+    return found
+
+
+def scan(nip="5265877635", hand_text="made by hand"):
+    """A token_info result, assembled the way the module does it."""
+    items = [item(REF_B, NOW - 30 * DAY, "erp", "ERP sender", used=NOW - DAY),
+             item(REF_A, NOW - 122 * DAY, "erp", "ERP sender"),
+             item(REF_H, NOW - 273 * DAY, None, hand_text)]
+    declared = [p.Declared(name="erp", description="ERP sender", permissions=("InvoiceRead", "InvoiceWrite"),
+                           rotate_after=90 * DAY),
+                p.Declared(name="archiver", permissions=("InvoiceRead",))]
+    holdings = {"erp": [p.Holding("file:/etc/erp.token", REF_A), p.Holding("file:/backup/erp.token", None)],
+                "archiver": [p.Holding("file:/etc/archiver.token", None)]}
+    findings = d.drift(declared, items, holdings, NOW, d.Policy(unused_after=60 * DAY))
+    rows = []
+    for it in items:
+        row = d.token_row(it, NOW, 90 * DAY, 60 * DAY)
+        row["declared"] = row["name"] == "erp"
+        row["stores"] = [h.label for h in holdings.get(row["name"], []) if h.reference_number == row["reference_number"]]
+        row["findings"] = sorted({f.kind for f in findings if f.reference_number == row["reference_number"]})
+        rows.append(row)
+    return {"changed": False, "tokens": rows, "findings": [f.as_dict() for f in findings],
+            "declared_tokens": [{"name": "erp", "state": "present", "permissions": ["InvoiceRead", "InvoiceWrite"],
+                                 "rotate_after": "90d", "reference_number": REF_A,
+                                 "stores": [{"label": "file:/etc/erp.token", "reference_number": REF_A,
+                                             "holds_current": True},
+                                            {"label": "file:/backup/erp.token", "reference_number": None,
+                                             "holds_current": False}]},
+                                {"name": "archiver", "state": "present", "permissions": ["InvoiceRead"],
+                                 "rotate_after": None, "reference_number": None,
+                                 "stores": [{"label": "file:/etc/archiver.token", "reference_number": None,
+                                             "holds_current": False}]}],
+            "context": {"type": "Nip", "value": nip}, "api_url": "https://api-test.ksef.mf.gov.pl/v2",
+            "scanned_at": NOW.isoformat(), "api_calls": {"GET /tokens": 1}}
+
+
+@pytest.fixture
+def report():
+    scans = {"acme": scan(), "beta": scan("7010000006"),
+             "broken": {"failed": True, "msg": "KSeF refused the login (450)"}}
+    return r.build(scans, NOW.isoformat(), title="Audit Q3")
+
+
+def test_build_counts_per_context_and_in_total(report):
+    assert [c["host"] for c in report["contexts"]] == ["acme", "beta", "broken"]
+    assert report["environment"] == "test"
+    acme = report["contexts"][0]["summary"]
+    assert acme["tokens"] == 3 and acme["managed"] == 2 and acme["unmanaged"] == 1 and acme["declared"] == 2
+    assert acme["findings"]["missing"] == 1 and acme["findings"]["unmanaged"] == 1
+    assert acme["findings"]["store_missing"] == 1 and acme["findings"]["scope_differs"] == 1
+    total = report["summary"]
+    assert total["contexts"] == 3 and total["contexts_failed"] == 1 and total["tokens"] == 6
+    assert total["findings_total"] == 2 * acme["findings_total"]
+    assert report["contexts"][2]["error"] == "KSeF refused the login (450)"
+
+
+def test_json_validates_against_the_schema(report):
+    document = json.loads(r.to_json(report))
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
+
+
+def test_schema_rejects_an_unknown_finding_kind(report):
+    report["contexts"][0]["findings"][0]["kind"] = "made_up"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(json.loads(r.to_json(report)), SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_csv_has_one_row_per_token_and_defuses_formulas():
+    report = r.build({"acme": scan(hand_text="=HYPERLINK(\"http://evil\")")}, NOW.isoformat())
+    rows = list(csv.DictReader(io.StringIO(r.to_csv(report))))
+    assert len(rows) == 3 and list(rows[0]) == list(r.CSV_COLUMNS)
+    by_ref = {row["reference_number"]: row for row in rows}
+    assert by_ref[REF_A]["context"] == "Nip:5265877635" and by_ref[REF_A]["rotation_due"] == "true"
+    assert by_ref[REF_A]["permissions"] == "InvoiceRead"
+    assert by_ref[REF_H]["description"].startswith("'=")
+    assert by_ref[REF_H]["name"] == "" and by_ref[REF_H]["managed"] == "false"
+
+
+def test_html_is_self_contained_and_escapes_text():
+    report = r.build({"acme": scan(hand_text="<script>alert(1)</script>")}, NOW.isoformat())
+    page = r.to_html(report)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    assert "@import" not in page and "url(" not in page
+    assert page.count("<script>") == 1  # the page's own sorting code, inline
+
+
+def test_html_highlights_findings_and_shows_scan_time_and_environment(report):
+    page = r.to_html(report)
+    assert 'id="environment">test<' in page and 'datetime="2025-10-01T12:00:00+00:00"' in page
+    assert page.count('class="finding error"') == report["summary"]["errors"]
+    assert 'class="token has-findings error" data-ref="%s"' % REF_A in page
+    assert 'class="scan-error">KSeF refused the login (450)<' in page
+    assert 'id="count-findings">%d<' % report["summary"]["findings_total"] in page
+
+
+def test_a_token_value_is_never_written():
+    value = REF_A + "|nip-5265877635|" + "ab" * 32
+    report = r.build({"acme": scan(hand_text="pasted " + value)}, NOW.isoformat())
+    for render in (r.to_json, r.to_csv, r.to_html):
+        with pytest.raises(r.UnsafeReportError) as raised:
+            render(report)
+        assert value not in str(raised.value)
+
+
+def test_environment_from_the_api_url():
+    assert r.environment_of("https://api.ksef.mf.gov.pl/v2") == "prod"
+    assert r.environment_of("http://127.0.0.1:8080/v2") == "custom"
+    assert r.environment_of(None) == "unknown"
