@@ -184,6 +184,11 @@ def _ssl_verify(verify):
     return bool(verify)
 
 
+def _certificate_refused(exc):
+    """True when a connection failed because the server's certificate did not verify."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 class KsefHttp:
     """A small KSeF HTTP client on httpx; one instance per module run."""
 
@@ -243,6 +248,11 @@ class KsefHttp:
                                       headers=send_headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left this machine: always safe to try again.
+                if _certificate_refused(exc):  # retrying cannot help; say how to trust the server
+                    raise KsefApiError(
+                        f"Could not reach KSeF at {self.base_url} for {operation}: the server's TLS certificate "
+                        f"was refused ({exc}). For a private CA set ca_path to its PEM file.",
+                        operation=operation) from None
                 if last:
                     raise self._unreachable(operation, attempt, exc) from None
                 self._backoff(attempt)
