@@ -46,7 +46,12 @@ class Outcome:
 
 class Applier:
     """Carries out one plan. `stores` are Store objects, `snapshot` maps label -> StoredValue | None read before
-    planning; `verify_token(value)` logs in with a token and raises on failure (None: no proof)."""
+    planning; `verify_token(value)` logs in with a token and raises on failure (None: no proof).
+
+    Batched runs (ksef.credentials.tokens) split the work: `create()` for every token first, one shared wait for
+    all of them, then `run()`, which takes the token from `prepared` and activations from `activated`
+    (reference number -> ActualToken, or the exception that ended its wait) instead of asking KSeF again.
+    """
 
     def __init__(self, api, module, stores, snapshot: dict, context: str, wait_timeout: float = 120.0,
                  verify_token=None, sleep=time.sleep, monotonic=time.monotonic):
@@ -59,6 +64,9 @@ class Applier:
         self.verify_token = verify_token
         self.sleep = sleep
         self.monotonic = monotonic
+        self.plan = None
+        self.prepared = None        # (reference number, value) from create(), or the exception it raised
+        self.activated = {}         # reference number -> ActualToken | Exception, from a shared wait
 
     # -- the plan -------------------------------------------------------------------------------
 
@@ -104,13 +112,20 @@ class Applier:
 
     # -- issuing ----------------------------------------------------------------------------------
 
+    def create(self, plan: p.Plan) -> tuple:
+        """POST /tokens for the plan's issuing step: (reference number, value); the value is registered at once."""
+        self.plan = plan
+        declared = plan.declared
+        created = self._create(list(declared.permissions), declared.full_description)
+        self.module.no_log_values.add(created["token"])
+        return created["referenceNumber"], created["token"]
+
     def issue(self, step: p.Step) -> p.ActualToken:
         declared = self.plan.declared
-        description = declared.full_description
-        created = self._create(list(declared.permissions), description)
-        reference = created["referenceNumber"]
-        value = created["token"]
-        self.module.no_log_values.add(value)
+        prepared, self.prepared = self.prepared, None
+        if isinstance(prepared, Exception):
+            raise prepared
+        reference, value = prepared if prepared is not None else self.create(self.plan)
         written = []
         stage = "waiting for activation"
         try:
@@ -147,6 +162,11 @@ class Applier:
 
     def wait_until_active(self, reference: str) -> p.ActualToken:
         """Poll with one list call per round (not GET per token); Failed or timeout raise."""
+        if reference in self.activated:
+            known = self.activated[reference]
+            if isinstance(known, Exception):
+                raise known
+            return known
         deadline = self.monotonic() + self.wait_timeout
         delay = 0.2
         while True:

@@ -1,0 +1,457 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tokens
+short_description: Declare every KSeF 2.0 token of one context in one call; converge them with few API calls
+version_added: 0.2.0
+description:
+  - Brings the tokens of one KSeF context (a NIP or an InternalId) to the declared set in O(tokens), like
+    M(ksef.credentials.token) does for one token, with one login and one paged C(GET /tokens) for the whole set.
+  - Every entry of O(tokens) takes the options of M(ksef.credentials.token) and is planned by the same planner
+    (create, replace, rotate, copy, revoke, keep, retain, wait). A token is recognised by the name marker
+    C([ksef.credentials:NAME]) at the end of its description.
+  - Apply makes every C(POST /tokens) first, then waits for all pending tokens of the context together (one
+    C(GET /tokens) per poll), then, per token, logs in with the new token (O(tokens[].verify)), writes its stores
+    and only then revokes what it supersedes. Each token is all or nothing as in M(ksef.credentials.token); a
+    failing token never undoes another one. The task fails after the rest is done if any token failed.
+  - O(exclusive) also revokes tokens that are not declared. O(adopt) takes over unmanaged tokens whose value is
+    already in a store. See C(docs/tokens.md).
+  - A run that changes nothing costs one login and ceil(T/100) C(GET /tokens) calls for T managed tokens.
+author:
+  - ksef.credentials maintainers (@ksef-credentials)
+extends_documentation_fragment:
+  - ksef.credentials.connection
+  - ksef.credentials.auth
+attributes:
+  check_mode:
+    support: full
+    description: Returns the plan. Makes no POST or DELETE call and writes no store.
+  diff_mode:
+    support: full
+    description: Shows the metadata of every token that changes, before and after (never a value).
+options:
+  tokens:
+    description:
+      - The declared tokens of the context. Names must be unique; a name declared twice fails before any API call.
+      - Options are those of M(ksef.credentials.token); errors name the entry, for example C(tokens[3].name).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Stable identity of the token within the context. It must match C(^[a-z0-9][a-z0-9_.-]{0,62}$).
+        type: str
+        required: true
+      description:
+        description:
+          - Human text shown in the KSeF web app before the name marker. With the marker it must fit 256 characters.
+          - A description cannot be changed on an existing token; a new text arrives with the next rotation.
+        type: str
+        default: ''
+      permissions:
+        description:
+          - The token's permissions, official names (V(InvoiceRead)) or snake_case (V(invoice_read)).
+          - Required when O(tokens[].state=present).
+        type: list
+        elements: str
+      state:
+        description:
+          - V(present) makes sure an Active token with this name and these permissions exists and its stores hold it.
+          - V(absent) revokes every Pending or Active token with this name (never the token this run logged in with,
+            unless O(revoke_auth_token=true)).
+        type: str
+        choices: [present, absent]
+        default: present
+      rotate_after:
+        description:
+          - Rotate the current token once it is this old, for example V(90d), V(12h) or V(1d12h).
+        type: str
+      rotate:
+        description:
+          - Issue a new token now. Every run with V(true) rotates.
+        type: bool
+        default: false
+      revoke_previous_after:
+        description:
+          - Grace period before a replaced token is revoked, counted from the creation of its successor.
+        type: str
+        default: 0s
+      verify:
+        description:
+          - Prove each new token by logging in with it before any store is written.
+          - Each proof is one KSeF-token login and its session close (C(POST /auth/challenge),
+            C(POST /auth/ksef-token), C(GET /auth/{referenceNumber}), C(POST /auth/token/redeem),
+            C(DELETE /auth/sessions/current)). The close counts against 30 per minute per context, so set V(false)
+            when issuing many tokens at once.
+        type: bool
+        default: true
+      purge:
+        description:
+          - With O(tokens[].state=absent), also remove the value from every store.
+        type: bool
+        default: false
+      store:
+        description:
+          - Where the token's value is kept. Each entry has a O(tokens[].store[].type) and options of that type only;
+            an option of another type is an error that names it, for example C(tokens[0].store[1].mode).
+          - No store puts the value into a label, a diff, a result, a warning or an error message.
+          - See C(docs/stores.md) for each store's guarantees.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          type:
+            description:
+              - V(file) is a local file (raw, env, json or yaml), optionally ansible-vault encrypted.
+              - V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.
+              - V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).
+              - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
+            type: str
+            required: true
+            choices: [aws_secretsmanager, aws_ssm, file, hashicorp_vault]
+          path:
+            description:
+              - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
+              - V(hashicorp_vault) - the secret's path inside O(tokens[].store[].mount) (required), for example C(ksef/erp).
+            type: str
+          format:
+            description:
+              - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json) and V(yaml)
+                keep the value under O(tokens[].store[].key) of a mapping. Other lines and keys of the file are kept
+                (yaml comments are not).
+              - Defaults to V(raw).
+            type: str
+            choices: [raw, env, json, yaml]
+          key:
+            description:
+              - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default C(token)).
+              - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are kept.
+              - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this key;
+                other keys are kept. Not set means the whole secret string is the value.
+            type: str
+          mode:
+            description:
+              - V(file) - permissions of the file as an octal string. Defaults to C(0600).
+              - The file is written to a temp file created C(0600) in the same directory, synced, given this mode
+                and renamed over the target, so readers never see half a file or a wider mode.
+            type: raw
+          owner:
+            description:
+              - V(file) - owner (name or uid) of the file.
+            type: str
+          group:
+            description:
+              - V(file) - group (name or gid) of the file.
+            type: str
+          backup:
+            description:
+              - V(file) - before replacing the file, keep a timestamped copy next to it (also C(0600)).
+              - Defaults to V(false).
+            type: bool
+          vault_password_file:
+            description:
+              - V(file) - encrypt the whole file with ansible-vault using the password in this file (or printed by
+                this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault view) shows the content.
+              - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
+            type: path
+          vault_id:
+            description:
+              - V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).
+            type: str
+          url:
+            description:
+              - V(hashicorp_vault) - Vault's address, for example C(https://vault.example.com:8200).
+              - Defaults to the E(VAULT_ADDR) environment variable.
+            type: str
+          namespace:
+            description:
+              - V(hashicorp_vault) - Vault Enterprise namespace, sent as C(X-Vault-Namespace).
+              - Defaults to the E(VAULT_NAMESPACE) environment variable.
+            type: str
+          mount:
+            description:
+              - V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret).
+            type: str
+          auth_method:
+            description:
+              - V(hashicorp_vault) - V(token) uses O(tokens[].store[].token) or E(VAULT_TOKEN); V(approle) logs in with
+                O(tokens[].store[].role_id) and O(tokens[].store[].secret_id) at C(/v1/auth/approle/login).
+              - Defaults to V(token).
+            type: str
+            choices: [token, approle]
+          token:
+            description:
+              - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) environment variable.
+            type: str
+          role_id:
+            description:
+              - V(hashicorp_vault) - AppRole role id.
+            type: str
+          secret_id:
+            description:
+              - V(hashicorp_vault) - AppRole secret id.
+            type: str
+          validate_certs:
+            description:
+              - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true).
+            type: bool
+          ca_path:
+            description:
+              - V(hashicorp_vault) - a CA bundle to verify Vault's certificate with.
+            type: path
+          cas:
+            description:
+              - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just before; C(0)
+                when the secret is absent), so a concurrent writer makes the task fail instead of being overwritten.
+              - Defaults to V(true).
+            type: bool
+          timeout:
+            description:
+              - V(hashicorp_vault) - seconds to wait for Vault. Defaults to C(30).
+            type: int
+          name:
+            description:
+              - V(aws_secretsmanager) - the secret's name or ARN (required). Created when absent.
+              - V(aws_ssm) - the parameter's name (required), for example C(/ksef/erp/token).
+            type: str
+          kms_key_id:
+            description:
+              - V(aws_secretsmanager) - KMS key for a secret the store creates.
+            type: str
+          recovery_window_days:
+            description:
+              - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete at once.
+              - Defaults to C(30).
+            type: int
+          key_id:
+            description:
+              - V(aws_ssm) - KMS key of the SecureString parameter. AWS's default key when not set.
+            type: str
+          region:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's region.
+            type: str
+          endpoint_url:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint.
+            type: str
+          profile:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a profile from the AWS configuration files. Credentials
+                otherwise come from boto3's usual chain (environment, instance role).
+            type: str
+          tags:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
+            type: dict
+  exclusive:
+    description:
+      - V(false) touches only declared names.
+      - V(managed) also revokes managed tokens (with a name marker) whose name is not declared.
+      - V(all) also revokes unmanaged tokens (without a marker, made in the web app or by other tools), except
+        adopted ones.
+      - The token this run logged in with (O(auth.ksef_token)) is never revoked unless O(revoke_auth_token=true).
+        With a reused session (O(auth.access_token)) KSeF does not say which token opened it, so every token
+        holding V(CredentialsManage) is kept (only such a token can open a session that revokes tokens).
+    type: str
+    choices: ['false', managed, all]
+    default: 'false'
+  adopt:
+    description:
+      - Take over an unmanaged Active token instead of issuing a new one, when its description equals the declared
+        O(tokens[].description), its permissions equal the declared ones, and a store of that entry already holds
+        its value (a value starts with its reference number). The token is kept as it is, without a name marker,
+        and is replaced by a managed token at its next rotation.
+      - When a matching token exists but no store holds its value, the plan creates a new token and says why.
+    type: bool
+    default: false
+  revoke_auth_token:
+    description:
+      - Allow O(exclusive) and O(tokens[].state=absent) to revoke the token this run logged in with.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for all pending tokens to become Active. Each poll is one C(GET /tokens) for the whole
+        context. A token still Pending then (or Failed) is revoked and counts as failed.
+    type: int
+    default: 120
+  lock_timeout:
+    description:
+      - Seconds to wait for another run on one of these tokens on the same host (the locks of
+        M(ksef.credentials.token)).
+    type: int
+    default: 300
+notes:
+  - Listing every token needs V(CredentialsRead) or V(CredentialsManage); creating and revoking needs
+    V(CredentialsManage).
+  - Without O(adopt) and with O(exclusive) other than V(all), the list asks KSeF for managed tokens only
+    (C(description=[ksef.credentials:)), so unmanaged tokens cost no pages.
+seealso:
+  - module: ksef.credentials.token
+  - name: KSeF tokens (official documentation)
+    description: Token management in KSeF 2.0.
+    link: https://github.com/CIRFMF/ksef-docs/blob/main/tokeny-ksef.md
+"""
+
+EXAMPLES = r"""
+- name: Every token of one company, nothing else left behind
+  ksef.credentials.tokens:
+    environment: prod
+    context:
+      nip: "5265877635"
+    auth:
+      ksef_token: "{{ vault_ksef_manager_token }}"
+    exclusive: managed
+    tokens:
+      - name: erp-sender
+        description: ERP invoice sender (SAP PRD)
+        permissions: [InvoiceWrite, InvoiceRead]
+        rotate_after: 90d
+        revoke_previous_after: 1d
+        store:
+          - type: file
+            path: /etc/erp/ksef.token
+      - name: archiver
+        description: Nightly invoice archive download
+        permissions: [invoice_read]
+        store:
+          - type: hashicorp_vault
+            url: https://vault.example.com
+            path: ksef/5265877635/archiver
+      - name: old-branch
+        state: absent
+
+- name: Preview the plan (no call mutates anything)
+  ksef.credentials.tokens:
+    api_url: "{{ ksef_api_url }}"
+    context: {nip: "5265877635"}
+    auth: {ksef_token: "{{ ksef_manager_token }}"}
+    exclusive: all
+    tokens: "{{ ksef_tokens }}"
+  check_mode: true
+  diff: true
+  register: preview
+
+- name: Take over a token made in the web app whose value is already in /etc/erp/ksef.token
+  ksef.credentials.tokens:
+    api_url: "{{ ksef_api_url }}"
+    context: {nip: "5265877635"}
+    auth: {ksef_token: "{{ ksef_manager_token }}"}
+    adopt: true
+    tokens:
+      - name: erp-sender
+        description: ERP invoice sender
+        permissions: [InvoiceWrite, InvoiceRead]
+        store:
+          - type: file
+            path: /etc/erp/ksef.token
+"""
+
+RETURN = r"""
+plan:
+  description:
+    - Every step, in order, as C(name), C(action), C(reference_number) and C(reason). C(name) is null for
+      unmanaged tokens.
+    - Actions are V(create), V(replace), V(rotate), V(copy), V(revoke), V(purge) (changes) and V(keep), V(wait),
+      V(retain) (reports). For V(replace) and V(rotate), C(reference_number) is the token being superseded.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: erp-sender
+      action: keep
+      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      reason: active with the declared permissions
+    - name: archiver
+      action: create
+      reference_number: null
+      reason: no active token named 'archiver'
+    - name: null
+      action: revoke
+      reference_number: 20250101-EC-2A0B0CE000-E228129563-11
+      reason: "unmanaged token 'test' not declared (exclusive: all)"
+summary:
+  description: How many plan steps have each action.
+  returned: always
+  type: dict
+  sample: {"create": 1, "keep": 1, "revoke": 1}
+tokens:
+  description:
+    - Per name, what M(ksef.credentials.token) returns for one token (C(reference_number), C(status),
+      C(permissions), C(description), C(created), C(actions), C(stores)), plus C(declared) (false for undeclared
+      names revoked by O(exclusive)), C(adopted) (the adopted reference number or null) and, for a token that
+      failed, C(failed) and C(msg).
+  returned: always
+  type: dict
+  sample:
+    erp-sender:
+      name: erp-sender
+      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      status: Active
+      permissions: [InvoiceRead, InvoiceWrite]
+      description: ERP invoice sender (SAP PRD)
+      created: "2025-10-10T08:15:02.123456+00:00"
+      actions: [{action: keep, reason: active with the declared permissions,
+                 reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45}]
+      stores: [{label: "file:/etc/erp/ksef.token", reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45}]
+      declared: true
+      adopted: null
+revoked:
+  description: Tokens revoked in this run, as C(name) (null for unmanaged) and C(reference_number).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: old-branch, reference_number: 20250710-EC-220B0CE000-E228129563-96}]
+failed_tokens:
+  description: Names of the tokens that failed (the task fails after doing the rest).
+  returned: failure
+  type: list
+  elements: str
+api_calls:
+  description: Requests sent to KSeF in this run, per operation.
+  returned: always
+  type: dict
+  sample: {"GET /tokens": 1, "POST /auth/challenge": 1}
+"""
+
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._reconcile import EXCLUSIVE_CHOICES, run_tokens_task
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
+
+TOKEN_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    description=dict(type="str", default=""),
+    permissions=dict(type="list", elements="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    store=dict(STORE_ARGSPEC, default=[]),
+    rotate_after=dict(type="str"),
+    rotate=dict(type="bool", default=False),
+    revoke_previous_after=dict(type="str", default="0s"),
+    verify=dict(type="bool", default=True),
+    purge=dict(type="bool", default=False),
+)
+
+
+def main():
+    module = KsefModule(
+        argument_spec=dict(
+            # permissions (needed when state is present) are checked with the other values, naming tokens[i].
+            tokens=dict(type="list", elements="dict", required=True, options=TOKEN_OPTIONS),
+            exclusive=dict(type="str", choices=list(EXCLUSIVE_CHOICES), default="false"),
+            adopt=dict(type="bool", default=False),
+            revoke_auth_token=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=120),
+            lock_timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    run_tokens_task(module)
+
+
+if __name__ == "__main__":
+    main()
