@@ -104,10 +104,13 @@ def token_row(item: dict, now: datetime, rotate_after: timedelta | None, unused_
 
 
 def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Policy()) -> list:
-    """Findings for one context. declared: Declared list; items: raw API token dicts (any status);
-    holdings: name -> [Holding] for each declared token's stores. Sorted by KINDS, then name/reference."""
+    """Findings for one context. declared: Declared list, or None when nothing is declared (then only the
+    policy applies: no token is extra or unmanaged for lack of a declaration); items: raw API token dicts
+    (any status); holdings: name -> [Holding] for each declared token's stores. Sorted by KINDS, then name."""
     live_items = [i for i in items if i.get("status") in p.LIVE_STATUSES]
     tokens = [p.ActualToken.from_api(i) for i in live_items]
+    judged = declared is not None
+    declared = list(declared or [])
     by_name = {d.name: d for d in declared}
     findings = []
 
@@ -121,10 +124,10 @@ def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Polic
 
     for item, token in zip(live_items, tokens):
         name = _identity.name_of(token.description)
-        if name is None:
+        if judged and name is None:
             findings.append(Finding(UNMANAGED, "no [ksef.credentials:NAME] marker in its description; not managed "
                                                "from code", None, token.reference_number))
-        elif name not in by_name:
+        elif judged and name not in by_name:
             findings.append(Finding(EXTRA_MANAGED, "managed token %r is not declared for this context" % name, name,
                                     token.reference_number))
         declared_rotation = by_name[name].rotate_after if name in by_name else None

@@ -330,7 +330,8 @@ def main():
 
     findings = []
     if declarations or policy.rotate_after or policy.unused_after:
-        findings = _drift.drift([d for d, _s in declarations], items, holdings, now, policy)
+        declared = [d for d, _s in declarations] if params.get("declared") is not None else None
+        findings = _drift.drift(declared, items, holdings, now, policy)
     kinds_by_ref = {}
     for finding in findings:
         if finding.reference_number:

@@ -152,3 +152,11 @@ def test_token_row_of_an_unmanaged_never_used_token():
 def test_revoked_token_is_never_due():
     row = d.token_row(item("R", 400 * DAY, status="Revoked"), NOW, 90 * DAY, 30 * DAY)
     assert row["rotation_due"] is False and row["unused"] is False
+
+
+def test_without_a_declaration_only_the_policy_applies():
+    tokens = [item("A", 100 * DAY), item("H", DAY, name=None, text="by hand")]
+    found = d.drift(None, tokens, {}, NOW, d.Policy(rotate_after=90 * DAY))
+    assert kinds(found) == [("rotation_overdue", "erp", "A", None)]
+    # An empty declaration is a declaration: everything live is extra or unmanaged.
+    assert [f.kind for f in d.drift([], tokens, {}, NOW)] == ["extra_managed", "unmanaged"]
