@@ -1,0 +1,195 @@
+"""The ksef.credentials.tokens role: real playbooks over an inventory of three companies, run with -f 3
+against a fresh emulator over HTTP, with real files as stores."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ksef_emulator.testcerts import random_nip
+
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import (
+    limits_for, minimal_span, state_path, window_lengths)
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).parent
+INVENTORY = HERE / "inventories" / "three_companies"
+CONVERGE = HERE / "playbooks" / "role" / "converge.yml"
+HOSTS = ("alpha", "beta", "gamma")
+MANAGER_PERMISSIONS = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]
+RECONCILE = "Reconcile the declared tokens"
+
+
+class Companies:
+    """Three fresh contexts with seeded manager tokens, and the helpers to run the role and inspect KSeF."""
+
+    def __init__(self, emulator, run_playbook, tmp_path):
+        self.emulator = emulator
+        self.run_playbook = run_playbook
+        self.tmp_path = tmp_path
+        self.nips = {host: random_nip() for host in HOSTS}
+        self.managers = {host: self.seed(host, MANAGER_PERMISSIONS, "bootstrap") for host in HOSTS}
+        self.store_dir = tmp_path / "stores"
+        self.store_dir.mkdir()
+        self.ratelimit_dir = tmp_path / "ratelimit"
+        self.env = {"KSEF_LOCK_DIR": str(tmp_path / "locks"), "KSEF_RATELIMIT_DIR": str(self.ratelimit_dir)}
+
+    def seed(self, host, permissions, description):
+        seeded = self.emulator.admin("POST", "tokens", json={
+            "context": f"Nip:{self.nips[host]}", "permissions": permissions, "description": description,
+            "status": "Active"})
+        seeded.raise_for_status()
+        return seeded.json()
+
+    def converge(self, check=False, expect_rc=0, env=None, **extra):
+        extra_vars = {"emulator_api_url": self.emulator.api_url, "company_nips": self.nips,
+                      "manager_tokens": {h: m["token"] for h, m in self.managers.items()},
+                      "store_dir": str(self.store_dir)}
+        extra_vars.update(extra)
+        result = self.run_playbook(CONVERGE, extra_vars, check=check, inventory=INVENTORY, extra_args=["-f", "3"],
+                                   env={**self.env, **(env or {})}, expect_rc=expect_rc)
+        self.assert_no_secret_in(result)
+        return result
+
+    def tokens(self, host, statuses=("Pending", "Active")):
+        """The context's tokens as the emulator holds them (bootstrap token excluded)."""
+        listed = self.emulator.admin("GET", "tokens", params={"context": f"Nip:{self.nips[host]}"})
+        listed.raise_for_status()
+        body = listed.json()
+        items = body["tokens"] if isinstance(body, dict) else body
+        return [t for t in items if t["referenceNumber"] != self.managers[host]["referenceNumber"]
+                and t["status"] in statuses]
+
+    def reconcile_results(self, result):
+        return {r["host"]: r["result"] for r in result.results if r["task"].endswith(RECONCILE)}
+
+    def open_sessions(self, host):
+        """Sessions of the context still open, seen from a fresh session (which itself is left out)."""
+        from ansible_collections.ksef.credentials.plugins.module_utils._auth import Authenticator
+        from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
+        from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
+        with KsefHttp(self.emulator.api_url) as http:
+            session = Authenticator(http).login_with_ksef_token(KsefContext("Nip", self.nips[host]),
+                                                                self.managers[host]["token"])
+            listed = http.request("GET", "/auth/sessions", params={"pageSize": 100}, bearer=session.bearer()).json()
+            session.close()
+        return [s for s in listed["items"] if not s.get("isCurrent")]
+
+    def assert_no_secret_in(self, result):
+        text = result.stdout + result.stderr + json.dumps(result.results)
+        secrets = [m["token"] for m in self.managers.values()]
+        secrets += [p.read_text().strip().split("=")[-1] for p in self.store_dir.glob("*.token")]
+        for secret in secrets:
+            assert secret.split("|")[-1] not in text
+
+
+@pytest.fixture
+def companies(emulator_factory, run_playbook, tmp_path):
+    return Companies(emulator_factory("--activation-delay", "0.3"), run_playbook, tmp_path)
+
+
+def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_nothing(companies):
+    first = companies.converge()
+    for host in HOSTS:
+        tokens = companies.tokens(host)
+        assert len(tokens) == 2 and all(t["status"] == "Active" for t in tokens), host
+        sender = (companies.store_dir / f"{host}-erp-sender.token").read_text().strip()
+        archive = (companies.store_dir / f"{host}-archive.token").read_text().strip()
+        assert archive.startswith("KSEF_ARCHIVE_TOKEN=")
+        stored = {sender.split("|")[0], archive.split("=", 1)[1].split("|")[0]}
+        assert stored == {t["referenceNumber"] for t in tokens}
+        assert companies.reconcile_results(first)[host]["changed"] is True
+        assert companies.open_sessions(host) == []
+    created = companies.emulator.stats()["operations"]["POST /tokens"]
+    assert created == 6
+
+    companies.emulator.reset_stats()
+    second = companies.converge()
+    assert all(r["changed"] is False for r in companies.reconcile_results(second).values())
+    stats = companies.emulator.stats()
+    assert "POST /tokens" not in stats["operations"] and "DELETE /tokens/{referenceNumber}" not in stats["operations"]
+    # One login, one list and one close per context.
+    for host in HOSTS:
+        ops = stats["by_context"][f"Nip:{companies.nips[host]}"]
+        assert ops["POST /auth/token/redeem"] == 1 and ops["DELETE /auth/sessions/current"] == 1
+        assert companies.open_sessions(host) == []
+    # Every fork paced through the shared state: one file per context, one for the per-IP endpoints.
+    assert len(list(companies.ratelimit_dir.glob("*.json"))) == 4
+
+
+def test_check_mode_returns_the_plan_changes_nothing_and_closes_the_session(companies):
+    result = companies.converge(check=True)
+    for host, task in companies.reconcile_results(result).items():
+        actions = sorted((step["name"], step["action"]) for step in task["plan"])
+        assert actions == [("archive", "create"), ("erp-sender", "create")], host
+        assert companies.tokens(host) == []
+        assert companies.open_sessions(host) == []
+    assert list(companies.store_dir.iterdir()) == []
+    assert "POST /tokens" not in companies.emulator.stats()["operations"]
+
+
+def test_exclusive_and_adopt_through_role_variables(companies):
+    # alpha already has an ERP token by hand, its value in the store the role declares: adopt it.
+    legacy = companies.seed("alpha", ["InvoiceRead", "InvoiceWrite"], "ERP invoice sender")
+    (companies.store_dir / "alpha-erp-sender.token").write_text(legacy["token"] + "\n")
+    # beta has a forgotten token nobody declares.
+    stray = companies.seed("beta", ["InvoiceRead"], "old integration")
+    companies.converge(ksef_tokens_adopt=True, ksef_tokens_exclusive="all")
+    alpha = {t["referenceNumber"] for t in companies.tokens("alpha")}
+    assert legacy["referenceNumber"] in alpha and len(alpha) == 2
+    assert (companies.store_dir / "alpha-erp-sender.token").read_text().strip() == legacy["token"]
+    beta = {t["referenceNumber"] for t in companies.tokens("beta")}
+    assert stray["referenceNumber"] not in beta and len(beta) == 2
+    # The login token is never revoked by exclusive: all.
+    assert companies.tokens("beta", statuses=("Active",)) and companies.open_sessions("beta") == []
+
+    # managed: a token dropped from the declaration is revoked, unmanaged ones stay.
+    keep = companies.seed("gamma", ["InvoiceRead"], "kept by hand")
+    only_sender = [{"name": "erp-sender", "description": "ERP invoice sender", "permissions": ["InvoiceRead", "InvoiceWrite"],
+                    "store": [{"type": "file", "path": str(companies.store_dir / "{{ inventory_hostname }}-erp-sender.token")}]}]
+    companies.converge(ksef_tokens=only_sender, ksef_tokens_exclusive="managed")
+    gamma = companies.tokens("gamma")
+    assert keep["referenceNumber"] in {t["referenceNumber"] for t in gamma}
+    assert len(gamma) == 2  # erp-sender and the hand-made token; archive revoked
+
+
+@pytest.mark.parametrize("mistake, named", [
+    ({"name": "erp", "permisions": ["InvoiceRead"]}, "permisions"),
+    ({"name": "erp", "permissions": ["InvoiceReed"]}, "InvoiceReed"),
+    ({"name": "erp", "permissions": ["InvoiceRead"], "store": [{"type": "fiel", "path": "/tmp/x"}]}, "fiel"),
+    ({"permissions": ["InvoiceRead"]}, "name"),
+])
+def test_a_typo_in_declared_tokens_fails_before_any_api_call(companies, mistake, named):
+    companies.emulator.reset_stats()
+    result = companies.converge(expect_rc=2, ksef_tokens=[mistake])
+    assert "Validating arguments against arg spec" in result.stdout
+    assert named in result.stdout
+    assert companies.emulator.stats()["total"] == 0
+
+
+def test_production_limits_with_a_time_scale_give_no_429_and_take_at_least_the_bound(
+        emulator_factory, run_playbook, tmp_path):
+    """prd limits, a minute of 5 s (--time-scale 12): 35 creates per context need two minute windows."""
+    scale, count = 12, 35
+    emulator = emulator_factory("--rate-limits", "prd", "--time-scale", str(scale), "--activation-delay", "0.3")
+    companies = Companies(emulator, run_playbook, tmp_path)
+    declared = [{"name": f"bulk-{i:02d}", "permissions": ["InvoiceRead"], "verify": False} for i in range(count)]
+    companies.converge(ksef_tokens=declared, rate_limits="prd", env={"KSEF_RATELIMIT_TIME_SCALE": str(scale)})
+
+    stats = emulator.stats()
+    assert "429" not in stats["by_status"], stats["by_status"]
+    assert stats["operations"]["POST /tokens"] == 3 * count
+    bound = minimal_span(count, limits_for("POST /tokens", "prd"), window_lengths(scale))
+    assert bound == pytest.approx(5.0)
+    for host in HOSTS:
+        assert len(companies.tokens(host)) == count
+        assert companies.open_sessions(host) == []
+        state = json.loads(Path(state_path(emulator.api_url, f"Nip:{companies.nips[host]}",
+                                           str(companies.ratelimit_dir))).read_text())
+        sent = sorted(state["POST /tokens"]["sent"])
+        assert len(sent) == count
+        span = sent[-1] - sent[0]
+        # Never faster than the limits allow, and paced closely (tolerant: 2 CPUs shared with other tests).
+        assert bound <= span < bound * 2 + 3, (host, span)
