@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""`make bench`: the tokens role at scale against the local emulator under the production limits.
+
+For each workload of C contexts x T tokens it starts an emulator (`--rate-limits prd --time-scale S`),
+writes an inventory of C hosts (one per context, a seeded manager token each) and measures:
+
+- role, first converge: `ksef.credentials.tokens` creates every token;
+- role, no-op: the same run again;
+- naive: a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token.
+
+Per run: wall time, API calls per operation (`GET /_emulator/stats`), 429 answers, and the bound the
+production limits impose on that traffic: the longest time any one rate-limit counter (an operation in
+a context, or a public operation per client IP) needs for the requests it received. "paced" is how long
+the busiest counter actually took (from the limiter's shared state), to compare with its bound.
+
+A paced workload (default 1 x 120, no verification logins, a slower time scale) is limit-bound: there
+the whole run should come within about 10% of the bound, with zero 429.
+
+Writes bench/results.json and prints a table. Usage:
+  .venv/bin/python bench/run.py [--workload 20x10 --workload 100x5] [--time-scale 60] [--forks 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / ".collections"))
+
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import (  # noqa: E402
+    PUBLIC_OPERATIONS, limits_for, minimal_span, window_lengths)
+from ksef_emulator.testcerts import random_nip  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+MANAGER_PERMISSIONS = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]
+ROLE_PLAYBOOK = """
+- name: Converge the declared KSeF tokens of every company
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: ksef.credentials.tokens
+"""
+NAIVE_PLAYBOOK = """
+- name: One ksef.credentials.token task per declared token
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Declare each token on its own
+      ksef.credentials.token:
+        api_url: "{{ ksef_api_url }}"
+        rate_limits: prd
+        context: "{{ ksef_context }}"
+        auth: "{{ ksef_auth }}"
+        name: "{{ item.name }}"
+        permissions: "{{ item.permissions }}"
+        verify: "{{ item.verify | default(true) }}"
+        store: "{{ item.store }}"
+      loop: "{{ ksef_tokens }}"
+      loop_control:
+        label: "{{ item.name }}"
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self, workdir, time_scale, activation_delay):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(workdir / f"emulator-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ksef_emulator", "--host", "127.0.0.1", "--port", str(self.port),
+             "--state-dir", str(workdir / f"state-{self.port}"), "--rate-limits", "prd",
+             "--time-scale", str(time_scale), "--activation-delay", str(activation_delay)],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/_emulator/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the emulator did not start")
+
+    def admin(self, method, path, **kwargs):
+        response = httpx.request(method, f"{self.url}/_emulator/{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+def write_inventory(workdir, emulator, contexts, tokens, verify):
+    """C hosts, each one context with its manager token and T declared tokens stored in files."""
+    hosts = {}
+    store_dir = workdir / "stores"
+    store_dir.mkdir(exist_ok=True)
+    for index in range(contexts):
+        nip = random_nip()
+        manager = emulator.admin("POST", "tokens", json={"context": f"Nip:{nip}", "permissions": MANAGER_PERMISSIONS})
+        hosts[f"company{index:03d}"] = {
+            "ksef_context": {"nip": nip},
+            "ksef_auth": {"ksef_token": manager["token"]},
+        }
+    declared = [{"name": f"app-{t:03d}", "description": f"application {t}", "permissions": ["InvoiceRead"],
+                 "verify": verify,
+                 "store": [{"type": "file", "path": str(store_dir) + "/{{ inventory_hostname }}-app-%03d.token" % t}]}
+                for t in range(tokens)]
+    inventory = {"all": {"hosts": hosts, "vars": {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "ksef_api_url": f"{emulator.url}/v2",
+        "ksef_rate_limits": "prd",
+        "ksef_tokens": declared,
+    }}}
+    path = workdir / f"inventory-{emulator.port}.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path, {name: h["ksef_context"]["nip"] for name, h in hosts.items()}
+
+
+def run_playbook(workdir, text, inventory, forks, env):
+    playbook = workdir / "playbook.yml"
+    playbook.write_text(text)
+    started = time.monotonic()
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(playbook), "-i", str(inventory), "-f", str(forks)],
+                          capture_output=True, text=True, env=env, cwd=workdir, check=False)
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        print(proc.stdout[-4000:], proc.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(f"ansible-playbook failed with rc={proc.returncode}")
+    return elapsed
+
+
+def bound_of(stats, time_scale):
+    """The shortest time the production limits allow for this traffic: the busiest counter's minimal span."""
+    windows = window_lengths(time_scale)
+    counters = []
+    public = dict(stats["operations"])
+    for context, operations in stats["by_context"].items():
+        for operation, count in operations.items():
+            public[operation] = public.get(operation, 0) - count
+            counters.append((f"{context} {operation}", count, operation))
+    counters += [(f"per IP {op}", n, op) for op, n in public.items() if op in PUBLIC_OPERATIONS and n > 0]
+    best = ("-", 0, 0.0)
+    for label, count, operation in counters:
+        span = minimal_span(count, limits_for(operation, "prd"), windows)
+        if span > best[2]:
+            best = (label, count, span)
+    return best
+
+
+def paced_span(ratelimit_dir, label):
+    """How long the busiest counter's requests actually took (first to last), from the shared state."""
+    if label == "-":
+        return 0.0
+    scope, operation = (label.split(" ", 1) if not label.startswith("per IP ") else ("public", label[7:]))
+    scope = scope.replace(":", "-")
+    for path in Path(ratelimit_dir).glob(f"*_{scope}.json"):
+        sent = sorted(json.loads(path.read_text()).get(operation, {}).get("sent", []))
+        if len(sent) > 1:
+            return sent[-1] - sent[0]
+    return 0.0
+
+
+def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, ratelimit_dir):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
+               KSEF_RATELIMIT_DIR=str(ratelimit_dir), KSEF_RATELIMIT_TIME_SCALE=str(time_scale),
+               KSEF_LOCK_DIR=str(workdir / "locks"), ANSIBLE_HOST_KEY_CHECKING="False",
+               PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    emulator.admin("POST", "stats/reset")
+    wall = run_playbook(workdir, playbook, inventory, forks, env)
+    stats = emulator.admin("GET", "stats")
+    label, count, bound = bound_of(stats, time_scale)
+    production_bound = bound_of(stats, 1.0)[2]
+    return {
+        "run": name, "wall_seconds": round(wall, 2), "calls": stats["total"],
+        "operations": dict(sorted(stats["operations"].items())),
+        "status_429": stats["by_status"].get("429", 0),
+        "bound_seconds": round(bound, 2), "bound_counter": label, "bound_requests": count,
+        "paced_seconds": round(paced_span(ratelimit_dir, label), 2),
+        "production_bound_seconds": round(production_bound, 1),
+        "wall_over_bound": round(wall / bound, 2) if bound else None,
+    }
+
+
+def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True):
+    contexts, tokens = (int(part) for part in spec.lower().split("x"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"ksef-bench-{spec}-"))
+    results = []
+    try:
+        emulator = Emulator(workdir, time_scale, activation_delay)
+        try:
+            inventory, _nips = write_inventory(workdir, emulator, contexts, tokens, verify)
+            rl = workdir / "ratelimit-role"
+            results.append(measure("role first converge", workdir, emulator, inventory, ROLE_PLAYBOOK, forks,
+                                   time_scale, rl))
+            results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
+        finally:
+            emulator.stop()
+        if naive:
+            emulator = Emulator(workdir, time_scale, activation_delay)
+            try:
+                inventory, _nips = write_inventory(workdir, emulator, contexts, tokens, verify)
+                results.append(measure("naive token loop", workdir, emulator, inventory, NAIVE_PLAYBOOK, forks,
+                                       time_scale, workdir / "ratelimit-naive"))
+            finally:
+                emulator.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"workload": spec, "contexts": contexts, "tokens_per_context": tokens, "time_scale": time_scale,
+            "forks": forks, "verify": verify, "runs": results}
+
+
+def print_table(report):
+    head = f"{'workload':<16} {'run':<20} {'wall s':>7} {'calls':>6} {'POST':>5} {'GET':>5} {'logins':>6} " \
+           f"{'429':>4} {'bound s':>8} {'paced s':>8} {'prd bound':>10}  busiest counter"
+    print(head)
+    print("-" * len(head))
+    for item in report["workloads"]:
+        label = f"{item['workload']} S={item['time_scale']:g}"
+        for run in item["runs"]:
+            ops = run["operations"]
+            print(f"{label:<16} {run['run']:<20} {run['wall_seconds']:>7.1f} {run['calls']:>6} "
+                  f"{ops.get('POST /tokens', 0):>5} {ops.get('GET /tokens', 0):>5} "
+                  f"{ops.get('POST /auth/token/redeem', 0):>6} {run['status_429']:>4} {run['bound_seconds']:>8.1f} "
+                  f"{run['paced_seconds']:>8.1f} {run['production_bound_seconds']:>9.0f}s  "
+                  f"{run['bound_counter']} x{run['bound_requests']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workload", action="append", help="CxT: C contexts x T tokens (default 20x10 and 100x5)")
+    parser.add_argument("--time-scale", type=float, default=60.0, help="emulator --time-scale for the workloads")
+    parser.add_argument("--forks", type=int, default=10)
+    parser.add_argument("--paced", default="1x120", help="a limit-bound workload without verification ('' to skip)")
+    parser.add_argument("--paced-time-scale", type=float, default=4.0)
+    parser.add_argument("--activation-delay", type=float, default=1.0)
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive token loop")
+    parser.add_argument("--output", default=str(REPO / "bench" / "results.json"))
+    args = parser.parse_args()
+
+    report = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(), "workloads": []}
+    for spec in args.workload or ["20x10", "100x5"]:
+        print(f"workload {spec} ...", flush=True)
+        report["workloads"].append(workload(spec, args.time_scale, args.forks, args.activation_delay,
+                                            naive=not args.no_naive))
+    if args.paced:
+        print(f"paced workload {args.paced} ...", flush=True)
+        report["workloads"].append(workload(args.paced, args.paced_time_scale, args.forks, args.activation_delay,
+                                            naive=False, verify=False))
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print_table(report)
+    print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
