@@ -194,8 +194,8 @@ def _summary_rows(report) -> str:
             cells.append(_td(count, count, cls=("count-%s" % _drift.SEVERITY[kind]) if count else "count-zero"))
         cells.append(_td(s["findings_total"], s["findings_total"], cls="total"))
         cls = "company has-findings" if s["findings_total"] or ctx["error"] else "company"
-        rows.append('<tr class="%s" data-context="%s">%s</tr>' % (cls, _e(context_label(ctx["context"])),
-                                                                   "".join(cells)))
+        label = _e(context_label(ctx["context"]))
+        rows.append('<tr class="%s" data-context="%s">%s</tr>' % (cls, label, "".join(cells)))
     return "\n".join(rows)
 
 

@@ -12,7 +12,7 @@ description:
     C(report.json) (schema C(docs/report.schema.json)), C(report.html) (a self-contained page with sortable
     tables, no external assets) and C(report.csv) (one row per token) into O(dest).
   - Makes no KSeF call. Run it once per play on the controller, for example with C(run_once) and
-    C(delegate_to: localhost), after C(token_info) ran on every host.
+    delegated to C(localhost), after C(token_info) ran on every host.
   - A report holds reference numbers and metadata only. The module refuses to write a report that contains
     anything shaped like a token value.
 author:

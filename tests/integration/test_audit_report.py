@@ -42,8 +42,8 @@ def _inventory(base: Path, companies: dict, broken: AuditedCompany, report_dir: 
             "ksef_api_url": company.emulator.api_url, "ksef_context": {"nip": company.nip},
             "ksef_auth": {"ksef_token": company.auditor["token"]}, "ksef_tokens": company.declared,
         }
-    inventory = {"all": {"hosts": hosts, "vars": {"ksef_report_dir": str(report_dir),
-                                                   "ksef_report_unused_after": "30d"}}}
+    group_vars = {"ksef_report_dir": str(report_dir), "ksef_report_unused_after": "30d"}
+    inventory = {"all": {"hosts": hosts, "vars": group_vars}}
     path = base / "inventory.yml"
     path.write_text(json.dumps(inventory))  # JSON is YAML
     return path
