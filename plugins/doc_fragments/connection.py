@@ -55,7 +55,7 @@ options:
       - V(off) sends requests as fast as they come; a 429 still waits out C(Retry-After).
       - Falls back to the E(KSEF_RATE_LIMITS) environment variable.
     type: str
-    choices: [prd, te, off]
+    choices: [prd, te, 'off']
     default: prd
   allow_insecure_http:
     description:
