@@ -56,6 +56,7 @@ class StoreClient(threading.Thread):
 
 
 def test_rotation_with_grace_period_never_interrupts_a_client_of_the_stores(world, run_playbook):
+    world.encrypted = True
     stores = world.stores()
     stores = [stores[0], stores[2]]  # the ansible-vault file and AWS Secrets Manager
     extra = world.vars(stores=stores, revoke_previous_after="1h")

@@ -37,6 +37,7 @@ class BackgroundPlaybook:
         vars_file = workdir / "background-vars.json"
         vars_file.write_text(json.dumps(extra_vars))
         self.log_path = workdir / "background-playbook.log"
+        self.results_path = workdir / "background-results.jsonl"
         full_env = dict(os.environ)
         full_env.update({
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -45,6 +46,9 @@ class BackgroundPlaybook:
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
             "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "integration" / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "result_dump",
+            "KSEF_TEST_RESULTS_FILE": str(self.results_path),
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         })
         full_env.update(env or {})
@@ -81,6 +85,13 @@ class BackgroundPlaybook:
 
     def wait(self, timeout: float = 120) -> int:
         return self.proc.wait(timeout)
+
+    def task(self, name: str) -> dict:
+        """The last result of a task (the run must have ended), as the run_playbook fixture gives it."""
+        lines = self.results_path.read_text().splitlines() if self.results_path.exists() else []
+        found = [json.loads(line)["result"] for line in lines if line.strip() and json.loads(line)["task"] == name]
+        assert found, f"task {name!r} has no result:\n{self.output()[-3000:]}"
+        return found[-1]
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")

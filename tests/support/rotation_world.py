@@ -1,7 +1,7 @@
 """One KSeF context and the stores its token lives in, with the invariants every rotation test checks.
 
 The token `erp-sender` is kept in three stores at once, in this order:
-  file (an ansible-vault encrypted YAML file), hashicorp_vault (the KV v2 test server),
+  file (a YAML file, ansible-vault encrypted when `encrypted` is set), hashicorp_vault (the KV v2 test server),
   aws_secretsmanager (moto_server behind tests/support/aws_fault_proxy.py).
 The test process reads each store on its own (ansible-core's VaultLib, the Vault HTTP API, boto3 against
 moto directly) and asks the emulator's control API for every token of the context.
@@ -47,14 +47,16 @@ class RotationWorld:
         self.password_file = tmp_path / "vault.pass"
         self.password_file.write_bytes(self.password + b"\n")
         self.file_path = self.secrets_dir / "erp.yml"
+        self.encrypted = False  # ansible-vault costs two ansible-vault processes per file access: only where it matters
         self.env = {"KSEF_LOCK_DIR": str(tmp_path / "locks")}
         self.secretsmanager = boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name=REGION)
 
     # -- declared state ---------------------------------------------------------------------------
     def stores(self, **file_options) -> list[dict]:
+        encryption = {"vault_password_file": str(self.password_file)} if self.encrypted else {}
         return [
-            {"type": "file", "path": str(self.file_path), "format": "yaml", "key": "ksef_token",
-             "vault_password_file": str(self.password_file), **file_options},
+            {"type": "file", "path": str(self.file_path), "format": "yaml", "key": "ksef_token", **encryption,
+             **file_options},
             {"type": "hashicorp_vault", "url": self.vault_server.url, "token": self.vault_server.root_token,
              "path": VAULT_PATH},
             {"type": "aws_secretsmanager", "name": SECRET, "region": REGION, "endpoint_url": self.proxy.url},
@@ -71,13 +73,34 @@ class RotationWorld:
         base.update(overrides)
         return base
 
+    def seed_current(self) -> tuple[str, str]:
+        """A managed Active token put into every store directly (what a successful first run leaves behind,
+        without spending a playbook run on it). Returns (reference number, value)."""
+        seeded = self.emulator.admin("POST", "tokens", json={
+            "context": f"Nip:{self.nip}", "author": f"Nip:{self.nip}", "status": "Active",
+            "description": f"ERP invoice sender {MARKER}", "permissions": ["InvoiceRead", "InvoiceWrite"]})
+        seeded.raise_for_status()
+        ref, value = seeded.json()["referenceNumber"], seeded.json()["token"]
+        text = yaml.safe_dump({"ksef_token": value}).encode()
+        if self.encrypted:
+            from ansible.parsing.vault import VaultLib, VaultSecret
+            text = VaultLib([("default", VaultSecret(self.password))]).encrypt(text)
+        self.file_path.write_bytes(text)
+        self.file_path.chmod(0o600)
+        httpx.post(f"{self.vault_server.url}/v1/secret/data/{VAULT_PATH}", headers=self.vault_token_header(),
+                   json={"data": {"token": value}}, timeout=10).raise_for_status()
+        self.secretsmanager.create_secret(Name=SECRET, SecretString=value)
+        return ref, value
+
     # -- what the stores hold, read independently of the collection ----------------------------------
     def file_value(self) -> str | None:
         from ansible.parsing.vault import VaultLib, VaultSecret
         if not self.file_path.exists():
             return None
-        plain = VaultLib([("default", VaultSecret(self.password))]).decrypt(self.file_path.read_bytes())
-        return (yaml.safe_load(plain) or {}).get("ksef_token")
+        data = self.file_path.read_bytes()
+        if data.startswith(b"$ANSIBLE_VAULT;"):
+            data = VaultLib([("default", VaultSecret(self.password))]).decrypt(data)
+        return (yaml.safe_load(data) or {}).get("ksef_token")
 
     def vault_value(self) -> str | None:
         return (self.vault_server.data(VAULT_PATH) or {}).get("token")
