@@ -186,6 +186,7 @@ def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, rat
                KSEF_LOCK_DIR=str(workdir / "locks"), ANSIBLE_HOST_KEY_CHECKING="False",
                PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     emulator.admin("POST", "stats/reset")
+    print(f"  {name} ...", flush=True)
     wall = run_playbook(workdir, playbook, inventory, forks, env)
     stats = emulator.admin("GET", "stats")
     label, count, bound = bound_of(stats, time_scale)
