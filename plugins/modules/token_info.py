@@ -124,22 +124,77 @@ tokens:
   type: list
   elements: dict
   contains:
-    reference_number: {description: The token's reference number., type: str}
-    name: {description: The managed name, or null for an unmanaged token., type: str}
-    managed: {description: Whether the description carries a name marker., type: bool}
-    declared: {description: Whether O(declared) declares this token's name., type: bool}
-    description: {description: The human text of the description (without the marker)., type: str}
-    permissions: {description: Official permission names., type: list, elements: str}
-    status: {description: Pending, Active, Revoking, Revoked or Failed., type: str}
-    author: {description: "The author identifier: C(type) (Nip, Pesel, Fingerprint) and C(value).", type: dict}
-    created: {description: Creation time (ISO 8601)., type: str}
-    last_used: {description: Last successful login with the token (ISO 8601), null when never used., type: str}
-    age_days: {description: Whole days since creation., type: int}
-    unused_days: {description: Whole days since the last use (since creation when never used)., type: int}
-    rotation_due: {description: Whether the token is older than its rotate_after; null without one., type: bool}
-    unused: {description: Whether the token is unused for O(unused_after); null without it., type: bool}
-    stores: {description: Labels of the declared stores that hold this token., type: list, elements: str}
-    findings: {description: Kinds of the findings about this token., type: list, elements: str}
+    reference_number:
+      description: "The token's reference number."
+      type: str
+      returned: always
+    name:
+      description: "The managed name; null for an unmanaged token."
+      type: str
+      returned: always
+    managed:
+      description: "Whether the description carries a name marker."
+      type: bool
+      returned: always
+    declared:
+      description: "Whether O(declared) declares this token's name (state present)."
+      type: bool
+      returned: always
+    description:
+      description: "The human text of the description (without the marker)."
+      type: str
+      returned: always
+    permissions:
+      description: "Official permission names."
+      type: list
+      returned: always
+      elements: str
+    status:
+      description: "V(Pending), V(Active), V(Revoking), V(Revoked) or V(Failed)."
+      type: str
+      returned: always
+    author:
+      description: "The author identifier, with C(type) (V(Nip), V(Pesel) or V(Fingerprint)) and C(value)."
+      type: dict
+      returned: always
+    created:
+      description: "Creation time (ISO 8601)."
+      type: str
+      returned: always
+    last_used:
+      description: "Last successful login with the token (ISO 8601); null when never used."
+      type: str
+      returned: always
+    age_days:
+      description: "Whole days since creation."
+      type: int
+      returned: always
+    unused_days:
+      description: "Whole days since the last use (since creation when never used)."
+      type: int
+      returned: always
+    rotate_after:
+      description: "The rotation age that applies (the declared one, else O(rotate_after)); null without one."
+      type: str
+      returned: always
+    rotation_due:
+      description: "Whether a live token is older than its rotate_after; null without one."
+      type: bool
+      returned: always
+    unused:
+      description: "Whether a live token is unused for O(unused_after); null without it."
+      type: bool
+      returned: always
+    stores:
+      description: "Labels of the declared stores that hold this token."
+      type: list
+      returned: always
+      elements: str
+    findings:
+      description: "Kinds of the findings about this token."
+      type: list
+      returned: always
+      elements: str
   sample:
     - reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
       name: erp-sender
