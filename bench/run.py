@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make bench`: the tokens role at scale against the local emulator under the production limits.
 
 For each workload of C contexts x T tokens it starts an emulator (`--rate-limits prd --time-scale S`),

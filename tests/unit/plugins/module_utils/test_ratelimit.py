@@ -83,7 +83,7 @@ def test_first_ten_go_at_once_then_the_second_window_paces(tmp_path):
     clock = FakeClock()
     lim = limiter(tmp_path, clock)
     times = send(lim, clock, "POST /tokens", 12)
-    assert times[:10] == [times[0]] * 10 and not clock.sleeps[:1] == [0]
+    assert times[:10] == [times[0]] * 10
     assert times[10] - times[0] == pytest.approx(1.0 + _ratelimit.SAFETY_MARGIN)
     assert max_in_window(times, 1.0) == 10
 
