@@ -110,7 +110,7 @@ class Emulator:
 def write_inventory(workdir, emulator, contexts, tokens, verify):
     """C hosts, each one context with its manager token and T declared tokens stored in files."""
     hosts = {}
-    store_dir = workdir / "stores"
+    store_dir = workdir / f"stores-{emulator.port}"
     store_dir.mkdir(exist_ok=True)
     for index in range(contexts):
         nip = random_nip()
