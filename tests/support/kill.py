@@ -1,4 +1,9 @@
-"""Run `ansible-playbook` in the background in its own process group and SIGKILL the whole group.
+"""Run `ansible-playbook` in the background and SIGKILL every process of that run, as a crash would.
+
+Killing the playbook's process group is not enough: ansible-core's worker processes call setsid(), so a
+worker and the module it runs live in sessions of their own and carry on (the module would finish or
+roll back the rotation after the controller died). `kill()` therefore stops the whole process tree
+(the controller and every descendant, found through /proc), then SIGKILLs each of them.
 
 The environment is the one the `run_playbook` fixture (tests/conftest.py) gives a playbook, so a killed run
 and the rerun that follows use the same collection, interpreter and configuration.
@@ -62,9 +67,9 @@ class BackgroundPlaybook:
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def group_members(self) -> list[int]:
-        """Pids still alive in the playbook's process group (the controller, its workers, the module)."""
-        members = []
+    def tree(self) -> set[int]:
+        """Pids of the controller and every live descendant (workers, modules, their ansible-vault children)."""
+        parents = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -72,16 +77,32 @@ class BackgroundPlaybook:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == self.proc.pid and fields[0] != "Z":  # field 5 of stat: pgrp
-                members.append(int(entry.name))
-        return members
+            if fields[0] != "Z":  # fields after the name: state, ppid, pgrp, ...
+                parents[int(entry.name)] = int(fields[1])
+        tree = {self.proc.pid} if self.proc.pid in parents else set()
+        grew = True
+        while grew:
+            children = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+            tree |= children
+            grew = bool(children)
+        return tree
 
-    def kill(self) -> None:
-        """SIGKILL every process of the group (this run only: the group id is the pid we started)."""
+    def kill(self) -> set[int]:
+        """Freeze the whole tree (so nothing forks meanwhile), then SIGKILL each process; only pids we started."""
         assert self.running, f"the playbook ended before the kill point:\n{self.output()[-3000:]}"
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        frozen: set[int] = set()
+        while True:
+            fresh = self.tree() - frozen
+            if not fresh:
+                break
+            for pid in fresh:
+                _signal(pid, signal.SIGSTOP)
+            frozen |= fresh
+        for pid in frozen:
+            _signal(pid, signal.SIGKILL)
         self.proc.wait(10)
-        wait_until(lambda: not self.group_members(), 10, "every process of the killed playbook to end")
+        wait_until(lambda: not any(_alive(pid) for pid in frozen), 10, "every process of the killed run to end")
+        return frozen
 
     def wait(self, timeout: float = 120) -> int:
         return self.proc.wait(timeout)
@@ -95,3 +116,18 @@ class BackgroundPlaybook:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -154,13 +154,13 @@ class RotationWorld:
         return True
 
     # -- the invariants ---------------------------------------------------------------------------------
-    def assert_converged(self) -> str:
-        """Exactly one live token, Active; every store holds its value; the value logs in; no orphan. Its ref."""
+    def assert_converged(self, labels=None) -> str:
+        """Exactly one live token, Active; every store (of `labels`) holds its value; it logs in; no orphan."""
         live = self.live()
         assert len(live) == 1, f"exactly one live token expected, found {sorted((r, t['status']) for r, t in live.items())}"
         (ref, token), = live.items()
         assert token["status"] == "Active", token
-        held = self.held()
+        held = {label: value for label, value in self.held().items() if labels is None or label in labels}
         refs = {label: (value.split("|")[0] if value else None) for label, value in held.items()}
         assert set(refs.values()) == {ref}, f"every store must hold {ref}: {refs}"
         assert len(set(held.values())) == 1, "every store holds the same value"

@@ -99,7 +99,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client is gone (a killed run): the request was still applied, as Vault does
 
     def _error(self, status: int, *errors: str) -> None:
         self._send(status, {"errors": list(errors)})
