@@ -123,9 +123,11 @@ class Applier:
     def issue(self, step: p.Step) -> p.ActualToken:
         declared = self.plan.declared
         prepared, self.prepared = self.prepared, None
-        if isinstance(prepared, Exception):
-            raise prepared
-        reference, value = prepared if prepared is not None else self.create(self.plan)
+        if prepared is None:
+            prepared = self.create(self.plan)
+        elif isinstance(prepared, BaseException):
+            raise prepared  # the POST of a batched run failed; run() reports it like any other step
+        reference, value = prepared
         written = []
         stage = "waiting for activation"
         try:

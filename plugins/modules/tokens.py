@@ -441,7 +441,8 @@ def main():
     module = KsefModule(
         argument_spec=dict(
             # permissions (needed when state is present) are checked with the other values, naming tokens[i].
-            tokens=dict(type="list", elements="dict", required=True, options=TOKEN_OPTIONS),
+            # Declarations, not secrets: store secrets are marked no_log in the store options.
+            tokens=dict(type="list", elements="dict", required=True, options=TOKEN_OPTIONS, no_log=False),
             exclusive=dict(type="str", choices=list(EXCLUSIVE_CHOICES), default="false"),
             adopt=dict(type="bool", default=False),
             revoke_auth_token=dict(type="bool", default=False),

@@ -14,7 +14,7 @@ DECLARE = Path(__file__).parent / "playbooks" / "tokens" / "declare.yml"
 TASK = "Declare the tokens"
 MARKER = "[ksef.credentials:%s]"
 LOGIN = ("POST /auth/challenge", "POST /auth/ksef-token", "POST /auth/token/redeem")
-RW = ["InvoiceRead", "InvoiceWrite"]
+RW = ("InvoiceRead", "InvoiceWrite")
 
 
 class Context:
@@ -34,7 +34,7 @@ class Context:
         """A token made outside the module (web app, another tool): {referenceNumber, token}."""
         seeded = self.emulator.admin("POST", "tokens", json={
             "context": f"Nip:{self.nip}", "author": f"Nip:{self.nip}", "status": status,
-            "description": description, "permissions": permissions})
+            "description": description, "permissions": list(permissions)})
         seeded.raise_for_status()
         return seeded.json()
 
@@ -42,7 +42,7 @@ class Context:
         return self.tmp_path / f"{name}.token"
 
     def entry(self, name, **options) -> dict:
-        entry = {"name": name, "description": f"{name} integration", "permissions": RW,
+        entry = {"name": name, "description": f"{name} integration", "permissions": list(RW),
                  "store": [{"type": "file", "path": str(self.store(name))}]}
         entry.update(options)
         return entry
@@ -109,7 +109,7 @@ def test_create_a_set_then_a_rerun_costs_one_login_and_one_list(ctx):
     assert used["GET /tokens"] < 1 + 3 * 3
     assert first["api_calls"]["POST /auth/ksef-token"] == 1 + 2, "one login for the run, one proof per verified token"
     listed = ctx.listed()
-    for name, perms in (("erp-sender", RW), ("archiver", ["InvoiceRead"]), ("ops", ["CredentialsRead"])):
+    for name, perms in (("erp-sender", list(RW)), ("archiver", ["InvoiceRead"]), ("ops", ["CredentialsRead"])):
         token = first["tokens"][name]
         assert token["status"] == "Active" and token["permissions"] == perms
         assert token["actions"][0]["action"] == "create"
@@ -234,7 +234,7 @@ def test_check_mode_returns_the_plan_and_diff_without_mutations(ctx):
     assert only_tokens_calls(ctx.since(before)) == {"GET /tokens": 1}
     assert not ctx.store("archiver").exists()
     diff = result["diff"]
-    assert diff["before"]["erp-sender"]["permissions"] == RW
+    assert diff["before"]["erp-sender"]["permissions"] == list(RW)
     assert diff["after"]["erp-sender"]["permissions"] == ["InvoiceRead"]
     assert diff["before"]["archiver"] == {} and diff["after"]["archiver"]["status"] == "Active"
     assert "gone" not in diff["before"], "nothing to revoke for an absent name without tokens"
