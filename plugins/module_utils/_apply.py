@@ -139,8 +139,7 @@ class Applier:
                              created=token.created.isoformat(), context=self.context)
             for label in step.stores:
                 stage = "writing store %s" % label
-                self._write(label, value, meta)
-                written.append(label)
+                self._write(label, value, meta, written)
         except Exception as exc:  # anything: the new token must not survive a half-done rotation
             undone = self._undo(written, reference)
             raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, _describe(exc), undone), [], exc)
@@ -189,10 +188,14 @@ class Applier:
 
     # -- stores -----------------------------------------------------------------------------------
 
-    def _write(self, label: str, value: str, meta: TokenMeta) -> None:
+    def _write(self, label: str, value: str, meta: TokenMeta, written: list) -> None:
+        """Write one store and read it back; `written` learns of the store as soon as the write went through,
+        so a failed read-back is rolled back too (a refused write - a lost compare-and-set - is not: restoring
+        would overwrite the other writer's value)."""
         store = self.stores[label]
         previous = self.snapshot.get(label)
         store.write(value, meta, previous.version if previous else None)
+        written.append(label)
         back = store.read()
         if back is None or back.value != value:
             raise StoreError(label, "reading the value back after writing returned %s"
@@ -208,8 +211,7 @@ class Applier:
         written = []
         try:
             for label in step.stores:
-                self._write(label, source.value, meta)
-                written.append(label)
+                self._write(label, source.value, meta, written)
         except Exception as exc:
             undone = self._undo(written, None)
             raise ApplyError("copy of %s failed: %s. %s" % (step.reference_number, _describe(exc), undone), [], exc)

@@ -114,10 +114,6 @@ def test_secrets_manager_refuses_the_write(world, rotation, aws_proxy):
 
 # -- a store reads back something else, or fails to read back ---------------------------------------------
 
-READ_BACK_NOT_RESTORED = (
-    "_apply.py Applier._write/issue/copy: a store is added to `written` only after its read-back succeeded, so a "
-    "store whose write succeeded but whose read-back failed or differed is not restored and keeps the new, "
-    "revoked token; the label must be recorded as soon as store.write() returned")
 
 
 def test_secrets_manager_read_back_returns_another_writers_value(world, rotation, aws_proxy):
@@ -130,7 +126,6 @@ def test_secrets_manager_read_back_returns_another_writers_value(world, rotation
     rotation.rerun_converges()
 
 
-@pytest.mark.xfail(strict=True, reason=READ_BACK_NOT_RESTORED)
 def test_file_read_back_fails_when_the_vault_password_provider_fails_once(encrypted, world, rotation):
     # The ansible-vault password comes from a script (a password manager client) that fails exactly once:
     # on the fourth call of the next run, which is the decryption of the read-back.
@@ -151,7 +146,6 @@ echo '{world.password.decode()}'
     rotation.rerun_converges(stores=stores)
 
 
-@pytest.mark.xfail(strict=True, reason=READ_BACK_NOT_RESTORED)
 def test_vault_read_back_returns_another_writers_value(world, rotation, vault_server):
     # Another writer puts a value of its own right after our write, before the read-back.
     foreign = f"{rotation.old}|nip-0000000000|{'0' * 64}"

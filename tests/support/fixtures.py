@@ -5,7 +5,6 @@ Use as a plugin: `pytest_plugins = ["tests.support.fixtures"]`, or import the fi
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -41,11 +40,12 @@ def vault_server():
 
 
 def _moto_server_command() -> list[str] | None:
-    script = Path(sys.executable).parent / "moto_server"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("moto_server")
-    return [found] if found else None
+    # moto's server, started through tests/support/moto_server.py: moto with AWS's AWSCURRENT semantics fixed.
+    try:
+        import moto.server  # noqa: F401  pylint: disable=unused-import
+    except ImportError:
+        return None
+    return [sys.executable, str(Path(__file__).with_name("moto_server.py"))]
 
 
 @pytest.fixture(scope="session")
