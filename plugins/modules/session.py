@@ -14,11 +14,9 @@ description:
   - With O(state=absent), closes the session given in O(auth.access_token) or O(auth.refresh_token)
     (C(DELETE /auth/sessions/current)); its refresh token stops working, access tokens already issued stay
     valid until they expire.
-  - The result holds live credentials. Always set C(no_log=true) on the task; the registered variable still
-    carries the tokens for later tasks, while callbacks, C(-v) output and logs show nothing. This is the
-    convention of community.hashi_vault.vault_login and kubernetes.core.k8s_auth. A module cannot hide its own
-    result (Ansible drops C(_ansible_no_log) from module returns), and the tokens cannot be registered as
-    C(no_log) values either, because Ansible would then mask them in the very result that returns them.
+  - The result holds live credentials. The collection's action plugin marks a result that returns tokens as
+    C(no_log), so callbacks, C(-v) output and logs show it censored even without C(no_log=true) on the task; the
+    registered variable still carries the tokens for later tasks. Setting C(no_log=true) as well does no harm.
 author:
   - ksef.credentials maintainers (@ksef-credentials)
 extends_documentation_fragment:

@@ -115,6 +115,9 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
     assert "Rotate the ERP token" in (tmp_path / "ansible.log").read_text()
     leaks += leaks_in_files(canaries, files)
     assert leaks == [], f"secrets leaked (where, kind): {sorted(set(leaks))}"
+    print(f"canary: {len(canaries)} secret strings ({len(minted['ksef_tokens'])} KSeF tokens, "
+          f"{len(minted['access_tokens'])} access, {len(minted['refresh_tokens'])} refresh, "
+          f"{len(minted['authentication_tokens'])} authentication tokens) in {len(files)} files + stdout/stderr")
 
     for path in walk_files(home):  # anything ansible left in ~/.ansible must be private
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is readable by others"
