@@ -9,7 +9,7 @@ COLL_LINK   := .collections/ansible_collections/ksef/credentials
 PYTEST_ARGS ?=
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
-        sanity units-ansible-test lint release changelog docs emulator clean
+        sanity units-ansible-test lint release changelog docs bench emulator clean
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -24,6 +24,7 @@ help:
 	@echo "make release           build the collection tarball into build/"
 	@echo "make changelog         lint the fragments; preview the next CHANGELOG.rst in build/changelog"
 	@echo "make docs              build the documentation site (antsibull-docs + guides) into build/docs/html"
+	@echo "make bench             API calls and wall time of the role at scale (BENCH_ARGS=--help)"
 	@echo "make emulator          start the emulator in the foreground on 127.0.0.1:8080"
 
 venv: $(STAMP) $(COLL_LINK)
@@ -79,6 +80,9 @@ changelog: venv
 
 docs: venv
 	scripts/build_docs.sh
+
+bench: venv
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 emulator: venv
 	$(PY) -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir build/emulator-state

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 COLLECTIONS = REPO / ".collections"
 OUTPUT = REPO / "tests" / "output"
+RATELIMIT_DIR = OUTPUT / "ratelimit"
 
 # Unit tests import the collection as ansible_collections.ksef.credentials.* from the working tree,
 # and shared test servers (Vault KV v2, moto) as tests.support.*.
@@ -109,7 +110,7 @@ class Emulator:
 def pytest_sessionstart(session):
     # Captures are checked against the contract at the end of the run, and logs are read by tests:
     # start from none left by an earlier run.
-    for pattern in ("capture-*.jsonl", "emulator-*.log"):
+    for pattern in ("capture-*.jsonl", "emulator-*.log", "ratelimit/*"):
         for stale in OUTPUT.glob(pattern):
             stale.unlink()
 
@@ -221,6 +222,10 @@ def run_playbook(tmp_path, output_dir):
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_NOCOLOR": "1",
             "KSEF_TEST_RESULTS_FILE": str(results_file),
+            # The modules pace their calls to KSeF's limits; the shared emulator runs the TEST profile, and the
+            # pacing state of a test run stays in the run's own folder (tests may override both through env=).
+            "KSEF_RATE_LIMITS": "te",
+            "KSEF_RATELIMIT_DIR": str(RATELIMIT_DIR),
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         })
         full_env.update(env or {})
