@@ -46,7 +46,7 @@ class Fleet:
     def create(cls, emulator, root: Path, size: int) -> "Fleet":
         fleet = cls(emulator, root)
         (root / "secrets").mkdir(parents=True, exist_ok=True)
-        for _ in range(size):
+        for _context_number in range(size):
             nip = random_nip()
             seeded = emulator.admin("POST", "tokens", json={
                 "context": f"Nip:{nip}", "description": "bootstrap manager",

@@ -149,4 +149,3 @@ def _option(params):
     except (OptionError, KsefConfigError) as exc:
         return exc.option
     return None
-
