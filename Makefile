@@ -9,7 +9,7 @@ COLL_LINK   := .collections/ansible_collections/ksef/credentials
 PYTEST_ARGS ?=
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
-        sanity units-ansible-test lint release changelog docs bench emulator clean
+        test-soak sanity units-ansible-test lint release changelog docs bench emulator clean
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -18,6 +18,7 @@ help:
 	@echo "make test-unit         unit tests only (fast)"
 	@echo "make test-emulator     emulator tests only"
 	@echo "make test-integration  playbooks against the emulator"
+	@echo "make test-soak         the long reliability loops (100 kills, 12 fault rounds)"
 	@echo "make test-ecosystem    ansible-test sanity/units, ansible-lint, galaxy build/install, EE"
 	@echo "make sanity            ansible-test sanity on a copy of the collection"
 	@echo "make lint              ansible-lint (production profile) on roles and examples"
@@ -59,6 +60,9 @@ test-emulator: venv
 
 test-integration: venv
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-soak: venv
+	KSEF_SOAK=1 $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
 test-ecosystem: venv system-deps
 	$(PY) -m pytest tests/ecosystem $(PYTEST_ARGS)
