@@ -29,7 +29,7 @@ for _path in (COLLECTIONS, REPO):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.rotation_world"]
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.rotation_world import PLAYBOOK, TASK, aws_proxy, world  # noqa: F401  (fixtures)
+from tests.support.rotation_world import PLAYBOOK, TASK
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from tests.support.kill import BackgroundPlaybook, wait_until
-from tests.support.rotation_world import PLAYBOOK, SECRET, TASK, aws_proxy, world  # noqa: F401  (fixtures)
+from tests.support.rotation_world import PLAYBOOK, SECRET, TASK
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,6 @@ def test_secrets_manager_refuses_the_write(world, rotation, aws_proxy):
 
 
 # -- a store reads back something else, or fails to read back ---------------------------------------------
-
 
 
 def test_secrets_manager_read_back_returns_another_writers_value(world, rotation, aws_proxy):

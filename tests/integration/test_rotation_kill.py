@@ -9,7 +9,7 @@ by slowing the next operation:
 | kill point | how the run is held there | what the test waits for |
 | --- | --- | --- |
 | after POST /tokens, before Active | activation takes 60 s (runtime config) | the new token is listed Pending |
-| after Active, during the verify login | activation takes 2 s, then POST /auth/ksef-token answers after 20 s | new token Active and its login's challenge answered |
+| after Active, during the verify login | activation 2 s; POST /auth/ksef-token answers after 20 s | new token Active, its login's challenge answered |
 | during the store writes | the Vault test server applies writes 4 s after they arrive | the Vault write arrived |
 | after the stores, before the revoke | every DELETE /tokens/{ref} connection is dropped (retried) | a DELETE was dropped |
 | during the revoke | DELETE /tokens/{ref} answers after 6 s | the last store's read-back arrived |
@@ -29,7 +29,7 @@ import time
 import pytest
 
 from tests.support.kill import BackgroundPlaybook, wait_until
-from tests.support.rotation_world import PLAYBOOK, TASK, VAULT_PATH, aws_proxy, world  # noqa: F401  (fixtures)
+from tests.support.rotation_world import PLAYBOOK, TASK, VAULT_PATH
 
 pytestmark = pytest.mark.integration
 

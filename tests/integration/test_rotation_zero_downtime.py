@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.support.rotation_world import NAME, PLAYBOOK, SECRET, TASK, aws_proxy, world  # noqa: F401  (fixtures)
+from tests.support.rotation_world import PLAYBOOK, SECRET, TASK
 
 pytestmark = pytest.mark.integration
 

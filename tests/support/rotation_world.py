@@ -188,7 +188,7 @@ class RotationWorld:
         return response.json()["data"]["current_version"] if response.status_code == 200 else 0
 
 
-# -- fixtures (import them into a test module: `from tests.support.rotation_world import aws_proxy, world`) ----
+# -- fixtures (registered for the whole suite in tests/conftest.py: pytest_plugins) ----------------------
 @pytest.fixture
 def aws_proxy(aws_endpoint):
     from tests.support.aws_fault_proxy import AwsFaultProxy
