@@ -7,6 +7,9 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 COLL_LINK   := .collections/ansible_collections/ksef/credentials
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
+# The check of every response the emulators sent during the run runs once the run is over.
+CAPTURE_CHECK := tests/emulator/test_zz_conformance.py::test_every_capture_written_by_the_suite_keeps_the_contract
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
         test-soak sanity units-ansible-test lint release changelog docs bench emulator clean
@@ -49,8 +52,10 @@ system-deps:
 demo: venv
 	$(PY) scripts/demo.py
 
+# Two pytest-xdist workers (one test file per worker), then the conformance check of every capture of the run.
 test: venv system-deps
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) $(PYTEST_ARGS)
+	KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK)
 
 test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -107,9 +107,17 @@ class Emulator:
         self.admin("POST", "stats/reset").raise_for_status()
 
 
+# Under pytest-xdist every worker starts its own emulators: their logs and captures carry the worker's name.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     # Captures are checked against the contract at the end of the run, and logs are read by tests:
-    # start from none left by an earlier run.
+    # start from none left by an earlier run. Only the run's controller cleans (not an xdist worker), and
+    # not when a second step of the same run checks what the first wrote (KSEF_KEEP_OUTPUT=1).
+    if hasattr(session.config, "workerinput") or os.environ.get("KSEF_KEEP_OUTPUT") == "1":
+        return
     for pattern in ("capture-*.jsonl", "emulator-*.log", "ratelimit/*"):
         for stale in OUTPUT.glob(pattern):
             stale.unlink()
@@ -134,7 +142,7 @@ def emulator_factory(tmp_path_factory, output_dir):
 
     def make(*args: str) -> Emulator:
         state = tmp_path_factory.mktemp("emulator-state")
-        log = output_dir / f"emulator-{state.name}.log"
+        log = output_dir / f"emulator-{WORKER}-{state.name}.log"
         emu = Emulator(port=free_port(), state_dir=state, log_path=log, args=list(args))
         started.append(emu.start())
         return emu
@@ -148,7 +156,7 @@ def emulator_factory(tmp_path_factory, output_dir):
 def emulator(tmp_path_factory, output_dir):
     """One shared emulator for the whole session (TEST-like limits, fast activation)."""
     state = tmp_path_factory.mktemp("emulator-shared")
-    emu = Emulator(port=free_port(), state_dir=state, log_path=output_dir / "emulator-shared.log",
+    emu = Emulator(port=free_port(), state_dir=state, log_path=output_dir / f"emulator-{WORKER}-shared.log",
                    args=["--rate-limits", "te", "--activation-delay", "0.3"])
     emu.start()
     yield emu

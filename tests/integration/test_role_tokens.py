@@ -125,6 +125,12 @@ def test_check_mode_returns_the_plan_changes_nothing_and_closes_the_session(comp
         actions = sorted((step["name"], step["action"]) for step in task["plan"])
         assert actions == [("archive", "create"), ("erp-sender", "create")], host
         assert companies.tokens(host) == []
+    drift = [r for r in result.results if r["task"].endswith("Scan the drift of this context")]
+    assert len(drift) == 3
+    for record in drift:
+        kinds = sorted(f["kind"] for f in record["result"]["findings"])
+        assert kinds.count("missing") == 2, kinds  # both declared tokens are missing in KSeF
+    for host, task in companies.reconcile_results(result).items():
         assert companies.open_sessions(host) == []
     assert list(companies.store_dir.iterdir()) == []
     assert "POST /tokens" not in companies.emulator.stats()["operations"]
