@@ -20,5 +20,11 @@ for guide in docs/*.md; do
 done
 mkdir -p "$src/rst/guides/examples"
 cp docs/examples/*.yml "$src/rst/guides/examples/"
+cp -r docs/images "$src/rst/guides/"
+# Data files the guides link to are offered as downloads.
+for data in docs/*.json; do
+  cp "$data" "$src/rst/guides/"
+  sed -i -e "s|(\($(basename "$data")\))|(path:\1)|g" "$src"/rst/guides/*.md
+done
 "$bin/sphinx-build" -q -b html -c "$src" -W --keep-going "$src/rst" "$root/build/docs/html"
 echo "documentation site: build/docs/html/index.html"
