@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 
 from starlette.applications import Starlette
@@ -11,7 +12,8 @@ from starlette.testclient import TestClient
 
 from ksef_emulator.capture import CaptureMiddleware, blank, redact_body
 
-KSEF_TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9"
+# A value in the real format, made fresh for each run (no token value is ever committed).
+KSEF_TOKEN = f"20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|{secrets.token_hex(32)}"
 ACCESS = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhY2Nlc3MifQ.c2lnbmF0dXJlLWFjY2Vzcw"
 REFRESH = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZWZyZXNoIn0.c2lnbmF0dXJlLXJlZnJlc2g"
 SECRETS = [KSEF_TOKEN.split("|", 2)[2], ACCESS, REFRESH, "c2VjcmV0LWVuY3J5cHRlZA=="]
