@@ -277,25 +277,16 @@ api_calls:
 """
 
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
+from ansible_collections.ksef.credentials.plugins.module_utils._token_options import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._apply import run_token_task
 
 
 def main():
     module = KsefModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
-            description=dict(type="str", default=""),
-            permissions=dict(type="list", elements="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            store=dict(STORE_ARGSPEC, default=[]),
-            rotate_after=dict(type="str"),
-            rotate=dict(type="bool", default=False),
-            revoke_previous_after=dict(type="str", default="0s"),
-            verify=dict(type="bool", default=True),
+            TOKEN_OPTIONS,
             wait_timeout=dict(type="int", default=120),
             force=dict(type="bool", default=False),
-            purge=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=300),
         ),
         required_if=[("state", "present", ("permissions",))],

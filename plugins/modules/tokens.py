@@ -421,20 +421,7 @@ api_calls:
 
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._reconcile import EXCLUSIVE_CHOICES, run_tokens_task
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
-
-TOKEN_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    description=dict(type="str", default=""),
-    permissions=dict(type="list", elements="str"),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    store=dict(STORE_ARGSPEC, default=[]),
-    rotate_after=dict(type="str"),
-    rotate=dict(type="bool", default=False),
-    revoke_previous_after=dict(type="str", default="0s"),
-    verify=dict(type="bool", default=True),
-    purge=dict(type="bool", default=False),
-)
+from ansible_collections.ksef.credentials.plugins.module_utils._token_options import TOKEN_OPTIONS
 
 
 def main():
