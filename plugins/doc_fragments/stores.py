@@ -7,6 +7,7 @@ class ModuleDocFragment:
     # The `store` option: where a token's value is delivered (plugins/module_utils/_stores/).
     DOCUMENTATION = r"""
 options:
+  # BEGIN generated from plugins/module_utils/_stores/_schema.py by scripts/schema.py (make schema)
   store:
     description:
       - Where the token's value is kept. Each entry has a O(store[].type) and options of that type only;
@@ -25,7 +26,11 @@ options:
           - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
         type: str
         required: true
-        choices: [aws_secretsmanager, aws_ssm, file, hashicorp_vault]
+        choices:
+          - aws_secretsmanager
+          - aws_ssm
+          - file
+          - hashicorp_vault
       path:
         description:
           - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
@@ -33,24 +38,29 @@ options:
         type: str
       format:
         description:
-          - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json) and V(yaml)
-            keep the value under O(store[].key) of a mapping. Other lines and keys of the file are kept
-            (yaml comments are not).
+          - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
+            and V(yaml) keep the value under O(store[].key) of a mapping. Other lines and keys of the
+            file are kept (yaml comments are not).
           - Defaults to V(raw).
         type: str
-        choices: [raw, env, json, yaml]
+        choices:
+          - raw
+          - env
+          - json
+          - yaml
       key:
         description:
-          - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default C(token)).
+          - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default
+            C(token)).
           - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are kept.
-          - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this key;
-            other keys are kept. Not set means the whole secret string is the value.
+          - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this
+            key; other keys are kept. Not set means the whole secret string is the value.
         type: str
       mode:
         description:
           - V(file) - permissions of the file as an octal string. Defaults to C(0600).
-          - The file is written to a temp file created C(0600) in the same directory, synced, given this mode
-            and renamed over the target, so readers never see half a file or a wider mode.
+          - The file is written to a temp file created C(0600) in the same directory, synced, given this
+            mode and renamed over the target, so readers never see half a file or a wider mode.
         type: raw
       owner:
         description:
@@ -67,8 +77,9 @@ options:
         type: bool
       vault_password_file:
         description:
-          - V(file) - encrypt the whole file with ansible-vault using the password in this file (or printed by
-            this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault view) shows the content.
+          - V(file) - encrypt the whole file with ansible-vault using the password in this file (or printed
+            by this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault view) shows
+            the content.
           - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
         type: path
       vault_id:
@@ -91,11 +102,13 @@ options:
         type: str
       auth_method:
         description:
-          - V(hashicorp_vault) - V(token) uses O(store[].token) or E(VAULT_TOKEN); V(approle) logs in with
-            O(store[].role_id) and O(store[].secret_id) at C(/v1/auth/approle/login).
+          - V(hashicorp_vault) - V(token) uses O(store[].token) or E(VAULT_TOKEN); V(approle) logs in
+            with O(store[].role_id) and O(store[].secret_id) at C(/v1/auth/approle/login).
           - Defaults to V(token).
         type: str
-        choices: [token, approle]
+        choices:
+          - token
+          - approle
       token:
         description:
           - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) environment variable.
@@ -118,8 +131,9 @@ options:
         type: path
       cas:
         description:
-          - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just before; C(0)
-            when the secret is absent), so a concurrent writer makes the task fail instead of being overwritten.
+          - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just before;
+            C(0) when the secret is absent), so a concurrent writer makes the task fail instead of being
+            overwritten.
           - Defaults to V(true).
         type: bool
       timeout:
@@ -137,7 +151,8 @@ options:
         type: str
       recovery_window_days:
         description:
-          - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete at once.
+          - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete
+            at once.
           - Defaults to C(30).
         type: int
       key_id:
@@ -146,7 +161,8 @@ options:
         type: str
       region:
         description:
-          - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's region.
+          - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's
+            region.
         type: str
       endpoint_url:
         description:
@@ -161,4 +177,5 @@ options:
         description:
           - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
         type: dict
+  # END generated by scripts/schema.py
 """

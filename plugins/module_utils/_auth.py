@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
     KsefApiError, KsefAuthError, KsefConfigError)
+from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._http import response_json
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 
 try:
     from cryptography import x509
@@ -132,19 +133,6 @@ def validate_auth(auth):
 
 # --- time helpers ----------------------------------------------------------------------------------------
 
-def parse_datetime(value):
-    """An aware datetime from an API date-time string (up to 7 fractional digits, `Z` or an offset)."""
-    if not value:
-        return None
-    text = str(value).strip().replace("Z", "+00:00")
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)  # .NET emits 7 fractional digits
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def jwt_expiry(token):
     """The `exp` claim of a JWT as epoch seconds, read without verification (None when not a JWT)."""
     try:
@@ -158,7 +146,7 @@ def jwt_expiry(token):
 
 def _token_expiry(token_info):
     """Epoch seconds when a TokenInfo {token, validUntil} expires (validUntil first, then the JWT exp)."""
-    until = parse_datetime(token_info.get("validUntil"))
+    until = _timestamps.parse_or_none(token_info.get("validUntil"))
     if until is not None:
         return until.timestamp()
     return jwt_expiry(token_info.get("token"))
@@ -173,7 +161,7 @@ def select_token_encryption_certificate(certificates, now=None):
     for cert in certificates or []:
         if KSEF_TOKEN_ENCRYPTION not in (cert.get("usage") or []):
             continue
-        valid_from, valid_to = parse_datetime(cert.get("validFrom")), parse_datetime(cert.get("validTo"))
+        valid_from, valid_to = _timestamps.parse_or_none(cert.get("validFrom")), _timestamps.parse_or_none(cert.get("validTo"))
         if valid_from is None or valid_to is None or not (valid_from <= now <= valid_to):
             continue
         valid.append((valid_from, cert))
@@ -347,10 +335,8 @@ class Authenticator:
                 config.pkcs12_passphrase)
             _xades.check_subject_identifier(credentials, subject_identifier_type, "auth.certificate")
         except _xades.XadesCredentialsError as exc:
-            option = getattr(exc, "option_name", None) or "certificate"
-            option = option if option.startswith("auth.") else f"auth.{option}"
-            message = getattr(exc, "message", None) or str(exc)
-            raise KsefConfigError(option, f"{option}: {message}") from None
+            option = exc.option if exc.option.startswith("auth.") else f"auth.{exc.option}"
+            raise KsefConfigError(option, f"{option}: {exc.reason}") from None
         challenge = self._challenge()
         xml = _xades.build_auth_token_request(challenge["challenge"], context.type, context.value,
                                               subject_identifier_type)
@@ -390,8 +376,7 @@ class Authenticator:
                            reference_number=reference, opened=True, on_secret=self._on_secret)
 
     def _wait_for_success(self, reference, auth_token):
-        deadline = self._clock() + self._poll_timeout
-        delay = 0.2
+        poller = Poller(self._poll_timeout, sleep=self._sleep, monotonic=self._clock)
         while True:
             response = self._http.request("GET", "/auth/{referenceNumber}", path_params={"referenceNumber": reference},
                                           bearer=auth_token)
@@ -406,19 +391,17 @@ class Authenticator:
                     message += f" ({'; '.join(details)})"
                 raise KsefAuthError(message, status=code, description=status.get("description"), details=details,
                                     operation="GET /auth/{referenceNumber}")
-            if self._clock() + delay > deadline:
+            if not poller.wait():
                 raise KsefAuthError(
                     f"KSeF authentication {reference} is still in progress (code 100) after "
                     f"{self._poll_timeout:g}s; certificate status checks (OCSP/CRL) can take longer - raise "
                     "auth.poll_timeout", status=code, operation="GET /auth/{referenceNumber}")
-            self._sleep(delay)
-            delay = min(delay * 1.5, 2.0)
 
 
 def _timestamp_ms(challenge):
     if challenge.get("timestampMs") is not None:
         return int(challenge["timestampMs"])
-    parsed = parse_datetime(challenge.get("timestamp"))
+    parsed = _timestamps.parse_or_none(challenge.get("timestamp"))
     if parsed is None:
         raise KsefAuthError("KSeF answered POST /auth/challenge without a timestamp")
     return int(parsed.timestamp() * 1000)

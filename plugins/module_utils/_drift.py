@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions
-from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 
 MISSING = "missing"
 EXTRA_MANAGED = "extra_managed"
@@ -71,7 +72,7 @@ def days(delta: timedelta) -> int:
 
 def last_used(item: dict) -> datetime | None:
     value = item.get("lastUseDate")
-    return p.parse_timestamp(value) if value else None
+    return _timestamps.parse(value) if value else None
 
 
 def token_row(item: dict, now: datetime, rotate_after: timedelta | None, unused_after: timedelta | None) -> dict:
@@ -154,8 +155,8 @@ def _present(d: p.Declared, plan: p.Plan, holdings: list, now: datetime) -> list
     # With stores, the planner's current token is the newest one a store holds; none held: judge the newest.
     current = plan.current or plan.live[0]
     if current.permissions != tuple(d.permissions):
-        found.append(Finding(SCOPE_DIFFERS, "permissions %s, declared %s" % (
-            ",".join(current.permissions) or "none", ",".join(_permissions.canonical(d.permissions)) or "none"),
+        found.append(Finding(SCOPE_DIFFERS, "token %r has permissions %s, declared %s" % (
+            d.name, ",".join(current.permissions) or "none", ",".join(_permissions.canonical(d.permissions)) or "none"),
             d.name, current.reference_number))
     if d.rotate_after is not None and now - current.created >= d.rotate_after:
         found.append(Finding(ROTATION_OVERDUE, "age %s reached rotate_after %s" % (

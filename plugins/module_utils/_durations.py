@@ -6,13 +6,18 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)([wdhms])")
 _WHOLE = re.compile(r"^(?:\d+[wdhms])+$")
 
 
-class DurationError(ValueError):
-    """A duration that cannot be parsed."""
+class DurationError(KsefConfigError, ValueError):
+    """A duration that cannot be parsed; `option` names the option it came from."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(option, "%s: %s" % (option, message))
 
 
 def parse(value, option: str = "duration") -> timedelta | None:
@@ -20,21 +25,21 @@ def parse(value, option: str = "duration") -> timedelta | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise DurationError("%s: expected a duration such as 90d, 12h or 30m, got %r" % (option, value))
+        raise DurationError(option, "expected a duration such as 90d, 12h or 30m, got %r" % (value))
     if isinstance(value, (int, float)):
         if value < 0:
-            raise DurationError("%s: a duration cannot be negative, got %r" % (option, value))
+            raise DurationError(option, "a duration cannot be negative, got %r" % (value))
         return timedelta(seconds=value)
     text = str(value).strip().lower().replace(" ", "")
     if text.isdigit():
         return timedelta(seconds=int(text))
     if not _WHOLE.match(text):
-        raise DurationError("%s: expected a duration such as 90d, 12h, 30m, 45s, 2w or 1d12h, got %r" % (option, value))
+        raise DurationError(option, "expected a duration such as 90d, 12h, 30m, 45s, 2w or 1d12h, got %r" % (value))
     seen = set()
     seconds = 0
     for amount, unit in _PART.findall(text):
         if unit in seen:
-            raise DurationError("%s: unit %r appears twice in %r" % (option, unit, value))
+            raise DurationError(option, "unit %r appears twice in %r" % (unit, value))
         seen.add(unit)
         seconds += int(amount) * _UNITS[unit]
     return timedelta(seconds=seconds)

@@ -1,6 +1,16 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Errors raised by the ksef.credentials module utilities.
+"""The one error hierarchy of the collection. A module turns a KsefError into a failure once
+(`KsefModule.fail_from`); nothing else reaches the module boundary.
+
+    KsefError                    message + the structured facts a failed result carries
+    ├── KsefConfigError          an option is wrong; `option` names it as data (never parsed out of the text)
+    ├── KsefApiError             KSeF answered with an error status or could not be reached
+    │   └── KsefAmbiguousError   the request may or may not have taken effect
+    ├── KsefAuthError            authentication did not succeed
+    ├── KsefTimeoutError         something did not happen within its time limit (activation, a lock)
+    ├── StoreError               a store failed (_stores/_base.py; StoreConfigError is also a KsefConfigError)
+    └── ApplyError               a change failed; says what was undone (_engine.py)
 
 Every error carries only what is safe to show: never a header, a request body or a secret value.
 """
@@ -45,11 +55,21 @@ class KsefError(Exception):
 
 
 class KsefConfigError(KsefError):
-    """A module option is wrong; raised before any API call. `option` names it, e.g. `context.nip`."""
+    """An option is wrong; raised before any API call. `option` names it, e.g. `context.nip` or `tokens[3].name`.
+
+    The message says what is wrong and how to fix it; `within()` places the option inside a list entry.
+    """
 
     def __init__(self, option, message):
-        super().__init__(message)
+        KsefError.__init__(self, message)  # not super(): subclasses also derive from StoreError
         self.option = option
+
+    def within(self, where):
+        """The same error for an option of the entry `where` (e.g. `tokens[3]`): option and message say so."""
+        self.option = "%s.%s" % (where, self.option) if self.option else where
+        self.message = "%s: %s" % (where, self.message)
+        self.args = (self.message,)
+        return self
 
     def to_result(self):
         return {"option": self.option}
@@ -84,3 +104,14 @@ class KsefAmbiguousError(KsefApiError):
 
 class KsefAuthError(KsefError):
     """Authentication did not succeed (status 4xx/5xx from GET /auth/{referenceNumber}, timeout, expiry)."""
+
+
+class KsefTimeoutError(KsefError):
+    """Something did not happen within its time limit: an activation, a lock held by another run."""
+
+
+def describe(exc):
+    """The cause of a failure for a message: our errors' texts never hold a secret; others get their type."""
+    if isinstance(exc, KsefError):
+        return str(exc)
+    return "%s: %s" % (type(exc).__name__, exc)

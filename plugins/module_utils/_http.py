@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefAmbiguousError, KsefApiError
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import NoopRateLimiter
 
 try:
     import httpx
@@ -36,17 +37,6 @@ else:
 NON_IDEMPOTENT_OPERATIONS = frozenset({"POST /tokens"})
 USER_AGENT = "ksef.credentials (Ansible collection)"
 _MAX_BODY_IN_MESSAGE = 300
-
-
-class NoopLimiter:
-    """The default limiter: never waits."""
-
-    def acquire(self, operation):
-        return None
-
-    def completed(self, operation, status=None, retry_after=None):
-        """The answer to the last acquired request arrived (status None: it failed without one)."""
-        return None
 
 
 def parse_retry_after(value, now=None):
@@ -202,7 +192,7 @@ class KsefHttp:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
-        self.limiter = limiter or NoopLimiter()
+        self.limiter = limiter or NoopRateLimiter()
         self.non_idempotent = frozenset(non_idempotent)
         self.calls = Counter()  # requests actually sent, per "METHOD /template"
         self.retries = 0

@@ -19,28 +19,26 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
 NAME_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,62}"
 MARKER_PREFIX = "[ksef.credentials:"
 MARKER_SUFFIX = "]"
 DESCRIPTION_MIN = 5
 DESCRIPTION_MAX = 256
 
-_NAME_RE = re.compile(r"^" + NAME_PATTERN + r"$")
+_NAME_RE = re.compile(NAME_PATTERN)
 # The marker is the description's tail; whatever precedes it (minus one space) is the human text.
 _PARSE_RE = re.compile(r"^(?:(?P<text>.*?) )?" + re.escape(MARKER_PREFIX) + r"(?P<name>" + NAME_PATTERN + r")"
                        + re.escape(MARKER_SUFFIX) + r"$", re.DOTALL)
 
 
-class IdentityError(ValueError):
+class IdentityError(KsefConfigError, ValueError):
     """A name or description that cannot become a managed token description."""
-
-    def __init__(self, option: str, message: str):
-        super().__init__(message)
-        self.option = option
 
 
 def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise IdentityError("name", "name must match ^%s$ (lower case letters, digits, '_', '.', '-'; at most 63 "
                                     "characters), got %r" % (NAME_PATTERN, name))
     return name
@@ -71,7 +69,7 @@ def parse(description: str | None) -> tuple[str, str] | None:
     """(name, human text) of a managed token's description, or None for an unmanaged token."""
     if not description:
         return None
-    found = _PARSE_RE.match(description)
+    found = _PARSE_RE.fullmatch(description)
     if not found:
         return None
     text = found.group("text") or ""

@@ -11,17 +11,19 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import time
 from contextlib import contextmanager
+
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefTimeoutError
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 
 DEFAULT_DIRECTORY = os.path.join("~", ".ansible", "tmp", "ksef-locks")
 
 
-class LockTimeoutError(Exception):
+class LockTimeoutError(KsefTimeoutError):
     """Another run held the lock for longer than the timeout."""
 
     def __init__(self, path: str, timeout: float):
-        super().__init__("another run is working on this token (lock %s held for more than %ss); retry later"
+        super().__init__("another run is working on this credential (lock %s held for more than %ss); retry later"
                          % (path, timeout))
         self.path = path
 
@@ -39,15 +41,14 @@ def token_lock(context: str, name: str, timeout: float = 60.0, directory: str | 
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
+        poller = Poller(timeout, first=poll, factor=1.0, cap=poll)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeoutError(path, timeout)
-                time.sleep(poll)
+                if not poller.wait():
+                    raise LockTimeoutError(path, timeout) from None
         try:
             yield path
         finally:

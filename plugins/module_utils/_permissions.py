@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
 # Order of TokenPermissionType in open-api.json; results are sorted in this order.
 OFFICIAL = (
     "InvoiceRead",
@@ -24,8 +26,11 @@ def _key(name: str) -> str:
 _BY_KEY = {_key(p): p for p in OFFICIAL}
 
 
-class UnknownPermissionError(ValueError):
+class UnknownPermissionError(KsefConfigError, ValueError):
     """An unknown permission name."""
+
+    def __init__(self, message: str):
+        super().__init__("permissions", message)
 
 
 def normalise(names) -> tuple[str, ...]:

@@ -178,7 +178,7 @@ class _LockedState:
 
 
 class NoopRateLimiter:
-    """rate_limits: off - never waits, records nothing."""
+    """rate_limits: off, and the default of a KsefHttp built without a limiter: never waits, records nothing."""
 
     waited = 0.0
 
@@ -186,6 +186,7 @@ class NoopRateLimiter:
         return 0.0
 
     def completed(self, operation, status=None, retry_after=None):
+        """The answer to the last acquired request arrived (status None: it failed without one)."""
         return None
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -41,13 +43,13 @@ NIP_PATTERN = re.compile(r"(TINPL|NIP).*?(\d{10})")
 SEAL_NIP_PATTERN = re.compile(r"(VATPL).*?(\d{10})")
 
 
-class XadesCredentialsError(Exception):
-    """A signing credential option is unusable; `option_name` says which one."""
+class XadesCredentialsError(KsefConfigError):
+    """A signing credential option is unusable; `option` (also `option_name`) says which one."""
 
     def __init__(self, option_name: str, message: str):
+        super().__init__(option_name, f"{option_name}: {message}")
         self.option_name = option_name
-        self.message = message
-        super().__init__(f"{option_name}: {message}")
+        self.reason = message
 
 
 @dataclass(frozen=True)

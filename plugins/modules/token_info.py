@@ -269,35 +269,25 @@ api_calls:
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity
-from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils._apply import OptionError, declared_from_params
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._engine import validate
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreConfigError, StoreError, build_stores
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreError
 
 STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
 MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
 
 
 def _declarations(module):
-    """[(Declared, [Store])] from the `declared` option; fails naming the entry's option before any API call."""
-    found, seen = [], set()
-    for index, entry in enumerate(module.params.get("declared") or []):
-        where = "declared[%d]" % index
-        try:
-            declared = declared_from_params(dict(entry, name=entry.get("name")))
-            stores = build_stores(module, entry.get("store"))
-        except OptionError as exc:
-            module.fail_json(msg="%s: %s" % (where, exc), option="%s.%s" % (where, exc.option))
-        except StoreConfigError as exc:
-            module.fail_json(msg="%s: %s" % (where, exc), option="%s.%s" % (where, exc.option))
-        except (KeyError, TypeError) as exc:
-            module.fail_json(msg="%s: needs at least a name (%s)" % (where, exc), option="%s.name" % where)
-        if declared.name in seen:
-            module.fail_json(msg="%s: name %r is declared twice" % (where, declared.name), option="%s.name" % where)
-        seen.add(declared.name)
-        found.append((declared, stores))
-    return found
+    """[(Declared, [Store])] from the `declared` option: the same validation as the tokens module, before any call."""
+    items = module.params.get("declared") or []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise KsefConfigError("declared[%d]" % index, "declared[%d]: must be a dictionary with at least a name"
+                                  % index)
+    return [(entry.declared, entry.stores) for entry in validate(module, TOKEN, items, "declared")]
 
 
 def _read_holdings(module, declarations) -> dict:
@@ -370,9 +360,9 @@ def main():
     try:
         policy = _drift.Policy(rotate_after=_durations.parse(params.get("rotate_after"), "rotate_after"),
                                unused_after=_durations.parse(params.get("unused_after"), "unused_after"))
-    except _durations.DurationError as exc:
-        module.fail_json(msg=str(exc), option=str(exc).split(":", 1)[0])
-    declarations = _declarations(module)
+        declarations = _declarations(module)
+    except KsefConfigError as exc:
+        module.fail_from(exc)
     by_name = {d.name: d for d, _stores in declarations}
 
     try:

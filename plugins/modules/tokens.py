@@ -41,52 +41,70 @@ options:
     elements: dict
     required: true
     suboptions:
+      # BEGIN generated from plugins/module_utils/_kinds/token_schema.py by scripts/schema.py (make schema)
       name:
         description:
           - Stable identity of the token within the context. It must match C(^[a-z0-9][a-z0-9_.-]{0,62}$).
+          - Recorded in the KSeF description as C([ksef.credentials:NAME]).
         type: str
         required: true
       description:
         description:
-          - Human text shown in the KSeF web app before the name marker. With the marker it must fit 256 characters.
-          - A description cannot be changed on an existing token; a new text arrives with the next rotation.
+          - Human text shown in the KSeF web app before the name marker.
+          - Together with the marker and one space it must fit the 256-character KSeF limit. This is checked
+            before any API call.
+          - A description cannot be changed on an existing token. A new text shows up when the token is
+            next rotated or replaced. Until then the module warns.
         type: str
         default: ''
       permissions:
         description:
-          - The token's permissions, official names (V(InvoiceRead)) or snake_case (V(invoice_read)).
+          - The token's permissions. Use the official names (V(InvoiceRead), V(InvoiceWrite), V(CredentialsRead),
+            V(CredentialsManage), V(SubunitManage), V(EnforcementOperations), V(Introspection)) or snake_case
+            (V(invoice_read)).
           - Required when O(tokens[].state=present).
         type: list
         elements: str
       state:
         description:
-          - V(present) makes sure an Active token with this name and these permissions exists and its stores hold it.
-          - V(absent) revokes every Pending or Active token with this name (never the token this run logged in with,
-            unless O(revoke_auth_token=true)).
+          - V(present) makes sure an Active token with this name and these permissions exists and the
+            stores hold it.
+          - V(absent) revokes every Pending or Active token with this name. The token this run logged
+            in with is kept unless the run allows it (C(force) of M(ksef.credentials.token), C(revoke_auth_token)
+            of M(ksef.credentials.tokens)).
         type: str
-        choices: [present, absent]
+        choices:
+          - present
+          - absent
         default: present
       rotate_after:
         description:
-          - Rotate the current token once it is this old, for example V(90d), V(12h) or V(1d12h).
+          - Rotate the current token once it is this old, for example V(90d), V(12h), V(30m), V(2w) or
+            V(1d12h).
+          - Not set means no rotation because of age.
         type: str
       rotate:
         description:
-          - Issue a new token now. Every run with V(true) rotates.
+          - Issue a new token now even though the current one is fine. Use it for a compromised token
+            or a scheduled rotation.
+          - This is not idempotent on purpose. Every run with V(true) rotates.
         type: bool
         default: false
       revoke_previous_after:
         description:
           - Grace period before a replaced token is revoked, counted from the creation of its successor.
+            Consumers that cached the old value keep working until then.
+          - V(0s) revokes it in the same run, after every store holds the new value.
+          - A token kept for a grace period is revoked by the first run after the period ends.
         type: str
         default: 0s
       verify:
         description:
-          - Prove each new token by logging in with it before any store is written.
-          - Each proof is one KSeF-token login and its session close (C(POST /auth/challenge),
-            C(POST /auth/ksef-token), C(GET /auth/{referenceNumber}), C(POST /auth/token/redeem),
-            C(DELETE /auth/sessions/current)). The close counts against 30 per minute per context, so set V(false)
-            when issuing many tokens at once.
+          - Prove a new token by logging in with it (KSeF token authentication) before any store is written.
+          - Each proof is one KSeF-token login and its session close (C(POST /auth/challenge), C(POST
+            /auth/ksef-token), C(GET /auth/{referenceNumber}), C(POST /auth/token/redeem), C(DELETE /auth/sessions/current)).
+            The close counts against 30 per minute per context, so set V(false) when issuing many tokens
+            at once.
         type: bool
         default: true
       purge:
@@ -96,8 +114,8 @@ options:
         default: false
       store:
         description:
-          - Where the token's value is kept. Each entry has a O(tokens[].store[].type) and options of that type only;
-            an option of another type is an error that names it, for example C(tokens[0].store[1].mode).
+          - Where the token's value is kept. Each entry has a O(tokens[].store[].type) and options of
+            that type only; an option of another type is an error that names it, for example C(store[1].mode).
           - No store puts the value into a label, a diff, a result, a warning or an error message.
           - See C(docs/stores.md) for each store's guarantees.
         type: list
@@ -112,32 +130,43 @@ options:
               - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
             type: str
             required: true
-            choices: [aws_secretsmanager, aws_ssm, file, hashicorp_vault]
+            choices:
+              - aws_secretsmanager
+              - aws_ssm
+              - file
+              - hashicorp_vault
           path:
             description:
               - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
-              - V(hashicorp_vault) - the secret's path inside O(tokens[].store[].mount) (required), for example C(ksef/erp).
+              - V(hashicorp_vault) - the secret's path inside O(tokens[].store[].mount) (required), for
+                example C(ksef/erp).
             type: str
           format:
             description:
-              - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json) and V(yaml)
-                keep the value under O(tokens[].store[].key) of a mapping. Other lines and keys of the file are kept
-                (yaml comments are not).
+              - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
+                and V(yaml) keep the value under O(tokens[].store[].key) of a mapping. Other lines and
+                keys of the file are kept (yaml comments are not).
               - Defaults to V(raw).
             type: str
-            choices: [raw, env, json, yaml]
+            choices:
+              - raw
+              - env
+              - json
+              - yaml
           key:
             description:
-              - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default C(token)).
-              - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are kept.
-              - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this key;
-                other keys are kept. Not set means the whole secret string is the value.
+              - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml)
+                (default C(token)).
+              - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are
+                kept.
+              - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under
+                this key; other keys are kept. Not set means the whole secret string is the value.
             type: str
           mode:
             description:
               - V(file) - permissions of the file as an octal string. Defaults to C(0600).
-              - The file is written to a temp file created C(0600) in the same directory, synced, given this mode
-                and renamed over the target, so readers never see half a file or a wider mode.
+              - The file is written to a temp file created C(0600) in the same directory, synced, given
+                this mode and renamed over the target, so readers never see half a file or a wider mode.
             type: raw
           owner:
             description:
@@ -154,8 +183,9 @@ options:
             type: bool
           vault_password_file:
             description:
-              - V(file) - encrypt the whole file with ansible-vault using the password in this file (or printed by
-                this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault view) shows the content.
+              - V(file) - encrypt the whole file with ansible-vault using the password in this file (or
+                printed by this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault
+                view) shows the content.
               - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
             type: path
           vault_id:
@@ -178,11 +208,13 @@ options:
             type: str
           auth_method:
             description:
-              - V(hashicorp_vault) - V(token) uses O(tokens[].store[].token) or E(VAULT_TOKEN); V(approle) logs in with
-                O(tokens[].store[].role_id) and O(tokens[].store[].secret_id) at C(/v1/auth/approle/login).
+              - V(hashicorp_vault) - V(token) uses O(tokens[].store[].token) or E(VAULT_TOKEN); V(approle)
+                logs in with O(tokens[].store[].role_id) and O(tokens[].store[].secret_id) at C(/v1/auth/approle/login).
               - Defaults to V(token).
             type: str
-            choices: [token, approle]
+            choices:
+              - token
+              - approle
           token:
             description:
               - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) environment variable.
@@ -205,8 +237,9 @@ options:
             type: path
           cas:
             description:
-              - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just before; C(0)
-                when the secret is absent), so a concurrent writer makes the task fail instead of being overwritten.
+              - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just
+                before; C(0) when the secret is absent), so a concurrent writer makes the task fail instead
+                of being overwritten.
               - Defaults to V(true).
             type: bool
           timeout:
@@ -224,7 +257,8 @@ options:
             type: str
           recovery_window_days:
             description:
-              - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete at once.
+              - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to
+                delete at once.
               - Defaults to C(30).
             type: int
           key_id:
@@ -233,7 +267,8 @@ options:
             type: str
           region:
             description:
-              - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's region.
+              - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's
+                region.
             type: str
           endpoint_url:
             description:
@@ -248,6 +283,7 @@ options:
             description:
               - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
             type: dict
+      # END generated by scripts/schema.py
   exclusive:
     description:
       - V(false) touches only declared names.
@@ -283,9 +319,16 @@ options:
   lock_timeout:
     description:
       - Seconds to wait for another run on one of these tokens on the same host (the locks of
-        M(ksef.credentials.token)).
+        M(ksef.credentials.token)). From 0 to 86400.
     type: int
     default: 300
+  drift:
+    description:
+      - Also judge every token of the context against the declared ones and return the findings as RV(drift)
+        (the findings of M(ksef.credentials.token_info)), from the same C(GET /tokens) list the plan is made from.
+      - The list then covers unmanaged tokens too, so it may take more pages.
+    type: bool
+    default: false
 notes:
   - Listing every token needs V(CredentialsRead) or V(CredentialsManage); creating and revoking needs
     V(CredentialsManage).
@@ -375,6 +418,31 @@ plan:
       action: revoke
       reference_number: 20250101-EC-2A0B0CE000-E228129563-11
       reason: "unmanaged token 'test' not declared (exclusive: all)"
+plan_text:
+  description:
+    - The plan for people. One line per change, V(+) create, V(~) rotate or copy, V(-/+) replace, V(-) revoke
+      or purge, each with the token's name and the reason, then a summary line. Steps that change nothing are
+      not listed; the revoke of the token a rotation or replacement supersedes is part of that change.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "+ archiver: create (no active token named 'archiver')"
+    - "Plan: 1 to create."
+drift:
+  description:
+    - With O(drift=true), the findings of the context, as C(kind), C(severity), C(name), C(reference_number),
+      C(store) and C(message) (see M(ksef.credentials.token_info)).
+  returned: when O(drift=true)
+  type: list
+  elements: dict
+  sample:
+    - kind: scope_differs
+      severity: error
+      name: erp-sender
+      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      store: null
+      message: "token 'erp-sender' has permissions InvoiceRead, declared InvoiceRead,InvoiceWrite"
 summary:
   description: How many plan steps have each action.
   returned: always
@@ -420,8 +488,9 @@ api_calls:
 """
 
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._reconcile import EXCLUSIVE_CHOICES, run_tokens_task
-from ansible_collections.ksef.credentials.plugins.module_utils._token_options import TOKEN_OPTIONS
+from ansible_collections.ksef.credentials.plugins.module_utils._engine import run_many
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 
 
 def main():
@@ -430,15 +499,16 @@ def main():
             # permissions (needed when state is present) are checked with the other values, naming tokens[i].
             # Declarations, not secrets: store secrets are marked no_log in the store options.
             tokens=dict(type="list", elements="dict", required=True, options=TOKEN_OPTIONS, no_log=False),
-            exclusive=dict(type="str", choices=list(EXCLUSIVE_CHOICES), default="false"),
+            exclusive=dict(type="str", choices=list(TOKEN.exclusive_choices), default="false"),
             adopt=dict(type="bool", default=False),
             revoke_auth_token=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
             lock_timeout=dict(type="int", default=300),
+            drift=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    run_tokens_task(module)
+    run_many(module, TOKEN)
 
 
 if __name__ == "__main__":

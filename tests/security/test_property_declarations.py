@@ -1,4 +1,4 @@
-"""Property: any declaration either fails validation cleanly (an OptionError/KsefConfigError naming a real option,
+"""Property: any declaration either fails validation cleanly (a KsefConfigError naming a real option,
 before any API call) or converges (the plan issues at most one token and then keeps it).
 
 In-process through the module's validation and planning entry points (many examples), plus a few full playbook
@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from ksef_emulator.testcerts import random_nip
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity
-from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils._apply import OptionError, declared_from_params
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._engine import RunOptions
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import validate_context
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._permissions import OFFICIAL
@@ -65,7 +66,9 @@ valid_declarations = st.fixed_dictionaries({
 def validate(params: dict):
     """What the module checks before it opens a connection; returns the Declared or raises naming the option."""
     validate_context(params["context"])
-    return declared_from_params(params)
+    declared = TOKEN.declare(params)
+    RunOptions.from_params(params, TOKEN)
+    return declared
 
 
 def _issued_token(declared, now) -> dict:
@@ -80,7 +83,7 @@ def _issued_token(declared, now) -> dict:
 def test_a_declaration_is_refused_naming_an_option_or_converges(params):
     try:
         declared = validate(params)
-    except (OptionError, KsefConfigError) as exc:
+    except KsefConfigError as exc:
         assert exc.option in OPTIONS, exc.option
         assert str(exc) and len(str(exc)) < 400
         return
@@ -146,6 +149,6 @@ def test_full_runs_refuse_before_any_change_or_converge(params, emulator, run_pl
 def _option(params):
     try:
         validate(params)
-    except (OptionError, KsefConfigError) as exc:
+    except KsefConfigError as exc:
         return exc.option
     return None

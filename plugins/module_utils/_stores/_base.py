@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
+
 # A KSeF token value is `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`.
 _TOKEN_VALUE = re.compile(r"^(?P<ref>[^|\s]+)\|[^|\s]+\|[0-9a-fA-F]{64}$")
 
@@ -38,7 +40,7 @@ class StoredValue:
         return f"StoredValue(value=<hidden>, reference_number={self.reference_number!r}, version={self.version!r})"
 
 
-class StoreError(Exception):
+class StoreError(KsefError):
     """A store failed. `label` says which store, `cause` says why; neither holds a secret."""
 
     def __init__(self, label: str, cause: str):
@@ -47,12 +49,13 @@ class StoreError(Exception):
         super().__init__(f"{label}: {cause}")
 
 
-class StoreConfigError(StoreError):
+class StoreConfigError(KsefConfigError, StoreError):
     """A store entry is wrong. `option` names it (e.g. `store[1].path`); the message says how to fix it."""
 
     def __init__(self, option: str, message: str):
-        self.option = option
-        super().__init__(option, message)
+        self.label = option
+        self.cause = message
+        KsefConfigError.__init__(self, option, f"{option}: {message}")
 
 
 class StoreConflictError(StoreError):

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift as d
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity as identity
-from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift as d
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity as identity
-from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils import _report as r
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[4] / "docs" / "report.schema.json").read_text())

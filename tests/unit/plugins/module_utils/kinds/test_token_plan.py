@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity as identity
-from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
 RW = ("InvoiceRead", "InvoiceWrite")
@@ -50,6 +51,12 @@ CASES = {
     "age reached rotate_after -> rotate": dict(
         decl=declared(rotate_after=90 * D), tokens=[token("A", 91 * D)], holdings=stores("A"),
         steps=[("rotate", "A"), ("revoke", "A")]),
+    "age exactly rotate_after -> rotate (the boundary is inclusive)": dict(
+        decl=declared(rotate_after=90 * D), tokens=[token("A", 90 * D)], holdings=stores("A"),
+        steps=[("rotate", "A"), ("revoke", "A")]),
+    "age one second below rotate_after -> keep": dict(
+        decl=declared(rotate_after=90 * D), tokens=[token("A", 90 * D - timedelta(seconds=1))], holdings=stores("A"),
+        steps=[("keep", "A")]),
     "age below rotate_after -> keep": dict(
         decl=declared(rotate_after=90 * D), tokens=[token("A", 89 * D)], holdings=stores("A"),
         steps=[("keep", "A")]),
@@ -176,5 +183,128 @@ def test_api_items_are_accepted_and_timestamps_with_seven_digits_parse():
 
 def test_timestamps_without_offset_are_refused():
     with pytest.raises(ValueError):
-        p.parse_timestamp("2025-09-30T12:00:00")
-    assert p.parse_timestamp("2025-09-30T12:00:00Z") == datetime(2025, 9, 30, 12, tzinfo=timezone.utc)
+        _timestamps.parse("2025-09-30T12:00:00")
+    assert _timestamps.parse("2025-09-30T12:00:00Z") == datetime(2025, 9, 30, 12, tzinfo=timezone.utc)
+
+
+# -- one context: every declared name from one list ------------------------------------------------------------
+
+MANAGER = ("CredentialsManage", "CredentialsRead")
+
+
+def ctoken(ref, name=None, text="ERP sender", perms=RW, status="Active", age=D):
+    description = identity.compose(name, text) if name else text
+    return p.ActualToken(ref, status, tuple(perms), description, NOW - age)
+
+
+def cdeclared(name, **kw):
+    kw.setdefault("description", "%s text" % name)
+    kw.setdefault("permissions", RW)
+    return p.Declared(name=name, **kw)
+
+
+def held(ref=None, label="file:/s"):
+    return [p.Holding(label, ref)]
+
+
+def rows(cplan):
+    return [(row["name"], row["action"], row["reference_number"]) for row in cplan.rows()]
+
+
+def test_each_declared_name_is_planned_from_one_shared_list():
+    tokens = [ctoken("A", "erp", "erp text"), ctoken("B", "arch", "arch text", age=H), ctoken("X", "other", "x")]
+    cplan = p.plan_context([cdeclared("erp"), cdeclared("arch", permissions=("InvoiceRead",)), cdeclared("new")],
+                           tokens, {"erp": held("A"), "arch": held("B"), "new": held()}, NOW)
+    assert rows(cplan) == [("erp", "keep", "A"), ("arch", "replace", "B"), ("arch", "revoke", "B"),
+                           ("new", "create", None)]
+    assert cplan.changed and cplan.summary() == {"create": 1, "keep": 1, "replace": 1, "revoke": 1}
+    assert set(cplan.rows()[0]) == {"name", "action", "reference_number", "reason"}
+
+
+def test_nothing_outside_the_declared_names_is_touched_without_exclusive():
+    tokens = [ctoken("A", "erp", "erp text"), ctoken("X", "other", "x"), ctoken("U")]
+    cplan = p.plan_context([cdeclared("erp")], tokens, {"erp": held("A")}, NOW)
+    assert rows(cplan) == [("erp", "keep", "A")] and not cplan.changed
+
+
+def test_exclusive_managed_revokes_undeclared_names_only():
+    tokens = [ctoken("A", "erp", "erp text"), ctoken("X", "other", "x"), ctoken("P", "late", "y", status="Pending"),
+              ctoken("U")]
+    cplan = p.plan_context([cdeclared("erp")], tokens, {"erp": held("A")}, NOW, exclusive="managed")
+    assert rows(cplan) == [("erp", "keep", "A"), ("late", "wait", "P"), ("late", "revoke", "P"),
+                           ("other", "revoke", "X")]
+    assert cplan.rows()[-1]["reason"] == "not declared (exclusive: managed)"
+
+
+def test_exclusive_all_revokes_unmanaged_tokens_but_keeps_the_login_token():
+    tokens = [ctoken("A", "erp", "erp text"), ctoken("U", text="web app"), ctoken("M", text="manager", perms=MANAGER)]
+    cplan = p.plan_context([cdeclared("erp")], tokens, {"erp": held("A")}, NOW, exclusive="all", protected={"M"})
+    assert rows(cplan) == [("erp", "keep", "A"), (None, "revoke", "U"), (None, "retain", "M")]
+    assert "revoke_auth_token: true" in cplan.rows()[-1]["reason"]
+    forced = p.plan_context([cdeclared("erp")], tokens, {"erp": held("A")}, NOW, exclusive="all", protected={"M"},
+                            revoke_auth_token=True)
+    assert (None, "revoke", "M") in rows(forced)
+
+
+def test_a_declared_absent_name_keeps_the_login_token_unless_revoke_auth_token():
+    tokens = [ctoken("M", "manager", "manager", perms=MANAGER)]
+    cplan = p.plan_context([cdeclared("manager", state="absent")], tokens, {"manager": []}, NOW, protected={"M"})
+    assert rows(cplan) == [("manager", "retain", "M")]
+    assert "revoke_auth_token" in cplan.rows()[0]["reason"]
+    forced = p.plan_context([cdeclared("manager", state="absent")], tokens, {"manager": []}, NOW, protected={"M"},
+                            revoke_auth_token=True)
+    assert rows(forced) == [("manager", "revoke", "M")]
+
+
+def test_a_reused_session_keeps_every_token_that_could_have_opened_it():
+    tokens = [ctoken("U", text="web app"), ctoken("M", text="manager", perms=MANAGER),
+              ctoken("N", "ops", "ops", perms=MANAGER)]
+    cplan = p.plan_context([], tokens, {}, NOW, exclusive="all", auth_token_unknown=True)
+    assert rows(cplan) == [("ops", "retain", "N"), (None, "revoke", "U"), (None, "retain", "M")]
+    assert all("auth.access_token" in row["reason"] for row in cplan.rows() if row["action"] == "retain")
+
+
+def test_adopt_keeps_an_unmanaged_token_whose_value_a_store_holds():
+    tokens = [ctoken("U", text="erp text")]
+    cplan = p.plan_context([cdeclared("erp")], tokens, {"erp": held("U")}, NOW, adopt=True, exclusive="all")
+    assert rows(cplan) == [("erp", "keep", "U")]
+    assert cplan.rows()[0]["reason"].startswith("adopted:")
+    assert cplan.adopted == {"erp": "U"} and not cplan.changed
+    assert cplan.declared["erp"].before()["name"] == "erp"
+
+
+def test_adopt_without_the_value_in_a_store_creates_and_says_why():
+    tokens = [ctoken("U", text="erp text")]
+    cplan = p.plan_context([cdeclared("erp")], tokens, {"erp": held()}, NOW, adopt=True)
+    assert rows(cplan) == [("erp", "create", None)]
+    assert "unmanaged token U" in cplan.rows()[0]["reason"] and "adopting needs the value" in cplan.rows()[0]["reason"]
+    assert cplan.adopted == {} and any("U" in w for w in cplan.warnings)
+
+
+@pytest.mark.parametrize("other", [
+    ctoken("U", text="other text"),                       # description differs
+    ctoken("U", text="erp text", perms=("InvoiceRead",)),  # permissions differ
+    ctoken("U", text="erp text", status="Pending"),       # not Active yet
+])
+def test_adopt_needs_equal_description_and_permissions_of_an_active_token(other):
+    cplan = p.plan_context([cdeclared("erp")], [other], {"erp": held("U")}, NOW, adopt=True)
+    assert rows(cplan)[0][:2] == ("erp", "create") and cplan.adopted == {}
+
+
+def test_an_adopted_token_is_superseded_by_a_managed_one_at_its_rotation():
+    tokens = [ctoken("U", text="erp text", age=100 * D)]
+    cplan = p.plan_context([cdeclared("erp", rotate_after=90 * D)], tokens, {"erp": held("U")}, NOW, adopt=True)
+    assert rows(cplan) == [("erp", "rotate", "U"), ("erp", "revoke", "U")]
+
+
+def test_one_unmanaged_token_is_adopted_by_one_name_only():
+    tokens = [ctoken("U", text="same text")]
+    both = [cdeclared("a", description="same text"), cdeclared("b", description="same text")]
+    cplan = p.plan_context(both, tokens, {"a": held("U", "file:/a"), "b": held("U", "file:/b")}, NOW, adopt=True)
+    assert cplan.adopted == {"a": "U"}
+    assert rows(cplan)[0] == ("a", "keep", "U") and rows(cplan)[1][:2] == ("b", "create")
+
+
+def test_unknown_exclusive_value_is_refused():
+    with pytest.raises(ValueError):
+        p.plan_context([], [], {}, NOW, exclusive="everything")

@@ -1,0 +1,516 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine: the one sequence every declared credential goes through, whatever its kind.
+
+    options of each entry --kind.declare, build_stores (no I/O)--> [Entry]
+    lock every name -> read every store -> session -> kind.read_live (one paged list)
+      -> kind.plan (pure) -> check mode: the plan is the outcome
+                          -> apply: every kind.issue first, ONE kind.activate for all pending credentials,
+                             then per credential: kind.verify, write + read back every store,
+                             kind.revoke what it supersedes; undo on any failure
+      -> one result per declared credential
+
+Issuing is all or nothing per credential: a failure before every store holds the new value restores the
+stores already written (newest first), revokes the new credential and leaves the previous one untouched. A
+failing credential never undoes another one. New values are registered in `no_log_values` the moment they
+exist and live only in local variables here. See docs/architecture.md and docs/rotation.md.
+
+A module that declares one credential (`token`) runs the same path with one entry (`converge_one`).
+"""
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _locks, _plan_render
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError, describe
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreError, build_stores
+
+
+class ApplyError(KsefError):
+    """A change failed. The message says what failed, why, and what was undone; it never holds a secret."""
+
+    def __init__(self, message: str, actions: list, cause: Exception | None = None):
+        super().__init__(message)
+        self.actions = actions
+        self.cause = cause
+
+    def to_result(self):
+        result = self.cause.to_result() if isinstance(self.cause, KsefError) else {}
+        result.pop("option", None)
+        result["actions"] = self.actions
+        return result
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options of a whole run (not of one declared credential)."""
+    exclusive: str = "false"
+    adopt: bool = False
+    revoke_auth_token: bool = False
+    wait_timeout: float = 120.0
+    lock_timeout: float = 300.0
+    drift: bool = False         # also judge the live state against the declarations (the kind's drift)
+    guard_option: str = "revoke_auth_token"   # the option that lets a run revoke the credential it logged in with
+
+    @classmethod
+    def from_params(cls, params: dict, kind) -> "RunOptions":
+        exclusive = str(params.get("exclusive") or "false").lower()
+        if exclusive not in kind.exclusive_choices:
+            raise KsefConfigError("exclusive", "exclusive must be one of %s" % ", ".join(kind.exclusive_choices))
+        wait_timeout = params.get("wait_timeout")
+        if wait_timeout is not None and not 0 < wait_timeout <= 3600:
+            raise KsefConfigError("wait_timeout", "wait_timeout must be between 1 and 3600 seconds")
+        lock_timeout = params.get("lock_timeout")
+        if lock_timeout is not None and not 0 <= lock_timeout <= 86400:
+            raise KsefConfigError("lock_timeout", "lock_timeout must be between 0 and 86400 seconds")
+        return cls(exclusive=exclusive, adopt=bool(params.get("adopt")),
+                   revoke_auth_token=bool(params.get("revoke_auth_token") or params.get("force")),
+                   wait_timeout=wait_timeout or 120, lock_timeout=300 if lock_timeout is None else lock_timeout,
+                   drift=bool(params.get("drift")), guard_option="force" if "force" in params else "revoke_auth_token")
+
+
+@dataclass
+class Entry:
+    """One validated declaration: the kind's Declared, its stores, whether a new value is proven by a login."""
+    declared: Any
+    stores: list = field(default_factory=list)
+    verify: bool = True
+    snapshot: dict = field(default_factory=dict)   # label -> StoredValue | None, read under the lock
+
+    @property
+    def name(self) -> str:
+        return self.declared.name
+
+    def holdings(self) -> list:
+        return [p.Holding(label, held.reference_number if held else None) for label, held in self.snapshot.items()]
+
+    def held(self) -> dict:
+        return {label: (v.reference_number if v else None) for label, v in self.snapshot.items()}
+
+
+@dataclass
+class Outcome:
+    """What happened to one declared credential."""
+    actions: list = field(default_factory=list)     # steps carried out, as {action, reason, reference_number}
+    current: Any = None                             # the current live credential after the run
+    held: dict = field(default_factory=dict)        # store label -> reference number it holds now
+
+
+@dataclass
+class Done:
+    outcomes: dict = field(default_factory=dict)      # name -> Outcome
+    failures: dict = field(default_factory=dict)      # name -> ApplyError
+    unmanaged: list = field(default_factory=list)     # plan rows carried out for unmanaged credentials
+    unmanaged_failures: list = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Everything a run knows at its end: what was declared, planned and done."""
+    entries: list
+    plan: p.ContextPlan
+    done: Done
+    check_mode: bool
+    drift: list | None = None   # the kind's findings, when RunOptions.drift asked for them
+
+
+# -- validation (no I/O) ----------------------------------------------------------------------------------------
+
+def validate(module, kind, items: list, where: str | None) -> list:
+    """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
+    module that declares one credential at its top level. Raises KsefConfigError naming the option."""
+    entries, names, labels = [], {}, {}
+    for index, item in enumerate(items):
+        at = "%s[%d]" % (where, index) if where else None
+        try:
+            declared = kind.declare(item)
+            stores = build_stores(module, item.get("store"))
+        except KsefConfigError as exc:
+            raise exc.within(at) if at else exc
+        if declared.name in names:
+            raise KsefConfigError("%s.name" % at, "%s name %r is declared twice (%s and %s); names are unique"
+                                  % (kind.noun, declared.name, names[declared.name], at))
+        names[declared.name] = at
+        for position, store in enumerate(stores):
+            option = "%s.store[%d]" % (at, position) if at else "store[%d]" % position
+            if store.label in labels:
+                raise KsefConfigError(option, "points at the same place as %s (%s); two %s cannot share a store"
+                                      % (labels[store.label], store.label, kind.plural))
+            labels[store.label] = option
+        entries.append(Entry(declared, stores, item.get("verify", True) is not False))
+    return entries
+
+
+# -- the sequence -----------------------------------------------------------------------------------------------
+
+def converge(module, kind, entries: list, options: RunOptions, clock=lambda: datetime.now(timezone.utc)) -> Report:
+    """Lock, read the stores, open a session, list, plan, apply (or predict in check mode). Raises KsefError
+    for what stops the whole run; a failure of one credential is reported in `Report.done.failures`."""
+    context = str(module.ksef_context)
+    with ExitStack() as locks:
+        if not module.check_mode:  # one lock per (context, name), taken in one order: no deadlock
+            for name in sorted(entry.name for entry in entries):
+                locks.enter_context(_locks.token_lock(context, name, timeout=options.lock_timeout))
+        for entry in entries:
+            entry.snapshot = {store.label: store.read() for store in entry.stores}
+        with module.ksef_session() as api:
+            declared = [entry.declared for entry in entries]
+            live = kind.read_live(api, declared, options)
+            cplan = kind.plan(declared, live, {entry.name: entry.holdings() for entry in entries}, clock(), options,
+                              protected=kind.protected(module),
+                              auth_token_unknown=module.ksef_auth.method == "session")
+            for warning in cplan.warnings:
+                module.warn(warning)
+            for entry in entries:
+                if cplan.declared[entry.name].issue and not entry.stores:
+                    module.warn("%s: no store is declared, the value of the new %s is not kept anywhere"
+                                % (entry.name, kind.noun))
+            findings = None
+            if options.drift:
+                findings = kind.drift(declared, live, {entry.name: entry.holdings() for entry in entries}, clock())
+            if module.check_mode:
+                done = predict(cplan, entries)
+            else:
+                done = Executor(kind, api, module, context, entries, options, clock=clock).run(cplan)
+    return Report(entries, cplan, done, module.check_mode, findings)
+
+
+def predict(cplan: p.ContextPlan, entries: list) -> Done:
+    """What apply would report, from the plan alone (check mode)."""
+    done = Done()
+    held = {entry.name: entry.held() for entry in entries}
+    for plan in cplan.plans():
+        outcome = Outcome(current=plan.current, held=dict(held.get(plan.declared.name, {})))
+        for step in plan.steps:
+            entry = step.as_result()
+            if step.action in p.ISSUING:
+                entry.update(reference_number=None, replaces=step.reference_number)
+                outcome.current = None
+                outcome.held = {label: None for label in outcome.held}
+            elif step.action == p.COPY:
+                outcome.held.update({label: step.reference_number for label in step.stores})
+            elif step.action == p.PURGE:
+                outcome.held.update({label: None for label in step.stores})
+            outcome.actions.append(entry)
+        done.outcomes[plan.declared.name] = outcome
+    done.unmanaged = [p.row(p.UNMANAGED, step) for _live, step in cplan.unmanaged]
+    return done
+
+
+class Executor:
+    """Carries out a ContextPlan: the only code that issues, revokes or writes."""
+
+    def __init__(self, kind, api, module, context: str, entries: list, options: RunOptions,
+                 sleep=time.sleep, monotonic=time.monotonic, clock=lambda: datetime.now(timezone.utc)):
+        self.kind = kind
+        self.api = api
+        self.module = module
+        self.context = context
+        self.entries = {entry.name: entry for entry in entries}
+        self.options = options
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.clock = clock
+
+    def run(self, cplan: p.ContextPlan) -> Done:
+        done = Done()
+        issued, pending = {}, {}
+        # 1. Every issue first, so KSeF activates them side by side.
+        for name, plan in cplan.declared.items():
+            if plan.issue is None:
+                continue
+            try:
+                reference, value = self.kind.issue(self.api, plan)
+                self.module.no_log_values.add(value)
+                issued[name] = (reference, value)
+                pending[reference] = self.kind.pending(plan, reference, self.clock())
+            except Exception as exc:  # this credential fails alone; _apply reports it with the others
+                issued[name] = exc
+        # 2. One wait for every pending credential: the new ones and those the plans wait for.
+        for plan in cplan.plans():
+            for step in plan.of(p.WAIT):
+                pending.setdefault(step.reference_number, next(
+                    live for live in plan.live if live.reference_number == step.reference_number))
+        for live, step in cplan.unmanaged:
+            if step.action == p.WAIT:
+                pending.setdefault(live.reference_number, live)
+        activated = {}
+        if pending:
+            poller = Poller(self.options.wait_timeout, sleep=self.sleep, monotonic=self.monotonic)
+            activated = self.kind.activate(self.api, pending, poller)
+        # 3. Per credential: verify, stores, then revokes.
+        for plan in cplan.plans():
+            name = plan.declared.name
+            entry = self.entries.get(name) or Entry(plan.declared)  # undeclared (exclusive): no stores
+            try:
+                done.outcomes[name] = self._apply(plan, entry, issued.get(name), activated)
+            except ApplyError as exc:
+                done.failures[name] = exc
+            except Exception as exc:  # isolation: one credential's failure never stops the others
+                done.failures[name] = ApplyError("%s failed: %s" % (name, describe(exc)), [], exc)
+        self._apply_unmanaged(cplan.unmanaged, activated, done)
+        return done
+
+    # -- one declared credential ------------------------------------------------------------------------------
+
+    def _apply(self, plan: p.Plan, entry: Entry, issued, activated: dict) -> Outcome:
+        outcome = Outcome(current=plan.current, held=entry.held())
+        for step in plan.steps:
+            try:
+                self._step(step, plan, entry, issued, activated, outcome)
+            except ApplyError as exc:
+                exc.actions = outcome.actions + exc.actions
+                raise
+            except KsefError as exc:
+                raise ApplyError("%s of %s failed: %s" % (step.action, step.reference_number or "the " + self.kind.noun,
+                                                          exc), outcome.actions, exc)
+        return outcome
+
+    def _step(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict, outcome: Outcome) -> None:
+        if step.action == p.WAIT:
+            live = _activated(activated, step.reference_number)
+            if outcome.current is not None and outcome.current.reference_number == live.reference_number:
+                outcome.current = live
+        elif step.action in p.ISSUING:
+            live = self._issue(step, plan, entry, issued, activated)
+            outcome.current = live
+            outcome.held = {label: live.reference_number for label in entry.snapshot}
+            outcome.actions.append(dict(step.as_result(), reference_number=live.reference_number,
+                                        replaces=step.reference_number))
+            return
+        elif step.action == p.COPY:
+            self._copy(step, plan, entry)
+            outcome.held.update({label: step.reference_number for label in step.stores})
+        elif step.action == p.REVOKE:
+            self.kind.revoke(self.api, step.reference_number)
+            if outcome.current is not None and outcome.current.reference_number == step.reference_number:
+                outcome.current = None
+        elif step.action == p.PURGE:
+            stores = {store.label: store for store in entry.stores}
+            for label in step.stores:
+                stores[label].remove()
+                outcome.held[label] = None
+        outcome.actions.append(step.as_result())
+
+    def _issue(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict):
+        if issued is None:
+            raise ApplyError("%s failed: nothing was issued" % step.action, [])
+        if isinstance(issued, BaseException):
+            raise ApplyError("%s failed while creating the %s: %s" % (step.action, self.kind.noun, describe(issued)),
+                             [], issued)
+        reference, value = issued
+        written: list = []
+        stage = "waiting for activation"
+        try:
+            live = _activated(activated, reference)
+            if entry.verify:
+                stage = "logging in with the new %s" % self.kind.noun
+                self.kind.verify(self.module, value)
+            meta = self.kind.store_meta(plan.declared, live, self.context)
+            for label in step.stores:
+                stage = "writing store %s" % label
+                self._write(entry, label, value, meta, written)
+        except Exception as exc:  # anything: the new credential must not survive a half-done change
+            undone = self._undo(entry, plan, written, reference)
+            raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, describe(exc), undone), [], exc)
+        return live
+
+    def _copy(self, step: p.Step, plan: p.Plan, entry: Entry) -> None:
+        source = entry.snapshot.get(step.source)
+        if source is None or source.reference_number != step.reference_number:
+            raise StoreError(step.source, "no longer holds %s %s" % (self.kind.noun, step.reference_number))
+        meta = self.kind.store_meta(plan.declared, plan.current, self.context)
+        written: list = []
+        try:
+            for label in step.stores:
+                self._write(entry, label, source.value, meta, written)
+        except Exception as exc:
+            undone = self._undo(entry, plan, written, None)
+            raise ApplyError("copy of %s failed: %s. %s" % (step.reference_number, describe(exc), undone), [], exc)
+
+    def _write(self, entry: Entry, label: str, value: str, meta, written: list) -> None:
+        """Write one store and read it back; `written` learns of the store as soon as the write went through,
+        so a failed read-back is rolled back too (a refused write - a lost compare-and-set - is not: restoring
+        would overwrite the other writer's value)."""
+        store = next(store for store in entry.stores if store.label == label)
+        previous = entry.snapshot.get(label)
+        store.write(value, meta, previous.version if previous else None)
+        written.append(label)
+        back = store.read()
+        if back is None or back.value != value:
+            raise StoreError(label, "reading the value back after writing returned %s"
+                             % ("nothing" if back is None else "a different value"))
+
+    def _undo(self, entry: Entry, plan: p.Plan, written: list, new_reference: str | None) -> str:
+        """Restore written stores (newest first) and revoke the new credential; says what happened."""
+        notes = []
+        stores = {store.label: store for store in entry.stores}
+        for label in reversed(written):
+            try:
+                stores[label].restore(entry.snapshot.get(label))
+                notes.append("restored %s" % label)
+            except Exception as exc:
+                notes.append("could NOT restore %s (%s)" % (label, describe(exc)))
+        noun = self.kind.noun
+        if new_reference:
+            try:
+                self.kind.revoke(self.api, new_reference)
+                notes.append("revoked the new %s %s" % (noun, new_reference))
+            except Exception as exc:
+                notes.append("could NOT revoke the new %s %s (%s); a later run revokes it as an orphan"
+                             % (noun, new_reference, describe(exc)))
+        if plan.current is not None:
+            notes.append("%s %s is unchanged" % (noun, plan.current.reference_number))
+        return "Undone: " + ", ".join(notes) + "." if notes else "Nothing to undo."
+
+    # -- unmanaged credentials (exclusive: all) ---------------------------------------------------------------
+
+    def _apply_unmanaged(self, steps: list, activated: dict, done: Done) -> None:
+        failed = set()
+        for live, step in steps:
+            ref = live.reference_number
+            if ref in failed:
+                continue
+            try:
+                if step.action == p.WAIT:
+                    _activated(activated, ref)
+                if step.action == p.REVOKE:
+                    self.kind.revoke(self.api, ref)
+                done.unmanaged.append(p.row(p.UNMANAGED, step))
+            except Exception as exc:
+                failed.add(ref)
+                done.unmanaged_failures.append("%s of unmanaged %s %s failed: %s"
+                                               % (step.action, self.kind.noun, ref, describe(exc)))
+
+
+def _activated(activated: dict, reference: str):
+    known = activated.get(reference)
+    if known is None:
+        raise KsefError("no activation result for %s" % reference)
+    if isinstance(known, Exception):
+        raise known
+    return known
+
+
+# -- results ------------------------------------------------------------------------------------------------------
+
+def entry_result(declared, outcome: Outcome) -> dict:
+    """The result of one declared credential: its metadata after the run, the actions and what each store holds."""
+    if declared.state == "absent":
+        meta = {"reference_number": None, "status": "absent", "permissions": [], "description": None, "created": None}
+    elif outcome.current is None:  # check mode, a credential would be issued
+        meta = declared.predicted()
+    else:
+        meta = outcome.current.metadata()
+    meta["name"] = declared.name
+    meta["actions"] = outcome.actions
+    meta["stores"] = [{"label": label, "reference_number": ref} for label, ref in outcome.held.items()]
+    return meta
+
+
+def result(report: Report, kind) -> dict:
+    cplan, done = report.plan, report.done
+    snapshots = {entry.name: entry for entry in report.entries}
+    entries, revoked, changed = {}, [], False
+    for plan in cplan.plans():
+        name = plan.declared.name
+        outcome = done.outcomes.get(name)
+        failure = done.failures.get(name)
+        if outcome is None:  # failed: as it was, plus whatever the failure message says
+            held = snapshots[name].held() if name in snapshots else {}
+            outcome = Outcome(actions=list(failure.actions) if failure else [], current=plan.current, held=held)
+        entry = entry_result(plan.declared, outcome)
+        entry["declared"] = name in cplan.declared
+        entry["adopted"] = cplan.adopted.get(name)
+        if failure is not None:
+            entry["failed"] = True
+            entry["msg"] = str(failure)
+        entries[name] = entry
+        for action in outcome.actions:
+            changed = changed or action["action"] in p.CHANGING
+            if action["action"] == p.REVOKE:
+                revoked.append({"name": name, "reference_number": action["reference_number"]})
+    for row in done.unmanaged:
+        changed = changed or row["action"] in p.CHANGING
+        if row["action"] == p.REVOKE:
+            revoked.append({"name": p.UNMANAGED, "reference_number": row["reference_number"]})
+    outcome = {"changed": cplan.changed if report.check_mode else changed, "plan": cplan.rows(),
+               "plan_text": _plan_render.lines(cplan), "summary": cplan.summary(), kind.plural: entries,
+               "revoked": revoked}
+    if report.drift is not None:
+        outcome["drift"] = report.drift
+    return outcome
+
+
+def diff(report: Report) -> dict:
+    """Metadata only, keyed by name (unmanaged credentials by `unmanaged:REF`); what stays alike is left out."""
+    cplan, done = report.plan, report.done
+    before, after = {}, {}
+    for plan in cplan.plans():
+        name = plan.declared.name
+        was, will = plan.before(), plan.after()
+        outcome = done.outcomes.get(name)
+        if not report.check_mode:
+            if outcome is None:
+                will = was
+            elif plan.declared.state == "present" and outcome.current is not None:
+                will = outcome.current.metadata()
+        if was != will:
+            before[name], after[name] = was, will
+    revoked = {row["reference_number"] for row in done.unmanaged if row["action"] == p.REVOKE}
+    for live, step in cplan.unmanaged:
+        if step.action == p.REVOKE and (report.check_mode or live.reference_number in revoked):
+            before["unmanaged:%s" % live.reference_number] = live.metadata()
+    return {"before": before, "after": after}
+
+
+# -- the module tasks -----------------------------------------------------------------------------------------------
+
+def run_many(module, kind) -> None:
+    """A module that declares a list of credentials (`tokens`): the result holds one entry per name, and the task
+    fails after the rest is done if any credential failed."""
+    try:
+        options = RunOptions.from_params(module.params, kind)
+        entries = validate(module, kind, module.params.get(kind.plural) or [], kind.plural)
+        report = converge(module, kind, entries, options)
+    except KsefError as exc:
+        module.fail_from(exc)
+    outcome = result(report, kind)
+    if module._diff:
+        outcome["diff"] = diff(report)
+    done = report.done
+    problems = ["%s: %s" % (name, exc) for name, exc in done.failures.items()] + done.unmanaged_failures
+    if problems:
+        module.fail_json(msg="%d of %d changes failed (the others were applied): %s"
+                         % (len(problems), len(report.plan.plans()) + len(report.plan.unmanaged), " | ".join(problems)),
+                         **{"failed_" + kind.plural: sorted(done.failures)}, **outcome)
+    module.exit_json(**outcome)
+
+
+def run_one(module, kind) -> None:
+    """A module that declares one credential at its top level (`token`): the same path as run_many with one entry;
+    the result is that entry's, with `changed` and `diff`."""
+    try:
+        options = RunOptions.from_params(module.params, kind)
+        entries = validate(module, kind, [module.params], None)
+        report = converge(module, kind, entries, options)
+    except KsefError as exc:
+        module.fail_from(exc)
+    name = entries[0].name
+    entry = result(report, kind)[kind.plural][name]
+    failure = report.done.failures.get(name)
+    if failure is not None:
+        entry.pop("msg", None)
+        entry.pop("failed", None)
+        module.fail_from(failure, **dict(entry, actions=failure.actions))
+    entry["changed"] = report.plan.changed
+    if module._diff:
+        whole, unchanged = diff(report), report.plan.declared[name].before()
+        entry["diff"] = {"before": whole["before"].get(name, unchanged), "after": whole["after"].get(name, unchanged)}
+    module.exit_json(**entry)
