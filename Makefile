@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 CAPTURE_CHECK := tests/emulator/test_zz_conformance.py::test_every_capture_written_by_the_suite_keeps_the_contract
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
-        test-soak sanity units-ansible-test lint release changelog docs bench emulator clean
+        test-soak sanity units-ansible-test lint release changelog docs bench emulator clean schema
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -30,6 +30,7 @@ help:
 	@echo "make docs              build the documentation site (antsibull-docs + guides) into build/docs/html"
 	@echo "make bench             API calls and wall time of the role at scale (BENCH_ARGS=--help)"
 	@echo "make emulator          start the emulator in the foreground on 127.0.0.1:8080"
+	@echo "make schema            write the token options from their one source into docs and argument specs"
 
 venv: $(STAMP) $(COLL_LINK)
 
@@ -98,3 +99,7 @@ emulator: venv
 
 clean:
 	rm -rf build tests/output .pytest_cache .hypothesis
+
+# The documentation of a declared token, from its one source (scripts/schema.py).
+schema: venv
+	$(PY) scripts/schema.py

@@ -1,11 +1,17 @@
 """`make bench`: the tokens role at scale against the local emulator under the production limits.
 
 For each workload of C contexts x T tokens it starts an emulator (`--rate-limits prd --time-scale S`),
-writes an inventory of C hosts (one per context, a seeded manager token each) and measures:
+writes an inventory of C hosts (one per context, a seeded manager token each) and measures, in one run:
 
+- Ansible's floor: one `ansible.builtin.ping` task per host, same inventory, same forks;
 - role, first converge: `ksef.credentials.tokens` creates every token;
 - role, no-op: the same run again;
-- naive: a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token.
+- naive (--naive): a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token.
+
+Each run's wall time is reported as a ratio to the floor measured in the same run, so a slow or busy
+machine slows both sides alike. The default workload is 50 x 5 at -f 10; the no-op must stay within 1.5
+times the floor (the bench exits 1 otherwise) and send no call beyond one login, one list and one close
+per context.
 
 Per run: wall time, API calls per operation (`GET /_emulator/stats`), 429 answers, and the bound the
 production limits impose on that traffic: the longest time any one rate-limit counter (an operation in
@@ -42,6 +48,17 @@ from ksef_emulator.testcerts import random_nip  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 MANAGER_PERMISSIONS = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]
+FLOOR_PLAYBOOK = """
+- name: Ansible's own floor, one task per host
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+"""
+NOOP_RATIO_LIMIT = 1.5
+NOOP_CALLS_PER_CONTEXT = {"POST /auth/challenge": 1, "POST /auth/ksef-token": 1, "POST /auth/token/redeem": 1,
+                          "GET /tokens": 1, "DELETE /auth/sessions/current": 1}
 ROLE_PLAYBOOK = """
 - name: Converge the declared KSeF tokens of every company
   hosts: all
@@ -201,7 +218,7 @@ def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, rat
     }
 
 
-def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True):
+def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True, floor=True):
     contexts, tokens = (int(part) for part in spec.lower().split("x"))
     workdir = Path(tempfile.mkdtemp(prefix=f"ksef-bench-{spec}-"))
     results = []
@@ -210,9 +227,15 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True)
         try:
             inventory, _nips = write_inventory(workdir, emulator, contexts, tokens, verify)
             rl = workdir / "ratelimit-role"
+            if floor:
+                results.append(measure("ansible floor (ping)", workdir, emulator, inventory, FLOOR_PLAYBOOK, forks,
+                                       time_scale, rl))
             results.append(measure("role first converge", workdir, emulator, inventory, ROLE_PLAYBOOK, forks,
                                    time_scale, rl))
             results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
+            if floor:  # the floor again, after the role: the ratio uses the mean of both, so drift in load cancels
+                results.append(measure("ansible floor (ping)", workdir, emulator, inventory, FLOOR_PLAYBOOK, forks,
+                                       time_scale, rl))
         finally:
             emulator.stop()
         if naive:
@@ -225,20 +248,47 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True)
                 emulator.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    floors = [run["wall_seconds"] for run in results if run["run"].startswith("ansible floor")]
+    floor_seconds = sum(floors) / len(floors) if floors else None
+    for run in results:
+        run["ratio_to_floor"] = round(run["wall_seconds"] / floor_seconds, 2) if floor_seconds else None
     return {"workload": spec, "contexts": contexts, "tokens_per_context": tokens, "time_scale": time_scale,
-            "forks": forks, "verify": verify, "runs": results}
+            "forks": forks, "verify": verify, "floor_seconds": floor_seconds, "runs": results}
+
+
+def check_noop(item) -> list:
+    """What a no-op must keep: the ratio to the floor, zero 429 and no call beyond login, list and close."""
+    problems = []
+    for run in item["runs"]:
+        if run["run"] != "role no-op":
+            continue
+        if run["ratio_to_floor"] is not None and run["ratio_to_floor"] > NOOP_RATIO_LIMIT:
+            problems.append("no-op takes %.2f x Ansible's floor (limit %.1f)" % (run["ratio_to_floor"],
+                                                                                   NOOP_RATIO_LIMIT))
+        if run["status_429"]:
+            problems.append("no-op got %d answers 429" % run["status_429"])
+        expected = {op: n * item["contexts"] for op, n in NOOP_CALLS_PER_CONTEXT.items()}
+        extra = {op: n for op, n in run["operations"].items() if n > expected.get(op, 0)
+                 and op != "GET /security/public-key-certificates"}
+        if extra:
+            problems.append("no-op made extra calls: %s" % extra)
+    for run in item["runs"]:
+        if run["status_429"]:
+            problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
+    return sorted(set(problems))
 
 
 def print_table(report):
-    head = f"{'workload':<16} {'run':<20} {'wall s':>7} {'calls':>6} {'POST':>5} {'GET':>5} {'logins':>6} " \
-           f"{'429':>4} {'bound s':>8} {'paced s':>8} {'prd bound':>10}  busiest counter"
+    head = f"{'workload':<16} {'run':<21} {'wall s':>7} {'x floor':>7} {'calls':>6} {'POST':>5} {'GET':>5} " \
+           f"{'logins':>6} {'429':>4} {'bound s':>8} {'paced s':>8} {'prd bound':>10}  busiest counter"
     print(head)
     print("-" * len(head))
     for item in report["workloads"]:
         label = f"{item['workload']} S={item['time_scale']:g}"
         for run in item["runs"]:
             ops = run["operations"]
-            print(f"{label:<16} {run['run']:<20} {run['wall_seconds']:>7.1f} {run['calls']:>6} "
+            ratio = f"{run['ratio_to_floor']:.2f}" if run.get("ratio_to_floor") is not None else "-"
+            print(f"{label:<16} {run['run']:<21} {run['wall_seconds']:>7.1f} {ratio:>7} {run['calls']:>6} "
                   f"{ops.get('POST /tokens', 0):>5} {ops.get('GET /tokens', 0):>5} "
                   f"{ops.get('POST /auth/token/redeem', 0):>6} {run['status_429']:>4} {run['bound_seconds']:>8.1f} "
                   f"{run['paced_seconds']:>8.1f} {run['production_bound_seconds']:>9.0f}s  "
@@ -247,30 +297,45 @@ def print_table(report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", action="append", help="CxT: C contexts x T tokens (default 20x10 and 100x5)")
+    parser.add_argument("--workload", action="append", help="CxT: C contexts x T tokens (default 50x5)")
     parser.add_argument("--time-scale", type=float, default=60.0, help="emulator --time-scale for the workloads")
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--paced", default="1x120", help="a limit-bound workload without verification ('' to skip)")
     parser.add_argument("--paced-time-scale", type=float, default=4.0)
     parser.add_argument("--activation-delay", type=float, default=1.0)
-    parser.add_argument("--no-naive", action="store_true", help="skip the naive token loop")
+    parser.add_argument("--naive", action="store_true", help="also run the naive loop of single token tasks")
     parser.add_argument("--output", default=str(REPO / "bench" / "results.json"))
     args = parser.parse_args()
 
     report = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(), "workloads": []}
-    for spec in args.workload or ["20x10", "100x5"]:
+    problems = []
+    for spec in args.workload or ["50x5"]:
         print(f"workload {spec} ...", flush=True)
-        report["workloads"].append(workload(spec, args.time_scale, args.forks, args.activation_delay,
-                                            naive=not args.no_naive))
+        item = workload(spec, args.time_scale, args.forks, args.activation_delay, naive=args.naive)
+        report["workloads"].append(item)
+        problems += ["%s: %s" % (spec, problem) for problem in check_noop(item)]
     if args.paced:
         print(f"paced workload {args.paced} ...", flush=True)
-        report["workloads"].append(workload(args.paced, args.paced_time_scale, args.forks, args.activation_delay,
-                                            naive=False, verify=False))
+        item = workload(args.paced, args.paced_time_scale, args.forks, args.activation_delay, naive=False,
+                        verify=False, floor=False)
+        report["workloads"].append(item)
+        problems += ["%s: %s" % (args.paced, problem) for problem in check_noop(item)]
+    report["problems"] = problems
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
     print()
     print_table(report)
+    for item in report["workloads"]:
+        first = next((run for run in item["runs"] if run["run"] == "role first converge"), None)
+        if first and item.get("floor_seconds"):
+            print(f"\n{item['workload']}: first converge {first['wall_seconds']:.1f}s = {first['ratio_to_floor']:.2f} x "
+                  f"Ansible's floor ({item['floor_seconds']:.1f}s); the rate limits impose at least "
+                  f"{first['bound_seconds']:.1f}s at this time scale ({first['production_bound_seconds']:.0f}s in "
+                  f"production) for its busiest counter, {first['bound_counter']} x{first['bound_requests']}")
     print(f"\nwritten to {args.output}")
+    for problem in problems:
+        print("PROBLEM: " + problem)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

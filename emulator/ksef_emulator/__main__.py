@@ -1,4 +1,5 @@
 """`python -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir DIR [options]` (see docs/emulator.md)."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--auth-delay", type=float, default=0.2, help="seconds GET /auth/{ref} answers 100")
     p.add_argument("--access-token-ttl", type=float, default=900.0)
     p.add_argument("--refresh-token-ttl", type=float, default=604800.0)
-    p.add_argument("--lenient-xades", action="store_true", help="accept XAdES signatures the verifier would refuse "
-                                                                "for profile details")
+    p.add_argument(
+        "--lenient-xades",
+        action="store_true",
+        help="accept XAdES signatures the verifier would refuse for profile details",
+    )
     p.add_argument("--rotate-keys", action="store_true", help="emergency key rotation at start")
     p.add_argument("--expose-secrets", action="store_true", help="enable GET /_emulator/secrets (memory only)")
     p.add_argument("--capture", type=Path, help="append redacted /v2 exchanges to this JSON-lines file")
@@ -51,11 +55,21 @@ def configure_logging(log_file: Path | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = Settings(
-        state_dir=args.state_dir, rate_limits=args.rate_limits, time_scale=args.time_scale,
-        activation_delay=args.activation_delay, auth_delay=args.auth_delay, access_token_ttl=args.access_token_ttl,
-        refresh_token_ttl=args.refresh_token_ttl, lenient_xades=args.lenient_xades, rotate_keys=args.rotate_keys,
-        expose_secrets=args.expose_secrets, capture=args.capture, log_file=args.log_file,
-        tls_cert=args.tls_cert, tls_key=args.tls_key)
+        state_dir=args.state_dir,
+        rate_limits=args.rate_limits,
+        time_scale=args.time_scale,
+        activation_delay=args.activation_delay,
+        auth_delay=args.auth_delay,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        lenient_xades=args.lenient_xades,
+        rotate_keys=args.rotate_keys,
+        expose_secrets=args.expose_secrets,
+        capture=args.capture,
+        log_file=args.log_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
     configure_logging(args.log_file)
     app, _state = build_app(settings)
     tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}

@@ -1,4 +1,5 @@
 """The ASGI application: API routes under /v2, the control API under /_emulator, and the request pipeline."""
+
 from __future__ import annotations
 
 from starlette.applications import Starlette
@@ -6,16 +7,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from . import errors
+from .capture import CaptureMiddleware
 from .errors import ApiError, Forbidden, Unauthorized
 from .pipeline import API_PREFIX, Pipeline, RawSendKeeper
 from .routes import admin, auth, security, sessions, testdata, tokens
 from .settings import Settings
 from .state import EmulatorState
-
-try:  # delivered separately; --capture is ignored (with a warning) until it is there
-    from .capture import CaptureMiddleware
-except ImportError:  # pragma: no cover
-    CaptureMiddleware = None
 
 ADMIN_PREFIX = "/_emulator"
 
@@ -42,22 +39,20 @@ async def _internal(request: Request, exc: Exception):
 
 def build_app(settings: Settings):
     state = EmulatorState(settings)
-    api_routes = (security.routes + auth.routes + sessions.routes + [auth.status_route] + tokens.routes
-                  + testdata.routes)
+    api_routes = security.routes + auth.routes + sessions.routes + [auth.status_route] + tokens.routes + testdata.routes
     routes = _prefixed(API_PREFIX, api_routes) + _prefixed(ADMIN_PREFIX, admin.routes)
-    app = Starlette(routes=routes, exception_handlers={
-        ApiError: _bad_request,
-        Unauthorized: _unauthorized,
-        Forbidden: _forbidden,
-        admin.AdminError: admin.admin_error_response,
-        Exception: _internal,
-    })
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: _bad_request,
+            Unauthorized: _unauthorized,
+            Forbidden: _forbidden,
+            admin.AdminError: admin.admin_error_response,
+            Exception: _internal,
+        },
+    )
     app.state.emulator = state
     outer = Pipeline(app, state, routes)
     if settings.capture is not None:
-        if CaptureMiddleware is None:
-            import logging
-            logging.getLogger("ksef_emulator").warning("--capture ignored: ksef_emulator.capture is not available")
-        else:
-            outer = CaptureMiddleware(outer, str(settings.capture))
+        outer = CaptureMiddleware(outer, str(settings.capture))
     return RawSendKeeper(outer), state

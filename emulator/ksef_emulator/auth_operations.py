@@ -3,6 +3,7 @@
 The outcome is decided when the request arrives; GET /auth/{ref} shows 100 until --auth-delay has
 passed, then the outcome. A revoked session shows 425 and its refresh token stops working.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,10 +59,21 @@ class AuthOperations:
         self._store = store
         self._settings = settings
 
-    def create(self, *, method: str, context_type: str, context_value: str, subject_type: str | None,
-               subject_value: str | None, client_ip: str, outcome_code: int, outcome_details: list[str],
-               permissions: list[str], ksef_token_reference: str | None = None,
-               authorization_policy: dict | None = None) -> str:
+    def create(
+        self,
+        *,
+        method: str,
+        context_type: str,
+        context_value: str,
+        subject_type: str | None,
+        subject_value: str | None,
+        client_ip: str,
+        outcome_code: int,
+        outcome_details: list[str],
+        permissions: list[str],
+        ksef_token_reference: str | None = None,
+        authorization_policy: dict | None = None,
+    ) -> str:
         reference = refnum.new_reference(refnum.AUTHENTICATION)
         now = clock.now()
         with self._store.transaction() as db:
@@ -69,11 +81,26 @@ class AuthOperations:
             db.execute(
                 "INSERT INTO auth_operations (reference_number, start_date, method, context_type, context_value,"
                 " subject_type, subject_value, ksef_token_reference, authorization_policy, client_ip, final_at,"
-                " outcome_code, outcome_details, permissions, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (reference, now, method, context_type, context_value, subject_type, subject_value,
-                 ksef_token_reference, json.dumps(authorization_policy) if authorization_policy else None,
-                 client_ip, now + self._settings.scaled(self._settings.auth_delay), outcome_code,
-                 json.dumps(outcome_details), json.dumps(permissions), seq))
+                " outcome_code, outcome_details, permissions, seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reference,
+                    now,
+                    method,
+                    context_type,
+                    context_value,
+                    subject_type,
+                    subject_value,
+                    ksef_token_reference,
+                    json.dumps(authorization_policy) if authorization_policy else None,
+                    client_ip,
+                    now + self._settings.scaled(self._settings.auth_delay),
+                    outcome_code,
+                    json.dumps(outcome_details),
+                    json.dumps(permissions),
+                    seq,
+                ),
+            )
         return reference
 
     def get(self, reference: str) -> dict | None:
@@ -81,26 +108,36 @@ class AuthOperations:
         return None if row is None else _as_dict(row)
 
     def in_context(self, context_type: str, context_value: str) -> list[dict]:
-        rows = self._store.all("SELECT * FROM auth_operations WHERE context_type = ? AND context_value = ?"
-                               " ORDER BY start_date DESC, seq DESC", (context_type, context_value))
+        rows = self._store.all(
+            "SELECT * FROM auth_operations WHERE context_type = ? AND context_value = ?"
+            " ORDER BY start_date DESC, seq DESC",
+            (context_type, context_value),
+        )
         return [_as_dict(r) for r in rows]
 
     def mark_redeemed(self, reference: str) -> bool:
         """True when this call redeemed the tokens (exactly once)."""
-        return self._store.execute(
-            "UPDATE auth_operations SET redeemed = 1, refresh_valid_until = ? WHERE reference_number = ?"
-            " AND redeemed = 0", (clock.now() + self._settings.refresh_token_ttl, reference)) > 0
+        return (
+            self._store.execute(
+                "UPDATE auth_operations SET redeemed = 1, refresh_valid_until = ? WHERE reference_number = ?"
+                " AND redeemed = 0",
+                (clock.now() + self._settings.refresh_token_ttl, reference),
+            )
+            > 0
+        )
 
     def mark_refreshed(self, reference: str, permissions: list[str]) -> None:
-        self._store.execute("UPDATE auth_operations SET last_refresh_date = ?, permissions = ?"
-                            " WHERE reference_number = ?", (clock.now(), json.dumps(permissions), reference))
+        self._store.execute(
+            "UPDATE auth_operations SET last_refresh_date = ?, permissions = ? WHERE reference_number = ?",
+            (clock.now(), json.dumps(permissions), reference),
+        )
 
     def revoke(self, reference: str) -> None:
         self._store.execute("UPDATE auth_operations SET revoked = 1 WHERE reference_number = ?", (reference,))
 
 
 def _as_dict(row) -> dict:
-    op = {k: row[k] for k in row.keys()}
+    op = {k: row[k] for k in row.keys()}  # noqa: SIM118 - a sqlite3.Row iterates values
     op["outcome_details"] = json.loads(op["outcome_details"])
     op["permissions"] = json.loads(op["permissions"])
     op["authorization_policy"] = json.loads(op["authorization_policy"]) if op["authorization_policy"] else None

@@ -7,12 +7,20 @@
   treated as their owner (an emulator simplification: /testdata/permissions only takes Nip contexts).
 - Everyone else holds what /testdata/permissions granted to their identifier (Nip, Pesel or Fingerprint).
 """
+
 from __future__ import annotations
 
 from .store import Store
 
-ALL_PERMISSIONS = ("InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage", "SubunitManage",
-                   "EnforcementOperations", "Introspection")
+ALL_PERMISSIONS = (
+    "InvoiceRead",
+    "InvoiceWrite",
+    "CredentialsRead",
+    "CredentialsManage",
+    "SubunitManage",
+    "EnforcementOperations",
+    "Introspection",
+)
 OWNER_PERMISSIONS = tuple(p for p in ALL_PERMISSIONS if p != "EnforcementOperations")
 
 
@@ -59,8 +67,10 @@ class Authority:
             if id_type == "Fingerprint":
                 id_value = id_value.upper()
             for row in self._store.all(
-                    "SELECT permission FROM permission_grants WHERE context_type = ? AND context_value = ?"
-                    " AND subject_type = ? AND subject_value = ?", (context_type, context_value, id_type, id_value)):
+                "SELECT permission FROM permission_grants WHERE context_type = ? AND context_value = ?"
+                " AND subject_type = ? AND subject_value = ?",
+                (context_type, context_value, id_type, id_value),
+            ):
                 held.add(row["permission"])
         return ordered(held)
 

@@ -1,4 +1,5 @@
 """Who is calling: the access token's claims, checked (signature, expiry, type, IP policy)."""
+
 from __future__ import annotations
 
 import ipaddress

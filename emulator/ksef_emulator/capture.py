@@ -4,6 +4,7 @@
 application. Secrets are replaced by same-length runs of 'x' so the record still validates
 against the contract (minLength/maxLength) but never holds a usable value.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ def blank(value: str) -> str:
 def redact_body(body):
     """A copy of a parsed JSON body with every secret value blanked."""
     if isinstance(body, dict):
-        return {key: blank(value) if key in SECRET_KEYS and isinstance(value, str) else redact_body(value)
-                for key, value in body.items()}
+        return {
+            key: blank(value) if key in SECRET_KEYS and isinstance(value, str) else redact_body(value)
+            for key, value in body.items()
+        }
     if isinstance(body, list):
         return [redact_body(item) for item in body]
     return body
@@ -63,7 +66,7 @@ def _route_template(scope) -> str | None:
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return None
-    prefix = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
+    prefix = scope.get("root_path", "")[len(scope.get("app_root_path", "")) :]
     return prefix + path
 
 
@@ -146,7 +149,6 @@ class CaptureMiddleware:
 
     def _write(self, record: dict) -> None:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        with self._lock:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()

@@ -1,4 +1,5 @@
 """Wall-clock helpers: one place that decides how instants are stored (epoch seconds) and shown (ISO 8601)."""
+
 from __future__ import annotations
 
 import time

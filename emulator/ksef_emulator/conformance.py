@@ -10,6 +10,7 @@ with format checkers for date-time (RFC 3339, offset required), date, int32, int
 
 Run it by hand: python -m ksef_emulator.conformance tests/output/capture-*.jsonl
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,18 @@ NEGOTIATED_ERROR_STATUSES = ("400", "429")
 # ---- OpenAPI 3.0 schema -> JSON Schema 2020-12 ------------------------------------------------
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_VALUES = ("items", "additionalProperties", "not", "contains", "propertyNames",
-                  "unevaluatedProperties", "unevaluatedItems", "if", "then", "else")
+_SCHEMA_VALUES = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "if",
+    "then",
+    "else",
+)
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 
 
@@ -151,15 +162,17 @@ def format_checker() -> FormatChecker:
 
     @checker.checks("date", raises=ValueError)
     def _date(value):
-        return not isinstance(value, str) or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and date.fromisoformat(value))
+        return not isinstance(value, str) or bool(
+            re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and date.fromisoformat(value)
+        )
 
     @checker.checks("int32")
     def _int32(value):
-        return not isinstance(value, int) or -2**31 <= value < 2**31
+        return not isinstance(value, int) or -(2**31) <= value < 2**31
 
     @checker.checks("int64")
     def _int64(value):
-        return not isinstance(value, int) or -2**63 <= value < 2**63
+        return not isinstance(value, int) or -(2**63) <= value < 2**63
 
     @checker.checks("byte", raises=(binascii.Error, ValueError))
     def _byte(value):
@@ -170,6 +183,7 @@ def format_checker() -> FormatChecker:
 
 # ---- matching requests to operations ----------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PathTemplate:
     template: str
@@ -177,7 +191,7 @@ class PathTemplate:
     literal_segments: int
 
     @classmethod
-    def parse(cls, template: str) -> "PathTemplate":
+    def parse(cls, template: str) -> PathTemplate:
         segments = template.strip("/").split("/")
         regex = "/".join("[^/]+" if re.fullmatch(r"\{[^}]+\}", s) else re.escape(s) for s in segments)
         literals = sum(1 for s in segments if not s.startswith("{"))
@@ -187,7 +201,7 @@ class PathTemplate:
 def normalise_template(template: str) -> str:
     """A router's path as a contract path: no API prefix, no `:converter` in parameters."""
     if template.startswith(API_PREFIX + "/"):
-        template = template[len(API_PREFIX):]
+        template = template[len(API_PREFIX) :]
     return re.sub(r"\{([^}:]+):[^}]+\}", r"{\1}", template)
 
 
@@ -201,12 +215,13 @@ class ContractChecker:
         self.registry = Registry().with_resource(CONTRACT_URI, resource)
         self.formats = format_checker()
         # Most literal segments first, so /auth/sessions wins over /auth/{referenceNumber}.
-        self.templates = sorted((PathTemplate.parse(t) for t in contract.get("paths", {})),
-                                key=lambda t: (-t.literal_segments, t.template))
+        self.templates = sorted(
+            (PathTemplate.parse(t) for t in contract.get("paths", {})), key=lambda t: (-t.literal_segments, t.template)
+        )
         self._validators: dict[str, Draft202012Validator] = {}
 
     @classmethod
-    def from_file(cls, contract_path: str | Path = DEFAULT_CONTRACT) -> "ContractChecker":
+    def from_file(cls, contract_path: str | Path = DEFAULT_CONTRACT) -> ContractChecker:
         return cls(json.loads(Path(contract_path).read_text(encoding="utf-8")))
 
     def match(self, method: str, path: str) -> tuple[str | None, bool]:
@@ -220,7 +235,8 @@ class ContractChecker:
     def validator(self, pointer: str) -> Draft202012Validator:
         if pointer not in self._validators:
             self._validators[pointer] = Draft202012Validator(
-                {"$ref": f"{CONTRACT_URI}#{pointer}"}, registry=self.registry, format_checker=self.formats)
+                {"$ref": f"{CONTRACT_URI}#{pointer}"}, registry=self.registry, format_checker=self.formats
+            )
         return self._validators[pointer]
 
     def check_exchange(self, record: dict) -> list[str]:
@@ -230,7 +246,7 @@ class ContractChecker:
         status = record.get("status")
         label = f"{method} {path} -> {status}"
         if path.startswith(API_PREFIX + "/") or path == API_PREFIX:
-            path = path[len(API_PREFIX):] or "/"
+            path = path[len(API_PREFIX) :] or "/"
         if path.startswith(UNCHECKED_PREFIXES) or record.get("injected_fault"):
             return []
 
@@ -249,8 +265,10 @@ class ContractChecker:
         if status_key not in responses:
             if "default" not in responses:
                 documented_codes = ", ".join(sorted(responses))
-                return problems + [f"{label}: status {status} is not documented for {method} {template} "
-                                   f"(documented: {documented_codes})"]
+                return problems + [
+                    f"{label}: status {status} is not documented for {method} {template} "
+                    f"(documented: {documented_codes})"
+                ]
             status_key = "default"
         pointer = "/paths/" + _escape(template) + f"/{method.lower()}/responses/{status_key}"
         response = responses[status_key]
@@ -263,8 +281,9 @@ class ContractChecker:
         documented = response.get("headers", {})
         required = {name for name, spec in documented.items() if spec.get("required")}
         required |= set(REQUIRED_HEADERS.get(status_key, ()))
-        problems = [f"{label}: required header {name} is missing" for name in sorted(required)
-                    if name.lower() not in headers]
+        problems = [
+            f"{label}: required header {name} is missing" for name in sorted(required) if name.lower() not in headers
+        ]
         for name, spec in documented.items():
             value = headers.get(name.lower())
             if value is None or "schema" not in spec:
@@ -288,8 +307,10 @@ class ContractChecker:
         if not has_body:
             return [f"{label}: empty body; expected one of {', '.join(content)}"]
         if media_type not in content:
-            return [f"{label}: content type {media_type or '(none)'} is not documented for {status_key} "
-                    f"(documented: {', '.join(content)})"]
+            return [
+                f"{label}: content type {media_type or '(none)'} is not documented for {status_key} "
+                f"(documented: {', '.join(content)})"
+            ]
         problems = []
         if status_key in NEGOTIATED_ERROR_STATUSES and len(content) > 1:
             asked = (record.get("request_headers") or {}).get("x-error-format", "").strip().lower()
@@ -300,8 +321,9 @@ class ContractChecker:
             if record.get("body_invalid_json") or record.get("body") is None:
                 return problems + [f"{label}: {media_type} body is not valid JSON"]
             schema_pointer = f"{pointer}/content/{_escape(media_type)}/schema"
-            errors = sorted(self.validator(schema_pointer).iter_errors(record["body"]),
-                            key=lambda e: list(e.absolute_path))
+            errors = sorted(
+                self.validator(schema_pointer).iter_errors(record["body"]), key=lambda e: list(e.absolute_path)
+            )
             for error in errors:
                 problems.append(f"{label}: body {_describe(error)}")
         return problems
@@ -368,8 +390,9 @@ def check_capture(capture_path: str | Path, contract_path: str | Path = DEFAULT_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ksef_emulator.conformance",
-                                     description="Check captured /v2 exchanges against open-api.json.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ksef_emulator.conformance", description="Check captured /v2 exchanges against open-api.json."
+    )
     parser.add_argument("captures", nargs="+", type=Path, help="capture files written by --capture")
     parser.add_argument("--contract", type=Path, default=DEFAULT_CONTRACT, help="open-api.json to check against")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 """The bundled OpenAPI contract (contract/open-api.json, an unchanged copy of the official file)."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 400 (and 500): ExceptionResponse by default, BadRequestProblemDetails-style `application/problem+json`
 when the request says `X-Error-Format: problem-details`. 401, 403 and 410 are always problem+json.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,49 +81,59 @@ def trace_id() -> str:
 
 
 def _json(body: dict, status: int, media_type: str, headers: dict | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=media_type,
-                    headers=headers)
+    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=media_type, headers=headers)
 
 
 def bad_request(request: Request, error: ApiError) -> Response:
     now = clock.now()
     if wants_problem_details(request.headers):
-        return _json({
-            "title": "Bad Request",
-            "status": 400,
-            "instance": request.url.path,
-            "detail": "Żądanie jest nieprawidłowe.",
-            "errors": [{"code": error.code, "description": error.description, "details": error.details}],
-            "timestamp": clock.iso(now),
-            "traceId": trace_id(),
-        }, 400, "application/problem+json")
+        return _json(
+            {
+                "title": "Bad Request",
+                "status": 400,
+                "instance": request.url.path,
+                "detail": "Żądanie jest nieprawidłowe.",
+                "errors": [{"code": error.code, "description": error.description, "details": error.details}],
+                "timestamp": clock.iso(now),
+                "traceId": trace_id(),
+            },
+            400,
+            "application/problem+json",
+        )
     return _json(exception_response([(error.code, error.description, error.details)], now), 400, "application/json")
 
 
 def exception_response(entries: list[tuple[int, str, list[str]]], now: float) -> dict:
     tid = trace_id()
-    return {"exception": {
-        "exceptionDetailList": [
-            {"exceptionCode": code, "exceptionDescription": desc, "details": details or None}
-            for code, desc, details in entries
-        ],
-        "referenceNumber": str(uuid.uuid4()),
-        "serviceCode": f"00-{tid}-{secrets.token_hex(8)}-00",
-        "serviceCtx": "srvEMULA",
-        "serviceName": "ksef-api-emulator",
-        "timestamp": clock.iso_local(now),
-    }}
+    return {
+        "exception": {
+            "exceptionDetailList": [
+                {"exceptionCode": code, "exceptionDescription": desc, "details": details or None}
+                for code, desc, details in entries
+            ],
+            "referenceNumber": str(uuid.uuid4()),
+            "serviceCode": f"00-{tid}-{secrets.token_hex(8)}-00",
+            "serviceCtx": "srvEMULA",
+            "serviceName": "ksef-api-emulator",
+            "timestamp": clock.iso_local(now),
+        }
+    }
 
 
 def unauthorized(path: str, error: Unauthorized) -> Response:
-    return _json({
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": error.detail,
-        "instance": path,
-        "traceId": trace_id(),
-        "timestamp": clock.iso(clock.now()),
-    }, 401, "application/problem+json", headers={"WWW-Authenticate": "Bearer"})
+    return _json(
+        {
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": error.detail,
+            "instance": path,
+            "traceId": trace_id(),
+            "timestamp": clock.iso(clock.now()),
+        },
+        401,
+        "application/problem+json",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def forbidden(path: str, error: Forbidden) -> Response:
@@ -141,27 +152,34 @@ def forbidden(path: str, error: Forbidden) -> Response:
 
 
 def gone(path: str) -> Response:
-    return _json({
-        "title": "Gone",
-        "status": 410,
-        "instance": path,
-        "detail": "Operacja wygasła i nie jest już dostępna.",
-        "timestamp": clock.iso(clock.now()),
-        "traceId": trace_id(),
-    }, 410, "application/problem+json")
+    return _json(
+        {
+            "title": "Gone",
+            "status": 410,
+            "instance": path,
+            "detail": "Operacja wygasła i nie jest już dostępna.",
+            "timestamp": clock.iso(clock.now()),
+            "traceId": trace_id(),
+        },
+        410,
+        "application/problem+json",
+    )
 
 
 def internal_error(path: str, problem_details: bool) -> Response:
     """An unexpected server failure (also what fault injection answers)."""
     now = clock.now()
     if problem_details:
-        return _json({
-            "title": "Internal Server Error",
-            "status": 500,
-            "instance": path,
-            "detail": "Wystąpił nieoczekiwany błąd serwera.",
-            "timestamp": clock.iso(now),
-            "traceId": trace_id(),
-        }, 500, "application/problem+json")
-    return _json(exception_response([(500, "Wystąpił nieoczekiwany błąd serwera.", [])], now), 500,
-                 "application/json")
+        return _json(
+            {
+                "title": "Internal Server Error",
+                "status": 500,
+                "instance": path,
+                "detail": "Wystąpił nieoczekiwany błąd serwera.",
+                "timestamp": clock.iso(now),
+                "traceId": trace_id(),
+            },
+            500,
+            "application/problem+json",
+        )
+    return _json(exception_response([(500, "Wystąpił nieoczekiwany błąd serwera.", [])], now), 500, "application/json")

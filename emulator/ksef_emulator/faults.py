@@ -1,4 +1,5 @@
 """Injected failures for resilience tests (PUT /_emulator/faults): 500s, slow answers, dropped connections."""
+
 from __future__ import annotations
 
 import random
@@ -20,7 +21,7 @@ class FaultConfig:
     seed: int | None = None
 
     @classmethod
-    def from_json(cls, body: dict) -> "FaultConfig":
+    def from_json(cls, body: dict) -> FaultConfig:
         unknown = set(body) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")

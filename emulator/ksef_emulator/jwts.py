@@ -4,6 +4,7 @@
 - ContextToken: accessToken; carries the context, the subject and the permissions granted at issue time.
 - RefreshToken: refreshToken; only good for POST /auth/token/refresh and DELETE /auth/sessions/current.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,13 +47,13 @@ class JwtIssuer:
     def _sign(self, claims: dict, ttl: float) -> Issued:
         now = clock.now()
         exp = now + ttl
-        payload = {**claims, "jti": uuid.uuid4().hex, "iat": int(now), "exp": exp, "iss": ISSUER,
-                   "aud": AUDIENCE}
+        payload = {**claims, "jti": uuid.uuid4().hex, "iat": int(now), "exp": exp, "iss": ISSUER, "aud": AUDIENCE}
         return Issued(jwt.encode(payload, self._secret, algorithm="HS256"), exp)
 
     def operation_token(self, reference_number: str) -> Issued:
-        return self._sign({"token-type": OPERATION, "operation-reference-number": reference_number},
-                          OPERATION_TOKEN_TTL)
+        return self._sign(
+            {"token-type": OPERATION, "operation-reference-number": reference_number}, OPERATION_TOKEN_TTL
+        )
 
     def session_token(self, token_type: str, session: dict, ttl: float) -> Issued:
         """An access (ContextToken) or refresh (RefreshToken) token for an authentication session."""
@@ -76,8 +77,14 @@ class JwtIssuer:
     def decode(self, token: str, expected_type: str, *, verify_exp: bool = True) -> dict:
         """The claims of a valid token of the expected type, else 401."""
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
-                                options={"verify_exp": verify_exp, "require": ["exp", "iat", "token-type"]})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"verify_exp": verify_exp, "require": ["exp", "iat", "token-type"]},
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("Token wygasł.") from None
         except jwt.PyJWTError:
@@ -89,8 +96,14 @@ class JwtIssuer:
     def peek_context(self, token: str) -> str | None:
         """`Type:value` of a correctly signed session token (even expired), for limits, stats and logs."""
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
-                                options={"verify_exp": False})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"verify_exp": False},
+            )
         except jwt.PyJWTError:
             return None
         if claims.get("context-identifier-type"):

@@ -3,6 +3,7 @@
 Identifiers as documented (bezpieczenstwo/klucze-publiczne-do-szyfrowania.md):
 certificateId = Base64(SHA-256(certificate DER)), publicKeyId = Base64(SHA-256(SubjectPublicKeyInfo DER)).
 """
+
 from __future__ import annotations
 
 import base64
@@ -52,12 +53,14 @@ class PublishedKey:
 
 
 def _self_signed(private_key: rsa.RSAPrivateKey, usage: str, valid_from: float) -> x509.Certificate:
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "KSeF API emulator"),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, usage),
-        x509.NameAttribute(NameOID.COMMON_NAME, "Ministerstwo Finansów"),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "KSeF API emulator"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, usage),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Ministerstwo Finansów"),
+        ]
+    )
     start = dt.datetime.fromtimestamp(int(valid_from), tz=dt.timezone.utc)
     return (
         x509.CertificateBuilder()
@@ -67,9 +70,20 @@ def _self_signed(private_key: rsa.RSAPrivateKey, usage: str, valid_from: float) 
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(days=365 * CERTIFICATE_YEARS))
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=True,
-                                     data_encipherment=True, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=True,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(private_key, hashes.SHA256())
     )
 
@@ -89,26 +103,52 @@ class KeyRing:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         cert = _self_signed(key, usage, valid_from)
         der = cert.public_bytes(serialization.Encoding.DER)
-        spki = key.public_key().public_bytes(serialization.Encoding.DER,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        published = PublishedKey(b64_sha256(spki), usage, der, b64_sha256(der),
-                                 int(valid_from), int(valid_from) + 365 * CERTIFICATE_YEARS * 86400)
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        published = PublishedKey(
+            b64_sha256(spki),
+            usage,
+            der,
+            b64_sha256(der),
+            int(valid_from),
+            int(valid_from) + 365 * CERTIFICATE_YEARS * 86400,
+        )
         self._store.execute(
             "INSERT INTO encryption_keys (public_key_id, usage, private_key_pem, certificate_der, certificate_id,"
             " valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (published.public_key_id, usage, pem, der, published.certificate_id,
-             published.valid_from, published.valid_to))
+            (
+                published.public_key_id,
+                usage,
+                pem,
+                der,
+                published.certificate_id,
+                published.valid_from,
+                published.valid_to,
+            ),
+        )
         self._private[published.public_key_id] = key
         return published
 
     def _active(self, usage: str | None = None) -> list[PublishedKey]:
         rows = self._store.all(
             "SELECT * FROM encryption_keys WHERE retired = 0 AND (? IS NULL OR usage = ?) ORDER BY valid_from",
-            (usage, usage))
-        return [PublishedKey(r["public_key_id"], r["usage"], bytes(r["certificate_der"]), r["certificate_id"],
-                             r["valid_from"], r["valid_to"]) for r in rows]
+            (usage, usage),
+        )
+        return [
+            PublishedKey(
+                r["public_key_id"],
+                r["usage"],
+                bytes(r["certificate_der"]),
+                r["certificate_id"],
+                r["valid_from"],
+                r["valid_to"],
+            )
+            for r in rows
+        ]
 
     def published(self) -> list[PublishedKey]:
         return self._active()
@@ -137,8 +177,9 @@ class KeyRing:
     def _private_key(self, public_key_id: str) -> rsa.RSAPrivateKey:
         key = self._private.get(public_key_id)
         if key is None:
-            row = self._store.one("SELECT private_key_pem FROM encryption_keys WHERE public_key_id = ?",
-                                  (public_key_id,))
+            row = self._store.one(
+                "SELECT private_key_pem FROM encryption_keys WHERE public_key_id = ?", (public_key_id,)
+            )
             key = serialization.load_pem_private_key(bytes(row["private_key_pem"]), password=None)
             self._private[public_key_id] = key
         return key
@@ -154,4 +195,5 @@ class KeyRing:
     def decrypt(self, public_key_id: str, ciphertext: bytes) -> bytes:
         """RSA-OAEP with SHA-256 and MGF1-SHA-256; raises ValueError when it does not decrypt."""
         return self._private_key(public_key_id).decrypt(
-            ciphertext, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+            ciphertext, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+        )

@@ -3,6 +3,7 @@
 A token value is `{referenceNumber}|{nip|internalId}-{context value}|{64 hex}`; only a salted SHA-256
 of the 64-hex secret is kept. Status changes happen lazily, the next time anything looks at tokens.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,8 @@ STATUSES = ("Pending", "Active", "Revoking", "Revoked", "Failed")
 CONTEXT_WORDS = {"Nip": "nip", "InternalId": "internalId"}
 VALUE_PATTERN = re.compile(
     r"^(?P<ref>\d{8}-EC-[0-9A-F]{10}-[0-9A-F]{10}-[0-9A-F]{2})\|(?P<ctx>nip|internalId)-(?P<value>[0-9A-Za-z-]{1,64})"
-    r"\|(?P<secret>[0-9a-f]{64})$")
+    r"\|(?P<secret>[0-9a-f]{64})$"
+)
 ACTIVATION_FAILED = "Nie udało się aktywować tokena."
 
 
@@ -36,8 +38,16 @@ class TokenRegistry:
         self._lock = threading.Lock()
         self.fail_next = 0  # PUT /_emulator/activation: the next N new tokens end Failed
 
-    def create(self, context_type: str, context_value: str, author_type: str, author_value: str,
-               description: str, permissions: list[str], status: str = "Pending") -> tuple[str, str]:
+    def create(
+        self,
+        context_type: str,
+        context_value: str,
+        author_type: str,
+        author_value: str,
+        description: str,
+        permissions: list[str],
+        status: str = "Pending",
+    ) -> tuple[str, str]:
         """A new token; returns (referenceNumber, value). The value exists only in this return."""
         reference = refnum.new_reference(refnum.KSEF_TOKEN)
         secret = secrets.token_hex(32)
@@ -56,9 +66,24 @@ class TokenRegistry:
                 "INSERT INTO ksef_tokens (reference_number, context_type, context_value, author_type, author_value,"
                 " description, permissions, status, status_details, date_created, transition_at, fail_activation,"
                 " secret_salt, secret_hash, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (reference, context_type, context_value, author_type, author_value, description,
-                 json.dumps(ordered(permissions)), status, json.dumps(details), now, transition_at, fail, salt,
-                 _hash(salt, secret), seq))
+                (
+                    reference,
+                    context_type,
+                    context_value,
+                    author_type,
+                    author_value,
+                    description,
+                    json.dumps(ordered(permissions)),
+                    status,
+                    json.dumps(details),
+                    now,
+                    transition_at,
+                    fail,
+                    salt,
+                    _hash(salt, secret),
+                    seq,
+                ),
+            )
         value = f"{reference}|{CONTEXT_WORDS[context_type]}-{context_value}|{secret}"
         return reference, value
 
@@ -66,13 +91,21 @@ class TokenRegistry:
         """Apply every status change that is due."""
         now = clock.now()
         with self._store.transaction() as db:
-            db.execute("UPDATE ksef_tokens SET status = 'Active', transition_at = NULL"
-                       " WHERE status = 'Pending' AND fail_activation = 0 AND transition_at <= ?", (now,))
-            db.execute("UPDATE ksef_tokens SET status = 'Failed', transition_at = NULL, status_details = ?"
-                       " WHERE status = 'Pending' AND fail_activation = 1 AND transition_at <= ?",
-                       (json.dumps([ACTIVATION_FAILED]), now))
-            db.execute("UPDATE ksef_tokens SET status = 'Revoked', transition_at = NULL"
-                       " WHERE status = 'Revoking' AND transition_at <= ?", (now,))
+            db.execute(
+                "UPDATE ksef_tokens SET status = 'Active', transition_at = NULL"
+                " WHERE status = 'Pending' AND fail_activation = 0 AND transition_at <= ?",
+                (now,),
+            )
+            db.execute(
+                "UPDATE ksef_tokens SET status = 'Failed', transition_at = NULL, status_details = ?"
+                " WHERE status = 'Pending' AND fail_activation = 1 AND transition_at <= ?",
+                (json.dumps([ACTIVATION_FAILED]), now),
+            )
+            db.execute(
+                "UPDATE ksef_tokens SET status = 'Revoked', transition_at = NULL"
+                " WHERE status = 'Revoking' AND transition_at <= ?",
+                (now,),
+            )
 
     def get(self, reference: str) -> dict | None:
         self.settle()
@@ -87,8 +120,9 @@ class TokenRegistry:
         token = self.get(m["ref"])
         if token is None:
             return None, True
-        row = self._store.one("SELECT secret_salt, secret_hash FROM ksef_tokens WHERE reference_number = ?",
-                              (m["ref"],))
+        row = self._store.one(
+            "SELECT secret_salt, secret_hash FROM ksef_tokens WHERE reference_number = ?", (m["ref"],)
+        )
         if not hmac.compare_digest(_hash(bytes(row["secret_salt"]), m["secret"]), bytes(row["secret_hash"])):
             return None, True
         ctx_type = {"nip": "Nip", "internalId": "InternalId"}[m["ctx"]]
@@ -101,12 +135,15 @@ class TokenRegistry:
         self.settle()
         rows = self._store.all(
             "SELECT * FROM ksef_tokens WHERE (? IS NULL OR (context_type = ? AND context_value = ?))"
-            " ORDER BY date_created DESC, seq DESC", (context_type, context_type, context_value))
+            " ORDER BY date_created DESC, seq DESC",
+            (context_type, context_type, context_value),
+        )
         return [_as_dict(r) for r in rows]
 
     def touch(self, reference: str) -> None:
-        self._store.execute("UPDATE ksef_tokens SET last_use_date = ? WHERE reference_number = ?",
-                            (clock.now(), reference))
+        self._store.execute(
+            "UPDATE ksef_tokens SET last_use_date = ? WHERE reference_number = ?", (clock.now(), reference)
+        )
 
     def revoke(self, reference: str) -> None:
         """Revoking now, Revoked after the activation delay (no effect on tokens already revoked)."""
@@ -114,24 +151,36 @@ class TokenRegistry:
         self._store.execute(
             "UPDATE ksef_tokens SET status = 'Revoking', transition_at = ? WHERE reference_number = ?"
             " AND status NOT IN ('Revoking', 'Revoked')",
-            (clock.now() + self._settings.scaled(self._settings.activation_delay), reference))
+            (clock.now() + self._settings.scaled(self._settings.activation_delay), reference),
+        )
 
     def fail(self, reference: str) -> bool:
         """A Pending token becomes Failed (admin API)."""
         self.settle()
-        return self._store.execute(
-            "UPDATE ksef_tokens SET status = 'Failed', transition_at = NULL, status_details = ?"
-            " WHERE reference_number = ? AND status = 'Pending'", (json.dumps([ACTIVATION_FAILED]), reference)) > 0
+        return (
+            self._store.execute(
+                "UPDATE ksef_tokens SET status = 'Failed', transition_at = NULL, status_details = ?"
+                " WHERE reference_number = ? AND status = 'Pending'",
+                (json.dumps([ACTIVATION_FAILED]), reference),
+            )
+            > 0
+        )
 
     def backdate(self, reference: str, seconds: float) -> bool:
-        return self._store.execute(
-            "UPDATE ksef_tokens SET date_created = date_created - ?,"
-            " last_use_date = CASE WHEN last_use_date IS NULL THEN NULL ELSE last_use_date - ? END"
-            " WHERE reference_number = ?", (seconds, seconds, reference)) > 0
+        return (
+            self._store.execute(
+                "UPDATE ksef_tokens SET date_created = date_created - ?,"
+                " last_use_date = CASE WHEN last_use_date IS NULL THEN NULL ELSE last_use_date - ? END"
+                " WHERE reference_number = ?",
+                (seconds, seconds, reference),
+            )
+            > 0
+        )
 
 
 def _as_dict(row) -> dict:
-    token = {k: row[k] for k in row.keys() if k not in ("secret_salt", "secret_hash")}
+    hidden = ("secret_salt", "secret_hash")
+    token = {k: row[k] for k in row.keys() if k not in hidden}  # noqa: SIM118 - a sqlite3.Row iterates values
     token["permissions"] = json.loads(token["permissions"])
     token["status_details"] = json.loads(token["status_details"])
     return token

@@ -1,4 +1,5 @@
 """Opaque continuation tokens (`x-continuation-token`) for lists sorted newest first (keyset paging)."""
+
 from __future__ import annotations
 
 import base64

@@ -2,6 +2,7 @@
 
 The log line never carries a secret: method, path (no query), status, context and duration only.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,17 +14,13 @@ import jwt
 from . import errors, faults
 from .contract import rate_limits
 from .errors import wants_problem_details
+from .ratelimit import too_many_requests
 from .state import EmulatorState
 
 API_PREFIX = "/v2"
 RAW_SEND = "ksef_emulator.raw_send"
 
 log = logging.getLogger("ksef_emulator.requests")
-
-try:  # delivered separately; without it every 429 would be missing, so fall back to no limits
-    from .ratelimit import too_many_requests
-except ImportError:  # pragma: no cover
-    too_many_requests = None
 
 
 class RawSendKeeper:
@@ -48,7 +45,7 @@ class Pipeline:
             if route.path.startswith(API_PREFIX + "/"):
                 for method in route.methods or ():
                     if method != "HEAD":
-                        self.templates.append((method, route.path_regex, route.path[len(API_PREFIX):]))
+                        self.templates.append((method, route.path_regex, route.path[len(API_PREFIX) :]))
 
     def operation(self, method: str, path: str) -> str | None:
         if not path.startswith(API_PREFIX + "/"):
@@ -56,7 +53,7 @@ class Pipeline:
         for route_method, regex, template in self.templates:
             if route_method == method and regex.match(path):
                 return f"{method} {template}"
-        return f"{method} {path[len(API_PREFIX):]}"
+        return f"{method} {path[len(API_PREFIX) :]}"
 
     def context_of(self, scope) -> str | None:
         """`Type:value` from the request's bearer token, if it is one of ours."""
@@ -125,21 +122,12 @@ class Pipeline:
 
     def _rate_limited(self, operation, context, scope, path, problem):
         limiter = self.state.limiter
-        if limiter is None or too_many_requests is None:
-            return None
         client_ip = (scope.get("client") or ("", 0))[0]
         key = f"{context or ''}|{client_ip}"
-        limits = rate_limits(operation)
-        if hasattr(limiter, "check_request"):
-            denial = limiter.check_request(operation, key, limits)
-            if denial is None:
-                return None
-            return too_many_requests(denial.retry_after, denial.detail, problem, path)
-        retry_after = limiter.check(operation, key, limits)
-        if retry_after is None:
+        denial = limiter.check_request(operation, key, rate_limits(operation))
+        if denial is None:
             return None
-        return too_many_requests(retry_after, f"Przekroczono limit żądań. Spróbuj ponownie po {int(retry_after)} sekundach.",
-                                 problem)
+        return too_many_requests(denial.retry_after, denial.detail, problem, path)
 
     @staticmethod
     async def _drop(scope, send):

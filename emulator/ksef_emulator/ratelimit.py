@@ -13,6 +13,7 @@ Choices the documentation leaves open (see docs/emulator-limits.md):
 - The time scale compresses minutes and hours only; a second stays one real second, otherwise
   the per-second threshold could only be reached by concurrent bursts.
 """
+
 from __future__ import annotations
 
 import json
@@ -132,7 +133,7 @@ class RateLimiter:
                 return self._denial(counter, now)
 
             longest = max(self.window_seconds(name) for name in effective)
-            del counter.accepted[:bisect_right(counter.accepted, now - longest)]
+            del counter.accepted[: bisect_right(counter.accepted, now - longest)]
 
             wait, breached = 0.0, None
             for name, limit in effective.items():
@@ -148,7 +149,7 @@ class RateLimiter:
                 return None
 
             hour = self.window_seconds("perHour")
-            del counter.breaches[:bisect_right(counter.breaches, now - hour)]
+            del counter.breaches[: bisect_right(counter.breaches, now - hour)]
             escalation = 2 ** min(len(counter.breaches), MAX_DOUBLINGS)
             block = min(wait * escalation, max(hour, wait))
             counter.breaches.append(now)
@@ -186,8 +187,10 @@ def _requests_word(n: int) -> str:
 def limit_detail(limit: int, window: str, retry_after: int) -> str:
     """The 429 detail in the API's wording, e.g. 'Przekroczono limit 20 żądań na minutę. ...'."""
     seconds = "sekundzie" if retry_after == 1 else "sekundach"
-    return (f"Przekroczono limit {limit} {_requests_word(limit)} na {_WINDOW_WORDS[window]}. "
-            f"Spróbuj ponownie po {retry_after} {seconds}.")
+    return (
+        f"Przekroczono limit {limit} {_requests_word(limit)} na {_WINDOW_WORDS[window]}. "
+        f"Spróbuj ponownie po {retry_after} {seconds}."
+    )
 
 
 def too_many_requests(retry_after: int, detail: str, problem_details: bool, instance: str = "") -> Response:

@@ -3,6 +3,7 @@
 Layout: date, two-letter kind (CR challenge, AU authentication, EC KSeF token), a time-derived and a
 random 10-hex-digit part, and a CRC-8 check of everything before it.
 """
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 Security tests use the list as canaries: none of these strings may appear in logs or outputs.
 Nothing is recorded unless the option is on.
 """
+
 from __future__ import annotations
 
 import threading

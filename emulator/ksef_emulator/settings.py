@@ -1,4 +1,5 @@
 """Runtime options (command line, changeable through PUT /_emulator/config)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

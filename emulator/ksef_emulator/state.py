@@ -1,4 +1,5 @@
 """Everything one running emulator holds, built once from the settings."""
+
 from __future__ import annotations
 
 from .auth_operations import AuthOperations
@@ -7,15 +8,11 @@ from .faults import Faults
 from .jwts import JwtIssuer
 from .keys import KeyRing
 from .ksef_tokens import TokenRegistry
+from .ratelimit import RateLimiter
 from .secrets_log import SecretsLog
 from .settings import Settings
 from .stats import Stats
 from .store import Store
-
-try:  # delivered separately; the emulator runs without limits until it is there
-    from .ratelimit import RateLimiter
-except ImportError:  # pragma: no cover
-    RateLimiter = None
 
 
 class EmulatorState:
@@ -32,14 +29,12 @@ class EmulatorState:
         self.secrets = SecretsLog(settings.expose_secrets)
         self.stats = Stats()
         self.faults = Faults()
-        self.limiter = RateLimiter(settings.rate_limits, settings.time_scale) if RateLimiter else None
+        self.limiter = RateLimiter(settings.rate_limits, settings.time_scale)
 
     def apply_rate_limits(self, profile: str) -> None:
         self.settings.rate_limits = profile
-        if self.limiter is not None:
-            self.limiter.set_profile(profile)
+        self.limiter.set_profile(profile)
 
     def apply_time_scale(self, time_scale: float) -> None:
         self.settings.time_scale = time_scale
-        if self.limiter is not None and hasattr(self.limiter, "set_time_scale"):
-            self.limiter.set_time_scale(time_scale)
+        self.limiter.set_time_scale(time_scale)

@@ -1,4 +1,5 @@
 """Request counters for GET /_emulator/stats: per operation, per context and operation, per status."""
+
 from __future__ import annotations
 
 import threading

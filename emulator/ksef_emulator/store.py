@@ -2,6 +2,7 @@
 
 Only salted hashes of KSeF token secrets are stored, never a token value.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -142,8 +143,10 @@ class Store:
         return None if row is None else row["value"]
 
     def meta_set(self, key: str, value: str) -> None:
-        self.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def close(self) -> None:
         with self._lock:

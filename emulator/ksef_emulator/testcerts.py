@@ -7,6 +7,7 @@ certificate can only authenticate by its SHA-256 fingerprint.
 
 CLI: python -m ksef_emulator.testcerts --nip 1234563218 --kind person --key rsa --out DIR
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,9 +15,9 @@ import datetime
 import os
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -87,8 +88,14 @@ def _generate_key(key_type: str, key_size: int | None):
     raise ValueError(f"unsupported key type {key_type!r}; choose rsa or ec")
 
 
-def _subject(kind: str, nip: str | None, pesel: str | None, common_name: str | None, identifier: bool,
-             extra: Sequence[x509.NameAttribute]) -> x509.Name:
+def _subject(
+    kind: str,
+    nip: str | None,
+    pesel: str | None,
+    common_name: str | None,
+    identifier: bool,
+    extra: Sequence[x509.NameAttribute],
+) -> x509.Name:
     if kind == "person":
         attrs = [x509.NameAttribute(NameOID.GIVEN_NAME, "Jan"), x509.NameAttribute(NameOID.SURNAME, "Kowalski")]
         if identifier:
@@ -116,11 +123,20 @@ def _write_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def generate_certificate(out_dir: str | os.PathLike, *, nip: str | None = None, pesel: str | None = None,
-                         kind: str = "person", key_type: str = "rsa", key_size: int | None = None,
-                         passphrase: str | None = None, common_name: str | None = None, identifier: bool = True,
-                         days: int = 365, extra_subject_attributes: Sequence[x509.NameAttribute] = ()
-                         ) -> CertificateFiles:
+def generate_certificate(
+    out_dir: str | os.PathLike,
+    *,
+    nip: str | None = None,
+    pesel: str | None = None,
+    kind: str = "person",
+    key_type: str = "rsa",
+    key_size: int | None = None,
+    passphrase: str | None = None,
+    common_name: str | None = None,
+    identifier: bool = True,
+    days: int = 365,
+    extra_subject_attributes: Sequence[x509.NameAttribute] = (),
+) -> CertificateFiles:
     """Generate a key and a self-signed certificate; write cert PEM, key PEM (encrypted with a passphrase) and PKCS#12.
 
     key_size: RSA modulus bits (default 2048) or EC curve bits (default 256 = P-256).
@@ -143,9 +159,20 @@ def generate_certificate(out_dir: str | os.PathLike, *, nip: str | None = None, 
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(key, hashes.SHA256())
     )
     fingerprint = cert.fingerprint(hashes.SHA256()).hex().upper()
@@ -160,18 +187,22 @@ def generate_certificate(out_dir: str | os.PathLike, *, nip: str | None = None, 
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{kind}-{subject_value if identifier else 'noid'}-{key_type}-{fingerprint[:8].lower()}"
     cert_path, key_path, p12_path = out / f"{stem}.crt.pem", out / f"{stem}.key.pem", out / f"{stem}.p12"
-    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
-                  else serialization.NoEncryption())
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               encryption))
+    _write_private(
+        key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    )
     _write_private(p12_path, pkcs12.serialize_key_and_certificates(stem.encode(), key, cert, None, encryption))
     return CertificateFiles(cert_path, key_path, p12_path, fingerprint, subject_type, subject_value, kind)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ksef_emulator.testcerts",
-                                     description="Generate a self-signed KSeF TEST certificate (person or seal).")
+    parser = argparse.ArgumentParser(
+        prog="python -m ksef_emulator.testcerts",
+        description="Generate a self-signed KSeF TEST certificate (person or seal).",
+    )
     parser.add_argument("--nip", help="NIP in the certificate (random when omitted)")
     parser.add_argument("--pesel", help="PESEL for a person certificate (PNOPL-) instead of a NIP (TINPL-)")
     parser.add_argument("--kind", choices=("person", "seal"), default="person")
@@ -180,8 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--passphrase-file", help="encrypt the key and PKCS#12 with the first line of this file")
     parser.add_argument("--common-name")
-    parser.add_argument("--no-identifier", action="store_true",
-                        help="no NIP/PESEL in the subject: authenticate with certificateFingerprint")
+    parser.add_argument(
+        "--no-identifier",
+        action="store_true",
+        help="no NIP/PESEL in the subject: authenticate with certificateFingerprint",
+    )
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args(argv)
 
@@ -199,9 +233,18 @@ def main(argv: list[str] | None = None) -> int:
         passphrase = lines[0] if lines else ""
         if not passphrase:
             parser.error("--passphrase-file is empty")
-    files = generate_certificate(args.out, nip=nip, pesel=args.pesel, kind=args.kind, key_type=args.key_type,
-                                 key_size=args.key_size, passphrase=passphrase, common_name=args.common_name,
-                                 identifier=not args.no_identifier, days=args.days)
+    files = generate_certificate(
+        args.out,
+        nip=nip,
+        pesel=args.pesel,
+        kind=args.kind,
+        key_type=args.key_type,
+        key_size=args.key_size,
+        passphrase=passphrase,
+        common_name=args.common_name,
+        identifier=not args.no_identifier,
+        days=args.days,
+    )
     if generated_nip:
         print(f"nip: {nip} (generated)")
     for name, value in asdict(files).items():

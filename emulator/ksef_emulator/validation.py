@@ -1,4 +1,5 @@
 """Input checks shared by the routes; every failure is a 400 21405 naming the field."""
+
 from __future__ import annotations
 
 import base64

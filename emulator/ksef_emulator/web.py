@@ -1,4 +1,5 @@
 """Small request/response helpers shared by the route modules."""
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,16 @@ async def read_json(request: Request) -> dict:
     return body
 
 
-def json_response(body, status: int = 200, warnings: list[str] | None = None, request: Request | None = None) -> Response:
+def json_response(
+    body, status: int = 200, warnings: list[str] | None = None, request: Request | None = None
+) -> Response:
     headers = {}
     warning = system_warning(warnings or [], request)
     if warning:
         headers["X-System-Warning"] = warning
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json",
-                    headers=headers)
+    return Response(
+        json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def empty_response(status: int = 204, request: Request | None = None) -> Response:

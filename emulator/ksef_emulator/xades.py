@@ -8,13 +8,14 @@ accepted, as on KSeF TEST), key strength and the subject identity read from the 
 Every failure is an `XadesError` carrying the exception code and description of the 400 table of
 POST /auth/xades-signature in open-api.json.
 """
+
 from __future__ import annotations
 
 import base64
 import datetime
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from cryptography import x509
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from signxml import SignatureConfiguration, SignatureMethod, DigestAlgorithm, XMLVerifier
+from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
 from signxml.exceptions import InvalidCertificate, SignXMLException
 from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
 
@@ -61,51 +62,59 @@ DESCRIPTIONS = {
 
 # The XAdES profile of auth/podpis-xades.md. Anything signxml can verify but is not listed here is "non-compliant":
 # refused under X-KSeF-Feature: enforce-xades-compliance, otherwise accepted with warning sig-001.
-DOCUMENTED_SIGNATURE_METHODS = frozenset({
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1",
-    "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
-    "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
-    "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
-    "http://www.w3.org/2007/05/xmldsig-more#sha3-256-rsa-MGF1",
-    "http://www.w3.org/2007/05/xmldsig-more#sha3-384-rsa-MGF1",
-    "http://www.w3.org/2007/05/xmldsig-more#sha3-512-rsa-MGF1",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-    "http://www.w3.org/2021/04/xmldsig-more#ecdsa-sha3-256",
-    "http://www.w3.org/2021/04/xmldsig-more#ecdsa-sha3-384",
-    "http://www.w3.org/2021/04/xmldsig-more#ecdsa-sha3-512",
-})
-DOCUMENTED_DIGEST_METHODS = frozenset({
-    "http://www.w3.org/2000/09/xmldsig#sha1",
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512",
-    "http://www.w3.org/2007/05/xmldsig-more#sha3-256",
-    "http://www.w3.org/2007/05/xmldsig-more#sha3-384",
-    "http://www.w3.org/2007/05/xmldsig-more#sha3-512",
-})
+DOCUMENTED_SIGNATURE_METHODS = frozenset(
+    {
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1",
+        "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+        "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
+        "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-256-rsa-MGF1",
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-384-rsa-MGF1",
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-512-rsa-MGF1",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+        "http://www.w3.org/2021/04/xmldsig-more#ecdsa-sha3-256",
+        "http://www.w3.org/2021/04/xmldsig-more#ecdsa-sha3-384",
+        "http://www.w3.org/2021/04/xmldsig-more#ecdsa-sha3-512",
+    }
+)
+DOCUMENTED_DIGEST_METHODS = frozenset(
+    {
+        "http://www.w3.org/2000/09/xmldsig#sha1",
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-256",
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-384",
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-512",
+    }
+)
 # Documented transforms the emulator evaluates. The two XPath transforms of the list are documented too, but
 # signxml does not evaluate XPath, so the emulator refuses them rather than verify something else than was signed.
-SUPPORTED_TRANSFORMS = frozenset({
-    ENVELOPED_TRANSFORM,
-    "http://www.w3.org/2000/09/xmldsig#base64",
-    "http://www.w3.org/2006/12/xml-c14n11",
-    "http://www.w3.org/2006/12/xml-c14n11#WithComments",
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
-    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
-})
-UNSUPPORTED_DOCUMENTED_TRANSFORMS = frozenset({
-    "http://www.w3.org/TR/1999/REC-xpath-19991116",
-    "http://www.w3.org/2002/06/xmldsig-filter2",
-})
+SUPPORTED_TRANSFORMS = frozenset(
+    {
+        ENVELOPED_TRANSFORM,
+        "http://www.w3.org/2000/09/xmldsig#base64",
+        "http://www.w3.org/2006/12/xml-c14n11",
+        "http://www.w3.org/2006/12/xml-c14n11#WithComments",
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    }
+)
+UNSUPPORTED_DOCUMENTED_TRANSFORMS = frozenset(
+    {
+        "http://www.w3.org/TR/1999/REC-xpath-19991116",
+        "http://www.w3.org/2002/06/xmldsig-filter2",
+    }
+)
 # signxml verifies these; HMAC and DSA have no place in a certificate-based KSeF signature.
 VERIFIABLE_SIGNATURE_METHODS = frozenset(m for m in SignatureMethod if not m.name.startswith(("HMAC", "DSA")))
 VERIFIABLE_DIGESTS = frozenset(DigestAlgorithm)
@@ -116,8 +125,10 @@ STRICT_PROFILE_REFUSED_METHODS = frozenset(m for m in DOCUMENTED_SIGNATURE_METHO
 STRICT_PROFILE_REFUSED_DIGESTS = frozenset({"http://www.w3.org/2000/09/xmldsig#sha1"})
 
 SIG_001 = "sig-001"
-SIG_001_MESSAGE = ("Podpis XAdES nie spelnia wymagan profilu KSeF ({reasons}). Po wlaczeniu walidacji "
-                   "(X-KSeF-Feature: enforce-xades-compliance) zadanie zostanie odrzucone.")
+SIG_001_MESSAGE = (
+    "Podpis XAdES nie spelnia wymagan profilu KSeF ({reasons}). Po wlaczeniu walidacji "
+    "(X-KSeF-Feature: enforce-xades-compliance) zadanie zostanie odrzucone."
+)
 
 # Identifier patterns of auth/podpis-xades.md.
 PERSON_PESEL = re.compile(r"(PNOPL|PESEL).*?(\d{11})")
@@ -159,6 +170,7 @@ def fail(code: int, *details: str) -> XadesError:
 
 # ---------------------------------------------------------------- parsing
 
+
 def _parse(xml: bytes) -> etree._Element:
     if not isinstance(xml, (bytes, bytearray)) or not xml.strip():
         raise fail(UNREADABLE, "empty request body")
@@ -183,7 +195,7 @@ def _parse(xml: bytes) -> etree._Element:
     return root
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(version: str) -> etree.XMLSchema:
     def load(name: str) -> etree._ElementTree:
         return etree.parse(str(SCHEMA_DIR / name))
@@ -192,9 +204,11 @@ def _schema(version: str) -> etree.XMLSchema:
     if version == "2.0":
         # The v2.0 IP patterns ("^...\b...$") are not valid XSD regular expressions, so libxml2 cannot compile
         # them; v2.1 fixed exactly these three patterns (api-changelog 2.5.0), so v2.0 is checked with them.
-        fixed = {el.get("name"): el.find(".//{*}pattern").get("value")
-                 for el in load("schemat_auth_v2-1.xsd").iter("{*}element")
-                 if el.get("name") in ("Ip4Address", "Ip4Range", "Ip4Mask")}
+        fixed = {
+            el.get("name"): el.find(".//{*}pattern").get("value")
+            for el in load("schemat_auth_v2-1.xsd").iter("{*}element")
+            if el.get("name") in ("Ip4Address", "Ip4Range", "Ip4Mask")
+        }
         for el in doc.iter("{*}element"):
             if el.get("name") in fixed:
                 el.find(".//{*}pattern").set("value", fixed[el.get("name")])
@@ -202,15 +216,17 @@ def _schema(version: str) -> etree.XMLSchema:
     # them as anchors (NipVatUe, PeppolId), which a strict validator would turn into "never matches".
     for pattern in doc.iter("{*}pattern"):
         value = pattern.get("value")
-        pattern.set("value", value[1 if value.startswith("^") else 0:-1 if value.endswith("$") else None])
+        pattern.set("value", value[1 if value.startswith("^") else 0 : -1 if value.endswith("$") else None])
     return etree.XMLSchema(doc)
 
 
 def _validate_schema(request: etree._Element) -> str:
     qname = etree.QName(request)
     if qname.localname != "AuthTokenRequest" or qname.namespace not in NS_AUTH:
-        raise fail(SCHEMA_INVALID, f"unexpected root element {request.tag}; expected AuthTokenRequest in "
-                                   f"namespace {' or '.join(NS_AUTH)}")
+        raise fail(
+            SCHEMA_INVALID,
+            f"unexpected root element {request.tag}; expected AuthTokenRequest in namespace {' or '.join(NS_AUTH)}",
+        )
     version = NS_AUTH[qname.namespace]
     standalone = etree.fromstring(etree.tostring(request))
     schema = _schema(version)
@@ -220,6 +236,7 @@ def _validate_schema(request: etree._Element) -> str:
 
 
 # ---------------------------------------------------------------- signature structure
+
 
 def _element_by_id(scope: etree._Element, ident: str) -> etree._Element | None:
     found = scope.xpath("descendant-or-self::*[@Id=$i or @ID=$i or @id=$i]", i=ident)
@@ -237,15 +254,18 @@ class _Layout:
 def _layout(root: etree._Element, signature: etree._Element) -> _Layout:
     enveloping = root is signature
     if not enveloping and signature.getparent() is not root:
-        raise fail(INVALID_SIGNATURE, "ds:Signature must be a child of AuthTokenRequest (enveloped) or the "
-                                      "document root (enveloping)")
+        raise fail(
+            INVALID_SIGNATURE,
+            "ds:Signature must be a child of AuthTokenRequest (enveloped) or the document root (enveloping)",
+        )
     references = signature.findall("ds:SignedInfo/ds:Reference", NSMAP)
     data_refs, has_props = [], False
     for index, ref in enumerate(references):
         uri = ref.get("URI")
         target = _element_by_id(signature, uri[1:]) if uri and uri.startswith("#") else None
         is_props = ref.get("Type") == SIGNED_PROPERTIES_TYPE or (
-            target is not None and target.tag == f"{{{NS_XADES}}}SignedProperties")
+            target is not None and target.tag == f"{{{NS_XADES}}}SignedProperties"
+        )
         if is_props:
             has_props = True
         elif target is not None and target.tag == f"{{{NS_DS}}}KeyInfo":
@@ -255,13 +275,17 @@ def _layout(root: etree._Element, signature: etree._Element) -> _Layout:
         for transform in ref.findall("ds:Transforms/ds:Transform", NSMAP):
             algorithm = transform.get("Algorithm")
             if algorithm in UNSUPPORTED_DOCUMENTED_TRANSFORMS:
-                raise fail(INVALID_SIGNATURE, f"transform {algorithm} is not supported by the emulator; use "
-                                              f"{ENVELOPED_TRANSFORM}")
+                raise fail(
+                    INVALID_SIGNATURE,
+                    f"transform {algorithm} is not supported by the emulator; use {ENVELOPED_TRANSFORM}",
+                )
             if algorithm not in SUPPORTED_TRANSFORMS:
                 raise fail(INVALID_SIGNATURE, f"transform {algorithm} is not allowed")
     if len(data_refs) != 1:
-        raise fail(INVALID_SIGNATURE, f"expected exactly one reference to the AuthTokenRequest document, "
-                                      f"found {len(data_refs)}")
+        raise fail(
+            INVALID_SIGNATURE,
+            f"expected exactly one reference to the AuthTokenRequest document, found {len(data_refs)}",
+        )
     index, ref, uri, target = data_refs[0]
     transforms = {t.get("Algorithm") for t in ref.findall("ds:Transforms/ds:Transform", NSMAP)}
     if not enveloping and uri == "" and ENVELOPED_TRANSFORM in transforms:
@@ -273,11 +297,15 @@ def _layout(root: etree._Element, signature: etree._Element) -> _Layout:
         if len(children) == 1:
             return _Layout("enveloping", index, has_props, children[0])
         raise fail(INVALID_SIGNATURE, "the signed ds:Object must hold exactly the AuthTokenRequest element")
-    raise fail(INVALID_SIGNATURE, "detached signatures are not accepted: sign the AuthTokenRequest enveloped "
-                                  "(Reference URI=\"\" with the enveloped-signature transform) or enveloping")
+    raise fail(
+        INVALID_SIGNATURE,
+        "detached signatures are not accepted: sign the AuthTokenRequest enveloped "
+        "(Reference URI=\"\" with the enveloped-signature transform) or enveloping",
+    )
 
 
 # ---------------------------------------------------------------- certificate
+
 
 def _signing_certificate(signature: etree._Element) -> x509.Certificate:
     certs = signature.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NSMAP)
@@ -297,8 +325,10 @@ def _signing_certificate(signature: etree._Element) -> x509.Certificate:
             raise fail(INVALID_CERTIFICATE, f"RSA key of {key.key_size} bits; at least {MIN_RSA_BITS} required")
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.key_size < MIN_EC_BITS:
-            raise fail(INVALID_CERTIFICATE, f"EC curve {key.curve.name} of {key.curve.key_size} bits; at least "
-                                            f"{MIN_EC_BITS} required")
+            raise fail(
+                INVALID_CERTIFICATE,
+                f"EC curve {key.curve.name} of {key.curve.key_size} bits; at least {MIN_EC_BITS} required",
+            )
     else:
         raise fail(INVALID_CERTIFICATE, f"unsupported key type {type(key).__name__}; RSA or ECDSA required")
     return cert
@@ -330,12 +360,16 @@ def _identity(cert: x509.Certificate) -> _Identity:
             person = ("Nip", m.group(2))
         if person:
             break
-    seal = next((("Nip", m.group(2)) for v in values(NameOID.ORGANIZATION_IDENTIFIER)
-                 if (m := SEAL_NIP.search(v))), None)
+    seal = next(
+        (("Nip", m.group(2)) for v in values(NameOID.ORGANIZATION_IDENTIFIER) if (m := SEAL_NIP.search(v))), None
+    )
     has_person_names = bool(values(NameOID.GIVEN_NAME) or values(NameOID.SURNAME))
     if person and seal:
-        raise fail(SIGNATURE_AUTH_TYPE_CONFLICT, "the certificate carries both a person identifier (serialNumber) "
-                                                 "and an organization identifier (organizationIdentifier)")
+        raise fail(
+            SIGNATURE_AUTH_TYPE_CONFLICT,
+            "the certificate carries both a person identifier (serialNumber) "
+            "and an organization identifier (organizationIdentifier)",
+        )
     if seal:
         if has_person_names:
             raise fail(INVALID_CERTIFICATE, "a company seal certificate must not carry givenName or surname")
@@ -348,12 +382,18 @@ def _identity(cert: x509.Certificate) -> _Identity:
 
 # ---------------------------------------------------------------- verification
 
+
 def _verify_signature(xml: bytes, cert: x509.Certificate, layout: _Layout) -> list:
     location = ".//" if layout.mode == "enveloping" else "./"
     # The key is the certificate's: KSeF identifies the signer by the certificate, and a KeyValue next to it is only
     # a hint (signxml cannot even compare it for RSA-PSS).
-    common = dict(location=location, expect_references=True, signature_methods=VERIFIABLE_SIGNATURE_METHODS,
-                  digest_algorithms=VERIFIABLE_DIGESTS, ignore_ambiguous_key_info=True)
+    common = dict(
+        location=location,
+        expect_references=True,
+        signature_methods=VERIFIABLE_SIGNATURE_METHODS,
+        digest_algorithms=VERIFIABLE_DIGESTS,
+        ignore_ambiguous_key_info=True,
+    )
     try:
         if layout.has_signed_properties:
             return XAdESVerifier().verify(xml, x509_cert=cert, expect_config=XAdESSignatureConfiguration(**common))
@@ -414,12 +454,18 @@ def _authorization_policy(request: etree._Element) -> dict | None:
     def items(name: str) -> list[str]:
         return [(e.text or "").strip() for e in ips.findall(f"{{{ns}}}{name}")]
 
-    return {"allowedIps": {"ip4Addresses": items("Ip4Address"), "ip4Ranges": items("Ip4Range"),
-                           "ip4Masks": items("Ip4Mask")}}
+    return {
+        "allowedIps": {
+            "ip4Addresses": items("Ip4Address"),
+            "ip4Ranges": items("Ip4Range"),
+            "ip4Masks": items("Ip4Mask"),
+        }
+    }
 
 
-def verify_auth_token_request(xml: bytes, *, lenient: bool = False,
-                              enforce_compliance: bool = False) -> VerifiedAuthRequest:
+def verify_auth_token_request(
+    xml: bytes, *, lenient: bool = False, enforce_compliance: bool = False
+) -> VerifiedAuthRequest:
     """Verify a signed AuthTokenRequest; raise XadesError with the official code on any refusal.
 
     enforce_compliance: the request carried `X-KSeF-Feature: enforce-xades-compliance`; a signature outside the
@@ -436,7 +482,10 @@ def verify_auth_token_request(xml: bytes, *, lenient: bool = False,
     if len(signatures) > 1:
         raise fail(TOO_MANY_SIGNATURES, f"found {len(signatures)} ds:Signature elements; exactly one is allowed")
     signature = signatures[0]
-    if signature.find("ds:SignedInfo", NSMAP) is None or signature.find("ds:SignedInfo/ds:SignatureMethod", NSMAP) is None:
+    if (
+        signature.find("ds:SignedInfo", NSMAP) is None
+        or signature.find("ds:SignedInfo/ds:SignatureMethod", NSMAP) is None
+    ):
         raise fail(INVALID_SIGNATURE, "ds:Signature has no SignedInfo/SignatureMethod")
 
     layout = _layout(root, signature)
@@ -463,9 +512,12 @@ def verify_auth_token_request(xml: bytes, *, lenient: bool = False,
     if subject_identifier_type == "certificateFingerprint":
         subject_type, subject_value = "Fingerprint", fingerprint
     elif identity.id_type is None:
-        raise fail(INVALID_CERTIFICATE, "the certificate subject has no NIP/PESEL identifier (serialNumber "
-                                        "TINPL-/PNOPL- or organizationIdentifier VATPL-); authenticate with "
-                                        "certificateFingerprint instead")
+        raise fail(
+            INVALID_CERTIFICATE,
+            "the certificate subject has no NIP/PESEL identifier (serialNumber "
+            "TINPL-/PNOPL- or organizationIdentifier VATPL-); authenticate with "
+            "certificateFingerprint instead",
+        )
     else:
         subject_type, subject_value = identity.id_type, identity.id_value
     if context_type == "PeppolId":

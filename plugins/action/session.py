@@ -7,6 +7,7 @@ action plugin can. When the module returns an access or refresh token, the resul
 `_ansible_no_log`, so callbacks, `-v` output and logs show it censored even when the task forgot
 `no_log: true`. The registered variable still holds the tokens for later tasks.
 """
+
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
@@ -17,15 +18,18 @@ SECRET_KEYS = ("access_token", "refresh_token")
 
 
 class ActionModule(ActionBase):
-
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # no longer has any effect
-        result = merge_hash(result, self._execute_module(module_name="ksef.credentials.session",
-                                                         module_args=self._task.args, task_vars=task_vars))
+        result = merge_hash(
+            result,
+            self._execute_module(
+                module_name="ksef.credentials.session", module_args=self._task.args, task_vars=task_vars
+            ),
+        )
         if any(result.get(key) for key in SECRET_KEYS):
             result["_ansible_no_log"] = True
         self._remove_tmp_path(self._connection._shell.tmpdir)

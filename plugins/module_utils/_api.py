@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One method per KSeF operation the collection uses, on an authenticated session."""
+
 from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
@@ -45,15 +46,23 @@ class KsefApi:
             if not continuation:
                 return items
             if continuation in seen:
-                raise KsefApiError(f"KSeF repeated a continuation token on GET {path}; stopping to avoid a loop",
-                                   operation=f"GET {path}")
+                raise KsefApiError(
+                    f"KSeF repeated a continuation token on GET {path}; stopping to avoid a loop",
+                    operation=f"GET {path}",
+                )
             seen.add(continuation)
         raise KsefApiError(f"GET {path} returned more than {_MAX_PAGES} pages", operation=f"GET {path}")
 
     # tokens
 
-    def list_tokens(self, statuses=None, description=None, author_identifier=None, author_identifier_type=None,
-                    page_size=MAX_PAGE_SIZE):
+    def list_tokens(
+        self,
+        statuses=None,
+        description=None,
+        author_identifier=None,
+        author_identifier_type=None,
+        page_size=MAX_PAGE_SIZE,
+    ):
         """Every token of the context matching the filters (all pages)."""
         params = [("pageSize", max(MIN_PAGE_SIZE, min(MAX_PAGE_SIZE, int(page_size))))]
         params += [("status", s) for s in (statuses or [])]

@@ -6,6 +6,7 @@ Login (uwierzytelnianie.md): POST /auth/challenge -> POST /auth/ksef-token (toke
 current KsefTokenEncryption key) or POST /auth/xades-signature (signed AuthTokenRequest) -> poll
 GET /auth/{referenceNumber} while code 100 -> POST /auth/token/redeem -> access + refresh token.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,9 +15,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
-    KsefApiError, KsefAuthError, KsefConfigError)
 from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
+    KsefApiError,
+    KsefAuthError,
+    KsefConfigError,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._http import response_json
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 
@@ -49,8 +53,9 @@ AUTH_ARGUMENT_SPEC = dict(
             private_key_passphrase=dict(type="str", no_log=True),
             pkcs12=dict(type="str", no_log=True),
             pkcs12_passphrase=dict(type="str", no_log=True),
-            subject_identifier_type=dict(type="str", choices=sorted(SUBJECT_IDENTIFIER_TYPES),
-                                         default="certificate_subject"),
+            subject_identifier_type=dict(
+                type="str", choices=sorted(SUBJECT_IDENTIFIER_TYPES), default="certificate_subject"
+            ),
             access_token=dict(type="str", no_log=True),
             refresh_token=dict(type="str", no_log=True),
             poll_timeout=dict(type="int", default=120),
@@ -98,29 +103,35 @@ def validate_auth(auth):
         methods["session"] = given(_SESSION_OPTIONS)
     if not methods:
         raise KsefConfigError(
-            "auth", "auth needs one way to log in: auth.ksef_token, auth.certificate with auth.private_key, "
-            "auth.pkcs12, or auth.access_token (from ksef.credentials.session)")
+            "auth",
+            "auth needs one way to log in: auth.ksef_token, auth.certificate with auth.private_key, "
+            "auth.pkcs12, or auth.access_token (from ksef.credentials.session)",
+        )
     if len(methods) > 1:
         found = ", ".join(name for names in methods.values() for name in names)
         raise KsefConfigError(
             sorted(methods.values())[0][0],
             f"auth options {found} select more than one way to log in; keep only one of auth.ksef_token, "
-            "auth.certificate/auth.private_key, auth.pkcs12, auth.access_token/auth.refresh_token")
+            "auth.certificate/auth.private_key, auth.pkcs12, auth.access_token/auth.refresh_token",
+        )
     method = next(iter(methods))
     if method == "xades":
         if "pkcs12" in auth and ("certificate" in auth or "private_key" in auth):
             raise KsefConfigError(
-                "auth.pkcs12", "auth.pkcs12 cannot be combined with auth.certificate/auth.private_key; "
-                "use either the PKCS#12 bundle or the PEM pair")
-        if "pkcs12" not in auth:
-            if "certificate" not in auth or "private_key" not in auth:
-                missing = "auth.private_key" if "certificate" in auth else "auth.certificate"
-                raise KsefConfigError(
-                    missing, f"XAdES login needs both auth.certificate and auth.private_key (or auth.pkcs12); "
-                    f"{missing} is missing")
+                "auth.pkcs12",
+                "auth.pkcs12 cannot be combined with auth.certificate/auth.private_key; "
+                "use either the PKCS#12 bundle or the PEM pair",
+            )
+        if "pkcs12" not in auth and ("certificate" not in auth or "private_key" not in auth):
+            missing = "auth.private_key" if "certificate" in auth else "auth.certificate"
+            raise KsefConfigError(
+                missing,
+                f"XAdES login needs both auth.certificate and auth.private_key (or auth.pkcs12); {missing} is missing",
+            )
         if "private_key_passphrase" in auth and "private_key" not in auth:
-            raise KsefConfigError("auth.private_key_passphrase",
-                                  "auth.private_key_passphrase is set but auth.private_key is not")
+            raise KsefConfigError(
+                "auth.private_key_passphrase", "auth.private_key_passphrase is set but auth.private_key is not"
+            )
         if "pkcs12_passphrase" in auth and "pkcs12" not in auth:
             raise KsefConfigError("auth.pkcs12_passphrase", "auth.pkcs12_passphrase is set but auth.pkcs12 is not")
     poll_timeout = auth.get("poll_timeout", 120)
@@ -132,6 +143,7 @@ def validate_auth(auth):
 
 
 # --- time helpers ----------------------------------------------------------------------------------------
+
 
 def jwt_expiry(token):
     """The `exp` claim of a JWT as epoch seconds, read without verification (None when not a JWT)."""
@@ -154,6 +166,7 @@ def _token_expiry(token_info):
 
 # --- KSeF token encryption -------------------------------------------------------------------------------
 
+
 def select_token_encryption_certificate(certificates, now=None):
     """The KsefTokenEncryption certificate valid now with the newest validFrom (klucze-publiczne...md 4.1)."""
     now = now or datetime.now(timezone.utc)
@@ -161,13 +174,18 @@ def select_token_encryption_certificate(certificates, now=None):
     for cert in certificates or []:
         if KSEF_TOKEN_ENCRYPTION not in (cert.get("usage") or []):
             continue
-        valid_from, valid_to = _timestamps.parse_or_none(cert.get("validFrom")), _timestamps.parse_or_none(cert.get("validTo"))
+        valid_from, valid_to = (
+            _timestamps.parse_or_none(cert.get("validFrom")),
+            _timestamps.parse_or_none(cert.get("validTo")),
+        )
         if valid_from is None or valid_to is None or not (valid_from <= now <= valid_to):
             continue
         valid.append((valid_from, cert))
     if not valid:
-        raise KsefAuthError("KSeF publishes no KsefTokenEncryption certificate valid now "
-                            "(GET /security/public-key-certificates); cannot encrypt the KSeF token")
+        raise KsefAuthError(
+            "KSeF publishes no KsefTokenEncryption certificate valid now "
+            "(GET /security/public-key-certificates); cannot encrypt the KSeF token"
+        )
     return max(valid, key=lambda item: item[0])[1]
 
 
@@ -175,7 +193,7 @@ def encrypt_ksef_token(certificate_b64, token, timestamp_ms):
     """Base64 of RSA-OAEP(SHA-256, MGF1-SHA-256) over "{token}|{timestampMs}" with the certificate's key."""
     cert = x509.load_der_x509_certificate(base64.b64decode(certificate_b64))
     ciphertext = cert.public_key().encrypt(
-        f"{token}|{int(timestamp_ms)}".encode("utf-8"),
+        f"{token}|{int(timestamp_ms)}".encode(),
         padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
     )
     return base64.b64encode(ciphertext).decode("ascii")
@@ -183,14 +201,25 @@ def encrypt_ksef_token(certificate_b64, token, timestamp_ms):
 
 # --- sessions --------------------------------------------------------------------------------------------
 
+
 class KsefSession:
     """Access and refresh tokens of one authentication session; refreshes itself when needed.
 
     `opened` is True for sessions this run logged in to (they are closed at the end); False for reused ones.
     """
 
-    def __init__(self, http, access_token=None, refresh_token=None, access_expires=None, refresh_expires=None,
-                 reference_number=None, opened=False, on_secret=None, clock=time.time):
+    def __init__(
+        self,
+        http,
+        access_token=None,
+        refresh_token=None,
+        access_expires=None,
+        refresh_expires=None,
+        reference_number=None,
+        opened=False,
+        on_secret=None,
+        clock=time.time,
+    ):
         self._http = http
         self._clock = clock
         self._on_secret = on_secret or (lambda value: None)
@@ -231,8 +260,10 @@ class KsefSession:
             elif not self.access_token:
                 raise KsefAuthError("No access token to use and no refresh token to get one")
             else:
-                raise KsefAuthError("The access token has expired and no refresh token was given; log in again "
-                                    "(ksef.credentials.session) or pass auth.refresh_token")
+                raise KsefAuthError(
+                    "The access token has expired and no refresh token was given; log in again "
+                    "(ksef.credentials.session) or pass auth.refresh_token"
+                )
         return self.access_token
 
     def refresh(self):
@@ -242,9 +273,14 @@ class KsefSession:
         try:
             response = self._http.request("POST", "/auth/token/refresh", bearer=self.refresh_token)
         except KsefApiError as exc:
-            raise KsefAuthError(f"Could not refresh the KSeF access token: {exc}", status=exc.status,
-                                codes=exc.codes, description=exc.description, details=exc.details,
-                                operation=exc.operation) from None
+            raise KsefAuthError(
+                f"Could not refresh the KSeF access token: {exc}",
+                status=exc.status,
+                codes=exc.codes,
+                description=exc.description,
+                details=exc.details,
+                operation=exc.operation,
+            ) from None
         info = response_json(response, "POST /auth/token/refresh").get("accessToken") or {}
         if not info.get("token"):
             raise KsefAuthError("KSeF answered POST /auth/token/refresh without an access token")
@@ -300,8 +336,13 @@ class Authenticator:
             return self.login_with_ksef_token(context, config.ksef_token)
         if config.method == "xades":
             return self.login_with_xades(context, config)
-        return KsefSession(self._http, access_token=config.access_token, refresh_token=config.refresh_token,
-                           opened=False, on_secret=self._on_secret)
+        return KsefSession(
+            self._http,
+            access_token=config.access_token,
+            refresh_token=config.refresh_token,
+            opened=False,
+            on_secret=self._on_secret,
+        )
 
     def login_with_ksef_token(self, context, token):
         self._on_secret(token)
@@ -331,20 +372,26 @@ class Authenticator:
         subject_identifier_type = SUBJECT_IDENTIFIER_TYPES[config.subject_identifier_type]
         try:
             credentials = _xades.load_signing_credentials(
-                config.certificate, config.private_key, config.private_key_passphrase, config.pkcs12,
-                config.pkcs12_passphrase)
+                config.certificate,
+                config.private_key,
+                config.private_key_passphrase,
+                config.pkcs12,
+                config.pkcs12_passphrase,
+            )
             _xades.check_subject_identifier(credentials, subject_identifier_type, "auth.certificate")
         except _xades.XadesCredentialsError as exc:
             option = exc.option if exc.option.startswith("auth.") else f"auth.{exc.option}"
             raise KsefConfigError(option, f"{option}: {exc.reason}") from None
         challenge = self._challenge()
-        xml = _xades.build_auth_token_request(challenge["challenge"], context.type, context.value,
-                                              subject_identifier_type)
+        xml = _xades.build_auth_token_request(
+            challenge["challenge"], context.type, context.value, subject_identifier_type
+        )
         signed = _xades.sign_auth_token_request(xml, credentials)
         if isinstance(signed, str):
             signed = signed.encode("utf-8")
-        response = self._http.request("POST", "/auth/xades-signature", content=signed,
-                                      headers={"Content-Type": "application/xml"})
+        response = self._http.request(
+            "POST", "/auth/xades-signature", content=signed, headers={"Content-Type": "application/xml"}
+        )
         return self._finish(response_json(response, "POST /auth/xades-signature"))
 
     # steps
@@ -371,15 +418,23 @@ class Authenticator:
         access, refresh = tokens.get("accessToken") or {}, tokens.get("refreshToken") or {}
         if not access.get("token"):
             raise KsefAuthError("KSeF answered POST /auth/token/redeem without an access token")
-        return KsefSession(self._http, access_token=access["token"], refresh_token=refresh.get("token"),
-                           access_expires=_token_expiry(access), refresh_expires=_token_expiry(refresh),
-                           reference_number=reference, opened=True, on_secret=self._on_secret)
+        return KsefSession(
+            self._http,
+            access_token=access["token"],
+            refresh_token=refresh.get("token"),
+            access_expires=_token_expiry(access),
+            refresh_expires=_token_expiry(refresh),
+            reference_number=reference,
+            opened=True,
+            on_secret=self._on_secret,
+        )
 
     def _wait_for_success(self, reference, auth_token):
         poller = Poller(self._poll_timeout, sleep=self._sleep, monotonic=self._clock)
         while True:
-            response = self._http.request("GET", "/auth/{referenceNumber}", path_params={"referenceNumber": reference},
-                                          bearer=auth_token)
+            response = self._http.request(
+                "GET", "/auth/{referenceNumber}", path_params={"referenceNumber": reference}, bearer=auth_token
+            )
             status = response_json(response, "GET /auth/{referenceNumber}").get("status") or {}
             code = status.get("code")
             if code == STATUS_SUCCESS:
@@ -389,13 +444,21 @@ class Authenticator:
                 message = f"KSeF authentication {reference} failed: {code} {status.get('description') or ''}".strip()
                 if details:
                     message += f" ({'; '.join(details)})"
-                raise KsefAuthError(message, status=code, description=status.get("description"), details=details,
-                                    operation="GET /auth/{referenceNumber}")
+                raise KsefAuthError(
+                    message,
+                    status=code,
+                    description=status.get("description"),
+                    details=details,
+                    operation="GET /auth/{referenceNumber}",
+                )
             if not poller.wait():
                 raise KsefAuthError(
                     f"KSeF authentication {reference} is still in progress (code 100) after "
                     f"{self._poll_timeout:g}s; certificate status checks (OCSP/CRL) can take longer - raise "
-                    "auth.poll_timeout", status=code, operation="GET /auth/{referenceNumber}")
+                    "auth.poll_timeout",
+                    status=code,
+                    operation="GET /auth/{referenceNumber}",
+                )
 
 
 def _timestamp_ms(challenge):

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection options shared by every module: environments, TLS rules and the KSeF context."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -31,8 +32,9 @@ CONNECTION_ARGUMENT_SPEC = dict(
     allow_insecure_http=dict(type="bool", default=False),
     max_retry_wait=dict(type="int", default=60),
     # Client-side pacing (_ratelimit.py): prd limits are safe everywhere, te = 10x for the TEST environment.
-    rate_limits=dict(type="str", choices=["prd", "te", "off"], default="prd",
-                     fallback=(env_fallback, ["KSEF_RATE_LIMITS"])),
+    rate_limits=dict(
+        type="str", choices=["prd", "te", "off"], default="prd", fallback=(env_fallback, ["KSEF_RATE_LIMITS"])
+    ),
     context=dict(
         type="dict",
         required=True,
@@ -90,26 +92,29 @@ def validate_context(context):
     internal_id = context.get("internal_id")
     if (nip is None) == (internal_id is None):
         raise KsefConfigError(
-            "context", "context needs exactly one of context.nip or context.internal_id, "
-            "for example context: {nip: '5265877635'}")
+            "context",
+            "context needs exactly one of context.nip or context.internal_id, for example context: {nip: '5265877635'}",
+        )
     if nip is not None:
         nip = str(nip).strip()
         problem = _nip_problem(nip)
         if problem:
             raise KsefConfigError(
-                "context.nip", f"context.nip {nip!r} {problem}; set context.nip to the 10-digit NIP of the "
-                "company whose tokens you manage")
+                "context.nip",
+                f"context.nip {nip!r} {problem}; set context.nip to the 10-digit NIP of the "
+                "company whose tokens you manage",
+            )
         return KsefContext("Nip", nip)
     internal_id = str(internal_id).strip()
     match = _INTERNAL_ID_PATTERN.match(internal_id)
     if not match:
         raise KsefConfigError(
-            "context.internal_id", f"context.internal_id {internal_id!r} must look like NIP-5digits, "
-            "for example 5265877635-00001")
+            "context.internal_id",
+            f"context.internal_id {internal_id!r} must look like NIP-5digits, for example 5265877635-00001",
+        )
     problem = _nip_problem(match.group(1))
     if problem:
-        raise KsefConfigError(
-            "context.internal_id", f"the NIP part of context.internal_id {internal_id!r} {problem}")
+        raise KsefConfigError("context.internal_id", f"the NIP part of context.internal_id {internal_id!r} {problem}")
     return KsefContext("InternalId", internal_id)
 
 
@@ -144,12 +149,15 @@ def resolve_connection(params):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise KsefConfigError(
-                "api_url", f"api_url {api_url!r} must be an absolute http(s) URL such as "
-                "https://api-test.ksef.mf.gov.pl/v2")
+                "api_url",
+                f"api_url {api_url!r} must be an absolute http(s) URL such as https://api-test.ksef.mf.gov.pl/v2",
+            )
         if parts.scheme == "http" and not params.get("allow_insecure_http") and not is_loopback_host(parts.hostname):
             raise KsefConfigError(
-                "api_url", f"api_url uses plain http to the non-loopback host {parts.hostname!r}; tokens would "
-                "travel unencrypted. Use https, or set allow_insecure_http: true if you really mean it")
+                "api_url",
+                f"api_url uses plain http to the non-loopback host {parts.hostname!r}; tokens would "
+                "travel unencrypted. Use https, or set allow_insecure_http: true if you really mean it",
+            )
     else:
         base_url = ENVIRONMENTS[environment or DEFAULT_ENVIRONMENT]
 

@@ -16,13 +16,13 @@ Finding kinds (one context):
 - store_missing: a store of a declared token holds no value.
 - store_stale: a store holds a token that is not the current one (older, revoked or unknown).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions
-from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions, _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 
 MISSING = "missing"
@@ -37,8 +37,14 @@ STORE_STALE = "store_stale"
 # Report order, most serious first. `error`: a consumer breaks or a secret is at risk; `warning`: housekeeping.
 KINDS = (MISSING, SCOPE_DIFFERS, STORE_MISSING, STORE_STALE, ROTATION_OVERDUE, EXTRA_MANAGED, UNMANAGED, UNUSED)
 SEVERITY = {
-    MISSING: "error", SCOPE_DIFFERS: "error", STORE_MISSING: "error", STORE_STALE: "error",
-    ROTATION_OVERDUE: "error", EXTRA_MANAGED: "warning", UNMANAGED: "warning", UNUSED: "warning",
+    MISSING: "error",
+    SCOPE_DIFFERS: "error",
+    STORE_MISSING: "error",
+    STORE_STALE: "error",
+    ROTATION_OVERDUE: "error",
+    EXTRA_MANAGED: "warning",
+    UNMANAGED: "warning",
+    UNUSED: "warning",
 }
 
 
@@ -55,13 +61,20 @@ class Finding:
         return SEVERITY[self.kind]
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "severity": self.severity, "name": self.name,
-                "reference_number": self.reference_number, "store": self.store, "message": self.message}
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "name": self.name,
+            "reference_number": self.reference_number,
+            "store": self.store,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
 class Policy:
     """Rules for every live token: rotate_after applies to tokens whose declaration sets none."""
+
     rotate_after: timedelta | None = None
     unused_after: timedelta | None = None
 
@@ -118,33 +131,61 @@ def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Polic
     for d in declared:
         plan = p.plan(d, tokens, holdings.get(d.name, []), now)
         if d.state == "absent":
-            findings += [Finding(EXTRA_MANAGED, "declared absent but still %s" % t.status, d.name, t.reference_number)
-                         for t in plan.live]
+            findings += [
+                Finding(EXTRA_MANAGED, "declared absent but still %s" % t.status, d.name, t.reference_number)
+                for t in plan.live
+            ]
             continue
         findings += _present(d, plan, holdings.get(d.name, []), now)
 
     for item, token in zip(live_items, tokens):
         name = _identity.name_of(token.description)
         if judged and name is None:
-            findings.append(Finding(UNMANAGED, "no [ksef.credentials:NAME] marker in its description; not managed "
-                                               "from code", None, token.reference_number))
+            findings.append(
+                Finding(
+                    UNMANAGED,
+                    "no [ksef.credentials:NAME] marker in its description; not managed from code",
+                    None,
+                    token.reference_number,
+                )
+            )
         elif judged and name not in by_name:
-            findings.append(Finding(EXTRA_MANAGED, "managed token %r is not declared for this context" % name, name,
-                                    token.reference_number))
+            findings.append(
+                Finding(
+                    EXTRA_MANAGED,
+                    "managed token %r is not declared for this context" % name,
+                    name,
+                    token.reference_number,
+                )
+            )
         declared_rotation = by_name[name].rotate_after if name in by_name else None
-        if declared_rotation is None and policy.rotate_after is not None \
-                and now - token.created >= policy.rotate_after:
-            findings.append(Finding(ROTATION_OVERDUE, "age %s reached the policy's rotate_after %s"
-                                    % (_durations.describe(now - token.created), _durations.describe(policy.rotate_after)),
-                                    name, token.reference_number))
+        if declared_rotation is None and policy.rotate_after is not None and now - token.created >= policy.rotate_after:
+            findings.append(
+                Finding(
+                    ROTATION_OVERDUE,
+                    "age %s reached the policy's rotate_after %s"
+                    % (_durations.describe(now - token.created), _durations.describe(policy.rotate_after)),
+                    name,
+                    token.reference_number,
+                )
+            )
         if policy.unused_after is not None:
             used = last_used(item)
             idle = now - (used or token.created)
             if idle >= policy.unused_after:
-                since = "last used %s ago" % _durations.describe(idle) if used else \
-                    "never used, created %s ago" % _durations.describe(idle)
-                findings.append(Finding(UNUSED, "%s (unused_after %s)" % (since, _durations.describe(policy.unused_after)),
-                                        name, token.reference_number))
+                since = (
+                    "last used %s ago" % _durations.describe(idle)
+                    if used
+                    else "never used, created %s ago" % _durations.describe(idle)
+                )
+                findings.append(
+                    Finding(
+                        UNUSED,
+                        "%s (unused_after %s)" % (since, _durations.describe(policy.unused_after)),
+                        name,
+                        token.reference_number,
+                    )
+                )
     return sorted(findings, key=lambda f: (KINDS.index(f.kind), f.name or "", f.reference_number or "", f.store or ""))
 
 
@@ -155,23 +196,56 @@ def _present(d: p.Declared, plan: p.Plan, holdings: list, now: datetime) -> list
     # With stores, the planner's current token is the newest one a store holds; none held: judge the newest.
     current = plan.current or plan.live[0]
     if current.permissions != tuple(d.permissions):
-        found.append(Finding(SCOPE_DIFFERS, "token %r has permissions %s, declared %s" % (
-            d.name, ",".join(current.permissions) or "none", ",".join(_permissions.canonical(d.permissions)) or "none"),
-            d.name, current.reference_number))
+        found.append(
+            Finding(
+                SCOPE_DIFFERS,
+                "token %r has permissions %s, declared %s"
+                % (
+                    d.name,
+                    ",".join(current.permissions) or "none",
+                    ",".join(_permissions.canonical(d.permissions)) or "none",
+                ),
+                d.name,
+                current.reference_number,
+            )
+        )
     if d.rotate_after is not None and now - current.created >= d.rotate_after:
-        found.append(Finding(ROTATION_OVERDUE, "age %s reached rotate_after %s" % (
-            _durations.describe(now - current.created), _durations.describe(d.rotate_after)),
-            d.name, current.reference_number))
+        found.append(
+            Finding(
+                ROTATION_OVERDUE,
+                "age %s reached rotate_after %s"
+                % (_durations.describe(now - current.created), _durations.describe(d.rotate_after)),
+                d.name,
+                current.reference_number,
+            )
+        )
     for holding in holdings:
         if not holding.reference_number:
-            found.append(Finding(STORE_MISSING, "%s holds no token value" % holding.label, d.name,
-                                 current.reference_number, holding.label))
+            found.append(
+                Finding(
+                    STORE_MISSING,
+                    "%s holds no token value" % holding.label,
+                    d.name,
+                    current.reference_number,
+                    holding.label,
+                )
+            )
         elif plan.current is None or holding.reference_number != plan.current.reference_number:
-            state = "an older live token" if holding.reference_number in {t.reference_number for t in plan.live} \
+            state = (
+                "an older live token"
+                if holding.reference_number in {t.reference_number for t in plan.live}
                 else "a revoked or unknown token"
-            found.append(Finding(STORE_STALE, "%s holds %s (%s), not the current token %s" % (
-                holding.label, holding.reference_number, state, current.reference_number),
-                d.name, current.reference_number, holding.label))
+            )
+            found.append(
+                Finding(
+                    STORE_STALE,
+                    "%s holds %s (%s), not the current token %s"
+                    % (holding.label, holding.reference_number, state, current.reference_number),
+                    d.name,
+                    current.reference_number,
+                    holding.label,
+                )
+            )
     # Tokens of this name the next run would revoke (superseded, orphans): the planner says why.
     for step in plan.of(p.REVOKE):
         if step.reference_number != current.reference_number:
@@ -181,7 +255,7 @@ def _present(d: p.Declared, plan: p.Plan, holdings: list, now: datetime) -> list
 
 def summary(findings) -> dict:
     """Count per kind, every kind present (zeros included) so reports line up."""
-    counts = {kind: 0 for kind in KINDS}
+    counts = dict.fromkeys(KINDS, 0)
     for f in findings:
         counts[f.kind] += 1
     return counts

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Human durations for rotate_after and revoke_previous_after: 90d, 12h, 30m, 45s, 2w, 1d12h, or seconds."""
+
 from __future__ import annotations
 
 import re

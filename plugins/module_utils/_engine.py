@@ -17,6 +17,7 @@ exist and live only in local variables here. See docs/architecture.md and docs/r
 
 A module that declares one credential (`token`) runs the same path with one entry (`converge_one`).
 """
+
 from __future__ import annotations
 
 import time
@@ -50,16 +51,17 @@ class ApplyError(KsefError):
 @dataclass(frozen=True)
 class RunOptions:
     """Options of a whole run (not of one declared credential)."""
+
     exclusive: str = "false"
     adopt: bool = False
     revoke_auth_token: bool = False
     wait_timeout: float = 120.0
     lock_timeout: float = 300.0
-    drift: bool = False         # also judge the live state against the declarations (the kind's drift)
-    guard_option: str = "revoke_auth_token"   # the option that lets a run revoke the credential it logged in with
+    drift: bool = False  # also judge the live state against the declarations (the kind's drift)
+    guard_option: str = "revoke_auth_token"  # the option that lets a run revoke the credential it logged in with
 
     @classmethod
-    def from_params(cls, params: dict, kind) -> "RunOptions":
+    def from_params(cls, params: dict, kind) -> RunOptions:
         exclusive = str(params.get("exclusive") or "false").lower()
         if exclusive not in kind.exclusive_choices:
             raise KsefConfigError("exclusive", "exclusive must be one of %s" % ", ".join(kind.exclusive_choices))
@@ -69,19 +71,25 @@ class RunOptions:
         lock_timeout = params.get("lock_timeout")
         if lock_timeout is not None and not 0 <= lock_timeout <= 86400:
             raise KsefConfigError("lock_timeout", "lock_timeout must be between 0 and 86400 seconds")
-        return cls(exclusive=exclusive, adopt=bool(params.get("adopt")),
-                   revoke_auth_token=bool(params.get("revoke_auth_token") or params.get("force")),
-                   wait_timeout=wait_timeout or 120, lock_timeout=300 if lock_timeout is None else lock_timeout,
-                   drift=bool(params.get("drift")), guard_option="force" if "force" in params else "revoke_auth_token")
+        return cls(
+            exclusive=exclusive,
+            adopt=bool(params.get("adopt")),
+            revoke_auth_token=bool(params.get("revoke_auth_token") or params.get("force")),
+            wait_timeout=wait_timeout or 120,
+            lock_timeout=300 if lock_timeout is None else lock_timeout,
+            drift=bool(params.get("drift")),
+            guard_option="force" if "force" in params else "revoke_auth_token",
+        )
 
 
 @dataclass
 class Entry:
     """One validated declaration: the kind's Declared, its stores, whether a new value is proven by a login."""
+
     declared: Any
     stores: list = field(default_factory=list)
     verify: bool = True
-    snapshot: dict = field(default_factory=dict)   # label -> StoredValue | None, read under the lock
+    snapshot: dict = field(default_factory=dict)  # label -> StoredValue | None, read under the lock
 
     @property
     def name(self) -> str:
@@ -97,30 +105,33 @@ class Entry:
 @dataclass
 class Outcome:
     """What happened to one declared credential."""
-    actions: list = field(default_factory=list)     # steps carried out, as {action, reason, reference_number}
-    current: Any = None                             # the current live credential after the run
-    held: dict = field(default_factory=dict)        # store label -> reference number it holds now
+
+    actions: list = field(default_factory=list)  # steps carried out, as {action, reason, reference_number}
+    current: Any = None  # the current live credential after the run
+    held: dict = field(default_factory=dict)  # store label -> reference number it holds now
 
 
 @dataclass
 class Done:
-    outcomes: dict = field(default_factory=dict)      # name -> Outcome
-    failures: dict = field(default_factory=dict)      # name -> ApplyError
-    unmanaged: list = field(default_factory=list)     # plan rows carried out for unmanaged credentials
+    outcomes: dict = field(default_factory=dict)  # name -> Outcome
+    failures: dict = field(default_factory=dict)  # name -> ApplyError
+    unmanaged: list = field(default_factory=list)  # plan rows carried out for unmanaged credentials
     unmanaged_failures: list = field(default_factory=list)
 
 
 @dataclass
 class Report:
     """Everything a run knows at its end: what was declared, planned and done."""
+
     entries: list
     plan: p.ContextPlan
     done: Done
     check_mode: bool
-    drift: list | None = None   # the kind's findings, when RunOptions.drift asked for them
+    drift: list | None = None  # the kind's findings, when RunOptions.drift asked for them
 
 
 # -- validation (no I/O) ----------------------------------------------------------------------------------------
+
 
 def validate(module, kind, items: list, where: str | None) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
@@ -134,20 +145,27 @@ def validate(module, kind, items: list, where: str | None) -> list:
         except KsefConfigError as exc:
             raise exc.within(at) if at else exc
         if declared.name in names:
-            raise KsefConfigError("%s.name" % at, "%s name %r is declared twice (%s and %s); names are unique"
-                                  % (kind.noun, declared.name, names[declared.name], at))
+            raise KsefConfigError(
+                "%s.name" % at,
+                "%s name %r is declared twice (%s and %s); names are unique"
+                % (kind.noun, declared.name, names[declared.name], at),
+            )
         names[declared.name] = at
         for position, store in enumerate(stores):
             option = "%s.store[%d]" % (at, position) if at else "store[%d]" % position
             if store.label in labels:
-                raise KsefConfigError(option, "points at the same place as %s (%s); two %s cannot share a store"
-                                      % (labels[store.label], store.label, kind.plural))
+                raise KsefConfigError(
+                    option,
+                    "points at the same place as %s (%s); two %s cannot share a store"
+                    % (labels[store.label], store.label, kind.plural),
+                )
             labels[store.label] = option
         entries.append(Entry(declared, stores, item.get("verify", True) is not False))
     return entries
 
 
 # -- the sequence -----------------------------------------------------------------------------------------------
+
 
 def converge(module, kind, entries: list, options: RunOptions, clock=lambda: datetime.now(timezone.utc)) -> Report:
     """Lock, read the stores, open a session, list, plan, apply (or predict in check mode). Raises KsefError
@@ -162,15 +180,23 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
         with module.ksef_session() as api:
             declared = [entry.declared for entry in entries]
             live = kind.read_live(api, declared, options)
-            cplan = kind.plan(declared, live, {entry.name: entry.holdings() for entry in entries}, clock(), options,
-                              protected=kind.protected(module),
-                              auth_token_unknown=module.ksef_auth.method == "session")
+            cplan = kind.plan(
+                declared,
+                live,
+                {entry.name: entry.holdings() for entry in entries},
+                clock(),
+                options,
+                protected=kind.protected(module),
+                auth_token_unknown=module.ksef_auth.method == "session",
+            )
             for warning in cplan.warnings:
                 module.warn(warning)
             for entry in entries:
                 if cplan.declared[entry.name].issue and not entry.stores:
-                    module.warn("%s: no store is declared, the value of the new %s is not kept anywhere"
-                                % (entry.name, kind.noun))
+                    module.warn(
+                        "%s: no store is declared, the value of the new %s is not kept anywhere"
+                        % (entry.name, kind.noun)
+                    )
             findings = None
             if options.drift:
                 findings = kind.drift(declared, live, {entry.name: entry.holdings() for entry in entries}, clock())
@@ -192,11 +218,11 @@ def predict(cplan: p.ContextPlan, entries: list) -> Done:
             if step.action in p.ISSUING:
                 entry.update(reference_number=None, replaces=step.reference_number)
                 outcome.current = None
-                outcome.held = {label: None for label in outcome.held}
+                outcome.held = dict.fromkeys(outcome.held)
             elif step.action == p.COPY:
-                outcome.held.update({label: step.reference_number for label in step.stores})
+                outcome.held.update(dict.fromkeys(step.stores, step.reference_number))
             elif step.action == p.PURGE:
-                outcome.held.update({label: None for label in step.stores})
+                outcome.held.update(dict.fromkeys(step.stores))
             outcome.actions.append(entry)
         done.outcomes[plan.declared.name] = outcome
     done.unmanaged = [p.row(p.UNMANAGED, step) for _live, step in cplan.unmanaged]
@@ -206,8 +232,18 @@ def predict(cplan: p.ContextPlan, entries: list) -> Done:
 class Executor:
     """Carries out a ContextPlan: the only code that issues, revokes or writes."""
 
-    def __init__(self, kind, api, module, context: str, entries: list, options: RunOptions,
-                 sleep=time.sleep, monotonic=time.monotonic, clock=lambda: datetime.now(timezone.utc)):
+    def __init__(
+        self,
+        kind,
+        api,
+        module,
+        context: str,
+        entries: list,
+        options: RunOptions,
+        sleep=time.sleep,
+        monotonic=time.monotonic,
+        clock=lambda: datetime.now(timezone.utc),
+    ):
         self.kind = kind
         self.api = api
         self.module = module
@@ -235,8 +271,10 @@ class Executor:
         # 2. One wait for every pending credential: the new ones and those the plans wait for.
         for plan in cplan.plans():
             for step in plan.of(p.WAIT):
-                pending.setdefault(step.reference_number, next(
-                    live for live in plan.live if live.reference_number == step.reference_number))
+                pending.setdefault(
+                    step.reference_number,
+                    next(live for live in plan.live if live.reference_number == step.reference_number),
+                )
         for live, step in cplan.unmanaged:
             if step.action == p.WAIT:
                 pending.setdefault(live.reference_number, live)
@@ -268,8 +306,11 @@ class Executor:
                 exc.actions = outcome.actions + exc.actions
                 raise
             except KsefError as exc:
-                raise ApplyError("%s of %s failed: %s" % (step.action, step.reference_number or "the " + self.kind.noun,
-                                                          exc), outcome.actions, exc)
+                raise ApplyError(
+                    "%s of %s failed: %s" % (step.action, step.reference_number or "the " + self.kind.noun, exc),
+                    outcome.actions,
+                    exc,
+                )
         return outcome
 
     def _step(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict, outcome: Outcome) -> None:
@@ -280,13 +321,14 @@ class Executor:
         elif step.action in p.ISSUING:
             live = self._issue(step, plan, entry, issued, activated)
             outcome.current = live
-            outcome.held = {label: live.reference_number for label in entry.snapshot}
-            outcome.actions.append(dict(step.as_result(), reference_number=live.reference_number,
-                                        replaces=step.reference_number))
+            outcome.held = dict.fromkeys(entry.snapshot, live.reference_number)
+            outcome.actions.append(
+                dict(step.as_result(), reference_number=live.reference_number, replaces=step.reference_number)
+            )
             return
         elif step.action == p.COPY:
             self._copy(step, plan, entry)
-            outcome.held.update({label: step.reference_number for label in step.stores})
+            outcome.held.update(dict.fromkeys(step.stores, step.reference_number))
         elif step.action == p.REVOKE:
             self.kind.revoke(self.api, step.reference_number)
             if outcome.current is not None and outcome.current.reference_number == step.reference_number:
@@ -302,8 +344,9 @@ class Executor:
         if issued is None:
             raise ApplyError("%s failed: nothing was issued" % step.action, [])
         if isinstance(issued, BaseException):
-            raise ApplyError("%s failed while creating the %s: %s" % (step.action, self.kind.noun, describe(issued)),
-                             [], issued)
+            raise ApplyError(
+                "%s failed while creating the %s: %s" % (step.action, self.kind.noun, describe(issued)), [], issued
+            )
         reference, value = issued
         written: list = []
         stage = "waiting for activation"
@@ -344,8 +387,11 @@ class Executor:
         written.append(label)
         back = store.read()
         if back is None or back.value != value:
-            raise StoreError(label, "reading the value back after writing returned %s"
-                             % ("nothing" if back is None else "a different value"))
+            raise StoreError(
+                label,
+                "reading the value back after writing returned %s"
+                % ("nothing" if back is None else "a different value"),
+            )
 
     def _undo(self, entry: Entry, plan: p.Plan, written: list, new_reference: str | None) -> str:
         """Restore written stores (newest first) and revoke the new credential; says what happened."""
@@ -363,8 +409,10 @@ class Executor:
                 self.kind.revoke(self.api, new_reference)
                 notes.append("revoked the new %s %s" % (noun, new_reference))
             except Exception as exc:
-                notes.append("could NOT revoke the new %s %s (%s); a later run revokes it as an orphan"
-                             % (noun, new_reference, describe(exc)))
+                notes.append(
+                    "could NOT revoke the new %s %s (%s); a later run revokes it as an orphan"
+                    % (noun, new_reference, describe(exc))
+                )
         if plan.current is not None:
             notes.append("%s %s is unchanged" % (noun, plan.current.reference_number))
         return "Undone: " + ", ".join(notes) + "." if notes else "Nothing to undo."
@@ -385,8 +433,9 @@ class Executor:
                 done.unmanaged.append(p.row(p.UNMANAGED, step))
             except Exception as exc:
                 failed.add(ref)
-                done.unmanaged_failures.append("%s of unmanaged %s %s failed: %s"
-                                               % (step.action, self.kind.noun, ref, describe(exc)))
+                done.unmanaged_failures.append(
+                    "%s of unmanaged %s %s failed: %s" % (step.action, self.kind.noun, ref, describe(exc))
+                )
 
 
 def _activated(activated: dict, reference: str):
@@ -399,6 +448,7 @@ def _activated(activated: dict, reference: str):
 
 
 # -- results ------------------------------------------------------------------------------------------------------
+
 
 def entry_result(declared, outcome: Outcome) -> dict:
     """The result of one declared credential: its metadata after the run, the actions and what each store holds."""
@@ -440,16 +490,22 @@ def result(report: Report, kind) -> dict:
         changed = changed or row["action"] in p.CHANGING
         if row["action"] == p.REVOKE:
             revoked.append({"name": p.UNMANAGED, "reference_number": row["reference_number"]})
-    outcome = {"changed": cplan.changed if report.check_mode else changed, "plan": cplan.rows(),
-               "plan_text": _plan_render.lines(cplan), "summary": cplan.summary(), kind.plural: entries,
-               "revoked": revoked}
+    outcome = {
+        "changed": cplan.changed if report.check_mode else changed,
+        "plan": cplan.rows(),
+        "plan_text": _plan_render.lines(cplan),
+        "summary": cplan.summary(),
+        kind.plural: entries,
+        "revoked": revoked,
+    }
     if report.drift is not None:
         outcome["drift"] = report.drift
     return outcome
 
 
 def diff(report: Report) -> dict:
-    """Metadata only, keyed by name (unmanaged credentials by `unmanaged:REF`); what stays alike is left out."""
+    """Metadata only, keyed by name (unmanaged credentials by `unmanaged:REF`); what stays alike is left out.
+    `prepared` is the plan for people (and the drift, when asked for), which Ansible prints with --diff."""
     cplan, done = report.plan, report.done
     before, after = {}, {}
     for plan in cplan.plans():
@@ -467,10 +523,16 @@ def diff(report: Report) -> dict:
     for live, step in cplan.unmanaged:
         if step.action == p.REVOKE and (report.check_mode or live.reference_number in revoked):
             before["unmanaged:%s" % live.reference_number] = live.metadata()
-    return {"before": before, "after": after}
+    lines = _plan_render.lines(cplan)
+    lines += [
+        "! %s %s: %s" % (finding["kind"], finding["name"] or finding["reference_number"], finding["message"])
+        for finding in report.drift or []
+    ]
+    return {"before": before, "after": after, "prepared": "\n".join(lines) + "\n"}
 
 
 # -- the module tasks -----------------------------------------------------------------------------------------------
+
 
 def run_many(module, kind) -> None:
     """A module that declares a list of credentials (`tokens`): the result holds one entry per name, and the task
@@ -487,9 +549,12 @@ def run_many(module, kind) -> None:
     done = report.done
     problems = ["%s: %s" % (name, exc) for name, exc in done.failures.items()] + done.unmanaged_failures
     if problems:
-        module.fail_json(msg="%d of %d changes failed (the others were applied): %s"
-                         % (len(problems), len(report.plan.plans()) + len(report.plan.unmanaged), " | ".join(problems)),
-                         **{"failed_" + kind.plural: sorted(done.failures)}, **outcome)
+        module.fail_json(
+            msg="%d of %d changes failed (the others were applied): %s"
+            % (len(problems), len(report.plan.plans()) + len(report.plan.unmanaged), " | ".join(problems)),
+            **{"failed_" + kind.plural: sorted(done.failures)},
+            **outcome,
+        )
     module.exit_json(**outcome)
 
 
@@ -512,5 +577,9 @@ def run_one(module, kind) -> None:
     entry["changed"] = report.plan.changed
     if module._diff:
         whole, unchanged = diff(report), report.plan.declared[name].before()
-        entry["diff"] = {"before": whole["before"].get(name, unchanged), "after": whole["after"].get(name, unchanged)}
+        entry["diff"] = {
+            "before": whole["before"].get(name, unchanged),
+            "after": whole["after"].get(name, unchanged),
+            "prepared": whole["prepared"],
+        }
     module.exit_json(**entry)

@@ -14,6 +14,7 @@
 
 Every error carries only what is safe to show: never a header, a request body or a secret value.
 """
+
 from __future__ import annotations
 
 
@@ -81,10 +82,20 @@ class KsefApiError(KsefError):
     `reason_code` is the problem+json `reasonCode` of 401/403 answers (e.g. `missing-permissions`).
     """
 
-    def __init__(self, message, status=None, codes=None, description=None, details=None, operation=None,
-                 reason_code=None, retry_after=None):
-        super().__init__(message, status=status, codes=codes, description=description, details=details,
-                         operation=operation)
+    def __init__(
+        self,
+        message,
+        status=None,
+        codes=None,
+        description=None,
+        details=None,
+        operation=None,
+        reason_code=None,
+        retry_after=None,
+    ):
+        super().__init__(
+            message, status=status, codes=codes, description=description, details=details, operation=operation
+        )
         self.reason_code = reason_code
         self.retry_after = retry_after
 

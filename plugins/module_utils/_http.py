@@ -11,12 +11,14 @@
 - `calls` counts the requests sent per operation ("METHOD /template").
 Error messages name the operation, status and official codes; never headers or bodies we sent.
 """
+
 from __future__ import annotations
 
 import email.utils
-import random
 import os
+import random
 import ssl
+import sys
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -25,6 +27,10 @@ from urllib.parse import quote
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefAmbiguousError, KsefApiError
 from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import NoopRateLimiter
 
+# httpx imports its command-line client (rich, click) when they are installed; a module never uses it, and
+# blocking that import (a None entry in sys.modules makes it raise ImportError, which httpx expects) saves
+# about 80 ms of every module run.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
 try:
     import httpx
 except ImportError as exc:  # reported by KsefModule through missing_required_lib
@@ -62,7 +68,7 @@ def parse_retry_after(value, now=None):
 
 def backoff_delay(attempt, base, cap, rng=random.random):
     """Full jitter: uniform in [0, min(cap, base * 2**attempt)] for the attempt-th retry (0-based)."""
-    return rng() * min(cap, base * (2 ** attempt))
+    return rng() * min(cap, base * (2**attempt))
 
 
 def _as_list(value):
@@ -161,8 +167,16 @@ def error_from_response(response, operation, error_class=KsefApiError):
     if error_class is KsefAmbiguousError:
         head += "; the request may have taken effect, read the current state before trying again"
     retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-    return error_class(head.strip(), status=status, codes=codes, description=description, details=details,
-                       operation=operation, reason_code=reason_code, retry_after=retry_after)
+    return error_class(
+        head.strip(),
+        status=status,
+        codes=codes,
+        description=description,
+        details=details,
+        operation=operation,
+        reason_code=reason_code,
+        retry_after=retry_after,
+    )
 
 
 def _ssl_verify(verify):
@@ -182,9 +196,21 @@ def _certificate_refused(exc):
 class KsefHttp:
     """A small KSeF HTTP client on httpx; one instance per module run."""
 
-    def __init__(self, base_url, verify=True, timeout=30.0, max_attempts=5, backoff_base=0.5, backoff_cap=10.0,
-                 max_retry_after=60.0, limiter=None, non_idempotent=NON_IDEMPOTENT_OPERATIONS, transport=None,
-                 sleep=time.sleep, rng=random.random):
+    def __init__(
+        self,
+        base_url,
+        verify=True,
+        timeout=30.0,
+        max_attempts=5,
+        backoff_base=0.5,
+        backoff_cap=10.0,
+        max_retry_after=60.0,
+        limiter=None,
+        non_idempotent=NON_IDEMPOTENT_OPERATIONS,
+        transport=None,
+        sleep=time.sleep,
+        rng=random.random,
+    ):
         if httpx is None:
             raise HTTPX_IMPORT_ERROR
         self.base_url = base_url.rstrip("/")
@@ -202,6 +228,10 @@ class KsefHttp:
         kwargs = dict(timeout=timeout, headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
         if transport is not None:
             kwargs["transport"] = transport
+        elif self.base_url.startswith("http://"):
+            kwargs["verify"] = (
+                False  # no TLS on this connection (loopback only, see _connection.py): no CA bundle to load
+            )
         else:
             kwargs["verify"] = _ssl_verify(verify)
         self._client = httpx.Client(**kwargs)
@@ -215,8 +245,7 @@ class KsefHttp:
     def __exit__(self, *exc):
         self.close()
 
-    def request(self, method, path, path_params=None, params=None, json=None, content=None, headers=None,
-                bearer=None):
+    def request(self, method, path, path_params=None, params=None, json=None, content=None, headers=None, bearer=None):
         """Send one logical request (with retries); return the httpx.Response of a 2xx answer.
 
         `path` is the OpenAPI template (e.g. "/tokens/{referenceNumber}"); `path_params` fills it in.
@@ -234,15 +263,17 @@ class KsefHttp:
             attempt += 1
             last = attempt >= self.max_attempts
             try:
-                response = self._send(operation, method, url, params=params, json=json, content=content,
-                                      headers=send_headers)
+                response = self._send(
+                    operation, method, url, params=params, json=json, content=content, headers=send_headers
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left this machine: always safe to try again.
                 if _certificate_refused(exc):  # retrying cannot help; say how to trust the server
                     raise KsefApiError(
                         f"Could not reach KSeF at {self.base_url} for {operation}: the server's TLS certificate "
                         f"was refused ({exc}). For a private CA set ca_path to its PEM file.",
-                        operation=operation) from None
+                        operation=operation,
+                    ) from None
                 if last:
                     raise self._unreachable(operation, attempt, exc) from None
                 self._backoff(attempt)
@@ -253,7 +284,8 @@ class KsefHttp:
                     raise KsefAmbiguousError(
                         f"KSeF connection dropped during {operation} ({type(exc).__name__}); the request may "
                         "have taken effect. Read the current state before trying again.",
-                        operation=operation) from None
+                        operation=operation,
+                    ) from None
                 if last:
                     raise self._unreachable(operation, attempt, exc) from None
                 self._backoff(attempt)
@@ -266,8 +298,10 @@ class KsefHttp:
                 error = error_from_response(response, operation)
                 wait = error.retry_after
                 if wait is not None and wait > self.max_retry_after:
-                    error.message = (f"{error.message}; KSeF asks to wait {wait:.0f}s, more than the "
-                                     f"{self.max_retry_after:.0f}s this client waits")
+                    error.message = (
+                        f"{error.message}; KSeF asks to wait {wait:.0f}s, more than the "
+                        f"{self.max_retry_after:.0f}s this client waits"
+                    )
                     raise error
                 if last:
                     raise error
@@ -312,7 +346,9 @@ class KsefHttp:
     def _unreachable(self, operation, attempts, exc):
         return KsefApiError(
             f"Could not reach KSeF at {self.base_url} for {operation} after {attempts} attempt(s): "
-            f"{type(exc).__name__}: {exc}", operation=operation)
+            f"{type(exc).__name__}: {exc}",
+            operation=operation,
+        )
 
 
 def response_json(response, operation):
@@ -320,5 +356,8 @@ def response_json(response, operation):
     try:
         return response.json()
     except ValueError:
-        raise KsefApiError(f"KSeF answered {operation} with a body that is not JSON (HTTP {response.status_code})",
-                           status=response.status_code, operation=operation) from None
+        raise KsefApiError(
+            f"KSeF answered {operation} with a body that is not JSON (HTTP {response.status_code})",
+            status=response.status_code,
+            operation=operation,
+        ) from None

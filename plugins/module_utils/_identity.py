@@ -15,6 +15,7 @@ The module appends a marker to the human text:
   the exact text, so a look-alike (`[KSEF.CREDENTIALS:ERP]`, `[ksef.credentials:erp-2]`) never
   matches.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,16 @@ DESCRIPTION_MAX = 256
 
 _NAME_RE = re.compile(NAME_PATTERN)
 # The marker is the description's tail; whatever precedes it (minus one space) is the human text.
-_PARSE_RE = re.compile(r"^(?:(?P<text>.*?) )?" + re.escape(MARKER_PREFIX) + r"(?P<name>" + NAME_PATTERN + r")"
-                       + re.escape(MARKER_SUFFIX) + r"$", re.DOTALL)
+_PARSE_RE = re.compile(
+    r"^(?:(?P<text>.*?) )?"
+    + re.escape(MARKER_PREFIX)
+    + r"(?P<name>"
+    + NAME_PATTERN
+    + r")"
+    + re.escape(MARKER_SUFFIX)
+    + r"$",
+    re.DOTALL,
+)
 
 
 class IdentityError(KsefConfigError, ValueError):
@@ -39,8 +48,11 @@ class IdentityError(KsefConfigError, ValueError):
 
 def validate_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise IdentityError("name", "name must match ^%s$ (lower case letters, digits, '_', '.', '-'; at most 63 "
-                                    "characters), got %r" % (NAME_PATTERN, name))
+        raise IdentityError(
+            "name",
+            "name must match ^%s$ (lower case letters, digits, '_', '.', '-'; at most 63 "
+            "characters), got %r" % (NAME_PATTERN, name),
+        )
     return name
 
 
@@ -54,14 +66,17 @@ def compose(name: str, text: str | None) -> str:
     tail = marker(name)
     text = (text or "").strip()
     if MARKER_PREFIX in text.lower():
-        raise IdentityError("description", "description must not contain %r: it is reserved for the name marker"
-                                           % MARKER_PREFIX)
+        raise IdentityError(
+            "description", "description must not contain %r: it is reserved for the name marker" % MARKER_PREFIX
+        )
     full = "%s %s" % (text, tail) if text else tail
     if len(full) > DESCRIPTION_MAX:
         budget = DESCRIPTION_MAX - len(tail) - 1
-        raise IdentityError("description", "description is %d characters long; with the name marker %r KSeF's "
-                                           "256-character limit leaves %d for it"
-                            % (len(text), tail, max(budget, 0)))
+        raise IdentityError(
+            "description",
+            "description is %d characters long; with the name marker %r KSeF's "
+            "256-character limit leaves %d for it" % (len(text), tail, max(budget, 0)),
+        )
     return full
 
 

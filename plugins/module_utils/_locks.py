@@ -6,6 +6,7 @@ An advisory `fcntl.flock` on `~/.ansible/tmp/ksef-locks/<context>-<name>.lock`: 
 the process ends, so a killed run never leaves a stale lock behind. Runs on other hosts are kept apart
 by the stores' compare-and-set instead (see docs/rotation.md).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -23,8 +24,9 @@ class LockTimeoutError(KsefTimeoutError):
     """Another run held the lock for longer than the timeout."""
 
     def __init__(self, path: str, timeout: float):
-        super().__init__("another run is working on this credential (lock %s held for more than %ss); retry later"
-                         % (path, timeout))
+        super().__init__(
+            "another run is working on this credential (lock %s held for more than %ss); retry later" % (path, timeout)
+        )
         self.path = path
 
 

@@ -13,6 +13,7 @@ any API call, registers every runtime secret in `no_log_values`, and opens/close
         module.fail_from(exc)
     module.exit_json(changed=False, tokens=tokens)   # api_calls is added automatically
 """
+
 from __future__ import annotations
 
 import traceback
@@ -22,13 +23,20 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
-    AUTH_ARGUMENT_SPEC, CRYPTOGRAPHY_IMPORT_ERROR, Authenticator, validate_auth)
+    AUTH_ARGUMENT_SPEC,
+    CRYPTOGRAPHY_IMPORT_ERROR,
+    Authenticator,
+    validate_auth,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
-    CONNECTION_ARGUMENT_SPEC, CONNECTION_MUTUALLY_EXCLUSIVE, resolve_connection, validate_context)
+    CONNECTION_ARGUMENT_SPEC,
+    CONNECTION_MUTUALLY_EXCLUSIVE,
+    resolve_connection,
+    validate_context,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import create_limiter
-from ansible_collections.ksef.credentials.plugins.module_utils._xades import XADES_IMPORT_ERROR, XADES_MISSING_LIBRARY
 
 
 def ksef_argument_spec():
@@ -62,12 +70,16 @@ class KsefModule(AnsibleModule):
         except KsefConfigError as exc:
             self.fail_from(exc)
         if self.ksef_auth.method == "xades":  # only a XAdES login needs lxml and signxml
-            self._fail_when_missing(XADES_MISSING_LIBRARY, XADES_IMPORT_ERROR)
+            from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # only a XAdES login needs it
+
+            self._fail_when_missing(_xades.XADES_MISSING_LIBRARY, _xades.XADES_IMPORT_ERROR)
 
     def _fail_when_missing(self, library, error):
         if error is not None:
-            self.fail_json(msg=missing_required_lib(library), exception="".join(
-                traceback.format_exception(type(error), error, error.__traceback__)))
+            self.fail_json(
+                msg=missing_required_lib(library),
+                exception="".join(traceback.format_exception(type(error), error, error.__traceback__)),
+            )
 
     # secrets
 
@@ -85,10 +97,12 @@ class KsefModule(AnsibleModule):
             conn = self.ksef_connection
             max_wait = self.params.get("max_retry_wait") or 60
             # Shared with every other task of the run on this (API host, context), see _ratelimit.py.
-            limiter = create_limiter(conn.base_url, str(self.ksef_context), self.params.get("rate_limits") or "prd",
-                                     max_block_wait=max_wait)
-            self._http = KsefHttp(conn.base_url, verify=conn.verify, timeout=conn.timeout,
-                                  max_retry_after=max_wait, limiter=limiter)
+            limiter = create_limiter(
+                conn.base_url, str(self.ksef_context), self.params.get("rate_limits") or "prd", max_block_wait=max_wait
+            )
+            self._http = KsefHttp(
+                conn.base_url, verify=conn.verify, timeout=conn.timeout, max_retry_after=max_wait, limiter=limiter
+            )
         return self._http
 
     @property
@@ -135,7 +149,9 @@ class KsefModule(AnsibleModule):
             try:
                 session.close()
             except KsefError as exc:
-                self.warn(f"Could not close the KSeF session {session.reference_number or ''}: {exc}".replace("  ", " "))
+                self.warn(
+                    f"Could not close the KSeF session {session.reference_number or ''}: {exc}".replace("  ", " ")
+                )
 
     def _close_open_sessions(self):
         # exit_json/fail_json end the process: close what this run opened before the result is written.

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """KSeF token permissions: the official names (TokenPermissionType) and their snake_case spelling."""
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,10 @@ def normalise(names) -> tuple[str, ...]:
         else:
             found.add(official)
     if unknown:
-        raise UnknownPermissionError("unknown permission(s) %s; allowed: %s (or snake_case, e.g. invoice_read)"
-                                     % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL)))
+        raise UnknownPermissionError(
+            "unknown permission(s) %s; allowed: %s (or snake_case, e.g. invoice_read)"
+            % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL))
+        )
     return tuple(p for p in OFFICIAL if p in found)
 
 

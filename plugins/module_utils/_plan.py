@@ -11,6 +11,7 @@ What the engine needs of a kind's objects:
   once issued (reference number unknown);
 - a live credential: `reference_number`, `status`, `created` and `metadata()`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,25 +21,26 @@ PENDING = "Pending"
 ACTIVE = "Active"
 
 # Actions. The first six change something; the others only report.
-CREATE = "create"        # nothing live: issue one
-REPLACE = "replace"      # an immutable property differs: issue a new credential, revoke the old
-ROTATE = "rotate"        # age, on demand, or no store holds a live credential: issue a new one
-COPY = "copy"            # a store lost the value (or holds another one) and another store holds the current one
+CREATE = "create"  # nothing live: issue one
+REPLACE = "replace"  # an immutable property differs: issue a new credential, revoke the old
+ROTATE = "rotate"  # age, on demand, or no store holds a live credential: issue a new one
+COPY = "copy"  # a store lost the value (or holds another one) and another store holds the current one
 REVOKE = "revoke"
-PURGE = "purge"          # state: absent with purge: remove the value from the stores
+PURGE = "purge"  # state: absent with purge: remove the value from the stores
 KEEP = "keep"
-WAIT = "wait"            # Pending: wait until it is usable
-RETAIN = "retain"        # stays for now (grace period, run in progress, protected)
+WAIT = "wait"  # Pending: wait until it is usable
+RETAIN = "retain"  # stays for now (grace period, run in progress, protected)
 
 ISSUING = (CREATE, REPLACE, ROTATE)
 CHANGING = ISSUING + (COPY, REVOKE, PURGE)
 
-UNMANAGED = None         # the `name` of a plan row about a credential the collection does not manage
+UNMANAGED = None  # the `name` of a plan row about a credential the collection does not manage
 
 
 @dataclass(frozen=True)
 class Holding:
     """What one store holds: its label and the reference number of the value in it (None: empty)."""
+
     label: str
     reference_number: str | None
 
@@ -48,8 +50,8 @@ class Step:
     action: str
     reason: str
     reference_number: str | None = None
-    stores: tuple = ()          # labels the step writes (issue, copy) or empties (purge)
-    source: str | None = None   # COPY: label of a store that holds the current value
+    stores: tuple = ()  # labels the step writes (issue, copy) or empties (purge)
+    source: str | None = None  # COPY: label of a store that holds the current value
 
     def as_result(self) -> dict:
         return {"action": self.action, "reason": self.reason, "reference_number": self.reference_number}
@@ -58,6 +60,7 @@ class Step:
 @dataclass
 class Plan:
     """The steps for one declared credential; `current` is the live credential its stores hold (or None)."""
+
     declared: Any
     steps: list
     current: Any = None
@@ -99,9 +102,10 @@ class ContextPlan:
     """Plans of the declared credentials (by name, in declared order), of undeclared managed names (exclusive)
     and the steps for unmanaged credentials (exclusive: all). `adopted` maps a declared name to the unmanaged
     credential it adopts."""
+
     declared: dict
     undeclared: list = field(default_factory=list)
-    unmanaged: list = field(default_factory=list)      # (live credential, Step)
+    unmanaged: list = field(default_factory=list)  # (live credential, Step)
     adopted: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
 
@@ -111,7 +115,8 @@ class ContextPlan:
     @property
     def changed(self) -> bool:
         return any(plan.changed for plan in self.plans()) or any(
-            step.action in CHANGING for _live, step in self.unmanaged)
+            step.action in CHANGING for _live, step in self.unmanaged
+        )
 
     def rows(self) -> list:
         """The plan as {name, action, reference_number, reason}; `name` is null for unmanaged credentials."""

@@ -11,6 +11,7 @@
 Steps that change nothing (keep, wait, retain) are not listed. A revoke that only completes a replace or a
 rotation of the same name is part of that change and not counted twice. Pure: no secrets ever reach a plan.
 """
+
 from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
@@ -27,24 +28,30 @@ def _changes(cplan: p.ContextPlan) -> list:
         for step in plan.steps:
             if step.action not in p.CHANGING:
                 continue
-            if step.action == p.REVOKE and issue is not None and issue.action in (p.ROTATE, p.REPLACE) \
-                    and step.reference_number == issue.reference_number:
+            if (
+                step.action == p.REVOKE
+                and issue is not None
+                and issue.action in (p.ROTATE, p.REPLACE)
+                and step.reference_number == issue.reference_number
+            ):
                 continue
             found.append((plan.declared.name, step))
-    found += [("unmanaged %s" % step.reference_number, step) for _live, step in cplan.unmanaged
-              if step.action in p.CHANGING]
+    found += [
+        ("unmanaged %s" % step.reference_number, step) for _live, step in cplan.unmanaged if step.action in p.CHANGING
+    ]
     return found
 
 
 def lines(cplan: p.ContextPlan) -> list:
     """One line per change, then the summary line."""
-    rendered = ["%s %s: %s (%s)" % (SYMBOLS[step.action], label, step.action, step.reason)
-                for label, step in _changes(cplan)]
+    rendered = [
+        "%s %s: %s (%s)" % (SYMBOLS[step.action], label, step.action, step.reason) for label, step in _changes(cplan)
+    ]
     return rendered + [summary(cplan)]
 
 
 def summary(cplan: p.ContextPlan) -> str:
-    counts = {action: 0 for action in ORDER}
+    counts = dict.fromkeys(ORDER, 0)
     for _label, step in _changes(cplan):
         counts[step.action] += 1
     parts = ["%d to %s" % (count, action) for action, count in counts.items() if count]

@@ -5,6 +5,7 @@
 Used for the authentication status, the activation of new credentials and locks. Injectable sleep and
 monotonic clocks keep tests free of wall-clock luck.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,14 +14,21 @@ import time
 class Poller:
     """Delays of `first` seconds growing by `factor` up to `cap`, within `timeout` seconds.
 
-        poller = Poller(timeout)
-        while not done():
-            if not poller.wait():
-                raise ...  # the next round would pass the deadline
+    poller = Poller(timeout)
+    while not done():
+        if not poller.wait():
+            raise ...  # the next round would pass the deadline
     """
 
-    def __init__(self, timeout: float, first: float = 0.2, factor: float = 1.5, cap: float = 2.0,
-                 sleep=time.sleep, monotonic=time.monotonic):
+    def __init__(
+        self,
+        timeout: float,
+        first: float = 0.2,
+        factor: float = 1.5,
+        cap: float = 2.0,
+        sleep=time.sleep,
+        monotonic=time.monotonic,
+    ):
         self.timeout = timeout
         self._delay = first
         self._factor = factor

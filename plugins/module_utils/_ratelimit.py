@@ -18,6 +18,7 @@ records `blocked_until` so the next module waits out the block too.
 
 Time is `time.time()`: the file is shared by processes, a monotonic clock is not.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -61,12 +62,14 @@ DEFAULT_LIMITS = (10, 30, 120)
 
 # Requests sent without a bearer token have no context: KSeF counts them per client IP alone, so they
 # share one file per API host across every context of a run.
-PUBLIC_OPERATIONS = frozenset({
-    "POST /auth/challenge",
-    "POST /auth/ksef-token",
-    "POST /auth/xades-signature",
-    "GET /security/public-key-certificates",
-})
+PUBLIC_OPERATIONS = frozenset(
+    {
+        "POST /auth/challenge",
+        "POST /auth/ksef-token",
+        "POST /auth/xades-signature",
+        "GET /security/public-key-certificates",
+    }
+)
 PUBLIC_KEY = "public"
 
 # Pace a little wider than the window, for clock granularity and the server's own bookkeeping.
@@ -193,8 +196,18 @@ class NoopRateLimiter:
 class SharedRateLimiter:
     """Paces the requests of one (API host, context) across every process of a run."""
 
-    def __init__(self, api_url, context_key, profile="prd", directory=None, time_scale=None, clock=time.time,
-                 sleep=time.sleep, margin=SAFETY_MARGIN, max_block_wait=None):
+    def __init__(
+        self,
+        api_url,
+        context_key,
+        profile="prd",
+        directory=None,
+        time_scale=None,
+        clock=time.time,
+        sleep=time.sleep,
+        margin=SAFETY_MARGIN,
+        max_block_wait=None,
+    ):
         if profile not in PROFILES:
             raise ValueError(f"unknown rate limit profile {profile!r}; expected one of {', '.join(PROFILES)}")
         if time_scale is None:
@@ -234,8 +247,11 @@ class SharedRateLimiter:
                 raise KsefApiError(
                     f"KSeF blocked {operation} for this context after HTTP 429 (recorded by an earlier task); "
                     f"the block ends in {blocked_until - now:.0f}s, more than the {self.max_block_wait:.0f}s "
-                    "this client waits (max_retry_wait)", status=429, operation=operation,
-                    retry_after=blocked_until - now)
+                    "this client waits (max_retry_wait)",
+                    status=429,
+                    operation=operation,
+                    retry_after=blocked_until - now,
+                )
             not_before = max(now, blocked_until)
             slot = earliest_slot(sorted(entry["sent"]), limits, windows, not_before, self.margin)
             entry["sent"] = sorted(entry["sent"] + [slot])

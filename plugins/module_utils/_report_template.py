@@ -1,16 +1,20 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The HTML page of the audit report (string.Template: `$name` placeholders, `$$` for a dollar sign).
+"""The HTML page of the audit report: a Jinja2 template rendered with autoescape (`_report.to_html`).
 
 Self-contained on purpose: auditors open it from file://, archive it and mail it; no external CSS, font or script.
+Every value is escaped by Jinja2; the template marks nothing safe.
 """
 
-HTML_TEMPLATE = """<!DOCTYPE html>
+HTML_TEMPLATE = """{%- macro badges(found) -%}
+{%- for kind in found %}<span class="badge {{ kind }} {{ severity.get(kind, 'warning') }}">{{ titles.get(kind, kind) }}</span>{{ ' ' if not loop.last }}{% endfor -%}
+{%- endmacro -%}
+<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>$title</title>
+<title>{{ report.title }}</title>
 <style>
   :root { --bad: #b42318; --bad-bg: #fde4e2; --warn: #8a5a00; --warn-bg: #fff3cd; --good: #1d7a36;
           --line: #d9dde3; --head: #f3f5f8; --text: #1f2328; }
@@ -51,14 +55,14 @@ HTML_TEMPLATE = """<!DOCTYPE html>
 </head>
 <body>
 <header>
-  <h1>$title</h1>
-  <p class="meta" id="scan-meta">Scanned <time id="generated-at" datetime="$generated_at">$generated_at_text</time>
-    &middot; environment <b id="environment">$environment</b> &middot; <span id="api-urls">$api_urls</span></p>
+  <h1>{{ report.title }}</h1>
+  <p class="meta" id="scan-meta">Scanned <time id="generated-at" datetime="{{ report.generated_at }}">{{ report.generated_at[:19] | replace("T", " ") }} UTC</time>
+    &middot; environment <b id="environment">{{ report.environment }}</b> &middot; <span id="api-urls">{{ report.api_urls | join(", ") }}</span></p>
   <div class="cards">
-    <div class="card"><b id="count-contexts">$contexts</b>companies</div>
-    <div class="card"><b id="count-tokens">$tokens</b>tokens listed</div>
-    <div class="card $status_class"><b id="count-findings">$findings_total</b>findings</div>
-    <div class="card $status_class"><b id="count-errors">$errors</b>of them errors</div>
+    <div class="card"><b id="count-contexts">{{ s.contexts }}</b>companies</div>
+    <div class="card"><b id="count-tokens">{{ s.tokens }}</b>tokens listed</div>
+    <div class="card {{ status_class }}"><b id="count-findings">{{ s.findings_total }}</b>findings</div>
+    <div class="card {{ status_class }}"><b id="count-errors">{{ s.errors }}</b>of them errors</div>
   </div>
 </header>
 
@@ -66,12 +70,21 @@ HTML_TEMPLATE = """<!DOCTYPE html>
 <table id="summary" class="sortable">
 <thead><tr><th>Host</th><th>Context</th><th>Scan</th><th data-type="number">Tokens</th><th data-type="number">Live</th>
 <th data-type="number">Managed</th><th data-type="number">Unmanaged</th><th data-type="number">Declared</th>
-$kind_heads<th data-type="number">Findings</th></tr></thead>
+{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}<th data-type="number">Findings</th></tr></thead>
 <tbody>
-$summary_rows
+{% for ctx in report.contexts %}{% set cs = ctx.summary %}
+<tr class="company{{ ' has-findings' if cs.findings_total or ctx.error }}" data-context="{{ label(ctx.context) }}">
+<td>{{ ctx.host }}</td><td>{{ label(ctx.context) }}</td>
+<td class="{{ 'scan-error' if ctx.error else 'scan-ok' }}">{{ ctx.error or 'ok' }}</td>
+{% for key in ('tokens', 'live', 'managed', 'unmanaged', 'declared') %}<td data-sort="{{ cs[key] }}">{{ cs[key] }}</td>{% endfor %}
+{% for kind in kinds %}{% set count = cs.findings[kind] %}<td data-sort="{{ count }}" class="{{ ('count-' ~ severity[kind]) if count else 'count-zero' }}">{{ count }}</td>{% endfor %}
+<td data-sort="{{ cs.findings_total }}" class="total">{{ cs.findings_total }}</td></tr>
+{% endfor %}
 </tbody>
 <tfoot>
-$summary_foot
+<tr><th colspan="3">All companies ({{ s.contexts }})</th>
+{% for key in ('tokens', 'live', 'managed', 'unmanaged', 'declared') %}<td>{{ s[key] }}</td>{% endfor %}
+{% for kind in kinds %}<td>{{ s.findings[kind] }}</td>{% endfor %}<td class="total">{{ s.findings_total }}</td></tr>
 </tfoot>
 </table>
 
@@ -80,7 +93,11 @@ $summary_foot
 <thead><tr><th data-type="number">Severity</th><th data-type="number">Kind</th><th>Context</th><th>Name</th>
 <th>Reference number</th><th>Store</th><th>Details</th></tr></thead>
 <tbody>
-$findings_rows
+{% for ctx in report.contexts %}{% for f in ctx.findings %}
+<tr class="finding {{ f.severity }}" data-kind="{{ f.kind }}"><td data-sort="{{ 0 if f.severity == 'error' else 1 }}">{{ f.severity }}</td>
+<td data-sort="{{ kinds.index(f.kind) }}">{{ badges([f.kind]) }}</td><td>{{ label(ctx.context) }}</td><td>{{ f.name or '-' }}</td>
+<td class="ref">{{ f.reference_number or '-' }}</td><td>{{ f.store or '-' }}</td><td>{{ f.message }}</td></tr>
+{% endfor %}{% endfor %}{% if not findings_count %}<tr class="empty"><td colspan="7">No findings.</td></tr>{% endif %}
 </tbody>
 </table>
 
@@ -90,7 +107,17 @@ $findings_rows
 <th>Created</th><th>Last used</th><th data-type="number">Age (days)</th><th data-type="number">Unused (days)</th>
 <th>Rotate after</th><th>Stores</th><th data-type="number">Findings</th><th>Description</th></tr></thead>
 <tbody>
-$token_rows
+{% for ctx in report.contexts %}{% for t in ctx.tokens %}{% set tk = t.findings or [] %}
+<tr class="{{ ('token has-findings ' ~ worst(tk)) if tk else 'token' }}" data-ref="{{ t.reference_number }}">
+<td>{{ label(ctx.context) }}</td><td>{{ t.name or '(unmanaged)' }}</td><td class="ref">{{ t.reference_number }}</td>
+<td>{{ t.status }}</td><td>{{ (t.permissions or []) | join(', ') }}</td>
+<td>{{ (t.author.type ~ ':' ~ t.author.value) if t.author and t.author.value else '-' }}</td>
+<td data-sort="{{ t.created }}">{{ t.created[:19] | replace('T', ' ') }}</td>
+<td data-sort="{{ t.last_used or '' }}">{{ (t.last_used or 'never')[:19] | replace('T', ' ') }}</td>
+<td data-sort="{{ t.age_days }}" class="num">{{ t.age_days }}</td><td data-sort="{{ t.unused_days }}" class="num">{{ t.unused_days }}</td>
+<td>{{ t.rotate_after or '-' }}</td><td>{{ (t.stores | join(', ')) if t.stores else '-' }}</td>
+<td data-sort="{{ tk | length }}">{{ badges(tk) }}</td><td>{{ t.description if t.description is not none }}</td></tr>
+{% endfor %}{% endfor %}{% if not s.tokens %}<tr class="empty"><td colspan="14">No tokens.</td></tr>{% endif %}
 </tbody>
 </table>
 
@@ -99,7 +126,13 @@ $token_rows
 <thead><tr><th>Context</th><th>Name</th><th>State</th><th>Permissions</th><th>Rotate after</th><th>Current token</th>
 <th>Store</th><th>Holds</th></tr></thead>
 <tbody>
-$declared_rows
+{% for ctx in report.contexts %}{% for d in ctx.declared_tokens %}
+{% for store in (d.stores or [{'label': '(no store)', 'reference_number': none, 'holds_current': none}]) %}{% set holds = store.holds_current %}
+<tr class="{{ 'store-bad' if holds is sameas false else 'store' }}"><td>{{ label(ctx.context) }}</td><td>{{ d.name }}</td>
+<td>{{ d.state }}</td><td>{{ (d.permissions or []) | join(', ') }}</td><td>{{ d.rotate_after or '-' }}</td>
+<td class="ref">{{ d.reference_number or 'none' }}</td><td>{{ store.label }}</td>
+<td>{{ '-' if holds is none else ('current' if holds else ('empty' if not store.reference_number else 'stale: ' ~ store.reference_number)) }}</td></tr>
+{% endfor %}{% endfor %}{% endfor %}{% if not declared_count %}<tr class="empty"><td colspan="8">Nothing declared.</td></tr>{% endif %}
 </tbody>
 </table>
 

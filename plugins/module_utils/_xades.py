@@ -8,6 +8,7 @@ SigningCertificateV2, KeyInfo with the X509Certificate.
 
 Error messages name the option at fault and never contain key material or passphrases.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,17 +61,23 @@ class SigningCredentials:
 
 # ---------------------------------------------------------------- the request document
 
-def build_auth_token_request(challenge: str, context_type: str, context_value: str,
-                             subject_identifier_type: str = "certificateSubject",
-                             authorization_policy: dict | None = None) -> bytes:
+
+def build_auth_token_request(
+    challenge: str,
+    context_type: str,
+    context_value: str,
+    subject_identifier_type: str = "certificateSubject",
+    authorization_policy: dict | None = None,
+) -> bytes:
     """The unsigned AuthTokenRequest (schema v2.0). authorization_policy is shaped like the JSON one:
     {"allowedIps": {"ip4Addresses": [...], "ip4Ranges": [...], "ip4Masks": [...]}}."""
     element = CONTEXT_ELEMENTS.get(str(context_type).replace("_", "").lower())
     if element is None:
         raise ValueError(f"context type {context_type!r} is not one of Nip, InternalId, NipVatUe")
     if subject_identifier_type not in SUBJECT_IDENTIFIER_TYPES:
-        raise ValueError(f"subject identifier type {subject_identifier_type!r} is not one of "
-                         f"{', '.join(SUBJECT_IDENTIFIER_TYPES)}")
+        raise ValueError(
+            f"subject identifier type {subject_identifier_type!r} is not one of {', '.join(SUBJECT_IDENTIFIER_TYPES)}"
+        )
 
     def sub(parent, name, text=None):
         child = etree.SubElement(parent, f"{{{AUTH_NAMESPACE}}}{name}")
@@ -93,6 +100,7 @@ def build_auth_token_request(challenge: str, context_type: str, context_value: s
 
 
 # ---------------------------------------------------------------- credentials
+
 
 def _looks_like_content(value) -> bool:
     if isinstance(value, bytes):
@@ -129,8 +137,9 @@ def _load_private_key(data: bytes, passphrase: str | None):
     try:
         return loader(data, password if encrypted else None)
     except TypeError:
-        raise XadesCredentialsError("private_key_passphrase", "the private key is encrypted; a passphrase is "
-                                                              "required") from None
+        raise XadesCredentialsError(
+            "private_key_passphrase", "the private key is encrypted; a passphrase is required"
+        ) from None
     except ValueError:
         if encrypted and password:
             raise XadesCredentialsError("private_key_passphrase", "wrong passphrase for private_key") from None
@@ -142,22 +151,30 @@ def _load_private_key(data: bytes, passphrase: str | None):
 def _check_key(option: str, key, certificate: x509.Certificate) -> None:
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < MIN_RSA_BITS:
-            raise XadesCredentialsError(option, f"RSA key of {key.key_size} bits; KSeF requires at least "
-                                                f"{MIN_RSA_BITS}")
+            raise XadesCredentialsError(
+                option, f"RSA key of {key.key_size} bits; KSeF requires at least {MIN_RSA_BITS}"
+            )
     elif isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.key_size < MIN_EC_BITS:
-            raise XadesCredentialsError(option, f"EC curve {key.curve.name} of {key.curve.key_size} bits; KSeF "
-                                                f"requires at least {MIN_EC_BITS}")
+            raise XadesCredentialsError(
+                option, f"EC curve {key.curve.name} of {key.curve.key_size} bits; KSeF requires at least {MIN_EC_BITS}"
+            )
     else:
         raise XadesCredentialsError(option, f"unsupported key type {type(key).__name__}; use RSA or ECDSA")
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    if (key.public_key().public_bytes(serialization.Encoding.DER, spki)
-            != certificate.public_key().public_bytes(serialization.Encoding.DER, spki)):
+    if key.public_key().public_bytes(serialization.Encoding.DER, spki) != certificate.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    ):
         raise XadesCredentialsError(option, "does not match the certificate's public key")
 
 
-def load_signing_credentials(certificate=None, private_key=None, private_key_passphrase: str | None = None,
-                             pkcs12=None, pkcs12_passphrase: str | None = None) -> SigningCredentials:
+def load_signing_credentials(
+    certificate=None,
+    private_key=None,
+    private_key_passphrase: str | None = None,
+    pkcs12=None,
+    pkcs12_passphrase: str | None = None,
+) -> SigningCredentials:
     """Load the XAdES signing certificate and key: PEM (path or content) for certificate and private_key,
     or a PKCS#12 file (path or bytes). Raises XadesCredentialsError naming the option at fault."""
     if pkcs12 is not None and (certificate is not None or private_key is not None):
@@ -170,8 +187,9 @@ def load_signing_credentials(certificate=None, private_key=None, private_key_pas
         except ValueError:
             if data[:1] != b"\x30":
                 raise XadesCredentialsError("pkcs12", "is not a PKCS#12 file") from None
-            raise XadesCredentialsError("pkcs12_passphrase", "wrong passphrase for pkcs12, or a damaged "
-                                                             "PKCS#12 file") from None
+            raise XadesCredentialsError(
+                "pkcs12_passphrase", "wrong passphrase for pkcs12, or a damaged PKCS#12 file"
+            ) from None
         if cert is None or key is None:
             raise XadesCredentialsError("pkcs12", "must hold both the certificate and its private key")
         _check_key("pkcs12", key, cert)
@@ -187,9 +205,11 @@ def load_signing_credentials(certificate=None, private_key=None, private_key_pas
 
 # ---------------------------------------------------------------- identity
 
+
 def certificate_identity(cert: x509.Certificate) -> dict:
     """What KSeF reads from the certificate: {"type": "Nip"|"Pesel"|"Fingerprint", "value", "fingerprint",
     "kind": "person"|"seal"}. "Fingerprint" means the subject has no identifier KSeF recognises."""
+
     def values(oid):
         return [str(a.value) for a in cert.subject.get_attributes_for_oid(oid)]
 
@@ -204,23 +224,32 @@ def certificate_identity(cert: x509.Certificate) -> dict:
             if match:
                 return {"type": id_type, "value": match.group(2), "fingerprint": fingerprint, "kind": "person"}
     person = bool(values(NameOID.GIVEN_NAME) or values(NameOID.SURNAME)) or not values(NameOID.ORGANIZATION_NAME)
-    return {"type": "Fingerprint", "value": fingerprint, "fingerprint": fingerprint,
-            "kind": "person" if person else "seal"}
+    return {
+        "type": "Fingerprint",
+        "value": fingerprint,
+        "fingerprint": fingerprint,
+        "kind": "person" if person else "seal",
+    }
 
 
-def check_subject_identifier(credentials: SigningCredentials, subject_identifier_type: str,
-                             option_name: str = "certificate") -> dict:
+def check_subject_identifier(
+    credentials: SigningCredentials, subject_identifier_type: str, option_name: str = "certificate"
+) -> dict:
     """Fail early when certificateSubject is asked of a certificate without a NIP/PESEL; return its identity."""
     identity = certificate_identity(credentials.certificate)
     if subject_identifier_type == "certificateSubject" and identity["type"] == "Fingerprint":
-        raise XadesCredentialsError(option_name, "the certificate subject has no NIP or PESEL that KSeF recognises "
-                                                 "(serialNumber TINPL-/PNOPL-, organizationIdentifier VATPL-); "
-                                                 "use subject identifier type certificateFingerprint "
-                                                 f"(fingerprint {identity['fingerprint']})")
+        raise XadesCredentialsError(
+            option_name,
+            "the certificate subject has no NIP or PESEL that KSeF recognises "
+            "(serialNumber TINPL-/PNOPL-, organizationIdentifier VATPL-); "
+            "use subject identifier type certificateFingerprint "
+            f"(fingerprint {identity['fingerprint']})",
+        )
     return identity
 
 
 # ---------------------------------------------------------------- signing
+
 
 def sign_auth_token_request(xml: bytes, credentials: SigningCredentials) -> bytes:
     """XAdES-BES enveloped signature over the whole AuthTokenRequest."""

@@ -103,7 +103,7 @@ import os
 import tempfile
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _report
 
@@ -138,10 +138,19 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if _report.JINJA2_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("Jinja2"), exception=str(_report.JINJA2_IMPORT_ERROR))
     params = module.params
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    report = _report.build(params["scans"], generated_at, environment=params.get("environment"),
-                           title=params.get("title"))
+    report = _report.build(
+        params["scans"], generated_at, environment=params.get("environment"), title=params.get("title")
+    )
+    # Unchanged content keeps the times of the report already written: a rerun changes no file.
+    previous = os.path.join(params["dest"], "report.json")
+    if os.path.isfile(previous):
+        with open(previous, encoding="utf-8") as handle:
+            report = _report.keep_times(report, handle.read())
+    generated_at = report["generated_at"]
     try:
         rendered = {fmt: RENDERERS[fmt](report) for fmt in params["formats"]}
     except _report.UnsafeReportError as exc:

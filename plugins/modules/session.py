@@ -136,8 +136,11 @@ from ansible_collections.ksef.credentials.plugins.module_utils._module import Ks
 
 def open_session(module):
     if module.ksef_auth.method == "session":
-        module.fail_json(msg="state=present logs in: set auth.ksef_token or a certificate (auth.certificate/"
-                             "auth.private_key or auth.pkcs12), not auth.access_token", option="auth")
+        module.fail_json(
+            msg="state=present logs in: set auth.ksef_token or a certificate (auth.certificate/"
+            "auth.private_key or auth.pkcs12), not auth.access_token",
+            option="auth",
+        )
     # The tokens are this module's output: registering them as no_log values would mask them in it.
     # The task itself must be no_log (see DOCUMENTATION).
     api = module.open_session(register_tokens=False)
@@ -148,8 +151,10 @@ def open_session(module):
 def close_session(module):
     auth = module.ksef_auth
     if auth.method != "session":
-        module.fail_json(msg="state=absent closes an existing session: set auth.access_token and/or "
-                             "auth.refresh_token", option="auth")
+        module.fail_json(
+            msg="state=absent closes an existing session: set auth.access_token and/or auth.refresh_token",
+            option="auth",
+        )
     if module.check_mode:
         module.exit_json(changed=True, api_url=module.ksef_connection.base_url)
     session = KsefSession(module.http, access_token=auth.access_token, refresh_token=auth.refresh_token)
@@ -158,8 +163,11 @@ def close_session(module):
     except KsefApiError as exc:
         if exc.status in (401, 403):
             # Already closed, expired or never valid: nothing left to close.
-            module.exit_json(changed=False, api_url=module.ksef_connection.base_url,
-                             msg=f"The session was already closed or its tokens expired ({exc.status})")
+            module.exit_json(
+                changed=False,
+                api_url=module.ksef_connection.base_url,
+                msg=f"The session was already closed or its tokens expired ({exc.status})",
+            )
         raise
     module.exit_json(changed=True, api_url=module.ksef_connection.base_url)
 

@@ -285,8 +285,9 @@ def _declarations(module):
     items = module.params.get("declared") or []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise KsefConfigError("declared[%d]" % index, "declared[%d]: must be a dictionary with at least a name"
-                                  % index)
+            raise KsefConfigError(
+                "declared[%d]" % index, "declared[%d]: must be a dictionary with at least a name" % index
+            )
     return [(entry.declared, entry.stores) for entry in validate(module, TOKEN, items, "declared")]
 
 
@@ -336,9 +337,7 @@ def _matches(row: dict, item: dict, params: dict) -> bool:
     author = (params.get("author") or "").lower()
     if author and author not in (row["author"]["value"] or "").lower():
         return False
-    if params.get("author_type") and row["author"]["type"] != params["author_type"]:
-        return False
-    return True
+    return not (params.get("author_type") and row["author"]["type"] != params["author_type"])
 
 
 def main():
@@ -358,8 +357,10 @@ def main():
     )
     params = module.params
     try:
-        policy = _drift.Policy(rotate_after=_durations.parse(params.get("rotate_after"), "rotate_after"),
-                               unused_after=_durations.parse(params.get("unused_after"), "unused_after"))
+        policy = _drift.Policy(
+            rotate_after=_durations.parse(params.get("rotate_after"), "rotate_after"),
+            unused_after=_durations.parse(params.get("unused_after"), "unused_after"),
+        )
         declarations = _declarations(module)
     except KsefConfigError as exc:
         module.fail_from(exc)
@@ -423,15 +424,23 @@ def _declared_view(declarations, items, holdings, now) -> list:
         held = holdings.get(declared.name, [])
         plan = p.plan(declared, items, held, now)
         current = plan.current.reference_number if plan.current else None
-        view.append({
-            "name": declared.name,
-            "state": declared.state,
-            "permissions": list(declared.permissions),
-            "rotate_after": _durations.describe(declared.rotate_after),
-            "reference_number": current,
-            "stores": [{"label": h.label, "reference_number": h.reference_number,
-                        "holds_current": bool(current) and h.reference_number == current} for h in held],
-        })
+        view.append(
+            {
+                "name": declared.name,
+                "state": declared.state,
+                "permissions": list(declared.permissions),
+                "rotate_after": _durations.describe(declared.rotate_after),
+                "reference_number": current,
+                "stores": [
+                    {
+                        "label": h.label,
+                        "reference_number": h.reference_number,
+                        "holds_current": bool(current) and h.reference_number == current,
+                    }
+                    for h in held
+                ],
+            }
+        )
     return view
 
 

@@ -487,10 +487,10 @@ api_calls:
   sample: {"GET /tokens": 1, "POST /auth/challenge": 1}
 """
 
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._engine import run_many
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 
 
 def main():

@@ -3,6 +3,7 @@ against a fresh emulator over HTTP, with real files as stores."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,11 @@ def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_no
     companies.emulator.reset_stats()
     second = companies.converge()
     assert all(r["changed"] is False for r in companies.reconcile_results(second).values())
+    # The recap a CI idempotence gate reads: nothing changed on any host, and one module task ran per host.
+    for host in HOSTS:
+        assert re.search(r"^%s\s+: ok=1 +changed=0 +unreachable=0 +failed=0 " % host, second.stdout, re.M), \
+            second.stdout[-2000:]
+    assert second.recap_changed == 0
     stats = companies.emulator.stats()
     assert "POST /tokens" not in stats["operations"] and "DELETE /tokens/{referenceNumber}" not in stats["operations"]
     # One login, one list and one close per context.
@@ -119,19 +125,22 @@ def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_no
     assert len(list(companies.ratelimit_dir.glob("*.json"))) == 4
 
 
-def test_check_mode_returns_the_plan_changes_nothing_and_closes_the_session(companies):
+def test_check_mode_returns_the_plan_and_the_drift_changes_nothing_and_closes_the_session(companies):
+    companies.emulator.reset_stats()
     result = companies.converge(check=True)
     for host, task in companies.reconcile_results(result).items():
         actions = sorted((step["name"], step["action"]) for step in task["plan"])
         assert actions == [("archive", "create"), ("erp-sender", "create")], host
         assert companies.tokens(host) == []
-    drift = [r for r in result.results if r["task"].endswith("Scan the drift of this context")]
-    assert len(drift) == 3
-    for record in drift:
-        kinds = sorted(f["kind"] for f in record["result"]["findings"])
+        kinds = sorted(f["kind"] for f in task["drift"])
         assert kinds.count("missing") == 2, kinds  # both declared tokens are missing in KSeF
-    for host, task in companies.reconcile_results(result).items():
+        assert task["plan_text"][-1] == "Plan: 2 to create."
         assert companies.open_sessions(host) == []
+        # Plan and drift come from one login and one list of the context.
+        ops = companies.emulator.stats()["by_context"][f"Nip:{companies.nips[host]}"]
+        assert ops["POST /auth/token/redeem"] == 1 and ops["GET /tokens"] == 1, ops
+    # The plan is printed for people at default verbosity.
+    assert "+ erp-sender: create (no active token named 'erp-sender')" in result.stdout
     assert list(companies.store_dir.iterdir()) == []
     assert "POST /tokens" not in companies.emulator.stats()["operations"]
 
@@ -159,6 +168,27 @@ def test_exclusive_and_adopt_through_role_variables(companies):
     gamma = companies.tokens("gamma")
     assert keep["referenceNumber"] in {t["referenceNumber"] for t in gamma}
     assert len(gamma) == 2  # erp-sender and the hand-made token; archive revoked
+
+
+def test_each_host_shows_its_own_error_at_default_verbosity_without_a_secret(companies):
+    # alpha's manager token is replaced by a revoked one, beta's context lacks the permission to create tokens.
+    seeded = companies.emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{companies.nips['alpha']}", "permissions": MANAGER_PERMISSIONS,
+        "description": "revoked manager", "status": "Revoking"})
+    revoked = seeded.json()
+    reader = companies.seed("beta", ["InvoiceRead"], "reader only")
+    companies.managers["alpha"], companies.managers["beta"] = revoked, reader
+    result = companies.converge(expect_rc=2)
+    recap = {host: re.search(r"^%s\s+: .*failed=(\d)" % host, result.stdout, re.M).group(1) for host in HOSTS}
+    assert recap == {"alpha": "1", "beta": "1", "gamma": "0"}, result.stdout[-3000:]
+    failures = {r["host"]: r["result"]["msg"] for r in result.results if r["result"].get("failed")}
+    assert sorted(failures) == ["alpha", "beta"]
+    assert failures["alpha"] != failures["beta"]
+    for host, message in failures.items():
+        assert message in result.stdout, "%s's own error is shown at default verbosity" % host
+    assert "censored" not in result.stdout
+    assert revoked["token"].split("|")[-1] not in result.stdout + result.stderr
+    assert reader["token"].split("|")[-1] not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("mistake, named", [

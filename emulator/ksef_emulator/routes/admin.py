@@ -1,4 +1,5 @@
 """The test-only control API under /_emulator/ (never part of KSeF; documented in docs/emulator.md)."""
+
 from __future__ import annotations
 
 import json
@@ -128,15 +129,20 @@ async def seed_token(request: Request):
         if not isinstance(permissions, list) or not permissions:
             raise AdminError("permissions must be a non-empty list")
         permissions = [validation.enum_value(p, ALL_PERMISSIONS, "permissions") for p in permissions]
-        description = validation.text({"description": body.get("description", "Token utworzony w emulatorze")},
-                                      "description", min_len=5, max_len=256)
+        description = validation.text(
+            {"description": body.get("description", "Token utworzony w emulatorze")},
+            "description",
+            min_len=5,
+            max_len=256,
+        )
         status = validation.enum_value(body.get("status", "Active"), STATUSES, "status")
     except ApiError as exc:
         raise AdminError("; ".join(exc.details) or exc.description) from None
     default_author = f"Nip:{ctx_value.split('-', 1)[0]}"
     author_type, author_value = _identifier(body.get("author", default_author), "author", AUTHOR_TYPES)
-    reference, value = state.tokens.create(ctx_type, ctx_value, author_type, author_value, description,
-                                           permissions, status=status)
+    reference, value = state.tokens.create(
+        ctx_type, ctx_value, author_type, author_value, description, permissions, status=status
+    )
     if status == "Revoking":
         state.tokens.revoke(reference)
     state.secrets.record("ksef_tokens", value)
@@ -149,16 +155,27 @@ async def rotate_keys(request: Request):
     if mode not in ("planned", "emergency"):
         raise AdminError("mode must be 'planned' or 'emergency'")
     created = _state(request).keys.rotate(mode)
-    return JSONResponse({"mode": mode, "published": [k.as_api() for k in _state(request).keys.published()],
-                         "created": [k.public_key_id for k in created]})
+    return JSONResponse(
+        {
+            "mode": mode,
+            "published": [k.as_api() for k in _state(request).keys.published()],
+            "created": [k.public_key_id for k in created],
+        }
+    )
 
 
 async def config(request: Request):
     state = _state(request)
     if request.method == "PUT":
         body = await _body(request)
-        unknown = set(body) - {"rate_limits", "time_scale", "activation_delay", "access_token_ttl", "auth_delay",
-                               "refresh_token_ttl"}
+        unknown = set(body) - {
+            "rate_limits",
+            "time_scale",
+            "activation_delay",
+            "access_token_ttl",
+            "auth_delay",
+            "refresh_token_ttl",
+        }
         if unknown:
             raise AdminError(f"unknown settings: {', '.join(sorted(unknown))}")
         if "rate_limits" in body:
@@ -168,17 +185,28 @@ async def config(request: Request):
         for name in ("time_scale", "activation_delay", "access_token_ttl", "auth_delay", "refresh_token_ttl"):
             if name in body:
                 value = body[name]
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (
-                        name == "time_scale" and value <= 0):
+                if (
+                    not isinstance(value, (int, float))
+                    or isinstance(value, bool)
+                    or value < 0
+                    or (name == "time_scale" and value <= 0)
+                ):
                     raise AdminError(f"{name} must be a positive number")
                 if name == "time_scale":
                     state.apply_time_scale(float(value))
                 else:
                     setattr(state.settings, name, float(value))
     s = state.settings
-    return JSONResponse({"rate_limits": s.rate_limits, "time_scale": s.time_scale,
-                         "activation_delay": s.activation_delay, "auth_delay": s.auth_delay,
-                         "access_token_ttl": s.access_token_ttl, "refresh_token_ttl": s.refresh_token_ttl})
+    return JSONResponse(
+        {
+            "rate_limits": s.rate_limits,
+            "time_scale": s.time_scale,
+            "activation_delay": s.activation_delay,
+            "auth_delay": s.auth_delay,
+            "access_token_ttl": s.access_token_ttl,
+            "refresh_token_ttl": s.refresh_token_ttl,
+        }
+    )
 
 
 async def reset_rate_limits(request: Request):

@@ -1,4 +1,5 @@
 """Obtaining access: challenge, KSeF-token and XAdES authentication, status, redeem, refresh."""
+
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
@@ -10,11 +11,7 @@ from .. import clock, jwts, refnum, validation
 from ..errors import ApiError, Forbidden, gone
 from ..ksef_tokens import VALUE_PATTERN
 from ..web import json_response, read_json
-
-try:  # delivered separately; XAdES authentication answers 500 until it is there
-    from ..xades import XadesError, verify_auth_token_request
-except ImportError:  # pragma: no cover
-    XadesError, verify_auth_token_request = None, None
+from ..xades import XadesError, verify_auth_token_request
 
 CHALLENGE_TTL = 600  # "Czas życia challenge'a wynosi 10 minut." (emulated seconds)
 
@@ -31,10 +28,19 @@ async def challenge(request: Request):
     state = _state(request)
     timestamp_ms = int(clock.now() * 1000)
     value = refnum.new_reference(refnum.CHALLENGE)
-    state.store.execute("INSERT INTO challenges (challenge, timestamp, timestamp_ms, client_ip) VALUES (?, ?, ?, ?)",
-                        (value, timestamp_ms / 1000, timestamp_ms, _client_ip(request)))
-    return json_response({"challenge": value, "timestamp": clock.iso(timestamp_ms / 1000),
-                          "timestampMs": timestamp_ms, "clientIp": _client_ip(request)}, request=request)
+    state.store.execute(
+        "INSERT INTO challenges (challenge, timestamp, timestamp_ms, client_ip) VALUES (?, ?, ?, ?)",
+        (value, timestamp_ms / 1000, timestamp_ms, _client_ip(request)),
+    )
+    return json_response(
+        {
+            "challenge": value,
+            "timestamp": clock.iso(timestamp_ms / 1000),
+            "timestampMs": timestamp_ms,
+            "clientIp": _client_ip(request),
+        },
+        request=request,
+    )
 
 
 def _usable_challenge(state, value) -> dict:
@@ -56,8 +62,9 @@ def _accepted(request: Request, reference: str, warnings: list[str] | None = Non
     state = _state(request)
     issued = state.jwt.operation_token(reference)
     state.secrets.record("authentication_tokens", issued.token)
-    return json_response({"referenceNumber": reference, "authenticationToken": issued.as_api()}, 202,
-                         warnings=warnings, request=request)
+    return json_response(
+        {"referenceNumber": reference, "authenticationToken": issued.as_api()}, 202, warnings=warnings, request=request
+    )
 
 
 async def ksef_token(request: Request):
@@ -79,11 +86,18 @@ async def ksef_token(request: Request):
     if token is not None:
         state.tokens.touch(token["reference_number"])
     reference = state.operations.create(
-        method="Token", context_type=ctx_type, context_value=ctx_value,
-        subject_type=token["author_type"] if token else None, subject_value=token["author_value"] if token else None,
-        client_ip=_client_ip(request), outcome_code=code, outcome_details=details,
+        method="Token",
+        context_type=ctx_type,
+        context_value=ctx_value,
+        subject_type=token["author_type"] if token else None,
+        subject_value=token["author_value"] if token else None,
+        client_ip=_client_ip(request),
+        outcome_code=code,
+        outcome_details=details,
         permissions=token["permissions"] if token and code == ops.SUCCESS else [],
-        ksef_token_reference=token["reference_number"] if token else None, authorization_policy=policy)
+        ksef_token_reference=token["reference_number"] if token else None,
+        authorization_policy=policy,
+    )
     return _accepted(request, reference)
 
 
@@ -115,20 +129,20 @@ def _judge_ksef_token(state, key_id, ciphertext, challenge_row, ctx_type, ctx_va
 async def xades_signature(request: Request):
     state = _state(request)
     verify_chain = validation.boolean(request.query_params.get("verifyCertificateChain"), "verifyCertificateChain")
-    if verify_auth_token_request is None:
-        raise RuntimeError("XAdES verification is not available in this build")
     document = await request.body()
     enforce = "enforce-xades-compliance" in request.headers.get("x-ksef-feature", "").lower()
     try:
-        verified = await run_in_threadpool(verify_auth_token_request, document,
-                                           lenient=state.settings.lenient_xades, enforce_compliance=enforce)
+        verified = await run_in_threadpool(
+            verify_auth_token_request, document, lenient=state.settings.lenient_xades, enforce_compliance=enforce
+        )
     except XadesError as exc:
         raise ApiError(exc.code, *(exc.details or []), description=exc.description) from None
     row = _usable_challenge(state, verified.challenge)
     _consume_challenge(state, row["challenge"])
     ctx_type = validation.enum_value(verified.context_type, validation.CONTEXT_TYPES, "ContextIdentifier")
-    permissions = state.authority.permissions(ctx_type, verified.context_value, verified.subject_type,
-                                              verified.subject_value)
+    permissions = state.authority.permissions(
+        ctx_type, verified.context_value, verified.subject_type, verified.subject_value
+    )
     certificate_error = getattr(verified, "certificate_error", None)
     if verify_chain:
         code, details = ops.BAD_CERTIFICATE, [ops.UNTRUSTED_CHAIN]  # no trusted CA here: self-signed only
@@ -141,10 +155,17 @@ async def xades_signature(request: Request):
     else:
         code, details = ops.SUCCESS, []
     reference = state.operations.create(
-        method=verified.authentication_method, context_type=ctx_type, context_value=verified.context_value,
-        subject_type=verified.subject_type, subject_value=verified.subject_value, client_ip=_client_ip(request),
-        outcome_code=code, outcome_details=details, permissions=permissions if code == ops.SUCCESS else [],
-        authorization_policy=verified.authorization_policy)
+        method=verified.authentication_method,
+        context_type=ctx_type,
+        context_value=verified.context_value,
+        subject_type=verified.subject_type,
+        subject_value=verified.subject_value,
+        client_ip=_client_ip(request),
+        outcome_code=code,
+        outcome_details=details,
+        permissions=permissions if code == ops.SUCCESS else [],
+        authorization_policy=verified.authorization_policy,
+    )
     return _accepted(request, reference, warnings=list(verified.warnings or []))
 
 
@@ -214,8 +235,9 @@ async def refresh(request: Request):
     if op["ksef_token_reference"]:
         permissions = state.tokens.get(op["ksef_token_reference"])["permissions"]
     else:  # a signature session gets the subject's current permissions
-        permissions = state.authority.permissions(op["context_type"], op["context_value"], op["subject_type"],
-                                                  op["subject_value"])
+        permissions = state.authority.permissions(
+            op["context_type"], op["context_value"], op["subject_type"], op["subject_value"]
+        )
     state.operations.mark_refreshed(reference, permissions)
     access = state.jwt.session_token(jwts.ACCESS, {**op, "permissions": permissions}, state.settings.access_token_ttl)
     state.secrets.record("access_tokens", access.token)

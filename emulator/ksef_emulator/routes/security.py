@@ -1,4 +1,5 @@
 """Public-key certificates for client-side encryption."""
+
 from __future__ import annotations
 
 from starlette.requests import Request

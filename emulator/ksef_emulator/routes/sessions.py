@@ -1,4 +1,5 @@
 """Active authentication sessions: list, close the current one, close another one."""
+
 from __future__ import annotations
 
 from starlette.requests import Request
@@ -61,10 +62,13 @@ async def close_other(request: Request):
     if op is None or (op["context_type"], op["context_value"]) != (caller.context_type, caller.context_value):
         raise ApiError(21405, f"Sesja uwierzytelnienia o numerze referencyjnym {reference} nie została znaleziona.")
     own = (op["subject_type"], op["subject_value"]) in state.authority.linked_identifiers(
-        caller.subject_type, caller.subject_value)
+        caller.subject_type, caller.subject_value
+    )
     if not own and not caller.has_any("CredentialsManage"):
-        raise Forbidden("missing-permissions", {"requiredAnyOfPermissions": ["CredentialsManage"],
-                                                "presentPermissions": list(caller.permissions)})
+        raise Forbidden(
+            "missing-permissions",
+            {"requiredAnyOfPermissions": ["CredentialsManage"], "presentPermissions": list(caller.permissions)},
+        )
     state.operations.revoke(reference)
     return empty_response(request=request)
 

@@ -1,4 +1,5 @@
 """TEST-environment data endpoints: subjects, persons (NIP-PESEL link, bailiffs) and permission grants."""
+
 from __future__ import annotations
 
 from starlette.requests import Request
@@ -38,17 +39,26 @@ async def create_subject(request: Request):
     subunits = body.get("subunits") or []
     if not isinstance(subunits, list):
         raise ApiError(21405, "Pole 'subunits' musi być listą.")
-    parsed = [(_nip(u, "subunits.subjectNip"), validation.text(u, "description", min_len=5, max_len=256))
-              for u in subunits if isinstance(u, dict)]
+    parsed = [
+        (_nip(u, "subunits.subjectNip"), validation.text(u, "description", min_len=5, max_len=256))
+        for u in subunits
+        if isinstance(u, dict)
+    ]
     if len(parsed) != len(subunits):
         raise ApiError(21405, "Pole 'subunits' zawiera nieprawidłowy element.")
     now = clock.now()
     with _store(request).transaction() as db:
-        db.execute("INSERT OR REPLACE INTO subjects (nip, subject_type, description, parent_nip, created)"
-                   " VALUES (?, ?, ?, NULL, ?)", (nip, subject_type, description, now))
+        db.execute(
+            "INSERT OR REPLACE INTO subjects (nip, subject_type, description, parent_nip, created)"
+            " VALUES (?, ?, ?, NULL, ?)",
+            (nip, subject_type, description, now),
+        )
         for sub_nip, sub_description in parsed:
-            db.execute("INSERT OR REPLACE INTO subjects (nip, subject_type, description, parent_nip, created)"
-                       " VALUES (?, ?, ?, ?, ?)", (sub_nip, subject_type, sub_description, nip, now))
+            db.execute(
+                "INSERT OR REPLACE INTO subjects (nip, subject_type, description, parent_nip, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (sub_nip, subject_type, sub_description, nip, now),
+            )
     return empty_response(200, request)
 
 
@@ -68,7 +78,9 @@ async def create_person(request: Request):
     description = validation.text(body, "description", min_len=5, max_len=256)
     _store(request).execute(
         "INSERT OR REPLACE INTO persons (nip, pesel, is_bailiff, is_deceased, description, created)"
-        " VALUES (?, ?, ?, ?, ?, ?)", (nip, pesel, int(is_bailiff), int(is_deceased), description, clock.now()))
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (nip, pesel, int(is_bailiff), int(is_deceased), description, clock.now()),
+    )
     return empty_response(200, request)
 
 
@@ -108,21 +120,30 @@ async def grant_permissions(request: Request):
     for item in permissions:
         if not isinstance(item, dict):
             raise ApiError(21405, "Pole 'permissions' zawiera nieprawidłowy element.")
-        grants.append((validation.enum_value(item.get("permissionType"), ALL_PERMISSIONS, "permissionType"),
-                       validation.text(item, "description", min_len=5, max_len=256)))
+        grants.append(
+            (
+                validation.enum_value(item.get("permissionType"), ALL_PERMISSIONS, "permissionType"),
+                validation.text(item, "description", min_len=5, max_len=256),
+            )
+        )
     with _store(request).transaction() as db:
         for permission, description in grants:
-            db.execute("INSERT OR REPLACE INTO permission_grants (context_type, context_value, subject_type,"
-                       " subject_value, permission, description) VALUES ('Nip', ?, ?, ?, ?, ?)",
-                       (context_nip, who_type, who_value, permission, description))
+            db.execute(
+                "INSERT OR REPLACE INTO permission_grants (context_type, context_value, subject_type,"
+                " subject_value, permission, description) VALUES ('Nip', ?, ?, ?, ?, ?)",
+                (context_nip, who_type, who_value, permission, description),
+            )
     return empty_response(200, request)
 
 
 async def revoke_permissions(request: Request):
     body = await read_json(request)
     context_nip, who_type, who_value = _grant_parties(body)
-    _store(request).execute("DELETE FROM permission_grants WHERE context_type = 'Nip' AND context_value = ?"
-                            " AND subject_type = ? AND subject_value = ?", (context_nip, who_type, who_value))
+    _store(request).execute(
+        "DELETE FROM permission_grants WHERE context_type = 'Nip' AND context_value = ?"
+        " AND subject_type = ? AND subject_value = ?",
+        (context_nip, who_type, who_value),
+    )
     return empty_response(200, request)
 
 

@@ -1,4 +1,5 @@
 """KSeF token management: generate, list (filters, paging, visibility), status, revoke."""
+
 from __future__ import annotations
 
 from starlette.requests import Request
@@ -28,13 +29,16 @@ async def generate(request: Request):
     permissions = [validation.enum_value(p, ALL_PERMISSIONS, "permissions") for p in requested]
     description = validation.text(body, "description", min_len=5, max_len=256)
     if caller.context_type not in CONTEXT_WORDS:
-        raise ApiError(26002, f"Aktualny typ kontekstu: {caller.context_type}. "
-                              f"Dozwolone typy kontekstu: {', '.join(CONTEXT_WORDS)}.")
+        raise ApiError(
+            26002,
+            f"Aktualny typ kontekstu: {caller.context_type}. Dozwolone typy kontekstu: {', '.join(CONTEXT_WORDS)}.",
+        )
     missing = [p for p in ALL_PERMISSIONS if p in permissions and p not in caller.permissions]
     if missing:
         raise ApiError(26001, f"Brakujące uprawnienia: {', '.join(missing)}.")
-    reference, value = state.tokens.create(caller.context_type, caller.context_value, caller.subject_type,
-                                           caller.subject_value, description, permissions)
+    reference, value = state.tokens.create(
+        caller.context_type, caller.context_value, caller.subject_type, caller.subject_value, description, permissions
+    )
     state.secrets.record("ksef_tokens", value)
     return json_response({"referenceNumber": reference, "token": value}, 202, request=request)
 
@@ -46,7 +50,8 @@ def _visible(state, caller: Caller, token: dict) -> bool:
     if caller.ksef_token_reference:
         return token["reference_number"] == caller.ksef_token_reference
     return (token["author_type"], token["author_value"]) in state.authority.linked_identifiers(
-        caller.subject_type, caller.subject_value)
+        caller.subject_type, caller.subject_value
+    )
 
 
 def _revocable(state, caller: Caller, token: dict) -> bool:
@@ -56,7 +61,8 @@ def _revocable(state, caller: Caller, token: dict) -> bool:
     if caller.ksef_token_reference:
         return token["reference_number"] == caller.ksef_token_reference
     return (token["author_type"], token["author_value"]) in state.authority.linked_identifiers(
-        caller.subject_type, caller.subject_value)
+        caller.subject_type, caller.subject_value
+    )
 
 
 async def query(request: Request):
@@ -112,8 +118,13 @@ async def get_status(request: Request):
     caller = access_caller(request)
     token = _token_in_context(request, caller)
     if not _visible(state, caller, token):
-        raise Forbidden("missing-permissions", {"requiredAnyOfPermissions": ["CredentialsManage", "CredentialsRead"],
-                                                "presentPermissions": list(caller.permissions)})
+        raise Forbidden(
+            "missing-permissions",
+            {
+                "requiredAnyOfPermissions": ["CredentialsManage", "CredentialsRead"],
+                "presentPermissions": list(caller.permissions),
+            },
+        )
     return json_response(token_as_api(token), request=request)
 
 
@@ -122,8 +133,10 @@ async def revoke(request: Request):
     caller = access_caller(request)
     token = _token_in_context(request, caller)
     if not _revocable(state, caller, token):
-        raise Forbidden("missing-permissions", {"requiredAnyOfPermissions": ["CredentialsManage"],
-                                                "presentPermissions": list(caller.permissions)})
+        raise Forbidden(
+            "missing-permissions",
+            {"requiredAnyOfPermissions": ["CredentialsManage"], "presentPermissions": list(caller.permissions)},
+        )
     state.tokens.revoke(token["reference_number"])
     return empty_response(request=request)
 

@@ -13,14 +13,18 @@
 
 A token is recognised again by the name marker `[ksef.credentials:NAME]` in its description (`_identity.py`).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _identity
+from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import verify_ksef_token
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
-    KsefAmbiguousError, KsefError, KsefTimeoutError)
+    KsefAmbiguousError,
+    KsefError,
+    KsefTimeoutError,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import TokenMeta, parse_reference_number
 
@@ -45,27 +49,43 @@ class TokenKind:
         ref = parse_reference_number(getattr(auth, "ksef_token", None))
         return {ref} if ref else set()
 
-    def plan(self, declared: list, live: list, holdings: dict, now, options, protected: set,
-             auth_token_unknown: bool) -> token_plan.ContextPlan:
-        return token_plan.plan_context(declared, live, holdings, now, exclusive=options.exclusive,
-                                       adopt=options.adopt, protected=protected,
-                                       auth_token_unknown=auth_token_unknown,
-                                       revoke_auth_token=options.revoke_auth_token,
-                                       guard_option=options.guard_option)
+    def plan(
+        self, declared: list, live: list, holdings: dict, now, options, protected: set, auth_token_unknown: bool
+    ) -> token_plan.ContextPlan:
+        return token_plan.plan_context(
+            declared,
+            live,
+            holdings,
+            now,
+            exclusive=options.exclusive,
+            adopt=options.adopt,
+            protected=protected,
+            auth_token_unknown=auth_token_unknown,
+            revoke_auth_token=options.revoke_auth_token,
+            guard_option=options.guard_option,
+        )
 
     def drift(self, declared: list, live: list, holdings: dict, now) -> list:
         """Findings of the live tokens against the declarations (`_drift.py`), as result dictionaries."""
+        from ansible_collections.ksef.credentials.plugins.module_utils import _drift  # only when asked for
+
         return [finding.as_dict() for finding in _drift.drift(declared, live, holdings, now)]
 
     def store_meta(self, declared: token_plan.Declared, live: token_plan.ActualToken, context: str) -> TokenMeta:
-        return TokenMeta(name=declared.name, reference_number=live.reference_number,
-                         permissions=list(live.permissions), created=live.created.isoformat(), context=context)
+        return TokenMeta(
+            name=declared.name,
+            reference_number=live.reference_number,
+            permissions=list(live.permissions),
+            created=live.created.isoformat(),
+            context=context,
+        )
 
     def pending(self, plan, reference: str, now) -> token_plan.ActualToken:
         """The live view of a token just created, until KSeF lists it."""
         declared = plan.declared
-        return token_plan.ActualToken(reference, token_plan.PENDING, tuple(declared.permissions),
-                                      declared.full_description, now)
+        return token_plan.ActualToken(
+            reference, token_plan.PENDING, tuple(declared.permissions), declared.full_description, now
+        )
 
     # -- KSeF -------------------------------------------------------------------------------------------------
 
@@ -90,8 +110,10 @@ class TokenKind:
                 created = api.create_token(list(declared.permissions), declared.full_description)
                 return created["referenceNumber"], created["token"]
             except KsefAmbiguousError:
-                listed = api.list_tokens(statuses=[token_plan.PENDING, token_plan.ACTIVE, FAILED],
-                                         description=_identity.marker(declared.name))
+                listed = api.list_tokens(
+                    statuses=[token_plan.PENDING, token_plan.ACTIVE, FAILED],
+                    description=_identity.marker(declared.name),
+                )
                 for ref in [t["referenceNumber"] for t in listed if t["referenceNumber"] not in known]:
                     api.revoke_token(ref)
                     known.add(ref)
@@ -121,8 +143,9 @@ class TokenKind:
                     pending[ref] = token_plan.ActualToken.from_api(item)  # KSeF's own creation time, permissions
             if pending and not poller.wait():
                 for ref in pending:
-                    done[ref] = KsefTimeoutError("token %s was not Active within wait_timeout %ss (status: Pending)"
-                                                 % (ref, poller.timeout))
+                    done[ref] = KsefTimeoutError(
+                        "token %s was not Active within wait_timeout %ss (status: Pending)" % (ref, poller.timeout)
+                    )
                 break
         return done
 

@@ -17,6 +17,7 @@ Vocabulary
 - context plan: every declared name planned from one list, plus revokes of undeclared tokens (exclusive)
   and adoption of unmanaged tokens whose value a store already holds (adopt). See docs/tokens.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -25,8 +26,26 @@ from datetime import datetime, timedelta
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions, _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._plan import (  # noqa: F401 - the vocabulary, re-exported
-    ACTIVE, CHANGING, COPY, CREATE, ISSUING, KEEP, PENDING, PURGE, REPLACE, RETAIN, REVOKE, ROTATE, UNMANAGED, WAIT,
-    ContextPlan, Holding, Plan, Step, row)
+    ACTIVE,
+    CHANGING,
+    COPY,
+    CREATE,
+    ISSUING,
+    KEEP,
+    PENDING,
+    PURGE,
+    REPLACE,
+    RETAIN,
+    REVOKE,
+    ROTATE,
+    UNMANAGED,
+    WAIT,
+    ContextPlan,
+    Holding,
+    Plan,
+    Step,
+    row,
+)
 
 LIVE_STATUSES = (PENDING, ACTIVE)
 ORPHAN_MARGIN = timedelta(minutes=10)
@@ -52,8 +71,14 @@ class Declared:
 
     def predicted(self) -> dict:
         """The metadata of the token a run issues for this declaration (KSeF assigns the reference number)."""
-        return {"name": self.name, "reference_number": None, "status": ACTIVE, "permissions": list(self.permissions),
-                "description": self.description, "created": None}
+        return {
+            "name": self.name,
+            "reference_number": None,
+            "status": ACTIVE,
+            "permissions": list(self.permissions),
+            "description": self.description,
+            "created": None,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,7 +90,7 @@ class ActualToken:
     created: datetime
 
     @classmethod
-    def from_api(cls, item: dict) -> "ActualToken":
+    def from_api(cls, item: dict) -> ActualToken:
         """From a QueryTokensResponseItem / TokenStatusResponse."""
         return cls(
             reference_number=item["referenceNumber"],
@@ -91,8 +116,9 @@ def _age(now: datetime, then: datetime) -> str:
     return _durations.describe(max(now - then, timedelta(0)))
 
 
-def plan(declared: Declared, tokens, holdings, now: datetime, protected=frozenset(),
-         margin: timedelta = ORPHAN_MARGIN) -> Plan:
+def plan(
+    declared: Declared, tokens, holdings, now: datetime, protected=frozenset(), margin: timedelta = ORPHAN_MARGIN
+) -> Plan:
     """The steps that bring KSeF and the stores to the declared state.
 
     tokens: ActualToken (or API dicts) from the list; unmanaged tokens, other names and dead statuses
@@ -100,8 +126,11 @@ def plan(declared: Declared, tokens, holdings, now: datetime, protected=frozense
     protected: reference numbers never revoked unless declared.force (the token this run logged in with).
     """
     tokens = [t if isinstance(t, ActualToken) else ActualToken.from_api(t) for t in tokens]
-    live = sorted((t for t in tokens if t.status in LIVE_STATUSES and _identity.name_of(t.description) == declared.name),
-                  key=lambda t: t.created, reverse=True)
+    live = sorted(
+        (t for t in tokens if t.status in LIVE_STATUSES and _identity.name_of(t.description) == declared.name),
+        key=lambda t: t.created,
+        reverse=True,
+    )
     holdings = list(holdings)
     if declared.state == "absent":
         return _plan_absent(declared, live, holdings, protected)
@@ -112,8 +141,13 @@ def _plan_absent(declared, live, holdings, protected) -> Plan:
     steps = []
     for token in live:
         if token.reference_number in protected and not declared.force:
-            steps.append(Step(RETAIN, "this run authenticated with this token; set force: true to revoke it",
-                              token.reference_number))
+            steps.append(
+                Step(
+                    RETAIN,
+                    "this run authenticated with this token; set force: true to revoke it",
+                    token.reference_number,
+                )
+            )
             continue
         if token.status == PENDING:
             steps.append(Step(WAIT, "token is Pending; it can be revoked once Active", token.reference_number))
@@ -142,21 +176,32 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
     if current is None:
         unheld_active = [t for t in live if t.status == ACTIVE]
         if unheld_active:
-            issue = Step(ROTATE, "store drift: no store holds the value of active token %s and a value cannot be "
-                                 "fetched again, so a new token is issued" % unheld_active[0].reference_number,
-                         unheld_active[0].reference_number, stores=labels)
+            issue = Step(
+                ROTATE,
+                "store drift: no store holds the value of active token %s and a value cannot be "
+                "fetched again, so a new token is issued" % unheld_active[0].reference_number,
+                unheld_active[0].reference_number,
+                stores=labels,
+            )
         else:
             issue = Step(CREATE, "no active token named %r" % declared.name, stores=labels)
     elif current.permissions != tuple(declared.permissions):
-        issue = Step(REPLACE, "permissions differ (%s -> %s) and cannot be changed on an existing token"
-                     % (",".join(current.permissions) or "none", ",".join(declared.permissions) or "none"),
-                     current.reference_number, stores=labels)
+        issue = Step(
+            REPLACE,
+            "permissions differ (%s -> %s) and cannot be changed on an existing token"
+            % (",".join(current.permissions) or "none", ",".join(declared.permissions) or "none"),
+            current.reference_number,
+            stores=labels,
+        )
     elif declared.rotate:
         issue = Step(ROTATE, "rotation requested (rotate: true)", current.reference_number, stores=labels)
     elif declared.rotate_after is not None and now - current.created >= declared.rotate_after:
-        issue = Step(ROTATE, "age %s reached rotate_after %s" % (_age(now, current.created),
-                                                                 _durations.describe(declared.rotate_after)),
-                     current.reference_number, stores=labels)
+        issue = Step(
+            ROTATE,
+            "age %s reached rotate_after %s" % (_age(now, current.created), _durations.describe(declared.rotate_after)),
+            current.reference_number,
+            stores=labels,
+        )
 
     if issue:
         steps.append(issue)
@@ -165,17 +210,28 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
         if missing:
             source = next(h.label for h in holdings if h.reference_number == current.reference_number)
             why = "; ".join(_drift(h, by_ref) for h in missing)
-            steps.append(Step(COPY, "store drift: %s; copying the current value from %s" % (why, source),
-                              current.reference_number, stores=tuple(h.label for h in missing), source=source))
+            steps.append(
+                Step(
+                    COPY,
+                    "store drift: %s; copying the current value from %s" % (why, source),
+                    current.reference_number,
+                    stores=tuple(h.label for h in missing),
+                    source=source,
+                )
+            )
         keep_reason = "active with the declared permissions"
         if declared.rotate_after is not None:
-            keep_reason += ", age %s below rotate_after %s" % (_age(now, current.created),
-                                                               _durations.describe(declared.rotate_after))
+            keep_reason += ", age %s below rotate_after %s" % (
+                _age(now, current.created),
+                _durations.describe(declared.rotate_after),
+            )
         steps.append(Step(KEEP, keep_reason, current.reference_number))
         text = (_identity.parse(current.description) or (None, ""))[1]
         if text != declared.description.strip():
-            warnings.append("the description of token %s differs from the declared one; a token's description "
-                            "cannot be changed, the new text is used from the next rotation" % current.reference_number)
+            warnings.append(
+                "the description of token %s differs from the declared one; a token's description "
+                "cannot be changed, the new text is used from the next rotation" % current.reference_number
+            )
 
     grace = declared.revoke_previous_after
     for token in live:
@@ -190,23 +246,47 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
                 successor = "the new token" if token is current else "current token %s" % current.reference_number
                 steps.append(Step(REVOKE, "superseded by %s" % successor, ref))
             else:
-                steps.append(Step(RETAIN, "previous token kept until %s (revoke_previous_after %s)"
-                                  % (due.isoformat(), _durations.describe(grace)), ref))
+                steps.append(
+                    Step(
+                        RETAIN,
+                        "previous token kept until %s (revoke_previous_after %s)"
+                        % (due.isoformat(), _durations.describe(grace)),
+                        ref,
+                    )
+                )
         elif now - token.created < margin:
-            steps.append(Step(RETAIN, "no store holds it but it was created %s ago; it may belong to a rotation in "
-                                      "progress, revoked by a later run once older than %s"
-                              % (_age(now, token.created), _durations.describe(margin)), ref))
+            steps.append(
+                Step(
+                    RETAIN,
+                    "no store holds it but it was created %s ago; it may belong to a rotation in "
+                    "progress, revoked by a later run once older than %s"
+                    % (_age(now, token.created), _durations.describe(margin)),
+                    ref,
+                )
+            )
         elif issue is not None:
             # No store holds any live token: the value is lost, the new token supersedes it.
             due = now + grace
             if grace:
-                steps.append(Step(RETAIN, "value lost from the stores; kept until %s (revoke_previous_after %s)"
-                                  % (due.isoformat(), _durations.describe(grace)), ref))
+                steps.append(
+                    Step(
+                        RETAIN,
+                        "value lost from the stores; kept until %s (revoke_previous_after %s)"
+                        % (due.isoformat(), _durations.describe(grace)),
+                        ref,
+                    )
+                )
             else:
                 steps.append(Step(REVOKE, "no store holds its value; superseded by the new token", ref))
         else:
-            steps.append(Step(REVOKE, "orphan: newer than the current token, no store holds it, created %s ago"
-                              % _age(now, token.created), ref))
+            steps.append(
+                Step(
+                    REVOKE,
+                    "orphan: newer than the current token, no store holds it, created %s ago"
+                    % _age(now, token.created),
+                    ref,
+                )
+            )
     return Plan(declared, steps, current, live, warnings)
 
 
@@ -220,9 +300,20 @@ def _drift(holding: Holding, by_ref: dict) -> str:
 
 # -- one context ----------------------------------------------------------------------------------------------
 
-def plan_context(declared, tokens, holdings: dict, now: datetime, exclusive: str = "false", adopt: bool = False,
-                 protected=frozenset(), auth_token_unknown: bool = False, revoke_auth_token: bool = False,
-                 margin=ORPHAN_MARGIN, guard_option: str = "revoke_auth_token") -> ContextPlan:
+
+def plan_context(
+    declared,
+    tokens,
+    holdings: dict,
+    now: datetime,
+    exclusive: str = "false",
+    adopt: bool = False,
+    protected=frozenset(),
+    auth_token_unknown: bool = False,
+    revoke_auth_token: bool = False,
+    margin=ORPHAN_MARGIN,
+    guard_option: str = "revoke_auth_token",
+) -> ContextPlan:
     """Plan every declared token of one context from one list of its tokens.
 
     declared: Declared in declared order (unique names). tokens: ActualToken or API items, managed or not.
@@ -251,11 +342,19 @@ def plan_context(declared, tokens, holdings: dict, now: datetime, exclusive: str
                 result.adopted[decl.name] = adopted.reference_number
                 view = [replace(t, description=decl.full_description) if t is adopted else t for t in live]
             elif candidate is not None:
-                note = ("unmanaged token %s has the declared description and permissions, but no store of this token "
-                        "holds its value; adopting needs the value in a store (a value starts with its reference "
-                        "number)" % candidate.reference_number)
-        one = plan(replace(decl, force=decl.force or revoke_auth_token), view, holdings.get(decl.name, []), now,
-                   protected=guarded, margin=margin)
+                note = (
+                    "unmanaged token %s has the declared description and permissions, but no store of this token "
+                    "holds its value; adopting needs the value in a store (a value starts with its reference "
+                    "number)" % candidate.reference_number
+                )
+        one = plan(
+            replace(decl, force=decl.force or revoke_auth_token),
+            view,
+            holdings.get(decl.name, []),
+            now,
+            protected=guarded,
+            margin=margin,
+        )
         one.steps = [_explain(step, adopted, note, protected, maybe_auth, guard_option) for step in one.steps]
         if note and one.issue is not None and one.issue.action == CREATE:
             one.warnings.append("%s: %s, so a new token is created" % (decl.name, note))
@@ -270,8 +369,12 @@ def plan_context(declared, tokens, holdings: dict, now: datetime, exclusive: str
         gone = Declared(name=name, state="absent", force=revoke_auth_token)
         one = plan(gone, live, [], now, protected=guarded, margin=margin)
         why = "not declared (exclusive: %s)" % exclusive
-        one.steps = [_explain(replace(s, reason=why) if s.action == REVOKE else s, None, None, protected,
-                              maybe_auth, guard_option) for s in one.steps]
+        one.steps = [
+            _explain(
+                replace(s, reason=why) if s.action == REVOKE else s, None, None, protected, maybe_auth, guard_option
+            )
+            for s in one.steps
+        ]
         result.undeclared.append(one)
     if exclusive == "all":
         for token in live:
@@ -285,10 +388,15 @@ def plan_context(declared, tokens, holdings: dict, now: datetime, exclusive: str
 def _adoptable(decl, live, holdings, claimed):
     """(token to adopt, None) when a store holds its value; (None, a matching token) when none does."""
     held = {h.reference_number for h in holdings if h.reference_number}
-    matching = [t for t in sorted(live, key=lambda t: t.created, reverse=True)
-                if t.status == ACTIVE and _identity.name_of(t.description) is None
-                and t.description.strip() == decl.description and t.permissions == tuple(decl.permissions)
-                and t.reference_number not in claimed]
+    matching = [
+        t
+        for t in sorted(live, key=lambda t: t.created, reverse=True)
+        if t.status == ACTIVE
+        and _identity.name_of(t.description) is None
+        and t.description.strip() == decl.description
+        and t.permissions == tuple(decl.permissions)
+        and t.reference_number not in claimed
+    ]
     chosen = next((t for t in matching if t.reference_number in held), None)
     if chosen is not None:
         return chosen, None
@@ -306,17 +414,27 @@ def _unmanaged_steps(token, guarded, revoke_auth_token) -> list:
 
 def _explain(step, adopted, note, protected, maybe_auth, guard_option) -> Step:
     """Reasons in the module's words: adoption, and the auth token guard (named `guard_option` there)."""
-    if step.action == RETAIN and step.reference_number in protected | maybe_auth and (
-            not step.reason or step.reason.startswith("this run authenticated")):
+    if (
+        step.action == RETAIN
+        and step.reference_number in protected | maybe_auth
+        and (not step.reason or step.reason.startswith("this run authenticated"))
+    ):
         if step.reference_number in protected:
-            return replace(step, reason="this run authenticated with this token; set %s: true to revoke it"
-                                        % guard_option)
-        return replace(step, reason="the session was opened elsewhere (auth.access_token) and KSeF does not say "
-                                    "with which token; this token holds CredentialsManage, so it may be that one "
-                                    "and is kept; set %s: true to revoke it" % guard_option)
+            return replace(
+                step, reason="this run authenticated with this token; set %s: true to revoke it" % guard_option
+            )
+        return replace(
+            step,
+            reason="the session was opened elsewhere (auth.access_token) and KSeF does not say "
+            "with which token; this token holds CredentialsManage, so it may be that one "
+            "and is kept; set %s: true to revoke it" % guard_option,
+        )
     if adopted is not None and step.action == KEEP and step.reference_number == adopted.reference_number:
-        return replace(step, reason="adopted: unmanaged token with the declared description and permissions whose "
-                                    "value a store of this token holds; " + step.reason)
+        return replace(
+            step,
+            reason="adopted: unmanaged token with the declared description and permissions whose "
+            "value a store of this token holds; " + step.reason,
+        )
     if note and step.action == CREATE:
         return replace(step, reason="%s; %s" % (step.reason, note))
     return step
@@ -324,17 +442,24 @@ def _explain(step, adopted, note, protected, maybe_auth, guard_option) -> Step:
 
 # -- one declaration from options ----------------------------------------------------------------------------
 
+
 def declare(options: dict) -> Declared:
     """The declared token from the options of one entry; KsefConfigError naming the option before any API call."""
     name = _identity.validate_name(options.get("name"))
     permissions = _permissions.normalise(options.get("permissions"))
     rotate_after = _durations.parse(options.get("rotate_after"), "rotate_after")
     grace = _durations.parse(options.get("revoke_previous_after"), "revoke_previous_after") or timedelta(0)
-    declared = Declared(name=name, state=options.get("state") or "present",
-                        description=(options.get("description") or "").strip(), permissions=permissions,
-                        rotate_after=rotate_after, rotate=bool(options.get("rotate")),
-                        revoke_previous_after=grace, force=bool(options.get("force")),
-                        purge=bool(options.get("purge")))
+    declared = Declared(
+        name=name,
+        state=options.get("state") or "present",
+        description=(options.get("description") or "").strip(),
+        permissions=permissions,
+        rotate_after=rotate_after,
+        rotate=bool(options.get("rotate")),
+        revoke_previous_after=grace,
+        force=bool(options.get("force")),
+        purge=bool(options.get("purge")),
+    )
     declared.full_description  # noqa: B018 - the 256-character limit, checked now
     if declared.state == "present" and not permissions:
         raise KsefConfigError("permissions", "permissions must list at least one permission when state is present")

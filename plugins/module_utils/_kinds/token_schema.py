@@ -8,6 +8,7 @@ spec `TOKEN_OPTIONS` is derived from it here. `scripts/schema.py` writes the doc
 the role's argument_specs; tests/unit/plugins/module_utils/kinds/test_token_schema.py checks every copy field by
 field. `O(@...)` is a reference to an option of the same entry; the generator puts the entry's path in front.
 """
+
 from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
@@ -45,8 +46,7 @@ TOKEN_SCHEMA = {
     },
     "state": {
         "description": [
-            "V(present) makes sure an Active token with this name and these permissions exists and the stores"
-            " hold it.",
+            "V(present) makes sure an Active token with this name and these permissions exists and the stores hold it.",
             "V(absent) revokes every Pending or Active token with this name. The token this run logged in "
             "with is kept unless the run allows it (C(force) of M(ksef.credentials.token), C(revoke_auth_token) "
             "of M(ksef.credentials.tokens)).",
@@ -57,8 +57,7 @@ TOKEN_SCHEMA = {
     },
     "rotate_after": {
         "description": [
-            "Rotate the current token once it is this old, for example V(90d), V(12h), V(30m), V(2w) or "
-            "V(1d12h).",
+            "Rotate the current token once it is this old, for example V(90d), V(12h), V(30m), V(2w) or V(1d12h).",
             "Not set means no rotation because of age.",
         ],
         "type": "str",

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The store registry: `STORE_ARGSPEC` for a module's `store` option and `build_stores` to turn entries into stores."""
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,8 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import (
     Store,
     StoreConfigError,
-    StoredValue,
     StoreConflictError,
+    StoredValue,
     StoreError,
     TokenMeta,
     parse_reference_number,
@@ -27,8 +28,16 @@ STORE_TYPES: dict[str, type[Store]] = {
 }
 
 __all__ = [
-    "STORE_ARGSPEC", "STORE_TYPES", "Store", "StoreConfigError", "StoreConflictError", "StoreError", "StoredValue",
-    "TokenMeta", "build_stores", "parse_reference_number",
+    "STORE_ARGSPEC",
+    "STORE_TYPES",
+    "Store",
+    "StoreConfigError",
+    "StoreConflictError",
+    "StoreError",
+    "StoredValue",
+    "TokenMeta",
+    "build_stores",
+    "parse_reference_number",
 ]
 
 
@@ -80,7 +89,8 @@ def build_store(module, spec: dict, index: int) -> Store:
     if unsupported:
         raise StoreConfigError(
             f"store[{index}].{unsupported[0]}",
-            f"is not an option of store type {type_name}; its options are: {', '.join(sorted(cls.argument_spec))}")
+            f"is not an option of store type {type_name}; its options are: {', '.join(sorted(cls.argument_spec))}",
+        )
     result = ArgumentSpecValidator(cls.argument_spec).validate(given)
     secrets = set(result._no_log_values)
     module.no_log_values.update(secrets)
@@ -101,7 +111,9 @@ def build_stores(module, specs: list[dict] | None) -> list[Store]:
     for index, spec in enumerate(specs or []):
         store = build_store(module, spec, index)
         if store.label in seen:
-            raise StoreConfigError(f"store[{index}]", f"points at the same place as store[{seen[store.label]}] ({store.label})")
+            raise StoreConfigError(
+                f"store[{index}]", f"points at the same place as store[{seen[store.label]}] ({store.label})"
+            )
         seen[store.label] = index
         stores.append(store)
     return stores

@@ -8,6 +8,7 @@ result serialisation. So encryption and decryption run ansible-core's vault CLI
 (`python -m ansible.cli.vault`, the code behind `ansible-vault`) in a child process of the same
 interpreter. Plaintext and ciphertext travel through pipes only; the password stays in its file.
 """
+
 from __future__ import annotations
 
 import subprocess

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the AWS stores share: a lazily imported boto3, one client per store, and error texts without secrets."""
+
 from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store
@@ -20,6 +21,7 @@ def import_boto3(store: Store):
         import botocore  # noqa: F401  (boto3's own dependency; both must import)
     except ImportError:
         from ansible.module_utils.basic import missing_required_lib
+
         raise store.config_error("type", missing_required_lib("boto3")) from None
     return boto3
 
@@ -32,9 +34,11 @@ class AwsClientMixin:
     def aws_validate(self) -> None:
         boto3 = import_boto3(self)
         from botocore.exceptions import BotoCoreError
+
         try:
-            session = boto3.session.Session(profile_name=self.options.get("profile") or None,
-                                            region_name=self.options.get("region") or None)
+            session = boto3.session.Session(
+                profile_name=self.options.get("profile") or None, region_name=self.options.get("region") or None
+            )
         except BotoCoreError as exc:  # ProfileNotFound and friends name the profile, nothing secret
             raise self.config_error("profile", str(exc)) from None
         if not session.region_name:

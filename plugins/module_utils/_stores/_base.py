@@ -4,6 +4,7 @@
 
 A store never puts a secret into a label, an exception text, a warning or a return value.
 """
+
 from __future__ import annotations
 
 import re
@@ -111,6 +112,7 @@ class Store(ABC):
     def scrub(self, text: str) -> str:
         """Text from a remote service with every known secret masked, fit for an error message."""
         from ansible.module_utils.common.parameters import remove_values
+
         return remove_values(str(text), set(self.module.no_log_values))
 
     def refuse_in_check_mode(self, action: str) -> None:

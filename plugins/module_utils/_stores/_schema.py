@@ -9,6 +9,7 @@ argument spec the store types declare (`STORE_ARGSPEC`) has the same types and c
 `O(@...)` in a description is a reference to an option of the same entry; the generator puts the entry's path
 in front (`O(store[].mount)`, `O(tokens[].store[].mount)`).
 """
+
 from __future__ import annotations
 
 STORE_SCHEMA = {
@@ -25,11 +26,9 @@ STORE_SCHEMA = {
         "type": {
             "description": [
                 "V(file) is a local file (raw, env, json or yaml), optionally ansible-vault encrypted.",
-                "V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with "
-                "check-and-set.",
+                "V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.",
                 "V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).",
-                "V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs "
-                "C(boto3)).",
+                "V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).",
             ],
             "type": "str",
             "required": True,
@@ -37,10 +36,8 @@ STORE_SCHEMA = {
         },
         "path": {
             "description": [
-                "V(file) - the file's path (required). Its directory must exist. A symlink is written "
-                "through.",
-                "V(hashicorp_vault) - the secret's path inside O(@mount) (required), for example "
-                "C(ksef/erp).",
+                "V(file) - the file's path (required). Its directory must exist. A symlink is written through.",
+                "V(hashicorp_vault) - the secret's path inside O(@mount) (required), for example C(ksef/erp).",
             ],
             "type": "str",
         },
@@ -58,8 +55,7 @@ STORE_SCHEMA = {
             "description": [
                 "V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) "
                 "(default C(token)).",
-                "V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are "
-                "kept.",
+                "V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are kept.",
                 "V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this "
                 "key; other keys are kept. Not set means the whole secret string is the value.",
             ],
@@ -103,8 +99,7 @@ STORE_SCHEMA = {
         },
         "vault_id": {
             "description": [
-                "V(file) - the vault id the encrypted file is labelled with "
-                "(C($ANSIBLE_VAULT;1.2;AES256;ID)).",
+                "V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).",
             ],
             "type": "str",
         },
@@ -197,8 +192,7 @@ STORE_SCHEMA = {
         },
         "recovery_window_days": {
             "description": [
-                "V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete"
-                " at once.",
+                "V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete at once.",
                 "Defaults to C(30).",
             ],
             "type": "int",
@@ -211,8 +205,7 @@ STORE_SCHEMA = {
         },
         "region": {
             "description": [
-                "V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's "
-                "region.",
+                "V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's region.",
             ],
             "type": "str",
         },

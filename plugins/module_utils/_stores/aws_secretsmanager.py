@@ -6,6 +6,7 @@ PutSecretValue makes a new version labelled AWSCURRENT and AWS moves AWSPREVIOUS
 that was current, so during a rotation's grace period the previous token stays reachable as
 AWSPREVIOUS. `restore` moves AWSCURRENT back (UpdateSecretVersionStage).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,6 +46,7 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
     def _current(self) -> tuple[str | None, str | None]:
         """(SecretString, VersionId) of AWSCURRENT, or (None, None) when the secret is absent or being deleted."""
         from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             response = self.client().get_secret_value(SecretId=self.options["name"], VersionStage="AWSCURRENT")
         except ClientError as exc:
@@ -103,6 +105,7 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
 
     def _call(self, doing: str, operation: str, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             return getattr(self.client(), operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
@@ -111,6 +114,7 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
     def _undelete_if_scheduled(self) -> bool:
         """True when the secret exists (restored from a scheduled deletion if needed)."""
         from botocore.exceptions import ClientError
+
         try:
             described = self.client().describe_secret(SecretId=self.options["name"])
         except ClientError as exc:
@@ -118,8 +122,9 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
                 return False
             raise self.aws_failure(exc, "describing the secret") from None
         if described.get("DeletedDate"):
-            self._call("restoring the secret from its scheduled deletion", "restore_secret",
-                       SecretId=self.options["name"])
+            self._call(
+                "restoring the secret from its scheduled deletion", "restore_secret", SecretId=self.options["name"]
+            )
         return True
 
     def _put(self, secret_string: str, reference_number: str | None) -> None:
@@ -134,8 +139,9 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
                 create["Tags"] = self.aws_tags()
             self._call("creating the secret", "create_secret", **create)
             return
-        response = self._call("writing a new secret version", "put_secret_value",
-                              SecretId=secret_id, SecretString=secret_string, **extra)
+        response = self._call(
+            "writing a new secret version", "put_secret_value", SecretId=secret_id, SecretString=secret_string, **extra
+        )
         new_version = response["VersionId"]
         if "AWSCURRENT" not in (response.get("VersionStages") or []):
             # an idempotent replay of an older version: make it current again
@@ -145,15 +151,23 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
 
     def _move_current_to(self, version_id: str) -> None:
         secret_id = self.options["name"]
-        versions = self._call("listing secret versions", "list_secret_version_ids", SecretId=secret_id,
-                              IncludeDeprecated=True)
-        current = next((v["VersionId"] for v in versions.get("Versions", [])
-                        if "AWSCURRENT" in v.get("VersionStages", [])), None)
+        versions = self._call(
+            "listing secret versions", "list_secret_version_ids", SecretId=secret_id, IncludeDeprecated=True
+        )
+        current = next(
+            (v["VersionId"] for v in versions.get("Versions", []) if "AWSCURRENT" in v.get("VersionStages", [])), None
+        )
         if current == version_id:
             return
         kwargs = {"RemoveFromVersionId": current} if current else {}
-        self._call("moving AWSCURRENT", "update_secret_version_stage", SecretId=secret_id,
-                   VersionStage="AWSCURRENT", MoveToVersionId=version_id, **kwargs)
+        self._call(
+            "moving AWSCURRENT",
+            "update_secret_version_stage",
+            SecretId=secret_id,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=version_id,
+            **kwargs,
+        )
 
     def write(self, value, meta, expected_version) -> None:
         self.refuse_in_check_mode("write")

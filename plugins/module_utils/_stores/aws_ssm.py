@@ -6,6 +6,7 @@ SSM has no compare-and-set, so a write reads the parameter's version first and r
 is no longer the version the caller read; the window between that check and the put is small
 but not zero.
 """
+
 from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._aws import AWS_OPTIONS, AwsClientMixin
@@ -33,6 +34,7 @@ class AwsSsmStore(AwsClientMixin, Store):
 
     def _call(self, doing: str, operation: str, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             return getattr(self.client(), operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
@@ -63,8 +65,13 @@ class AwsSsmStore(AwsClientMixin, Store):
             put["Tags"] = self.aws_tags()  # SSM accepts Tags only when creating
         self._call("writing the parameter", "put_parameter", **put)
         if self.options.get("tags") and exists:
-            self._call("tagging the parameter", "add_tags_to_resource", ResourceType="Parameter",
-                       ResourceId=self.options["name"], Tags=self.aws_tags())
+            self._call(
+                "tagging the parameter",
+                "add_tags_to_resource",
+                ResourceType="Parameter",
+                ResourceId=self.options["name"],
+                Tags=self.aws_tags(),
+            )
 
     def write(self, value, meta, expected_version) -> None:
         self.refuse_in_check_mode("write")

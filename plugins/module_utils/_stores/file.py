@@ -5,6 +5,7 @@
 Writes are atomic in the style of community.crypto: a 0600 temp file in the same directory,
 fsync, then rename over the target, so a reader sees the old or the new file, never half of one.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -16,7 +17,10 @@ import re
 import tempfile
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
-    AnsibleVault, VaultCommandError, is_vault_encrypted)
+    AnsibleVault,
+    VaultCommandError,
+    is_vault_encrypted,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
 
 FORMATS = ("raw", "env", "json", "yaml")
@@ -161,6 +165,7 @@ class FileStore(Store):
                 data = json.loads(text)
             else:
                 import yaml
+
                 data = yaml.safe_load(text)
         except Exception as exc:  # only the error's type: parser messages quote file content
             raise self.error(f"the file is not valid {self.format}: {type(exc).__name__}") from None
@@ -195,6 +200,7 @@ class FileStore(Store):
         if self.format == "json":
             return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         import yaml
+
         return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
 
     # -- writing ----------------------------------------------------------------------------------
@@ -202,6 +208,7 @@ class FileStore(Store):
         option = self.option_name("vault_password_file")
         if exc.missing:
             from ansible.module_utils.basic import missing_required_lib
+
             return self.error(missing_required_lib("ansible-core"))
         if exc.wrong_password:
             return self.error(f"cannot decrypt the file with the password from {option} (wrong vault password?)")

@@ -7,6 +7,7 @@ check-and-set (`options.cas` = the version it read, 0 when absent), so two write
 silently overwrite each other. The token's metadata (never its value) goes into the secret's
 custom_metadata.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,10 +73,12 @@ class HashicorpVaultStore(Store):
     def _http(self):
         if self._client is None:
             import httpx
+
             verify = self.options.get("ca_path") or bool(self.options.get("validate_certs", True))
             headers = {"X-Vault-Namespace": self.namespace} if self.namespace else {}
-            self._client = httpx.Client(base_url=f"{self.url}/v1/", verify=verify, headers=headers,
-                                        timeout=self.options.get("timeout") or 30)
+            self._client = httpx.Client(
+                base_url=f"{self.url}/v1/", verify=verify, headers=headers, timeout=self.options.get("timeout") or 30
+            )
             try:
                 self._client.headers["X-Vault-Token"] = self._login()
             except BaseException:
@@ -85,6 +88,7 @@ class HashicorpVaultStore(Store):
 
     def _send(self, method: str, path: str, body: dict | None = None, *, auth: bool = True):
         import httpx
+
         client = self._http() if auth else self._client
         try:
             return client.request(method, path, json=body)
@@ -172,13 +176,15 @@ class HashicorpVaultStore(Store):
         self._metadata_before = dict(custom)
         self._put_data({**(data or {}), self.key: value}, version)
         if meta is not None:
-            custom.update({
-                f"{self.key}_reference_number": meta.reference_number,
-                f"{self.key}_name": meta.name,
-                f"{self.key}_permissions": ",".join(meta.permissions),
-                f"{self.key}_created": meta.created,
-                f"{self.key}_context": meta.context,
-            })
+            custom.update(
+                {
+                    f"{self.key}_reference_number": meta.reference_number,
+                    f"{self.key}_name": meta.name,
+                    f"{self.key}_permissions": ",".join(meta.permissions),
+                    f"{self.key}_created": meta.created,
+                    f"{self.key}_context": meta.context,
+                }
+            )
             self._put_custom_metadata(custom)
 
     def restore(self, previous: StoredValue | None) -> None:

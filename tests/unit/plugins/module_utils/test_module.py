@@ -174,9 +174,9 @@ def test_reused_session_is_not_closed_unless_asked(capsys):
 
 
 def test_xades_login_without_signxml_fails_with_missing_required_lib(capsys, monkeypatch):
-    from ansible_collections.ksef.credentials.plugins.module_utils import _module
-    monkeypatch.setattr(_module, "XADES_IMPORT_ERROR", ImportError("No module named 'signxml'", name="signxml"))
-    monkeypatch.setattr(_module, "XADES_MISSING_LIBRARY", "signxml")
+    from ansible_collections.ksef.credentials.plugins.module_utils import _xades
+    monkeypatch.setattr(_xades, "XADES_IMPORT_ERROR", ImportError("No module named 'signxml'", name="signxml"))
+    monkeypatch.setattr(_xades, "XADES_MISSING_LIBRARY", "signxml")
     xades = dict(BASE_ARGS, auth={"certificate": "/etc/ksef/cert.pem", "private_key": "/etc/ksef/key.pem"})
     out = run(xades, lambda module: module.exit_json(changed=False), capsys)
     assert out["failed"] and "Failed to import the required Python library (signxml)" in out["msg"]

@@ -138,3 +138,22 @@ def test_environment_from_the_api_url():
     assert r.environment_of("https://api.ksef.mf.gov.pl/v2") == "prod"
     assert r.environment_of("http://127.0.0.1:8080/v2") == "custom"
     assert r.environment_of(None) == "unknown"
+
+
+def test_an_unchanged_report_keeps_the_times_of_the_one_already_written():
+    first = r.build({"alpha": scan()}, "2025-10-01T12:00:00+00:00")
+    written = r.to_json(first)
+    later = r.build({"alpha": dict(scan(), scanned_at="2025-10-01T13:00:00+00:00")}, "2025-10-01T13:00:00+00:00")
+    kept = r.keep_times(later, written)
+    assert r.to_json(kept) == written and r.to_html(kept) == r.to_html(first)
+    changed = r.build({"alpha": scan(hand_text="renamed by hand")}, "2025-10-01T13:00:00+00:00")
+    assert r.keep_times(changed, written)["generated_at"] == "2025-10-01T13:00:00+00:00"
+    assert r.keep_times(later, "not json") is later and r.keep_times(later, None) is later
+
+
+def test_html_escapes_every_value_through_jinja2():
+    hostile = r.build({"<b>host</b>": scan(hand_text="<script>alert(1)</script> & \"q\"")}, NOW.isoformat())
+    page = r.to_html(hostile)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;q&#34;" in page
+    assert "<b>host</b>" not in page and "&lt;b&gt;host&lt;/b&gt;" in page
+    assert '<span class="badge unmanaged warning">Unmanaged</span>' in page  # the template's own markup stays
