@@ -42,6 +42,8 @@ def resolve(options: dict, prefix: str, suboptions_key: str = "suboptions") -> d
         for key, value in doc.items():
             if key == "description":
                 entry[key] = [text(line) for line in value]
+            elif key == "no_log":
+                continue  # argument spec only
             elif key == "suboptions":
                 entry[suboptions_key] = resolve(value, prefix + name + "[].", suboptions_key)
             else:

@@ -188,6 +188,23 @@ def _ssl_verify(verify):
     return bool(verify)
 
 
+def _load_sync_transport():
+    """Import httpcore without the async frameworks it picks up when installed (trio, anyio): a sync client never
+    uses them, and loading them costs about 60 ms of every module run. Nothing else is kept from importing them
+    later: they are blocked only while httpcore loads."""
+    if "httpcore" in sys.modules:
+        return
+    blocked = [name for name in ("trio", "anyio") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import httpcore  # noqa: F401
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def _certificate_refused(exc):
     """True when a connection failed because the server's certificate did not verify."""
     return "CERTIFICATE_VERIFY_FAILED" in str(exc)
@@ -234,6 +251,7 @@ class KsefHttp:
             )
         else:
             kwargs["verify"] = _ssl_verify(verify)
+        _load_sync_transport()
         self._client = httpx.Client(**kwargs)
 
     def close(self):

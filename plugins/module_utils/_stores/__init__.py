@@ -18,18 +18,13 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._base imp
     TokenMeta,
     parse_reference_number,
 )
-from ansible_collections.ksef.credentials.plugins.module_utils._stores.aws_secretsmanager import AwsSecretsManagerStore
-from ansible_collections.ksef.credentials.plugins.module_utils._stores.aws_ssm import AwsSsmStore
-from ansible_collections.ksef.credentials.plugins.module_utils._stores.file import FileStore
-from ansible_collections.ksef.credentials.plugins.module_utils._stores.hashicorp_vault import HashicorpVaultStore
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._schema import STORE_SCHEMA
 
-STORE_TYPES: dict[str, type[Store]] = {
-    cls.type_name: cls for cls in (FileStore, HashicorpVaultStore, AwsSecretsManagerStore, AwsSsmStore)
-}
+STORE_TYPE_NAMES = ("aws_secretsmanager", "aws_ssm", "file", "hashicorp_vault")
 
 __all__ = [
     "STORE_ARGSPEC",
-    "STORE_TYPES",
+    "STORE_TYPE_NAMES",
     "Store",
     "StoreConfigError",
     "StoreConflictError",
@@ -38,35 +33,52 @@ __all__ = [
     "TokenMeta",
     "build_stores",
     "parse_reference_number",
+    "store_class",
+    "store_types",
 ]
 
 
-def _union_argspec() -> dict:
-    """Suboptions of `store`: every type's options, none required and without defaults.
+def store_class(type_name: str) -> type[Store]:
+    """The class of one store type, imported only when a declaration uses it (a run that writes files never
+    loads the Vault or AWS code). Plain import statements, so that Ansible packs every store with the module."""
+    if type_name == "file":
+        from ansible_collections.ksef.credentials.plugins.module_utils._stores.file import FileStore
 
-    Each entry is checked again against its own type's spec in build_stores, where requirements,
-    defaults and choices apply; the union only has to accept the entry and mark secrets no_log.
-    Choices stay on an option that a single store type owns, so the documentation can list them.
-    """
-    options: dict = {"type": {"type": "str", "required": True, "choices": sorted(STORE_TYPES)}}
-    for cls in STORE_TYPES.values():
-        for name, spec in cls.argument_spec.items():
-            loose = {k: v for k, v in spec.items() if k in ("type", "elements", "no_log", "choices")}
-            loose.setdefault("type", "str")
-            known = options.get(name)
-            if known is None:
-                options[name] = loose
-                continue
-            known.pop("choices", None)  # shared by several types: each type checks its own choices
-            if {known["type"], loose["type"]} == {"str", "path"}:
-                known["type"] = "str"  # `path` of a file and of a Vault secret; each type converts its own
-            elif known["type"] != loose["type"]:
-                raise TypeError(f"store option {name!r} has conflicting types across store types")
-            known["no_log"] = bool(known.get("no_log") or loose.get("no_log"))
-    return options
+        return FileStore
+    if type_name == "hashicorp_vault":
+        from ansible_collections.ksef.credentials.plugins.module_utils._stores.hashicorp_vault import (
+            HashicorpVaultStore,
+        )
+
+        return HashicorpVaultStore
+    if type_name == "aws_secretsmanager":
+        from ansible_collections.ksef.credentials.plugins.module_utils._stores.aws_secretsmanager import (
+            AwsSecretsManagerStore,
+        )
+
+        return AwsSecretsManagerStore
+    if type_name == "aws_ssm":
+        from ansible_collections.ksef.credentials.plugins.module_utils._stores.aws_ssm import AwsSsmStore
+
+        return AwsSsmStore
+    raise KeyError(type_name)
 
 
-STORE_ARGSPEC: dict = {"type": "list", "elements": "dict", "options": _union_argspec()}
+def store_types() -> dict[str, type[Store]]:
+    """Every store type by name (imports them all)."""
+    return {name: store_class(name) for name in STORE_TYPE_NAMES}
+
+
+def _argument_spec(schema: dict) -> dict:
+    """The `store` option's argument spec, from its documentation (`_schema.py`): every type's options, none
+    required and without defaults. Each entry is checked again against its own type's spec in build_store, where
+    requirements, defaults and choices apply; this spec only has to accept the entry and mark secrets no_log."""
+    keys = ("type", "required", "choices", "elements", "no_log")
+    options = {name: {key: doc[key] for key in keys if key in doc} for name, doc in schema["suboptions"].items()}
+    return {"type": schema["type"], "elements": schema["elements"], "options": options}
+
+
+STORE_ARGSPEC: dict = _argument_spec(STORE_SCHEMA)
 
 
 def _option_in_message(message: str, names) -> str | None:
@@ -82,9 +94,9 @@ def build_store(module, spec: dict, index: int) -> Store:
         raise StoreConfigError(f"store[{index}]", "must be a dictionary with at least a `type` key")
     given = {k: v for k, v in spec.items() if v is not None}
     type_name = given.pop("type", None)
-    if type_name not in STORE_TYPES:
-        raise StoreConfigError(f"store[{index}].type", f"must be one of: {', '.join(sorted(STORE_TYPES))}")
-    cls = STORE_TYPES[type_name]
+    if type_name not in STORE_TYPE_NAMES:
+        raise StoreConfigError(f"store[{index}].type", f"must be one of: {', '.join(STORE_TYPE_NAMES)}")
+    cls = store_class(type_name)
     unsupported = sorted(set(given) - set(cls.argument_spec))
     if unsupported:
         raise StoreConfigError(

@@ -6,6 +6,9 @@
 `tokens[].store` and into the role's argument_specs; a unit test checks those copies, and checks that the
 argument spec the store types declare (`STORE_ARGSPEC`) has the same types and choices.
 
+`no_log` is for the argument spec only (the documentation has no such field): it marks the options that hold
+secrets, and says so explicitly for the others whose names look like secrets to ansible-test.
+
 `O(@...)` in a description is a reference to an option of the same entry; the generator puts the entry's path
 in front (`O(store[].mount)`, `O(tokens[].store[].mount)`).
 """
@@ -40,6 +43,7 @@ STORE_SCHEMA = {
                 "V(hashicorp_vault) - the secret's path inside O(@mount) (required), for example C(ksef/erp).",
             ],
             "type": "str",
+            "no_log": False,
         },
         "format": {
             "description": [
@@ -60,6 +64,7 @@ STORE_SCHEMA = {
                 "key; other keys are kept. Not set means the whole secret string is the value.",
             ],
             "type": "str",
+            "no_log": False,
         },
         "mode": {
             "description": [
@@ -96,6 +101,7 @@ STORE_SCHEMA = {
                 "The file is decrypted in memory only. Needs ansible-core on the host that runs the module.",
             ],
             "type": "path",
+            "no_log": False,
         },
         "vault_id": {
             "description": [
@@ -137,6 +143,7 @@ STORE_SCHEMA = {
                 "V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) environment variable.",
             ],
             "type": "str",
+            "no_log": True,
         },
         "role_id": {
             "description": [
@@ -149,6 +156,7 @@ STORE_SCHEMA = {
                 "V(hashicorp_vault) - AppRole secret id.",
             ],
             "type": "str",
+            "no_log": True,
         },
         "validate_certs": {
             "description": [
@@ -183,12 +191,14 @@ STORE_SCHEMA = {
                 "V(aws_ssm) - the parameter's name (required), for example C(/ksef/erp/token).",
             ],
             "type": "str",
+            "no_log": False,
         },
         "kms_key_id": {
             "description": [
                 "V(aws_secretsmanager) - KMS key for a secret the store creates.",
             ],
             "type": "str",
+            "no_log": False,
         },
         "recovery_window_days": {
             "description": [
@@ -202,18 +212,21 @@ STORE_SCHEMA = {
                 "V(aws_ssm) - KMS key of the SecureString parameter. AWS's default key when not set.",
             ],
             "type": "str",
+            "no_log": False,
         },
         "region": {
             "description": [
                 "V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's region.",
             ],
             "type": "str",
+            "no_log": False,
         },
         "endpoint_url": {
             "description": [
                 "V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint.",
             ],
             "type": "str",
+            "no_log": False,
         },
         "profile": {
             "description": [
@@ -221,12 +234,14 @@ STORE_SCHEMA = {
                 "otherwise come from boto3's usual chain (environment, instance role).",
             ],
             "type": "str",
+            "no_log": False,
         },
         "tags": {
             "description": [
                 "V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.",
             ],
             "type": "dict",
+            "no_log": False,
         },
     },
 }

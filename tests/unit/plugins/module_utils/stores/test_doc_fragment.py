@@ -2,7 +2,7 @@
 import yaml
 
 from ansible_collections.ksef.credentials.plugins.doc_fragments.stores import ModuleDocFragment
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC, STORE_TYPES
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC, store_types
 
 
 def test_doc_fragment_matches_the_argument_spec():
@@ -13,7 +13,7 @@ def test_doc_fragment_matches_the_argument_spec():
     for name, spec in STORE_ARGSPEC["options"].items():
         assert suboptions[name]["type"] == spec["type"], name
     assert suboptions["type"]["choices"] == STORE_ARGSPEC["options"]["type"]["choices"]
-    for cls in STORE_TYPES.values():  # choices live in each type's own spec
+    for cls in store_types().values():  # choices live in each type's own spec
         for name, spec in cls.argument_spec.items():
             if "choices" in spec:
                 assert suboptions[name]["choices"] == spec["choices"], name

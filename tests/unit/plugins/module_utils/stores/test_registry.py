@@ -4,17 +4,34 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
-    STORE_ARGSPEC, STORE_TYPES, StoreConfigError, StoredValue, build_stores, parse_reference_number)
+    STORE_ARGSPEC, STORE_TYPE_NAMES, StoreConfigError, StoredValue, build_stores, parse_reference_number, store_types)
 from tests.support.ansible_module import make_module
+
+
+def union_of_the_store_types() -> dict:
+    """What each store type accepts, merged: the spec STORE_ARGSPEC (derived from the documentation) must equal."""
+    options: dict = {"type": {"type": "str", "required": True, "choices": sorted(STORE_TYPE_NAMES)}}
+    for cls in store_types().values():
+        for name, spec in cls.argument_spec.items():
+            loose = {k: v for k, v in spec.items() if k in ("type", "elements", "no_log", "choices")}
+            loose.setdefault("type", "str")
+            known = options.setdefault(name, loose)
+            if known is loose:
+                continue
+            known.pop("choices", None)  # shared by several types: each type checks its own choices
+            if {known["type"], loose["type"]} == {"str", "path"}:
+                known["type"] = "str"  # `path` of a file and of a Vault secret; each type converts its own
+            assert known["type"] == loose["type"], name
+            known["no_log"] = bool(known.get("no_log") or loose.get("no_log"))
+    return options
 
 
 def test_argspec_is_the_union_of_every_type_with_secrets_no_log():
     options = STORE_ARGSPEC["options"]
     assert STORE_ARGSPEC["type"] == "list" and STORE_ARGSPEC["elements"] == "dict"
-    assert options["type"] == {"type": "str", "required": True, "choices": sorted(STORE_TYPES)}
-    assert sorted(STORE_TYPES) == ["aws_secretsmanager", "aws_ssm", "file", "hashicorp_vault"]
-    for cls in STORE_TYPES.values():
-        assert set(cls.argument_spec) <= set(options)
+    assert options["type"] == {"type": "str", "required": True, "choices": sorted(STORE_TYPE_NAMES)}
+    assert sorted(STORE_TYPE_NAMES) == ["aws_secretsmanager", "aws_ssm", "file", "hashicorp_vault"]
+    assert options == union_of_the_store_types()
     assert options["token"]["no_log"] and options["secret_id"]["no_log"]
     assert not any("default" in spec or spec.get("required") for name, spec in options.items() if name != "type")
 
