@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     configure_logging(args.log_file)
     app, _state = build_app(settings)
-    tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+    tls: dict[str, Any] = (
+        {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)} if settings.tls_cert else {}
+    )
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", lifespan="off", **tls)
 
 

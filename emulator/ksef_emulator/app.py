@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
@@ -41,18 +43,17 @@ def build_app(settings: Settings):
     state = EmulatorState(settings)
     api_routes = security.routes + auth.routes + sessions.routes + [auth.status_route] + tokens.routes + testdata.routes
     routes = _prefixed(API_PREFIX, api_routes) + _prefixed(ADMIN_PREFIX, admin.routes)
-    app = Starlette(
-        routes=routes,
-        exception_handlers={
-            ApiError: _bad_request,
-            Unauthorized: _unauthorized,
-            Forbidden: _forbidden,
-            admin.AdminError: admin.admin_error_response,
-            Exception: _internal,
-        },
-    )
+    # Each handler takes its own exception type; Starlette's annotation only knows Exception.
+    handlers: dict[Any, Any] = {
+        ApiError: _bad_request,
+        Unauthorized: _unauthorized,
+        Forbidden: _forbidden,
+        admin.AdminError: admin.admin_error_response,
+        Exception: _internal,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.emulator = state
-    outer = Pipeline(app, state, routes)
+    outer: Any = Pipeline(app, state, routes)
     if settings.capture is not None:
         outer = CaptureMiddleware(outer, str(settings.capture))
     return RawSendKeeper(outer), state

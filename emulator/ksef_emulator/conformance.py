@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
@@ -69,7 +70,7 @@ def to_json_schema(schema):
     """One OpenAPI 3.0 schema object as JSON Schema 2020-12 (recursively)."""
     if not isinstance(schema, dict):
         return schema
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "nullable":
             continue
@@ -270,7 +271,7 @@ class ContractChecker:
                     f"(documented: {documented_codes})"
                 ]
             status_key = "default"
-        pointer = "/paths/" + _escape(template) + f"/{method.lower()}/responses/{status_key}"
+        pointer = "/paths/" + _escape(template or "") + f"/{method.lower()}/responses/{status_key}"
         response = responses[status_key]
         problems += self._check_headers(label, record, response, status_key, pointer)
         problems += self._check_body(label, record, response, status_key, pointer)

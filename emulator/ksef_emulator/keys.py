@@ -180,8 +180,11 @@ class KeyRing:
             row = self._store.one(
                 "SELECT private_key_pem FROM encryption_keys WHERE public_key_id = ?", (public_key_id,)
             )
-            key = serialization.load_pem_private_key(bytes(row["private_key_pem"]), password=None)
-            self._private[public_key_id] = key
+            if row is None:
+                raise KeyError(public_key_id)
+            loaded = serialization.load_pem_private_key(bytes(row["private_key_pem"]), password=None)
+            assert isinstance(loaded, rsa.RSAPrivateKey)  # the emulator only stores RSA encryption keys
+            key = self._private[public_key_id] = loaded
         return key
 
     def resolve(self, public_key_id: str | None, usage: str) -> str:

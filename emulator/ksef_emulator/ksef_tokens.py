@@ -123,6 +123,8 @@ class TokenRegistry:
         row = self._store.one(
             "SELECT secret_salt, secret_hash FROM ksef_tokens WHERE reference_number = ?", (m["ref"],)
         )
+        if row is None:
+            return None, True
         if not hmac.compare_digest(_hash(bytes(row["secret_salt"]), m["secret"]), bytes(row["secret_hash"])):
             return None, True
         ctx_type = {"nip": "Nip", "internalId": "InternalId"}[m["ctx"]]

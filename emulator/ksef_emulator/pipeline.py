@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import jwt
 
@@ -85,7 +86,7 @@ class Pipeline:
         method, path = scope["method"], scope["path"]
         operation = self.operation(method, path)
         context = self.context_of(scope) if operation else None
-        outcome = {"status": 0}
+        outcome: dict[str, Any] = {"status": 0}
 
         async def send_and_watch(message):
             if message["type"] == "http.response.start":
@@ -137,6 +138,6 @@ class Pipeline:
         transport = getattr(cycle, "transport", None)
         if transport is None:
             raise RuntimeError("cannot drop the connection: server transport not reachable")
-        cycle.disconnected = True
+        cycle.disconnected = True  # type: ignore[union-attr]  # a transport implies its cycle
         transport.abort()
         await asyncio.sleep(0)

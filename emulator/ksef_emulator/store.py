@@ -136,6 +136,7 @@ class Store:
 
     def next_seq(self, table: str) -> int:
         row = self.one(f"SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM {table}")
+        assert row is not None  # an aggregate always answers one row
         return int(row["n"])
 
     def meta_get(self, key: str) -> str | None:

@@ -84,7 +84,7 @@ def _generate_key(key_type: str, key_size: int | None):
         curve = EC_CURVES.get(key_size or 256)
         if curve is None:
             raise ValueError(f"unsupported EC size {key_size}; choose one of {sorted(EC_CURVES)}")
-        return ec.generate_private_key(curve())
+        return ec.generate_private_key(curve())  # type: ignore[abstract]  # a concrete curve class
     raise ValueError(f"unsupported key type {key_type!r}; choose rsa or ec")
 
 
@@ -181,7 +181,7 @@ def generate_certificate(
     elif pesel:
         subject_type, subject_value = "Pesel", pesel
     else:
-        subject_type, subject_value = "Nip", nip
+        subject_type, subject_value = "Nip", nip or ""
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

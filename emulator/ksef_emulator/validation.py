@@ -46,8 +46,8 @@ def text(body: dict, field: str, *, min_len: int = 0, max_len: int | None = None
     return value
 
 
-def matches(value: str, pattern: re.Pattern, field: str) -> str:
-    if not pattern.match(value):
+def matches(value: str | None, pattern: re.Pattern, field: str) -> str:
+    if value is None or not pattern.match(value):
         raise invalid(f"Pole '{field}' ma nieprawidłowy format.")
     return value
 

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -150,10 +151,10 @@ class XadesError(Exception):
 
 @dataclass
 class VerifiedAuthRequest:
-    challenge: str
+    challenge: str | None
     context_type: str  # "Nip" | "InternalId" | "NipVatUe" | "PeppolId"
     context_value: str
-    subject_identifier_type: str  # "certificateSubject" | "certificateFingerprint"
+    subject_identifier_type: str | None  # "certificateSubject" | "certificateFingerprint"
     subject_type: str  # "Nip" | "Pesel" | "Fingerprint"
     subject_value: str
     certificate_fingerprint: str  # SHA-256 of the DER certificate, hex upper case
@@ -387,7 +388,7 @@ def _verify_signature(xml: bytes, cert: x509.Certificate, layout: _Layout) -> li
     location = ".//" if layout.mode == "enveloping" else "./"
     # The key is the certificate's: KSeF identifies the signer by the certificate, and a KeyValue next to it is only
     # a hint (signxml cannot even compare it for RSA-PSS).
-    common = dict(
+    common: dict[str, Any] = dict(
         location=location,
         expect_references=True,
         signature_methods=VERIFIABLE_SIGNATURE_METHODS,
@@ -396,8 +397,12 @@ def _verify_signature(xml: bytes, cert: x509.Certificate, layout: _Layout) -> li
     )
     try:
         if layout.has_signed_properties:
-            return XAdESVerifier().verify(xml, x509_cert=cert, expect_config=XAdESSignatureConfiguration(**common))
-        return XMLVerifier().verify(xml, x509_cert=cert, expect_config=SignatureConfiguration(**common))
+            found: Any = XAdESVerifier().verify(
+                xml, x509_cert=cert, expect_config=XAdESSignatureConfiguration(**common)
+            )
+        else:
+            found = XMLVerifier().verify(xml, x509_cert=cert, expect_config=SignatureConfiguration(**common))
+        return found if isinstance(found, list) else [found]
     except InvalidCertificate as exc:
         raise fail(INVALID_CERTIFICATE, _short(exc)) from None
     except (SignXMLException, etree.DocumentInvalid, ValueError, KeyError) as exc:
@@ -519,7 +524,7 @@ def verify_auth_token_request(
             "certificateFingerprint instead",
         )
     else:
-        subject_type, subject_value = identity.id_type, identity.id_value
+        subject_type, subject_value = identity.id_type, identity.id_value or ""
     if context_type == "PeppolId":
         # A PeppolId context is entered with a Peppol provider certificate, which the emulator does not issue.
         raise fail(SUBJECT_INVALID_FOR_CONTEXT, "a PeppolId context requires a Peppol service provider certificate")

@@ -36,7 +36,8 @@ class KsefApi:
         return self.http.request(method, path, bearer=self.session.bearer(), **kwargs)
 
     def _paged(self, path, items_key, params):
-        items, continuation, seen = [], None, set()
+        items: list = []
+        continuation, seen = None, set()
         for _attempt in range(_MAX_PAGES):
             headers = {"x-continuation-token": continuation} if continuation else None
             response = self._call("GET", path, params=params, headers=headers)

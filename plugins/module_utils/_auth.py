@@ -27,9 +27,9 @@ from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poll
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
 except ImportError as exc:  # reported by KsefModule through missing_required_lib
-    CRYPTOGRAPHY_IMPORT_ERROR = exc
+    CRYPTOGRAPHY_IMPORT_ERROR: ImportError | None = exc
 else:
     CRYPTOGRAPHY_IMPORT_ERROR = None
 
@@ -72,15 +72,15 @@ class AuthConfig:
     """The validated `auth` option. `method` is one of ksef_token, xades, session."""
 
     method: str
-    ksef_token: str = None
-    certificate: str = None
-    private_key: str = None
-    private_key_passphrase: str = None
-    pkcs12: str = None
-    pkcs12_passphrase: str = None
+    ksef_token: str | None = None
+    certificate: str | None = None
+    private_key: str | None = None
+    private_key_passphrase: str | None = None
+    pkcs12: str | None = None
+    pkcs12_passphrase: str | None = None
     subject_identifier_type: str = "certificate_subject"
-    access_token: str = None
-    refresh_token: str = None
+    access_token: str | None = None
+    refresh_token: str | None = None
     poll_timeout: float = 120
 
     def __repr__(self):  # never show secrets, even in a debugger or a traceback
@@ -192,7 +192,10 @@ def select_token_encryption_certificate(certificates, now=None):
 def encrypt_ksef_token(certificate_b64, token, timestamp_ms):
     """Base64 of RSA-OAEP(SHA-256, MGF1-SHA-256) over "{token}|{timestampMs}" with the certificate's key."""
     cert = x509.load_der_x509_certificate(base64.b64decode(certificate_b64))
-    ciphertext = cert.public_key().encrypt(
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise KsefAuthError("the KSeF token encryption certificate does not hold an RSA key")
+    ciphertext = public_key.encrypt(
         f"{token}|{int(timestamp_ms)}".encode(),
         padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
     )

@@ -136,7 +136,9 @@ class Report:
 def validate(module, kind, items: list, where: str | None) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
     module that declares one credential at its top level. Raises KsefConfigError naming the option."""
-    entries, names, labels = [], {}, {}
+    entries: list = []
+    names: dict = {}
+    labels: dict = {}
     for index, item in enumerate(items):
         at = "%s[%d]" % (where, index) if where else None
         try:
@@ -256,7 +258,8 @@ class Executor:
 
     def run(self, cplan: p.ContextPlan) -> Done:
         done = Done()
-        issued, pending = {}, {}
+        issued: dict = {}
+        pending: dict = {}
         # 1. Every issue first, so KSeF activates them side by side.
         for name, plan in cplan.declared.items():
             if plan.issue is None:
@@ -315,7 +318,7 @@ class Executor:
 
     def _step(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict, outcome: Outcome) -> None:
         if step.action == p.WAIT:
-            live = _activated(activated, step.reference_number)
+            live = _activated(activated, str(step.reference_number))
             if outcome.current is not None and outcome.current.reference_number == live.reference_number:
                 outcome.current = live
         elif step.action in p.ISSUING:
@@ -345,7 +348,9 @@ class Executor:
             raise ApplyError("%s failed: nothing was issued" % step.action, [])
         if isinstance(issued, BaseException):
             raise ApplyError(
-                "%s failed while creating the %s: %s" % (step.action, self.kind.noun, describe(issued)), [], issued
+                "%s failed while creating the %s: %s" % (step.action, self.kind.noun, describe(issued)),
+                [],
+                issued if isinstance(issued, Exception) else None,
             )
         reference, value = issued
         written: list = []
@@ -367,7 +372,7 @@ class Executor:
     def _copy(self, step: p.Step, plan: p.Plan, entry: Entry) -> None:
         source = entry.snapshot.get(step.source)
         if source is None or source.reference_number != step.reference_number:
-            raise StoreError(step.source, "no longer holds %s %s" % (self.kind.noun, step.reference_number))
+            raise StoreError(str(step.source), "no longer holds %s %s" % (self.kind.noun, step.reference_number))
         meta = self.kind.store_meta(plan.declared, plan.current, self.context)
         written: list = []
         try:
@@ -452,6 +457,7 @@ def _activated(activated: dict, reference: str):
 
 def entry_result(declared, outcome: Outcome) -> dict:
     """The result of one declared credential: its metadata after the run, the actions and what each store holds."""
+    meta: dict
     if declared.state == "absent":
         meta = {"reference_number": None, "status": "absent", "permissions": [], "description": None, "created": None}
     elif outcome.current is None:  # check mode, a credential would be issued

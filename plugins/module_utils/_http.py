@@ -30,12 +30,12 @@ from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import
 # httpx imports its command-line client (rich, click) when they are installed; a module never uses it, and
 # blocking that import (a None entry in sys.modules makes it raise ImportError, which httpx expects) saves
 # about 80 ms of every module run.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 try:
     import httpx
 except ImportError as exc:  # reported by KsefModule through missing_required_lib
-    httpx = None
-    HTTPX_IMPORT_ERROR = exc
+    httpx = None  # type: ignore[assignment]
+    HTTPX_IMPORT_ERROR: ImportError | None = exc
 else:
     HTTPX_IMPORT_ERROR = None
 
@@ -86,7 +86,10 @@ def parse_error_body(body):
     {"title", "detail", "errors": [{code, description, details}], "reasonCode", "security"} and the
     status shape {"status": {"code", "description", "details"}} (429, authentication status).
     """
-    codes, descriptions, details, reason_code = [], [], [], None
+    codes: list = []
+    descriptions: list = []
+    details: list = []
+    reason_code = None
     if not isinstance(body, dict):
         return codes, None, details, reason_code
     exception = body.get("exception")
@@ -179,8 +182,9 @@ def error_from_response(response, operation, error_class=KsefApiError):
     )
 
 
-def _ssl_verify(verify):
-    """httpx wants an SSLContext for a custom CA (a file or a directory of hashed certificates)."""
+def ssl_verify(verify):
+    """What httpx's `verify` takes: a bool, or an SSLContext for a custom CA (a file or a directory of hashed
+    certificates); httpx deprecates a path there."""
     if isinstance(verify, str):
         if os.path.isdir(verify):
             return ssl.create_default_context(capath=verify)
@@ -237,7 +241,7 @@ class KsefHttp:
         self.max_retry_after = max_retry_after
         self.limiter = limiter or NoopRateLimiter()
         self.non_idempotent = frozenset(non_idempotent)
-        self.calls = Counter()  # requests actually sent, per "METHOD /template"
+        self.calls: Counter[str] = Counter()  # requests actually sent, per "METHOD /template"
         self.retries = 0
         self.waited = 0.0  # seconds slept in backoff and Retry-After
         self._sleep = sleep
@@ -250,7 +254,7 @@ class KsefHttp:
                 False  # no TLS on this connection (loopback only, see _connection.py): no CA bundle to load
             )
         else:
-            kwargs["verify"] = _ssl_verify(verify)
+            kwargs["verify"] = ssl_verify(verify)
         _load_sync_transport()
         self._client = httpx.Client(**kwargs)
 
@@ -346,7 +350,9 @@ class KsefHttp:
             completed = getattr(self.limiter, "completed", None)  # optional in a limiter
             if completed is not None:
                 status = response.status_code if response is not None else None
-                retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+                retry_after = None
+                if response is not None and status == 429:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 completed(operation, status, retry_after)
 
     def _delay(self, attempt):

@@ -46,7 +46,7 @@ class IdentityError(KsefConfigError, ValueError):
     """A name or description that cannot become a managed token description."""
 
 
-def validate_name(name: str) -> str:
+def validate_name(name) -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise IdentityError(
             "name",

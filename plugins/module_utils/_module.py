@@ -52,7 +52,7 @@ class KsefModule(AnsibleModule):
 
     # Class defaults: AnsibleModule.__init__ may call fail_json before our __init__ body runs.
     _http = None
-    _sessions = ()
+    _sessions: list = []  # replaced per instance in __init__
 
     def __init__(self, argument_spec=None, mutually_exclusive=None, **kwargs):
         spec = ksef_argument_spec()

@@ -110,7 +110,7 @@ def earliest_slot(sent, limits, windows, not_before, margin=SAFETY_MARGIN):
 def minimal_span(count, limits, windows):
     """Shortest time (seconds) from the first to the last of `count` requests under `limits`: the bound
     the limits impose on one operation of one context (used to judge a run)."""
-    times = []
+    times: list[float] = []
     for _index in range(count):
         times.append(earliest_slot(times, limits, windows, 0.0, margin=0.0))
     return times[-1] - times[0] if times else 0.0
@@ -169,6 +169,7 @@ class _LockedState:
         return self.data
 
     def __exit__(self, exc_type, exc, tb):
+        assert self._file is not None  # opened by __enter__
         try:
             if exc_type is None:
                 self._file.seek(0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 
@@ -26,8 +27,8 @@ try:
     from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConstructionMethod, SignatureMethod
     from signxml.xades import XAdESSigner
 except ImportError as exc:  # reported by KsefModule through missing_required_lib when XAdES login is asked for
-    XADES_IMPORT_ERROR = exc
-    XADES_MISSING_LIBRARY = (exc.name or "signxml").partition(".")[0]
+    XADES_IMPORT_ERROR: ImportError | None = exc
+    XADES_MISSING_LIBRARY: str | None = (exc.name or "signxml").partition(".")[0]
 else:
     XADES_IMPORT_ERROR = None
     XADES_MISSING_LIBRARY = None
@@ -56,7 +57,7 @@ class XadesCredentialsError(KsefConfigError):
 @dataclass(frozen=True)
 class SigningCredentials:
     certificate: x509.Certificate
-    private_key: object = field(repr=False)  # rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    private_key: Any = field(repr=False)  # rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 # ---------------------------------------------------------------- the request document

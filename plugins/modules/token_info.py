@@ -378,7 +378,7 @@ def main():
     if declarations or policy.rotate_after or policy.unused_after:
         declared = [d for d, _s in declarations] if params.get("declared") is not None else None
         findings = _drift.drift(declared, items, holdings, now, policy)
-    kinds_by_ref = {}
+    kinds_by_ref: dict = {}
     for finding in findings:
         if finding.reference_number:
             kinds_by_ref.setdefault(finding.reference_number, [])

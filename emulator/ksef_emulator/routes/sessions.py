@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -35,7 +37,7 @@ async def list_sessions(request: Request):
         item["referenceNumber"] = op["reference_number"]
         item["isCurrent"] = op["reference_number"] == caller.session_reference
         items.append(item)
-    body = {"items": items}
+    body: dict[str, Any] = {"items": items}
     if token:
         body["continuationToken"] = token
     return json_response(body, request=request)

@@ -106,8 +106,8 @@ def _grant_parties(body: dict) -> tuple[str, str, str]:
     elif who_type == "Pesel":
         validation.matches(who_value, validation.PESEL, "authorizedIdentifier.value")
     else:
-        who_value = who_value.upper()
-    return context_nip, who_type, who_value
+        who_value = (who_value or "").upper()
+    return context_nip, who_type, who_value or ""
 
 
 async def grant_permissions(request: Request):

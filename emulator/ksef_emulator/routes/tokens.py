@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -96,7 +98,7 @@ async def query(request: Request):
             continue
         selected.append(token)
     chunk, continuation = paging.page(selected, "date_created", size, after)
-    body = {"tokens": [token_as_api(t) for t in chunk]}
+    body: dict[str, Any] = {"tokens": [token_as_api(t) for t in chunk]}
     if continuation:
         body["continuationToken"] = continuation
     return json_response(body, request=request)

@@ -113,7 +113,7 @@ class ActualToken:
 
 
 def _age(now: datetime, then: datetime) -> str:
-    return _durations.describe(max(now - then, timedelta(0)))
+    return _durations.describe(max(now - then, timedelta(0))) or "0s"
 
 
 def plan(
@@ -206,6 +206,7 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
     if issue:
         steps.append(issue)
     else:
+        assert current is not None  # nothing to issue means a current token exists
         missing = [h for h in holdings if h.reference_number != current.reference_number]
         if missing:
             source = next(h.label for h in holdings if h.reference_number == current.reference_number)
@@ -332,7 +333,7 @@ def plan_context(
     guarded = set(protected) | maybe_auth
     result = ContextPlan(declared={})
 
-    claimed = set()
+    claimed: set[str] = set()
     for decl in declared:
         view, adopted, note = live, None, None
         if adopt and decl.state == "present":
@@ -364,7 +365,7 @@ def plan_context(
     if exclusive == "false":
         return result
     names = set(result.declared)
-    undeclared = sorted({_identity.name_of(t.description) for t in live} - names - {None})
+    undeclared = sorted({name for name in (_identity.name_of(t.description) for t in live) if name} - names)
     for name in undeclared:
         gone = Declared(name=name, state="absent", force=revoke_auth_token)
         one = plan(gone, live, [], now, protected=guarded, margin=margin)

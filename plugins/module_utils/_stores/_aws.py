@@ -26,7 +26,7 @@ def import_boto3(store: Store):
     return boto3
 
 
-class AwsClientMixin:
+class AwsClientMixin(Store):
     """Builds the boto3 client for `service` from the store's region/endpoint_url/profile options."""
 
     service: str

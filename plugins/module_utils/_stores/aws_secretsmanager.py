@@ -127,7 +127,7 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
             )
         return True
 
-    def _put(self, secret_string: str, reference_number: str | None) -> None:
+    def _put(self, secret_string: str | None, reference_number: str | None) -> None:
         secret_id = self.options["name"]
         token = self._request_token(reference_number)
         extra = {"ClientRequestToken": token} if token else {}

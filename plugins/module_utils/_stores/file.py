@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import tempfile
+from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
     AnsibleVault,
@@ -84,9 +85,9 @@ class FileStore(Store):
         super().__init__(module, options, index)
         self.path = os.path.realpath(options["path"])  # write through a symlink, not over it
         self.format = options.get("format") or "raw"
-        self.key = options.get("key") or DEFAULT_KEYS.get(self.format)
+        self.key: str = options.get("key") or DEFAULT_KEYS.get(self.format) or ""
         self.backup_file: str | None = None  # set by the last write that made a backup
-        self._vault = None
+        self._vault: Any = None
 
     @property
     def label(self) -> str:

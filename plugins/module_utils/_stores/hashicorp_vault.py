@@ -11,6 +11,7 @@ custom_metadata.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
 
@@ -43,7 +44,7 @@ class HashicorpVaultStore(Store):
         self.mount = (options.get("mount") or "secret").strip("/")
         self.path = (options.get("path") or "").strip("/")
         self.key = options.get("key") or "token"
-        self._client = None
+        self._client: Any = None
         self._metadata_before: dict | None = None  # custom_metadata as it was before our last write
 
     @property
