@@ -93,6 +93,8 @@ class Pipeline:
                 outcome["status"] = message["status"]
             await send(message)
 
+        if operation is not None:
+            self.state.stats.received(operation)
         try:
             if operation is None:
                 await self.app(scope, receive, send_and_watch)

@@ -1,6 +1,9 @@
 """The test-only control API under /_emulator/ and the request log."""
 from __future__ import annotations
 
+import concurrent.futures
+import time
+
 import httpx
 import pytest
 
@@ -20,11 +23,27 @@ def test_health_and_stats(emulator_factory, client_for, fresh_nip):
     assert stats["operations"] == {"GET /tokens": 2, "POST /tokens": 1, "POST /auth/challenge": 1}
     assert stats["by_context"] == {f"Nip:{nip}": {"GET /tokens": 2, "POST /tokens": 1}}
     assert stats["by_status"] == {"200": 3, "400": 1}
+    assert stats["in_flight"] == {}
     emu.reset_stats()
     assert emu.stats()["total"] == 0
     status_ref = "20250514-EC-2DFC46C000-3AC6D5877F-D4"
     emu.api("GET", f"tokens/{status_ref}", headers=login.headers)
     assert emu.stats()["operations"] == {"GET /tokens/{referenceNumber}": 1}
+
+
+def test_a_request_under_way_is_counted_in_flight_until_answered(emulator_factory):
+    emu = emulator_factory()
+    emu.admin("PUT", "faults", json={"slow_rate": 1, "slow_seconds": 10, "operations": ["POST /auth/challenge"]})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(emu.api, "POST", "auth/challenge")
+        deadline = time.monotonic() + 20
+        while emu.stats()["in_flight"] != {"POST /auth/challenge": 1}:
+            assert time.monotonic() < deadline, emu.stats()
+            time.sleep(0.05)
+        assert emu.stats()["total"] == 0 and not pending.done()  # received, not answered
+        emu.admin("DELETE", "faults").raise_for_status()  # later requests are fast again; this one still sleeps
+        assert pending.result(60).status_code == 200
+    assert emu.stats()["in_flight"] == {} and emu.stats()["total"] == 1
 
 
 def test_faults_errors_drops_and_slow_answers(emulator_factory):
