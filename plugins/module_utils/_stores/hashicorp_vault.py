@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ansible_collections.ksef.credentials.plugins.module_utils._http import ssl_verify
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
 
 CAS_MISMATCH = "check-and-set parameter did not match"
@@ -75,7 +76,7 @@ class HashicorpVaultStore(Store):
         if self._client is None:
             import httpx
 
-            verify = self.options.get("ca_path") or bool(self.options.get("validate_certs", True))
+            verify = ssl_verify(self.options.get("ca_path") or bool(self.options.get("validate_certs", True)))
             headers = {"X-Vault-Namespace": self.namespace} if self.namespace else {}
             self._client = httpx.Client(
                 base_url=f"{self.url}/v1/", verify=verify, headers=headers, timeout=self.options.get("timeout") or 30

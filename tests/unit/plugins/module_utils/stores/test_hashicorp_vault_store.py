@@ -216,3 +216,21 @@ def test_validation_names_the_option(vault_server, monkeypatch, spec, option):
     with pytest.raises(StoreConfigError) as caught:
         build_stores(module, [{"type": "file", "path": "/tmp/x"}, full])
     assert caught.value.option == option.replace("store[0]", "store[1]")
+
+
+def test_a_ca_bundle_reaches_httpx_as_an_ssl_context_not_a_deprecated_path(tmp_path):
+    """httpx deprecates verify=<path>; the store builds the SSL context itself, so no DeprecationWarning."""
+    import ssl
+    import warnings
+
+    from ksef_emulator.testcerts import generate_certificate
+
+    ca = generate_certificate(tmp_path / "ca", nip="5265877635", kind="seal")
+    module = make_module([{"type": "hashicorp_vault", "url": "https://vault.invalid:8200", "token": "t",
+                           "path": "ksef/erp", "ca_path": str(ca.cert_path)}])
+    store = build_stores(module, module.params["store"])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        client = store._http()  # builds the client; a token login sends nothing
+    assert isinstance(client._transport._pool._ssl_context, ssl.SSLContext)
+    client.close()
