@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 CAPTURE_CHECK := tests/emulator/test_zz_conformance.py::test_every_capture_written_by_the_suite_keeps_the_contract
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
-        test-soak sanity units-ansible-test lint release changelog docs bench emulator clean schema
+        test-soak sanity units-ansible-test lint release changelog docs bench emulator clean schema lint-python typecheck
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -25,6 +25,7 @@ help:
 	@echo "make test-ecosystem    ansible-test sanity/units, ansible-lint, galaxy build/install, EE"
 	@echo "make sanity            ansible-test sanity on a copy of the collection"
 	@echo "make lint              ansible-lint (production profile) on roles and examples"
+	@echo "make lint-python       ruff, mypy, the generated docs in sync, the pre-commit configuration"
 	@echo "make release           build the collection tarball into build/"
 	@echo "make changelog         lint the fragments; preview the next CHANGELOG.rst in build/changelog"
 	@echo "make docs              build the documentation site (antsibull-docs + guides) into build/docs/html"
@@ -53,8 +54,9 @@ system-deps:
 demo: venv
 	$(PY) scripts/demo.py
 
-# Two pytest-xdist workers (one test file per worker), then the conformance check of every capture of the run.
-test: venv system-deps
+# Static checks first (seconds), then two pytest-xdist workers (one test file per worker), then the conformance
+# check of every capture of the run.
+test: venv system-deps lint-python
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) $(PYTEST_ARGS)
 	KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK)
 
@@ -99,6 +101,19 @@ emulator: venv
 
 clean:
 	rm -rf build tests/output .pytest_cache .hypothesis
+
+# ruff (lint and format) and mypy on the collection's plugins and the emulator, the generated documentation in
+# sync with its source, and the pre-commit configuration valid.
+lint-python: venv
+	$(VENV)/bin/ruff check plugins emulator/ksef_emulator
+	$(VENV)/bin/ruff format --check plugins emulator/ksef_emulator
+	$(MAKE) --no-print-directory typecheck
+	$(PY) scripts/schema.py --check
+	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
+
+typecheck: venv
+	$(VENV)/bin/mypy --config-file mypy.ini emulator/ksef_emulator
+	cd .collections && ../$(VENV)/bin/mypy --config-file ../mypy.ini -p ansible_collections.ksef.credentials.plugins
 
 # The documentation of a declared token, from its one source (scripts/schema.py).
 schema: venv
