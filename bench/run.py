@@ -263,8 +263,8 @@ def check_noop(item) -> list:
         if run["run"] != "role no-op":
             continue
         if run["ratio_to_floor"] is not None and run["ratio_to_floor"] > NOOP_RATIO_LIMIT:
-            problems.append("no-op takes %.2f x Ansible's floor (limit %.1f)" % (run["ratio_to_floor"],
-                                                                                   NOOP_RATIO_LIMIT))
+            problems.append("no-op takes %.2f x Ansible's floor (limit %.1f)"
+                            % (run["ratio_to_floor"], NOOP_RATIO_LIMIT))
         if run["status_429"]:
             problems.append("no-op got %d answers 429" % run["status_429"])
         expected = {op: n * item["contexts"] for op, n in NOOP_CALLS_PER_CONTEXT.items()}

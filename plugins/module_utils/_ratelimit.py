@@ -169,7 +169,8 @@ class _LockedState:
         return self.data
 
     def __exit__(self, exc_type, exc, tb):
-        assert self._file is not None  # opened by __enter__
+        if self._file is None:  # opened by __enter__
+            raise AssertionError("state file used outside its with block")
         try:
             if exc_type is None:
                 self._file.seek(0)

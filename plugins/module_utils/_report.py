@@ -22,6 +22,7 @@ else:
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import ENVIRONMENTS
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._report_template import HTML_TEMPLATE
 
 SCHEMA_VERSION = 1
@@ -63,7 +64,7 @@ KIND_TITLES = {
 }
 
 
-class UnsafeReportError(ValueError):
+class UnsafeReportError(KsefError, ValueError):
     """A rendered report contains something shaped like a token value; nothing is written."""
 
 

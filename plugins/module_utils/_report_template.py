@@ -7,7 +7,8 @@ Every value is escaped by Jinja2; the template marks nothing safe.
 """
 
 HTML_TEMPLATE = """{%- macro badges(found) -%}
-{%- for kind in found %}<span class="badge {{ kind }} {{ severity.get(kind, 'warning') }}">{{ titles.get(kind, kind) }}</span>{{ ' ' if not loop.last }}{% endfor -%}
+{%- for kind in found %}<span class="badge {{ kind }} {{ severity.get(kind, 'warning') }}">{{ titles.get(kind,
+  kind) }}</span>{{ ' ' if not loop.last }}{% endfor -%}
 {%- endmacro -%}
 <!DOCTYPE html>
 <html lang="en">
@@ -56,7 +57,8 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <body>
 <header>
   <h1>{{ report.title }}</h1>
-  <p class="meta" id="scan-meta">Scanned <time id="generated-at" datetime="{{ report.generated_at }}">{{ report.generated_at[:19] | replace("T", " ") }} UTC</time>
+  <p class="meta" id="scan-meta">Scanned <time id="generated-at" datetime="{{ report.generated_at }}">{{
+    report.generated_at[:19] | replace("T", " ") }} UTC</time>
     &middot; environment <b id="environment">{{ report.environment }}</b> &middot; <span id="api-urls">{{ report.api_urls | join(", ") }}</span></p>
   <div class="cards">
     <div class="card"><b id="count-contexts">{{ s.contexts }}</b>companies</div>
@@ -77,7 +79,8 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <td>{{ ctx.host }}</td><td>{{ label(ctx.context) }}</td>
 <td class="{{ 'scan-error' if ctx.error else 'scan-ok' }}">{{ ctx.error or 'ok' }}</td>
 {% for key in ('tokens', 'live', 'managed', 'unmanaged', 'declared') %}<td data-sort="{{ cs[key] }}">{{ cs[key] }}</td>{% endfor %}
-{% for kind in kinds %}{% set count = cs.findings[kind] %}<td data-sort="{{ count }}" class="{{ ('count-' ~ severity[kind]) if count else 'count-zero' }}">{{ count }}</td>{% endfor %}
+{% for kind in kinds %}{% set count = cs.findings[kind] %}<td data-sort="{{ count }}" class="{{
+  ('count-' ~ severity[kind]) if count else 'count-zero' }}">{{ count }}</td>{% endfor %}
 <td data-sort="{{ cs.findings_total }}" class="total">{{ cs.findings_total }}</td></tr>
 {% endfor %}
 </tbody>

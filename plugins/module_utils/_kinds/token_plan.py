@@ -47,6 +47,38 @@ from ansible_collections.ksef.credentials.plugins.module_utils._plan import (  #
     row,
 )
 
+# The plan vocabulary is part of this module's interface (tests and _drift.py read it from here).
+__all__ = [
+    "ACTIVE",
+    "CHANGING",
+    "COPY",
+    "CREATE",
+    "ISSUING",
+    "KEEP",
+    "PENDING",
+    "PURGE",
+    "REPLACE",
+    "RETAIN",
+    "REVOKE",
+    "ROTATE",
+    "UNMANAGED",
+    "WAIT",
+    "ContextPlan",
+    "Holding",
+    "Plan",
+    "Step",
+    "row",
+    "LIVE_STATUSES",
+    "ORPHAN_MARGIN",
+    "EXCLUSIVE_CHOICES",
+    "MANAGER_PERMISSION",
+    "Declared",
+    "ActualToken",
+    "plan",
+    "plan_context",
+    "declare",
+]
+
 LIVE_STATUSES = (PENDING, ACTIVE)
 ORPHAN_MARGIN = timedelta(minutes=10)
 EXCLUSIVE_CHOICES = ("false", "managed", "all")
@@ -206,7 +238,8 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
     if issue:
         steps.append(issue)
     else:
-        assert current is not None  # nothing to issue means a current token exists
+        if current is None:  # nothing to issue means a current token exists
+            raise AssertionError("no current token and nothing to issue")
         missing = [h for h in holdings if h.reference_number != current.reference_number]
         if missing:
             source = next(h.label for h in holdings if h.reference_number == current.reference_number)

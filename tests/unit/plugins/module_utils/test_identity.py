@@ -72,3 +72,12 @@ def test_filter_text_of_one_name_is_not_a_prefix_of_another():
 
 def test_marker_without_text_parses():
     assert identity.parse("[ksef.credentials:erp]") == ("erp", "")
+
+
+@pytest.mark.parametrize("name", ["erp\n", "erp\r\n", "\nerp", "erp\x00", "erp\t"])
+def test_a_name_is_validated_whole_so_a_trailing_newline_is_refused(name):
+    """`name: |` in YAML gives a trailing newline; re.match with `$` used to accept it and the marker never parsed
+    back, so every run created a new token."""
+    with pytest.raises(identity.IdentityError) as err:
+        identity.validate_name(name)
+    assert err.value.option == "name"
