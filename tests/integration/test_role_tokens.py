@@ -44,12 +44,13 @@ class Companies:
         seeded.raise_for_status()
         return seeded.json()
 
-    def converge(self, check=False, expect_rc=0, env=None, **extra):
+    def converge(self, check=False, expect_rc=0, env=None, diff=False, **extra):
         extra_vars = {"emulator_api_url": self.emulator.api_url, "company_nips": self.nips,
                       "manager_tokens": {h: m["token"] for h, m in self.managers.items()},
                       "store_dir": str(self.store_dir)}
         extra_vars.update(extra)
-        result = self.run_playbook(CONVERGE, extra_vars, check=check, inventory=INVENTORY, extra_args=["-f", "3"],
+        result = self.run_playbook(CONVERGE, extra_vars, check=check, diff=diff, inventory=INVENTORY,
+                                   extra_args=["-f", "3"],
                                    env={**self.env, **(env or {})}, expect_rc=expect_rc)
         self.assert_no_secret_in(result)
         return result
@@ -110,9 +111,12 @@ def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_no
     second = companies.converge()
     assert all(r["changed"] is False for r in companies.reconcile_results(second).values())
     # The recap a CI idempotence gate reads: nothing changed on any host, and one module task ran per host.
+    ran = [r["task"] for r in second.results if r["host"] == "alpha" and r["status"] == "ok"]
+    assert len(ran) == 2 and "Validating arguments" in ran[0] and ran[1].endswith(RECONCILE), ran
     for host in HOSTS:
-        assert re.search(r"^%s\s+: ok=1 +changed=0 +unreachable=0 +failed=0 " % host, second.stdout, re.M), \
-            second.stdout[-2000:]
+        # ok=2: Ansible's argument validation and the one module task; the report task is skipped.
+        assert re.search(r"^%s\s+: ok=2 +changed=0 +unreachable=0 +failed=0 +skipped=1 " % host, second.stdout,
+                         re.M), second.stdout[-2000:]
     assert second.recap_changed == 0
     stats = companies.emulator.stats()
     assert "POST /tokens" not in stats["operations"] and "DELETE /tokens/{referenceNumber}" not in stats["operations"]
@@ -127,20 +131,23 @@ def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_no
 
 def test_check_mode_returns_the_plan_and_the_drift_changes_nothing_and_closes_the_session(companies):
     companies.emulator.reset_stats()
-    result = companies.converge(check=True)
+    result = companies.converge(check=True, diff=True)
+    stats = companies.emulator.stats()
     for host, task in companies.reconcile_results(result).items():
         actions = sorted((step["name"], step["action"]) for step in task["plan"])
         assert actions == [("archive", "create"), ("erp-sender", "create")], host
-        assert companies.tokens(host) == []
         kinds = sorted(f["kind"] for f in task["drift"])
         assert kinds.count("missing") == 2, kinds  # both declared tokens are missing in KSeF
         assert task["plan_text"][-1] == "Plan: 2 to create."
-        assert companies.open_sessions(host) == []
         # Plan and drift come from one login and one list of the context.
-        ops = companies.emulator.stats()["by_context"][f"Nip:{companies.nips[host]}"]
+        ops = stats["by_context"][f"Nip:{companies.nips[host]}"]
         assert ops["POST /auth/token/redeem"] == 1 and ops["GET /tokens"] == 1, ops
-    # The plan is printed for people at default verbosity.
-    assert "+ erp-sender: create (no active token named 'erp-sender')" in result.stdout
+        assert companies.tokens(host) == []
+        assert companies.open_sessions(host) == []
+    # With --diff the plan and the drift are printed for people at default verbosity, once per company.
+    assert result.stdout.count("+ erp-sender: create (no active token named 'erp-sender')") == 3
+    assert result.stdout.count("Plan: 2 to create.") == 3
+    assert "! missing erp-sender: declared but no Pending or Active token named 'erp-sender' exists" in result.stdout
     assert list(companies.store_dir.iterdir()) == []
     assert "POST /tokens" not in companies.emulator.stats()["operations"]
 
@@ -181,7 +188,7 @@ def test_each_host_shows_its_own_error_at_default_verbosity_without_a_secret(com
     result = companies.converge(expect_rc=2)
     recap = {host: re.search(r"^%s\s+: .*failed=(\d)" % host, result.stdout, re.M).group(1) for host in HOSTS}
     assert recap == {"alpha": "1", "beta": "1", "gamma": "0"}, result.stdout[-3000:]
-    failures = {r["host"]: r["result"]["msg"] for r in result.results if r["result"].get("failed")}
+    failures = {r["host"]: r["result"]["msg"] for r in result.results if r["status"] == "failed"}
     assert sorted(failures) == ["alpha", "beta"]
     assert failures["alpha"] != failures["beta"]
     for host, message in failures.items():
