@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,12 +38,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-file", type=Path, help="request log (default: stderr)")
     p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (chain)")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a non-loopback address (needs --admin-token; the control API mints manager tokens)",
+    )
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get("KSEF_EMULATOR_ADMIN_TOKEN"),
+        help="required in the X-Emulator-Admin-Token header of /_emulator/ requests (env KSEF_EMULATOR_ADMIN_TOKEN)",
+    )
     args = p.parse_args(argv)
+    if not _loopback(args.host):
+        if not args.allow_remote:
+            p.error(
+                f"refusing to listen on {args.host}: the emulator is for this machine only (its control API mints "
+                "CredentialsManage tokens and can serve every secret it issued); use 127.0.0.1, or --allow-remote "
+                "with --admin-token"
+            )
+        if not args.admin_token:
+            p.error("--allow-remote needs --admin-token (or KSEF_EMULATOR_ADMIN_TOKEN) to guard the control API")
     if args.time_scale <= 0:
         p.error("--time-scale must be positive")
     if (args.tls_cert is None) != (args.tls_key is None):
         p.error("--tls-cert and --tls-key go together")
     return args
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def configure_logging(log_file: Path | None) -> None:
@@ -70,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         log_file=args.log_file,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        admin_token=args.admin_token,
     )
     configure_logging(args.log_file)
     app, _state = build_app(settings)

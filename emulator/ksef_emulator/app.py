@@ -19,8 +19,13 @@ from .state import EmulatorState
 ADMIN_PREFIX = "/_emulator"
 
 
-def _prefixed(prefix: str, routes: list[Route]) -> list[Route]:
-    return [Route(prefix + r.path, r.endpoint, methods=sorted((r.methods or set()) - {"HEAD"})) for r in routes]
+def _prefixed(prefix: str, routes: list[Route], guard=None) -> list[Route]:
+    return [
+        Route(
+            prefix + r.path, guard(r.endpoint) if guard else r.endpoint, methods=sorted((r.methods or set()) - {"HEAD"})
+        )
+        for r in routes
+    ]
 
 
 async def _bad_request(request: Request, exc: ApiError):
@@ -42,7 +47,8 @@ async def _internal(request: Request, exc: Exception):
 def build_app(settings: Settings):
     state = EmulatorState(settings)
     api_routes = security.routes + auth.routes + sessions.routes + [auth.status_route] + tokens.routes + testdata.routes
-    routes = _prefixed(API_PREFIX, api_routes) + _prefixed(ADMIN_PREFIX, admin.routes)
+    guard = admin.token_guard(settings.admin_token) if settings.admin_token else None
+    routes = _prefixed(API_PREFIX, api_routes) + _prefixed(ADMIN_PREFIX, admin.routes, guard)
     # Each handler takes its own exception type; Starlette's annotation only knows Exception.
     handlers: dict[Any, Any] = {
         ApiError: _bad_request,

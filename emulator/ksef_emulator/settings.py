@@ -22,6 +22,8 @@ class Settings:
     log_file: Path | None = None
     tls_cert: Path | None = None  # HTTPS when set (with tls_key)
     tls_key: Path | None = None
+    # Required in the X-Emulator-Admin-Token header of every /_emulator/ request when set (--admin-token).
+    admin_token: str | None = None
 
     def scaled(self, seconds: float) -> float:
         """Real seconds for a duration given in emulated seconds (a minute lasts 60/time_scale s)."""

@@ -58,10 +58,18 @@ options:
         type: str
       mode:
         description:
-          - V(file) - permissions of the file as an octal string. Defaults to C(0600).
+          - V(file) - permissions of the file as a quoted octal string, for example V('0600') (the default)
+            or V('0400'). An unquoted number is refused (YAML reads V(644) as decimal).
+          - Unless O(store[].allow_shared_mode=true), a mode with any bit for the group or others (V('0640'),
+            V('0644')) is refused.
           - The file is written to a temp file created C(0600) in the same directory, synced, given this
             mode and renamed over the target, so readers never see half a file or a wider mode.
         type: raw
+      allow_shared_mode:
+        description:
+          - V(file) - allow a O(store[].mode) that lets the group or others read or change the file, for
+            an account that must read the secret and cannot own the file. Defaults to V(false).
+        type: bool
       owner:
         description:
           - V(file) - owner (name or uid) of the file.

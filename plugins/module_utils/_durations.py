@@ -21,8 +21,19 @@ class DurationError(KsefConfigError, ValueError):
         super().__init__(option, "%s: %s" % (option, message))
 
 
+# Ten years: longer than any credential KSeF issues lives, and far below what timedelta can hold.
+MAX_SECONDS = 3650 * 86400
+
+
+def _bounded(seconds, option: str, value) -> timedelta:
+    if seconds > MAX_SECONDS:
+        raise DurationError(option, "%r is longer than 3650d (ten years), the longest duration accepted" % (value,))
+    return timedelta(seconds=seconds)
+
+
 def parse(value, option: str = "duration") -> timedelta | None:
-    """timedelta for '90d', '1d12h', '3600' or 3600; None for None/''; DurationError otherwise."""
+    """timedelta for '90d', '1d12h', '3600' or 3600; None for None/''; DurationError otherwise (also beyond
+    MAX_SECONDS)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -30,11 +41,11 @@ def parse(value, option: str = "duration") -> timedelta | None:
     if isinstance(value, (int, float)):
         if value < 0:
             raise DurationError(option, "a duration cannot be negative, got %r" % (value))
-        return timedelta(seconds=value)
+        return _bounded(value, option, value)
     text = str(value).strip().lower().replace(" ", "")
     if text.isdigit():
-        return timedelta(seconds=int(text))
-    if not _WHOLE.match(text):
+        return _bounded(int(text), option, value)
+    if not _WHOLE.fullmatch(text):
         raise DurationError(option, "expected a duration such as 90d, 12h, 30m, 45s, 2w or 1d12h, got %r" % (value))
     seen = set()
     seconds = 0
@@ -43,7 +54,7 @@ def parse(value, option: str = "duration") -> timedelta | None:
             raise DurationError(option, "unit %r appears twice in %r" % (unit, value))
         seen.add(unit)
         seconds += int(amount) * _UNITS[unit]
-    return timedelta(seconds=seconds)
+    return _bounded(seconds, option, value)
 
 
 def describe(delta: timedelta | None) -> str | None:

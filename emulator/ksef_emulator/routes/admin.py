@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from starlette.requests import Request
@@ -26,6 +27,25 @@ class AdminError(Exception):
 
 def admin_error_response(request: Request, exc: AdminError) -> Response:
     return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+ADMIN_TOKEN_HEADER = "x-emulator-admin-token"
+
+
+def token_guard(expected: str):
+    """Wrap a control-API endpoint so it answers 401 without the admin token (a remote bind needs one: the control
+    API mints CredentialsManage tokens and, with --expose-secrets, serves every secret)."""
+
+    def wrap(endpoint):
+        async def guarded(request: Request):
+            given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                return JSONResponse({"error": f"the control API needs the {ADMIN_TOKEN_HEADER} header"}, 401)
+            return await endpoint(request)
+
+        return guarded
+
+    return wrap
 
 
 def _state(request: Request):

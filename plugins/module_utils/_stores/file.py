@@ -26,8 +26,11 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._base imp
 
 FORMATS = ("raw", "env", "json", "yaml")
 DEFAULT_KEYS = {"env": "KSEF_TOKEN", "json": "token", "yaml": "token"}
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
+# Both are matched whole (fullmatch): `$` would let a trailing newline through.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
+# Permission bits of the group and of others: a secret file with any of them is shared.
+_SHARED_BITS = 0o077
 
 
 def _env_line(key: str) -> re.Pattern:
@@ -74,6 +77,7 @@ class FileStore(Store):
         "format": {"type": "str", "choices": list(FORMATS), "default": "raw"},
         "key": {"type": "str", "no_log": False},
         "mode": {"type": "raw", "default": "0600"},
+        "allow_shared_mode": {"type": "bool", "default": False},
         "owner": {"type": "str"},
         "group": {"type": "str"},
         "backup": {"type": "bool", "default": False},
@@ -91,13 +95,14 @@ class FileStore(Store):
 
     @property
     def label(self) -> str:
-        return f"file:{self.options['path']}" + (f"#{self.key}" if self.format != "raw" else "")
+        # The resolved path: `x.token`, `./x.token` and a symlink to it are one place (duplicates are refused).
+        return f"file:{self.path}" + (f"#{self.key}" if self.format != "raw" else "")
 
     # -- options ----------------------------------------------------------------------------------
     def validate(self) -> None:
         if self.format == "raw" and self.options.get("key"):
             raise self.config_error("key", "is only used by the env, json and yaml formats; remove it or set format")
-        if self.format == "env" and not _ENV_NAME.match(self.key):
+        if self.format == "env" and not _ENV_NAME.fullmatch(self.key):
             raise self.config_error("key", "must be a valid environment variable name such as KSEF_TOKEN")
         directory = os.path.dirname(self.path)
         if not os.path.isdir(directory):
@@ -113,11 +118,17 @@ class FileStore(Store):
             self._vault = self._load_vault()
 
     def _parse_mode(self, mode) -> int:
-        if isinstance(mode, int) and not isinstance(mode, bool) and 0 <= mode <= 0o7777:
-            return mode
-        if isinstance(mode, str) and _OCTAL_MODE.match(mode):
-            return int(mode, 8)
-        raise self.config_error("mode", "must be an octal string such as '0600'")
+        if not isinstance(mode, str) or not _OCTAL_MODE.fullmatch(mode):
+            hint = " (quote it: unquoted, YAML reads 644 as the decimal number 644)" if isinstance(mode, int) else ""
+            raise self.config_error("mode", f"must be an octal string such as '0600'{hint}")
+        value = int(mode, 8)
+        if value & _SHARED_BITS and not self.options.get("allow_shared_mode"):
+            raise self.config_error(
+                "mode",
+                f"{mode} lets the group or others read or change the secret; use '0600' (or '0400'), or set "
+                "allow_shared_mode: true when another account must read this file",
+            )
+        return value
 
     def _lookup(self, option: str, find, field):
         name = self.options.get(option)

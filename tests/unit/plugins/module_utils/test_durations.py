@@ -46,3 +46,14 @@ def test_describe(delta, text):
 def test_describe_round_trips():
     for text in ["90d", "1d12h", "30m", "1h1m1s"]:
         assert durations.describe(durations.parse(text)) == text
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999d", "3651d", 10 ** 20, "315360001", "1e9"])
+def test_a_duration_beyond_ten_years_or_unparseable_is_refused_naming_the_option(value):
+    with pytest.raises(durations.DurationError) as err:
+        durations.parse(value, "rotate_after")
+    assert err.value.option == "rotate_after" and str(err.value).startswith("rotate_after: ")
+
+
+def test_ten_years_is_accepted():
+    assert durations.parse("3650d", "rotate_after").days == 3650

@@ -104,7 +104,7 @@ def test_mode_owner_group(tmp_path):
         pytest.skip("changing the owner needs root")
     user = pwd.getpwnam("nobody")
     group = grp.getgrgid(user.pw_gid)
-    store, _module = file_store(path=str(tmp_path / "t"), mode="0640", owner="nobody", group=group.gr_name)
+    store, _module = file_store(path=str(tmp_path / "t"), mode="0640", allow_shared_mode=True, owner="nobody", group=group.gr_name)
     value, ref = token_value()
     store.write(value, meta_for(ref), None)
     st = os.stat(tmp_path / "t")

@@ -59,6 +59,11 @@ def test_defaults_come_from_the_type_not_the_union(tmp_path):
     ({"type": "file"}, "store[1].path", "missing required arguments: path"),
     ({"type": "file", "path": "/tmp/x", "format": "xml"}, "store[1].format", "must be one of: raw, env, json, yaml"),
     ({"type": "file", "path": "/tmp/x", "mode": "rw-------"}, "store[1].mode", "octal"),
+    ({"type": "file", "path": "/tmp/x", "mode": 644}, "store[1].mode", "quote it"),  # YAML's unquoted 644
+    ({"type": "file", "path": "/tmp/x", "mode": "0644"}, "store[1].mode", "lets the group or others"),
+    ({"type": "file", "path": "/tmp/x", "mode": "0604"}, "store[1].mode", "allow_shared_mode: true"),
+    ({"type": "file", "path": "/tmp/x", "mode": "0600\n"}, "store[1].mode", "octal"),
+    ({"type": "file", "path": "/tmp/x", "format": "env", "key": "KSEF_TOKEN\n"}, "store[1].key", "variable name"),
     ({"type": "file", "path": "/tmp/x", "key": "K"}, "store[1].key", "only used by the env, json and yaml formats"),
     ({"type": "file", "path": "/tmp/x", "format": "env", "key": "NOT-A-NAME"}, "store[1].key", "variable name"),
     ({"type": "file", "path": "/nonexistent-dir/x"}, "store[1].path", "does not exist"),
@@ -75,6 +80,15 @@ def test_build_stores_names_the_option(tmp_path, entry, option, words):
         build_stores(make_module([]), [first, entry])
     assert caught.value.option == option
     assert str(caught.value).startswith(option) and words in str(caught.value)
+
+
+def test_one_file_written_under_two_spellings_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.token").symlink_to(tmp_path / "x.token")
+    for second in ("./x.token", str(tmp_path / "sub" / ".." / "x.token"), "link.token"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        with pytest.raises(StoreConfigError, match=r"same place as store\[0\]"):
+            build_stores(make_module([]), [{"type": "file", "path": "x.token"}, {"type": "file", "path": second}])
 
 
 def test_two_entries_for_the_same_place_are_refused(tmp_path):
