@@ -52,13 +52,20 @@ system-deps:
 	scripts/system_deps.sh
 
 demo: venv
-	$(PY) scripts/demo.py
+	@export KSEF_RUN_ID="demo-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; trap 'rc=130' INT TERM; \
+	$(PY) scripts/demo.py || rc=$$?; \
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 # Static checks first (seconds), then two pytest-xdist workers (one test file per worker), then the conformance
-# check of every capture of the run.
+# check of every capture of the run. Whatever the outcome (an interrupt included), the run ends by checking that
+# no server it started is still alive (scripts/leftovers.py): every process of the run carries KSEF_RUN_ID.
 test: venv system-deps lint-python
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) $(PYTEST_ARGS)
-	KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK)
+	@export KSEF_RUN_ID="test-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; \
+	trap 'rc=130' INT TERM; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 0 ]; then KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK) || rc=$$?; fi; \
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; \
+	exit $$rc
 
 test-unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -94,7 +101,9 @@ docs: venv
 	scripts/build_docs.sh
 
 bench: venv
-	$(PY) bench/run.py $(BENCH_ARGS)
+	@export KSEF_RUN_ID="bench-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; trap 'rc=130' INT TERM; \
+	$(PY) bench/run.py $(BENCH_ARGS) || rc=$$?; \
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 emulator: venv
 	$(PY) -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir build/emulator-state

@@ -31,6 +31,8 @@ for _path in (COLLECTIONS, REPO):
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.rotation_world"]
 
+from tests.support import processes  # noqa: E402 - needs the sys.path entries above
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -64,7 +66,7 @@ class Emulator:
         cmd = [sys.executable, "-m", "ksef_emulator", "--host", "127.0.0.1", "--port", str(self.port),
                "--state-dir", str(self.state_dir), *capture, *self.args]
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.proc = processes.start(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

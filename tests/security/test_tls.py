@@ -1,7 +1,6 @@
 """TLS: verification is on by default, ca_path trusts a private CA, plain http only to loopback or on request."""
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -67,32 +66,24 @@ def test_a_ca_path_that_does_not_exist_is_refused_before_any_call(https_emulator
     assert https_emulator.stats()["total"] == 0
 
 
-def _non_loopback_address() -> str | None:
-    """This machine's address on its default route (no packet is sent), or None without one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("10.255.255.255", 1))
-            address = probe.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address
-
-
-def test_plain_http_to_a_non_loopback_host_needs_allow_insecure_http(emulator_factory, run_playbook):
-    address = _non_loopback_address()
-    if address is None:
-        pytest.skip("this machine has no non-loopback IPv4 address")
-    emulator = emulator_factory("--host", "0.0.0.0", "--activation-delay", "0.2")  # the last --host wins
-    nip = random_nip()
-    token = _seed_manager(emulator, nip)
-    api_url = f"http://{address}:{emulator.port}/v2"
-    emulator.reset_stats()
-
-    refused = run_playbook(PLAYBOOK, _vars(emulator, nip, token, api_url=api_url), expect_rc=2).task(TASK)
+def test_plain_http_to_a_non_loopback_host_needs_allow_insecure_http(run_playbook):
+    """Refused before any connection or DNS lookup: the host is under .invalid and no request is counted."""
+    api_url = "http://ksef-api.invalid:8080/v2"
+    refused = run_playbook(PLAYBOOK, {"api_url": api_url, "context": {"nip": random_nip()},
+                                      "auth": {"ksef_token": "x" * 40}, "permissions": ["CredentialsRead"]},
+                           expect_rc=2).task(TASK)
     assert refused["option"] == "api_url"
-    assert "allow_insecure_http" in refused["msg"] and address in refused["msg"]
-    assert emulator.stats()["total"] == 0
+    assert "allow_insecure_http" in refused["msg"] and "ksef-api.invalid" in refused["msg"]
+    assert refused["api_calls"] == {}
 
-    allowed = run_playbook(PLAYBOOK, _vars(emulator, nip, token, api_url=api_url, allow_insecure_http=True))
-    assert allowed.task(TASK)["changed"] is True
-    assert emulator.stats()["operations"]["POST /tokens"] == 1
+
+def test_allow_insecure_http_lifts_the_refusal_for_a_non_loopback_host():
+    """The settings a module would use, built without any network access."""
+    from ansible_collections.ksef.credentials.plugins.module_utils._connection import resolve_connection
+    from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
+    with pytest.raises(KsefConfigError) as refused:
+        resolve_connection({"api_url": "http://ksef-api.invalid:8080/v2"})
+    assert refused.value.option == "api_url"
+    allowed = resolve_connection({"api_url": "http://ksef-api.invalid:8080/v2", "allow_insecure_http": True})
+    assert allowed.base_url == "http://ksef-api.invalid:8080/v2"

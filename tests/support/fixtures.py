@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import processes
 from tests.support.vault_kv2_server import VaultKV2TestServer
 
 AWS_TEST_ENV = {
@@ -58,8 +59,8 @@ def moto_server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
     env = {**os.environ, **AWS_TEST_ENV}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
+        proc = processes.start([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
+                               stderr=subprocess.STDOUT, env=env)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:

@@ -11,10 +11,21 @@ interpreter. Plaintext and ciphertext travel through pipes only; the password st
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
+# What `ansible-vault encrypt` writes: the header line, then lines of hexadecimal ciphertext.
+_VAULT_FILE = re.compile(rb"\$ANSIBLE_VAULT;1\.[12];AES256(;[^\s;]+)?\n(?:[0-9a-f]+\n)*[0-9a-f]+\n?")
+# Settings that make ansible-core print to stdout, where the ciphertext or plaintext is read. Environment
+# variables win over any ansible.cfg, so these are set, not only removed.
+_QUIET = {"ANSIBLE_DEBUG": "0", "ANSIBLE_VERBOSITY": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
+
+
+def _child_env() -> dict:
+    return {**os.environ, **_QUIET}
 
 
 class VaultCommandError(Exception):
@@ -44,7 +55,7 @@ class AnsibleVault:
             command += ["--encrypt-vault-id", self.vault_id]
         command += ["--output", "-", "-"]
         try:
-            done = subprocess.run(command, input=data, capture_output=True, timeout=120, check=False)
+            done = subprocess.run(command, input=data, capture_output=True, timeout=120, check=False, env=_child_env())
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise VaultCommandError(f"cannot run ansible-vault: {type(exc).__name__}") from None
         if done.returncode == 0:
@@ -58,7 +69,11 @@ class AnsibleVault:
         raise VaultCommandError(detail, wrong_password="Decryption failed" in errors)
 
     def encrypt(self, plaintext: str) -> bytes:
-        return self._run("encrypt", plaintext.encode("utf-8"))
+        """The vault file's bytes; refused (nothing is written) unless they are exactly a vault file."""
+        data = self._run("encrypt", plaintext.encode("utf-8"))
+        if not _VAULT_FILE.fullmatch(data):
+            raise VaultCommandError("ansible-vault wrote something other than a vault file; nothing was written")
+        return data
 
     def decrypt(self, data: bytes) -> bytes:
         return self._run("decrypt", data)

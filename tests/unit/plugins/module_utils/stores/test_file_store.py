@@ -220,6 +220,44 @@ def test_vault_encrypted_file_opens_with_ansible_vault_view(tmp_path, fmt):
     assert b"correct horse battery staple" not in raw
 
 
+@pytest.mark.parametrize("setting", [{"ANSIBLE_DEBUG": "1"}, {"ANSIBLE_VERBOSITY": "4"}, {"ANSIBLE_DEBUG": "true"}])
+def test_ansible_debug_and_verbosity_change_no_stored_byte(tmp_path, monkeypatch, setting):
+    """With ANSIBLE_DEBUG=1 ansible-vault prints debug lines to stdout, where the ciphertext is read: the child
+    runs quiet, so the file is a clean vault file; a rotation over it keeps the old value readable until then."""
+    password_file = vault_password(tmp_path)
+    path = tmp_path / "erp.vault"
+    store, _module = file_store(path=str(path), vault_password_file=str(password_file))
+    first, ref = token_value()
+    store.write(first, meta_for(ref), None)
+    for name, value in setting.items():
+        monkeypatch.setenv(name, value)
+    second, ref2 = token_value()
+    store.write(second, meta_for(ref2), store.read().version)
+    raw = path.read_bytes()
+    assert raw.startswith(b"$ANSIBLE_VAULT;1.1;AES256\n") and b"starting run" not in raw
+    assert set(raw.splitlines()[1].decode()) <= set("0123456789abcdef")
+    assert store.read().value == second
+
+
+def test_output_that_is_not_a_vault_file_is_never_written(tmp_path, monkeypatch):
+    """Whatever ansible-vault prints, only a well-formed vault file replaces the target."""
+    from ansible_collections.ksef.credentials.plugins.module_utils._stores import _ansible_vault
+
+    password_file = vault_password(tmp_path)
+    path = tmp_path / "erp.vault"
+    store, _module = file_store(path=str(path), vault_password_file=str(password_file))
+    first, ref = token_value()
+    store.write(first, meta_for(ref), None)
+    before = path.read_bytes()
+    real_run = _ansible_vault.AnsibleVault._run
+    monkeypatch.setattr(_ansible_vault.AnsibleVault, "_run", lambda self, action, data: (
+        b" 4242 1.0: starting run\n" + real_run(self, action, data) if action == "encrypt" else real_run(self, action, data)))
+    second, ref2 = token_value()
+    with pytest.raises(StoreError, match="not a vault file|other than a vault file"):
+        store.write(second, meta_for(ref2), store.read().version)
+    assert path.read_bytes() == before
+
+
 def test_vault_id_labels_the_file_and_ansible_vault_reads_it(tmp_path):
     password_file = vault_password(tmp_path)
     path = tmp_path / "erp.vault"
