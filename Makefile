@@ -21,7 +21,7 @@ help:
 	@echo "make test-unit         unit tests only (fast)"
 	@echo "make test-emulator     emulator tests only"
 	@echo "make test-integration  playbooks against the emulator"
-	@echo "make test-soak         the long reliability loops (100 kills, 12 fault rounds)"
+	@echo "make test-soak         the long loops (100 kills, 12 fault rounds, 8 random full runs)"
 	@echo "make test-ecosystem    ansible-test sanity/units, ansible-lint, galaxy build/install, EE"
 	@echo "make sanity            ansible-test sanity on a copy of the collection"
 	@echo "make lint              ansible-lint (production profile) on roles and examples"
@@ -77,7 +77,7 @@ test-integration: venv
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 test-soak: venv
-	KSEF_SOAK=1 $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
+	KSEF_SOAK=1 $(PY) -m pytest tests/reliability tests/security/test_property_declarations.py $(PYTEST_ARGS)
 
 test-ecosystem: venv system-deps
 	$(PY) -m pytest tests/ecosystem $(PYTEST_ARGS)

@@ -33,7 +33,7 @@ def test_health_and_stats(emulator_factory, client_for, fresh_nip):
 
 def test_a_request_under_way_is_counted_in_flight_until_answered(emulator_factory):
     emu = emulator_factory()
-    emu.admin("PUT", "faults", json={"slow_rate": 1, "slow_seconds": 10, "operations": ["POST /auth/challenge"]})
+    emu.admin("PUT", "faults", json={"slow_rate": 1, "slow_seconds": 3, "operations": ["POST /auth/challenge"]})
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pending = pool.submit(emu.api, "POST", "auth/challenge")
         deadline = time.monotonic() + 20

@@ -6,6 +6,7 @@ runs against the emulator that check the same property end to end, with zero mut
 """
 from __future__ import annotations
 
+import os
 import random
 import string
 from datetime import datetime, timedelta, timezone
@@ -29,7 +30,8 @@ OPTIONS = {"name", "description", "permissions", "state", "rotate_after", "revok
            "context", "context.nip", "context.internal_id"}
 SNAKE = [("".join("_" + c.lower() if c.isupper() else c for c in name)).lstrip("_") for name in OFFICIAL]
 EXAMPLES_IN_PROCESS = 400
-FULL_RUNS = 4
+# Full playbook runs of random valid declarations: two in `make test` (the 15-minute budget), eight in the soak.
+FULL_RUNS = 8 if os.environ.get("KSEF_SOAK") == "1" else 2
 
 valid_names = st.from_regex(r"\A[a-z0-9][a-z0-9_.-]{0,62}\Z")
 names = st.one_of(valid_names, st.text(max_size=70))
