@@ -19,6 +19,7 @@ The module appends a marker to the human text:
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 
@@ -65,6 +66,13 @@ def compose(name: str, text: str | None) -> str:
     """The full KSeF description for a managed token; fails before any API call when invalid."""
     tail = marker(name)
     text = (text or "").strip()
+    control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise IdentityError(
+            "description",
+            "description must be one line of text without control characters; found %r (a newline or tab in the "
+            "YAML value, for example `description: |`; use a plain or `>-` scalar)" % control,
+        )
     if MARKER_PREFIX in text.lower():
         raise IdentityError(
             "description", "description must not contain %r: it is reserved for the name marker" % MARKER_PREFIX

@@ -81,3 +81,15 @@ def test_a_name_is_validated_whole_so_a_trailing_newline_is_refused(name):
     with pytest.raises(identity.IdentityError) as err:
         identity.validate_name(name)
     assert err.value.option == "name"
+
+
+@pytest.mark.parametrize("text", ["ERP\nsender", "ERP\tsender", "ERP\x00", "ERP \x1b[31mred"])
+def test_a_description_with_control_characters_is_refused_naming_the_option(text):
+    with pytest.raises(identity.IdentityError) as err:
+        identity.compose("erp", text)
+    assert err.value.option == "description" and "control characters" in str(err.value)
+
+
+def test_a_description_with_a_trailing_newline_is_trimmed_and_round_trips():
+    full = identity.compose("erp", "ERP sender\n")
+    assert identity.parse(full) == ("erp", "ERP sender")
