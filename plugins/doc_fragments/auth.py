@@ -66,7 +66,7 @@ options:
       poll_timeout:
         description:
           - Seconds to wait for KSeF to finish an authentication (status code 100). Certificate status checks
-            (OCSP/CRL) on DEMO/PRD can take a while.
+            (OCSP/CRL) on DEMO/PRD can take a while. From 1 to 3600.
         type: int
         default: 120
 """

@@ -36,13 +36,13 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each HTTP request (connect and read).
+      - Seconds to wait for each HTTP request (connect and read), from 1 to 600.
     type: int
     default: 30
   max_retry_wait:
     description:
       - The longest C(Retry-After) (seconds) the module waits out when KSeF answers HTTP 429.
-        A longer block fails the task with the time KSeF asked for.
+        A longer block fails the task with the time KSeF asked for. From 0 to 3600.
     type: int
     default: 60
   rate_limits:

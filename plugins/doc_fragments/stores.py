@@ -146,7 +146,7 @@ options:
         type: bool
       timeout:
         description:
-          - V(hashicorp_vault) - seconds to wait for Vault. Defaults to C(30).
+          - V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).
         type: int
       name:
         description:

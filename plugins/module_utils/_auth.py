@@ -135,8 +135,8 @@ def validate_auth(auth):
         if "pkcs12_passphrase" in auth and "pkcs12" not in auth:
             raise KsefConfigError("auth.pkcs12_passphrase", "auth.pkcs12_passphrase is set but auth.pkcs12 is not")
     poll_timeout = auth.get("poll_timeout", 120)
-    if poll_timeout <= 0:
-        raise KsefConfigError("auth.poll_timeout", "auth.poll_timeout must be a positive number of seconds")
+    if not 0 < poll_timeout <= 3600:
+        raise KsefConfigError("auth.poll_timeout", "auth.poll_timeout must be between 1 and 3600 seconds")
     fields = {k: v for k, v in auth.items() if k in AuthConfig.__dataclass_fields__}
     fields["poll_timeout"] = poll_timeout
     return AuthConfig(method=method, **fields)

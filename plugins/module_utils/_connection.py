@@ -170,6 +170,9 @@ def resolve_connection(params):
             verify = ca_path
     timeout = params.get("timeout")
     timeout = 30 if timeout is None else timeout
-    if timeout <= 0:
-        raise KsefConfigError("timeout", "timeout must be a positive number of seconds")
+    if not 0 < timeout <= 600:
+        raise KsefConfigError("timeout", "timeout must be between 1 and 600 seconds")
+    max_retry_wait = params.get("max_retry_wait")
+    if max_retry_wait is not None and not 0 <= max_retry_wait <= 3600:
+        raise KsefConfigError("max_retry_wait", "max_retry_wait must be between 0 and 3600 seconds")
     return ConnectionSettings(base_url=base_url, verify=verify, timeout=float(timeout))

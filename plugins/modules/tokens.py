@@ -253,7 +253,7 @@ options:
             type: bool
           timeout:
             description:
-              - V(hashicorp_vault) - seconds to wait for Vault. Defaults to C(30).
+              - V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).
             type: int
           name:
             description:
@@ -321,8 +321,8 @@ options:
     default: false
   wait_timeout:
     description:
-      - Seconds to wait for all pending tokens to become Active. Each poll is one C(GET /tokens) for the whole
-        context. A token still Pending then (or Failed) is revoked and counts as failed.
+      - Seconds to wait for all pending tokens to become Active, from 1 to 3600. Each poll is one C(GET /tokens)
+        for the whole context. A token still Pending then (or Failed) is revoked and counts as failed.
     type: int
     default: 120
   lock_timeout:

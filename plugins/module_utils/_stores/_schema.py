@@ -191,7 +191,7 @@ STORE_SCHEMA = {
         },
         "timeout": {
             "description": [
-                "V(hashicorp_vault) - seconds to wait for Vault. Defaults to C(30).",
+                "V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).",
             ],
             "type": "int",
         },

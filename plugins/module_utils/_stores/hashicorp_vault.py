@@ -60,6 +60,9 @@ class HashicorpVaultStore(Store):
             raise self.config_error("url", "must start with http:// or https://")
         if not self.path:
             raise self.config_error("path", "must name the secret inside the mount, e.g. ksef/erp")
+        timeout = self.options.get("timeout")
+        if timeout is not None and not 0 < timeout <= 600:
+            raise self.config_error("timeout", "must be between 1 and 600 seconds")
         if self.options.get("auth_method") == "approle":
             for option in ("role_id", "secret_id"):
                 if not self.options.get(option):

@@ -67,7 +67,8 @@ def test_one_method(auth, method):
     ({"private_key": "k"}, "auth.certificate", "auth.certificate is missing"),
     ({"pkcs12": "b", "certificate": "c"}, "auth.pkcs12", "cannot be combined"),
     ({"pkcs12_passphrase": "p", "certificate": "c", "private_key": "k"}, "auth.pkcs12_passphrase", "auth.pkcs12 is not"),
-    ({"ksef_token": "t", "poll_timeout": 0}, "auth.poll_timeout", "positive"),
+    ({"ksef_token": "t", "poll_timeout": 0}, "auth.poll_timeout", "between 1 and 3600"),
+    ({"ksef_token": "t", "poll_timeout": 10 ** 6}, "auth.poll_timeout", "between 1 and 3600"),
 ])
 def test_conflicts_and_gaps_name_the_options(auth, option, words):
     with pytest.raises(KsefConfigError) as err:

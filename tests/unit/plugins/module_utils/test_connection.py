@@ -121,3 +121,12 @@ def test_tls_settings(tmp_path):
     with pytest.raises(KsefConfigError) as err:
         resolve_connection({"timeout": 0})
     assert err.value.option == "timeout"
+
+
+@pytest.mark.parametrize("option, value", [("timeout", 0), ("timeout", 601), ("timeout", -1),
+                                           ("max_retry_wait", -1), ("max_retry_wait", 10 ** 9)])
+def test_numeric_options_are_bounded_naming_the_option(option, value):
+    params = {"api_url": "http://127.0.0.1:8080/v2", option: value}
+    with pytest.raises(KsefConfigError) as err:
+        resolve_connection(params)
+    assert err.value.option == option and "between" in str(err.value)
