@@ -580,7 +580,8 @@ def run_one(module, kind) -> None:
     if failure is not None:
         entry.pop("msg", None)
         entry.pop("failed", None)
-        module.fail_from(failure, **dict(entry, actions=failure.actions))
+        # The message names the credential, as the bulk module's "name: ..." lines do.
+        module.fail_json(msg="%s: %s" % (name, failure), **dict(entry, **failure.to_result()))
     entry["changed"] = report.plan.changed
     if module._diff:
         whole, unchanged = diff(report), report.plan.declared[name].before()

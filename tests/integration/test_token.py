@@ -192,6 +192,7 @@ def test_activation_failure_leaves_no_token_and_no_store(scenario):
     assert [r["status"] for r in failed.results if r["task"] == TASK] == ["failed"]
     assert result["api_calls"]["POST /tokens"] == 1 and result["api_calls"]["DELETE /tokens/{referenceNumber}"] == 1
     assert "failed to activate" in result["msg"] and "revoked the new token" in result["msg"]
+    assert result["msg"].startswith(result["name"] + ": "), "the failure names the token"
     assert all(t["status"] in ("Failed", "Revoking", "Revoked") for t in scenario.tokens().values())
     assert not scenario.store_path.exists()
     # The next run starts clean.
