@@ -139,6 +139,7 @@ def validate(module, kind, items: list, where: str | None) -> list:
     entries: list = []
     names: dict = {}
     labels: dict = {}
+    written: list = []  # (store, option) of every entry so far
     for index, item in enumerate(items):
         at = "%s[%d]" % (where, index) if where else None
         try:
@@ -161,7 +162,12 @@ def validate(module, kind, items: list, where: str | None) -> list:
                     "points at the same place as %s (%s); two %s cannot share a store"
                     % (labels[store.label], store.label, kind.plural),
                 )
+            for earlier, earlier_option in written:
+                reason = store.cannot_share_with(earlier)
+                if reason:
+                    raise KsefConfigError(option, "clashes with %s: %s" % (earlier_option, reason))
             labels[store.label] = option
+            written.append((store, option))
         entries.append(Entry(declared, stores, item.get("verify", True) is not False))
     return entries
 

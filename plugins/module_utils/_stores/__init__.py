@@ -126,6 +126,10 @@ def build_stores(module, specs: list[dict] | None) -> list[Store]:
             raise StoreConfigError(
                 f"store[{index}]", f"points at the same place as store[{seen[store.label]}] ({store.label})"
             )
+        for position, earlier in enumerate(stores):
+            reason = store.cannot_share_with(earlier)
+            if reason:
+                raise StoreConfigError(f"store[{index}]", f"clashes with store[{position}]: {reason}")
         seen[store.label] = index
         stores.append(store)
     return stores

@@ -87,6 +87,11 @@ class Store(ABC):
     def label(self) -> str:
         """A printable name of where the value lives; never a secret."""
 
+    def cannot_share_with(self, other: Store) -> str | None:
+        """Why this store and `other` (another label) cannot both be written, or None. Only files share a place:
+        several keys of one env, json or yaml file are fine; a raw value, or two formats, in one file are not."""
+        return None
+
     def option_name(self, option: str) -> str:
         """How error messages name an option of this entry: `store[1].path`."""
         return f"store[{self.index}].{option}"

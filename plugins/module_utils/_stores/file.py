@@ -98,6 +98,15 @@ class FileStore(Store):
         # The resolved path: `x.token`, `./x.token` and a symlink to it are one place (duplicates are refused).
         return f"file:{self.path}" + (f"#{self.key}" if self.format != "raw" else "")
 
+    def cannot_share_with(self, other: Store) -> str | None:
+        if not isinstance(other, FileStore) or other.path != self.path:
+            return None
+        if "raw" in (self.format, other.format):
+            return f"{self.path} would hold a raw value and another entry; a raw file holds one value only"
+        if self.format != other.format:
+            return f"{self.path} would be written as {other.format} and as {self.format}; one file has one format"
+        return None
+
     # -- options ----------------------------------------------------------------------------------
     def validate(self) -> None:
         if self.format == "raw" and self.options.get("key"):

@@ -403,3 +403,19 @@ def test_lock_of_a_killed_holder_is_released(tmp_path):
     holder.join(10)
     with _locks.token_lock(CONTEXT, "erp", timeout=2, directory=str(tmp_path)):
         pass
+
+
+def test_two_tokens_cannot_write_one_raw_file_or_one_file_in_two_formats(tmp_path):
+    from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
+    from tests.support.ansible_module import make_module
+
+    path = str(tmp_path / "shared")
+    items = [{"name": "a", "permissions": ["InvoiceRead"], "store": [{"type": "file", "path": path}]},
+             {"name": "b", "permissions": ["InvoiceRead"],
+              "store": [{"type": "file", "path": path, "format": "env", "key": "B"}]}]
+    with pytest.raises(KsefConfigError) as caught:
+        _engine.validate(make_module([]), TOKEN, items, "tokens")
+    assert caught.value.option == "tokens[1].store[0]" and "clashes with tokens[0].store[0]" in str(caught.value)
+    items[0]["store"] = [{"type": "file", "path": path, "format": "env", "key": "A"}]
+    assert [e.name for e in _engine.validate(make_module([]), TOKEN, items, "tokens")] == ["a", "b"]

@@ -120,3 +120,22 @@ def test_reference_number_is_parsed_from_a_token_value():
 def test_stored_value_repr_hides_the_value():
     held = StoredValue(value="super-secret", reference_number="R", version="1")
     assert "super-secret" not in repr(held) and "super-secret" not in str(held)
+
+
+@pytest.mark.parametrize("first, second", [
+    ({"format": "raw"}, {"format": "env", "key": "KSEF_TOKEN"}),
+    ({"format": "env", "key": "A"}, {"format": "json", "key": "b"}),
+    ({"format": "yaml", "key": "a"}, {"format": "raw"}),
+])
+def test_one_file_cannot_hold_a_raw_value_or_two_formats(tmp_path, first, second):
+    path = str(tmp_path / "shared")
+    with pytest.raises(StoreConfigError) as caught:
+        build_stores(make_module([]), [{"type": "file", "path": path, **first}, {"type": "file", "path": path, **second}])
+    assert caught.value.option == "store[1]" and "clashes with store[0]" in str(caught.value)
+
+
+def test_several_keys_of_one_env_file_are_fine(tmp_path):
+    path = str(tmp_path / "app.env")
+    stores = build_stores(make_module([]), [{"type": "file", "path": path, "format": "env", "key": "A"},
+                                           {"type": "file", "path": path, "format": "env", "key": "B"}])
+    assert len(stores) == 2
