@@ -136,6 +136,7 @@ def test_one_file_cannot_hold_a_raw_value_or_two_formats(tmp_path, first, second
 
 def test_several_keys_of_one_env_file_are_fine(tmp_path):
     path = str(tmp_path / "app.env")
-    stores = build_stores(make_module([]), [{"type": "file", "path": path, "format": "env", "key": "A"},
-                                           {"type": "file", "path": path, "format": "env", "key": "B"}])
+    entries = [{"type": "file", "path": path, "format": "env", "key": "A"},
+               {"type": "file", "path": path, "format": "env", "key": "B"}]
+    stores = build_stores(make_module([]), entries)
     assert len(stores) == 2
