@@ -188,10 +188,11 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
         with module.ksef_session() as api:
             declared = [entry.declared for entry in entries]
             live = kind.read_live(api, declared, options)
+            holdings = {entry.name: entry.holdings() for entry in entries}  # what each store holds, once
             cplan = kind.plan(
                 declared,
                 live,
-                {entry.name: entry.holdings() for entry in entries},
+                holdings,
                 clock(),
                 options,
                 protected=kind.protected(module),
@@ -207,7 +208,7 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
                     )
             findings = None
             if options.drift:
-                findings = kind.drift(declared, live, {entry.name: entry.holdings() for entry in entries}, clock())
+                findings = kind.drift(declared, live, holdings, clock())
             if module.check_mode:
                 done = predict(cplan, entries)
             else:
