@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-# What our tests and scripts start: the emulator, moto, the Vault test server, proxies, OpenBao.
-SERVER_MARKERS = ("ksef_emulator", "moto_server.py", "vault_kv2_server", "_fault_proxy", "bao server")
+# What our tests and scripts start: the emulator, moto, proxies, OpenBao.
+SERVER_MARKERS = ("ksef_emulator", "moto_server.py", "_fault_proxy", "bao server")
 
 
 def _boot_time() -> float:

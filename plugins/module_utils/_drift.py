@@ -135,6 +135,19 @@ def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Polic
                 Finding(EXTRA_MANAGED, "declared absent but still %s" % t.status, d.name, t.reference_number)
                 for t in plan.live
             ]
+            alive = {t.reference_number for t in plan.live}
+            findings += [
+                Finding(
+                    STORE_STALE,
+                    "%s still holds %s, a revoked or unknown token (declared absent)"
+                    % (h.label, h.reference_number),
+                    d.name,
+                    h.reference_number,
+                    h.label,
+                )
+                for h in holdings.get(d.name, [])
+                if h.reference_number and h.reference_number not in alive
+            ]
             continue
         findings += _present(d, plan, holdings.get(d.name, []), now)
 

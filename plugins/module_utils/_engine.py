@@ -179,6 +179,17 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
     """Lock, read the stores, open a session, list, plan, apply (or predict in check mode). Raises KsefError
     for what stops the whole run; a failure of one credential is reported in `Report.done.failures`."""
     context = str(module.ksef_context)
+    try:
+        return _converge(module, kind, entries, options, clock, context)
+    finally:
+        for entry in entries:
+            for store in entry.stores:
+                warning = store.close()  # a login token a store created is revoked now
+                if warning:
+                    module.warn("%s: %s" % (store.label, warning))
+
+
+def _converge(module, kind, entries: list, options: RunOptions, clock, context: str) -> Report:
     with ExitStack() as locks:
         if not module.check_mode:  # one lock per (context, name), taken in one order: no deadlock
             for name in sorted(entry.name for entry in entries):
@@ -209,11 +220,31 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
             findings = None
             if options.drift:
                 findings = kind.drift(declared, live, holdings, clock())
+            refused = preflight(cplan, entries)
             if module.check_mode:
                 done = predict(cplan, entries)
             else:
-                done = Executor(kind, api, module, context, entries, options, clock=clock).run(cplan)
+                done = Executor(kind, api, module, context, entries, options, clock=clock).run(cplan, refused)
+            done.failures.update(refused)
     return Report(entries, cplan, done, module.check_mode, findings)
+
+
+def preflight(cplan: p.ContextPlan, entries: list) -> dict:
+    """Before anything changes in KSeF, each store a plan will write, empty or clean asks its server whether it
+    may (reads only). name -> ApplyError for each credential whose stores would refuse: nothing of it is done."""
+    refused = {}
+    by_name = {entry.name: entry for entry in entries}
+    for plan in cplan.plans():
+        entry = by_name.get(plan.declared.name)
+        if entry is None or not entry.stores or not plan.changed:
+            continue
+        removing = not any(step.action in p.ISSUING + (p.COPY,) for step in plan.steps)
+        try:
+            for store in entry.stores:
+                store.preflight(removing=removing)
+        except StoreError as exc:
+            refused[entry.name] = ApplyError("%s; nothing was changed" % exc, [], exc)
+    return refused
 
 
 def predict(cplan: p.ContextPlan, entries: list) -> Done:
@@ -263,13 +294,15 @@ class Executor:
         self.monotonic = monotonic
         self.clock = clock
 
-    def run(self, cplan: p.ContextPlan) -> Done:
+    def run(self, cplan: p.ContextPlan, refused: dict | None = None) -> Done:
+        """Carry out the plans, except those of the credentials in `refused` (their stores said no)."""
+        refused = refused or {}
         done = Done()
         issued: dict = {}
         pending: dict = {}
         # 1. Every issue first, so KSeF activates them side by side.
         for name, plan in cplan.declared.items():
-            if plan.issue is None:
+            if plan.issue is None or name in refused:
                 continue
             try:
                 reference, value = self.kind.issue(self.api, plan)
@@ -295,6 +328,8 @@ class Executor:
         # 3. Per credential: verify, stores, then revokes.
         for plan in cplan.plans():
             name = plan.declared.name
+            if name in refused:
+                continue
             entry = self.entries.get(name) or Entry(plan.declared)  # undeclared (exclusive): no stores
             try:
                 done.outcomes[name] = self._apply(plan, entry, issued.get(name), activated)
@@ -343,12 +378,28 @@ class Executor:
             self.kind.revoke(self.api, step.reference_number)
             if outcome.current is not None and outcome.current.reference_number == step.reference_number:
                 outcome.current = None
+            cleaned = self._forget(entry, str(step.reference_number))
+            if cleaned:
+                outcome.actions.append(dict(step.as_result(), cleaned=cleaned))
+                return
         elif step.action == p.PURGE:
             stores = {store.label: store for store in entry.stores}
             for label in step.stores:
                 stores[label].remove()
                 outcome.held[label] = None
         outcome.actions.append(step.as_result())
+
+    def _forget(self, entry: Entry, reference: str) -> list:
+        """A revoked credential leaves the history of every store (Vault versions, AWS's AWSPREVIOUS)."""
+        cleaned = []
+        for store in entry.stores:
+            try:
+                cleaned += store.forget(reference)
+            except StoreError as exc:
+                raise StoreError(
+                    exc.label, "%s %s is revoked, but %s" % (self.kind.noun, reference, exc.cause), exc.origin
+                ) from None
+        return cleaned
 
     def _issue(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict):
         if issued is None:
@@ -373,7 +424,9 @@ class Executor:
                 self._write(entry, label, value, meta, written)
         except Exception as exc:  # anything: the new credential must not survive a half-done change
             undone = self._undo(entry, plan, written, reference)
-            raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, describe(exc), undone), [], exc)
+            # The stage already names the store: its error's cause alone, not the label twice.
+            cause = exc.cause if isinstance(exc, StoreError) and stage.endswith(" " + exc.label) else describe(exc)
+            raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, cause, undone), [], exc)
         return live
 
     def _copy(self, step: p.Step, plan: p.Plan, entry: Entry) -> None:

@@ -301,6 +301,10 @@ def _read_holdings(module, declarations) -> dict:
             except StoreError as exc:
                 module.warn("%s: could not be read (%s); counted as holding nothing" % (store.label, exc.cause))
                 value = None
+            finally:
+                warning = store.close()  # a login token the store created is revoked now
+                if warning:
+                    module.warn("%s: %s" % (store.label, warning))
             held.append(p.Holding(store.label, value.reference_number if value else None))
         holdings[declared.name] = held
     return holdings

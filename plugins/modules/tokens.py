@@ -109,9 +109,12 @@ options:
         default: true
       purge:
         description:
-          - With O(tokens[].state=absent), also remove the value from every store.
+          - With O(tokens[].state=absent), remove the revoked token's value from every store, with the
+            history a store keeps of it (see C(docs/stores.md)). A value of a token that stays alive (the
+            one this run logged in with, unless O(tokens[].force=true)) is kept.
+          - Set V(false) to leave the stores as they are.
         type: bool
-        default: false
+        default: true
       store:
         description:
           - Where the token's value is kept. Each entry has a O(tokens[].store[].type) and options of
@@ -203,47 +206,89 @@ options:
             type: str
           url:
             description:
-              - V(hashicorp_vault) - Vault's address, for example C(https://vault.example.com:8200).
-              - Defaults to the E(VAULT_ADDR) environment variable.
+              - V(hashicorp_vault) - Vault's (or OpenBao's) address, for example C(https://vault.example.com:8200).
+              - Defaults to the E(VAULT_ADDR) or E(BAO_ADDR) environment variable.
+              - Plain C(http://) is refused for any host but loopback unless O(tokens[].store[].allow_insecure_http=true).
             type: str
           namespace:
             description:
-              - V(hashicorp_vault) - Vault Enterprise namespace, sent as C(X-Vault-Namespace).
-              - Defaults to the E(VAULT_NAMESPACE) environment variable.
+              - V(hashicorp_vault) - Vault Enterprise (or OpenBao) namespace, sent as C(X-Vault-Namespace).
+              - Defaults to the E(VAULT_NAMESPACE) or E(BAO_NAMESPACE) environment variable.
             type: str
           mount:
             description:
-              - V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret).
+              - 'V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret). The version is checked
+                before the first read: a KV version 1 mount is refused.'
             type: str
           auth_method:
             description:
-              - V(hashicorp_vault) - V(token) uses O(tokens[].store[].token) or E(VAULT_TOKEN); V(approle)
-                logs in with O(tokens[].store[].role_id) and O(tokens[].store[].secret_id) at C(/v1/auth/approle/login).
+              - V(hashicorp_vault) - V(token) uses O(tokens[].store[].token), E(VAULT_TOKEN), E(BAO_TOKEN)
+                or O(tokens[].store[].token_file).
+              - V(approle) logs in with O(tokens[].store[].role_id) and O(tokens[].store[].secret_id);
+                V(jwt) with the role O(tokens[].store[].role_id) and O(tokens[].store[].jwt); V(cert)
+                with the TLS client certificate O(tokens[].store[].client_cert) and O(tokens[].store[].client_key)
+                (and the role O(tokens[].store[].role_id), if given).
+              - A token got by a login is revoked when the task ends.
               - Defaults to V(token).
             type: str
             choices:
               - token
               - approle
+              - jwt
+              - cert
+          mount_point:
+            description:
+              - V(hashicorp_vault) - where the auth method is mounted, for example C(ksef-approle). Defaults
+                to the method's name (C(approle), C(jwt), C(cert)).
+            type: str
           token:
             description:
-              - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) environment variable.
+              - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) or E(BAO_TOKEN) environment
+                variable, then to O(tokens[].store[].token_file).
             type: str
+          token_file:
+            description:
+              - V(hashicorp_vault) - a file holding the token, as C(vault login) and C(bao login) write
+                it. Defaults to C(~/.vault-token) when no token is given otherwise.
+            type: path
           role_id:
             description:
-              - V(hashicorp_vault) - AppRole role id.
+              - V(hashicorp_vault) - the AppRole role id; for V(jwt) and V(cert), the role name.
+              - Defaults to the E(ANSIBLE_HASHI_VAULT_ROLE_ID) environment variable.
             type: str
           secret_id:
             description:
-              - V(hashicorp_vault) - AppRole secret id.
+              - V(hashicorp_vault) - the AppRole secret id. Defaults to E(ANSIBLE_HASHI_VAULT_SECRET_ID).
             type: str
+          jwt:
+            description:
+              - V(hashicorp_vault) - the JSON Web Token for V(jwt) login. Defaults to E(ANSIBLE_HASHI_VAULT_JWT).
+            type: str
+          client_cert:
+            description:
+              - V(hashicorp_vault) - the TLS client certificate (PEM) for V(cert) login. Defaults to E(VAULT_CLIENT_CERT)
+                or E(BAO_CLIENT_CERT).
+            type: path
+          client_key:
+            description:
+              - V(hashicorp_vault) - the private key of O(tokens[].store[].client_cert) (PEM, a file).
+                Defaults to E(VAULT_CLIENT_KEY) or E(BAO_CLIENT_KEY).
+            type: path
           validate_certs:
             description:
-              - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true).
+              - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true), or V(false)
+                when E(VAULT_SKIP_VERIFY) or E(BAO_SKIP_VERIFY) is set.
             type: bool
           ca_path:
             description:
-              - V(hashicorp_vault) - a CA bundle to verify Vault's certificate with.
+              - V(hashicorp_vault) - a CA bundle (or a directory of hashed certificates) to verify Vault's
+                certificate with. Defaults to E(VAULT_CACERT), E(BAO_CACERT), E(VAULT_CAPATH) or E(BAO_CAPATH).
             type: path
+          allow_insecure_http:
+            description:
+              - V(hashicorp_vault) - allow plain C(http://) to a host that is not loopback. The Vault
+                token and the credential then cross the network unencrypted. Defaults to V(false).
+            type: bool
           cas:
             description:
               - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just
@@ -281,13 +326,33 @@ options:
             type: str
           endpoint_url:
             description:
-              - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint.
+              - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint or
+                a local test server. Used for STS as well (the credential check before any change).
             type: str
           profile:
             description:
               - V(aws_secretsmanager), V(aws_ssm) - a profile from the AWS configuration files. Credentials
-                otherwise come from boto3's usual chain (environment, instance role).
+                otherwise come from O(tokens[].store[].access_key) and O(tokens[].store[].secret_key),
+                or boto3's usual chain (environment, instance role).
             type: str
+          access_key:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS access key id. Defaults to boto3's chain (E(AWS_ACCESS_KEY_ID),
+                the profile, an instance role).
+            type: str
+          secret_key:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS secret access key, with O(tokens[].store[].access_key).
+            type: str
+          session_token:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS session token of temporary credentials, with O(tokens[].store[].access_key).
+            type: str
+          aws_ca_bundle:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a CA bundle to verify the endpoint with. Defaults
+                to E(AWS_CA_BUNDLE), then the system's.
+            type: path
           tags:
             description:
               - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.

@@ -67,15 +67,17 @@ def rotation(world, run_playbook):
 
 # -- a store refuses the write ----------------------------------------------------------------------------
 
-def test_file_store_in_a_read_only_directory(world, rotation):
+def test_file_store_in_a_read_only_directory_is_refused_before_any_change(world, rotation):
     # root ignores directory modes, so the directory is made immutable (chattr +i) instead
     subprocess.run(["chattr", "+i", str(world.secrets_dir)], check=True)
     try:
         failed = rotation.fail()
     finally:
         subprocess.run(["chattr", "-i", str(world.secrets_dir)], check=True)
-    rotation.assert_rolled_back(failed, f"rotate failed while writing store {world.labels[0]}",
-                                "cannot write the file: Operation not permitted")
+    message = failed["msg"]
+    assert f"{world.labels[0]}: local problem (permissions): the directory" in message, message
+    assert "nothing was changed" in message and not rotation.new_refs(), "no token was created"
+    world.assert_unchanged(rotation.old, rotation.old_value, [])
     assert sorted(os.listdir(world.secrets_dir)) == ["erp.yml"], "no temp file is left behind"
     rotation.rerun_converges()
 
@@ -85,7 +87,7 @@ def test_vault_refuses_the_write(world, rotation, vault_server):
     failed = rotation.fail()
     vault_server.faults.clear()
     rotation.assert_rolled_back(failed, f"rotate failed while writing store {world.labels[1]}",
-                                "Vault answered 403 to writing the secret: permission denied")
+                                "local problem (permissions): Vault refused writing the secret (403 permission denied)")
     assert f"restored {world.labels[0]}" in failed["msg"]
     rotation.rerun_converges()
 

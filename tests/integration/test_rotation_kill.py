@@ -10,7 +10,7 @@ by slowing the next operation:
 | --- | --- | --- |
 | after POST /tokens, before Active | activation takes 60 s (runtime config) | the new token is listed Pending |
 | after Active, during the verify login | activation 2 s; POST /auth/ksef-token answers after 20 s | new token Active, its login's challenge answered |
-| during the store writes | the Vault test server applies writes 4 s after they arrive | the Vault write arrived |
+| during the store writes | the fault proxy in front of OpenBao holds writes 4 s after they arrive | the Vault write arrived |
 | after the stores, before the revoke | every DELETE /tokens/{ref} connection is dropped (retried) | a DELETE was dropped |
 | during the revoke | DELETE /tokens/{ref} answers after 6 s | the last store's read-back arrived |
 

@@ -1,7 +1,7 @@
 """ksef.credentials.token delivering one token into every store type, through real playbooks.
 
-The emulator, the Vault KV v2 test server and moto_server are real processes/servers over HTTP;
-the file is a real ansible-vault encrypted file read back with the real `ansible-vault` command.
+The emulator, a real OpenBao server and moto_server are real processes over HTTP; the file is a real
+ansible-vault encrypted file read back with the real `ansible-vault` command.
 """
 from __future__ import annotations
 
@@ -89,6 +89,23 @@ def test_one_token_in_every_store_type_and_rotated_in_all(emulator, context, run
     new_value = new_values["file"]
     assert set(new_values.values()) == {new_value} and new_value != value
     assert_no_secret(rotated, value, new_value, manager_token)
-    # Secrets Manager keeps the previous token reachable as AWSPREVIOUS
-    previous = secretsmanager.get_secret_value(SecretId="ksef/erp", VersionStage="AWSPREVIOUS")["SecretString"]
-    assert previous == value
+    # The old token was revoked at once (no grace period), so no store's history keeps it: Vault's version 1 is
+    # destroyed, and Secrets Manager's AWSPREVIOUS label is off the old version.
+    revoke = next(a for a in rotated.task("Declare the token")["actions"] if a["action"] == "revoke")
+    assert revoke["reference_number"] == reference and len(revoke["cleaned"]) == 2, revoke
+    assert vault_server.server.metadata("ksef/erp")["versions"]["1"]["destroyed"] is True
+    versions = secretsmanager.list_secret_version_ids(SecretId="ksef/erp")["Versions"]
+    assert not [v for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])]
+
+    gone = run_playbook(PLAYBOOK, {**extra, "state": "absent"}, env=env)
+    assert gone.task("Declare the token")["changed"]
+    assert [a["action"] for a in gone.task("Declare the token")["actions"]] == ["revoke", "purge"]
+    view = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+                           str(password_file), str(secrets_file)], capture_output=True, text=True)
+    assert view.returncode != 0 or "ksef_token" not in (yaml.safe_load(view.stdout) or {})
+    assert vault_server.data("ksef/erp") is None
+    assert all(v["destroyed"] for v in vault_server.server.metadata("ksef/erp")["versions"].values())
+    with pytest.raises(secretsmanager.exceptions.ClientError):
+        secretsmanager.get_secret_value(SecretId="ksef/erp")
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/ksef/erp/token", WithDecryption=True)

@@ -1,1 +1,1 @@
-"""Test servers and fixtures for the secret stores (HashiCorp Vault KV v2 test server, moto_server)."""
+"""Test servers and fixtures for the secret stores (a real OpenBao server and a proxy in front of it, moto_server)."""

@@ -1,7 +1,7 @@
 """One KSeF context and the stores its token lives in, with the invariants every rotation test checks.
 
 The token `erp-sender` is kept in three stores at once, in this order:
-  file (a YAML file, ansible-vault encrypted when `encrypted` is set), hashicorp_vault (the KV v2 test server),
+  file (a YAML file, ansible-vault encrypted when `encrypted` is set), hashicorp_vault (a real OpenBao server behind a fault proxy),
   aws_secretsmanager (moto_server behind tests/support/aws_fault_proxy.py).
 The test process reads each store on its own (ansible-core's VaultLib, the Vault HTTP API, boto3 against
 moto directly) and asks the emulator's control API for every token of the context.

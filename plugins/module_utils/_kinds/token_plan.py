@@ -95,7 +95,7 @@ class Declared:
     rotate: bool = False
     revoke_previous_after: timedelta = timedelta(0)
     force: bool = False
-    purge: bool = False
+    purge: bool = True
 
     @property
     def full_description(self) -> str:
@@ -185,9 +185,12 @@ def _plan_absent(declared, live, holdings, protected) -> Plan:
             steps.append(Step(WAIT, "token is Pending; it can be revoked once Active", token.reference_number))
         steps.append(Step(REVOKE, "state is absent", token.reference_number))
     if declared.purge:
-        filled = tuple(h.label for h in holdings if h.reference_number)
+        # A store keeps a value only while its token lives on (this run logged in with it, for one).
+        revoked = {step.reference_number for step in steps if step.action == REVOKE}
+        alive = {token.reference_number for token in live} - revoked
+        filled = tuple(h.label for h in holdings if h.reference_number and h.reference_number not in alive)
         if filled:
-            steps.append(Step(PURGE, "state is absent and purge is true", None, stores=filled))
+            steps.append(Step(PURGE, "state is absent: the stores keep no revoked token", None, stores=filled))
     return Plan(declared, steps, live[0] if live else None, live)
 
 
@@ -492,7 +495,7 @@ def declare(options: dict) -> Declared:
         rotate=bool(options.get("rotate")),
         revoke_previous_after=grace,
         force=bool(options.get("force")),
-        purge=bool(options.get("purge")),
+        purge=options.get("purge") is not False,
     )
     declared.full_description  # noqa: B018 - the 256-character limit, checked now
     if declared.state == "present" and not permissions:

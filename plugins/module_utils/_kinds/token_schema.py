@@ -94,10 +94,13 @@ TOKEN_SCHEMA = {
     },
     "purge": {
         "description": [
-            "With O(@state=absent), also remove the value from every store.",
+            "With O(@state=absent), remove the revoked token's value from every store, with the history a store "
+            "keeps of it (see C(docs/stores.md)). A value of a token that stays alive (the one this run logged in "
+            "with, unless O(@force=true)) is kept.",
+            "Set V(false) to leave the stores as they are.",
         ],
         "type": "bool",
-        "default": False,
+        "default": True,
     },
     "store": STORE_SCHEMA,
 }

@@ -42,11 +42,14 @@ class StoredValue:
 
 
 class StoreError(KsefError):
-    """A store failed. `label` says which store, `cause` says why; neither holds a secret."""
+    """A store failed. `label` says which store, `cause` says why; neither holds a secret. `origin` says where the
+    problem lies when the store knows: `local` (credentials, TLS, permissions, path: fixed on our side) or `server`
+    (the server's answer, or no answer at all)."""
 
-    def __init__(self, label: str, cause: str):
+    def __init__(self, label: str, cause: str, origin: str | None = None):
         self.label = label
         self.cause = cause
+        self.origin = origin
         super().__init__(f"{label}: {cause}")
 
 
@@ -102,6 +105,14 @@ class Store(ABC):
     def error(self, cause: str) -> StoreError:
         return StoreError(self.label, cause)
 
+    def local_error(self, category: str, cause: str) -> StoreError:
+        """A problem on our side: `category` is credentials, TLS, permissions or path."""
+        return StoreError(self.label, f"local problem ({category}): {cause}", origin="local")
+
+    def server_error(self, cause: str) -> StoreError:
+        """The server's answer (or its silence) is the problem."""
+        return StoreError(self.label, f"server's answer: {cause}", origin="server")
+
     def conflict(self, cause: str) -> StoreConflictError:
         return StoreConflictError(self.label, cause)
 
@@ -144,3 +155,17 @@ class Store(ABC):
     @abstractmethod
     def remove(self) -> None:
         """Delete what this store holds."""
+
+    def preflight(self, removing: bool = False) -> None:
+        """Before any change in KSeF: raise StoreError when this store will not be able to write (or, with
+        `removing`, to remove) what it holds. Only reads; the default checks nothing."""
+        return None
+
+    def forget(self, reference_number: str) -> list[str]:
+        """A credential was revoked: remove its value from what the store keeps besides the current value (a
+        history of versions). Says what was done, for the task's result; the default keeps no history."""
+        return []
+
+    def close(self) -> str | None:
+        """The task is over: release what the store holds open (a login token). A warning text, or None."""
+        return None

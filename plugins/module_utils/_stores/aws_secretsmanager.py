@@ -13,7 +13,11 @@ import json
 import uuid
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._aws import AWS_OPTIONS, AwsClientMixin
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import (
+    Store,
+    StoredValue,
+    parse_reference_number,
+)
 
 # Fixed namespace so the same token written twice uses the same ClientRequestToken (idempotent put).
 _REQUEST_TOKEN_NAMESPACE = uuid.UUID("6f1c1a52-3a55-4b0e-9d7e-6b7f1c2a9e01")
@@ -204,3 +208,31 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
         window = self.options.get("recovery_window_days", 30)
         delete = {"ForceDeleteWithoutRecovery": True} if window == 0 else {"RecoveryWindowInDays": window}
         self._call("deleting the secret", "delete_secret", SecretId=self.options["name"], **delete)
+
+    def preflight(self, removing: bool = False) -> None:
+        self.aws_preflight("describe_secret", "describing the secret", SecretId=self.options["name"])
+
+    def forget(self, reference_number: str) -> list[str]:
+        """AWS keeps the version a write replaced as AWSPREVIOUS. When that version holds the revoked credential,
+        the label comes off it: a version without a label is deprecated, and AWS deletes it in time."""
+        from botocore.exceptions import ClientError
+
+        secret_id = self.options["name"]
+        try:
+            previous = self.client().get_secret_value(SecretId=secret_id, VersionStage="AWSPREVIOUS")
+        except ClientError as exc:
+            if self.aws_error_code(exc) in ("ResourceNotFoundException", "InvalidRequestException"):
+                return []  # no previous version (or the secret is gone)
+            raise self.aws_failure(exc, "reading the AWSPREVIOUS version") from None
+        self.remember_secret(previous.get("SecretString"))
+        value = self._extract(previous.get("SecretString"))
+        if parse_reference_number(value) != reference_number:
+            return []
+        self._call(
+            "taking AWSPREVIOUS off the version that holds a revoked value",
+            "update_secret_version_stage",
+            SecretId=secret_id,
+            VersionStage="AWSPREVIOUS",
+            RemoveFromVersionId=previous["VersionId"],
+        )
+        return ["took AWSPREVIOUS off version %s of %s" % (previous["VersionId"], self.label)]

@@ -94,3 +94,10 @@ class AwsSsmStore(AwsClientMixin, Store):
     def remove(self) -> None:
         self.refuse_in_check_mode("remove")
         self._call("deleting the parameter", "delete_parameter", Name=self.options["name"])
+
+    def preflight(self, removing: bool = False) -> None:
+        self.aws_preflight(
+            "describe_parameters",
+            "describing the parameter",
+            ParameterFilters=[{"Key": "Name", "Values": [self.options["name"]]}],
+        )

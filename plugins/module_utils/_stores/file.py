@@ -332,3 +332,13 @@ class FileStore(Store):
     def remove(self) -> None:
         self.refuse_in_check_mode("remove")
         self._put(None)
+
+    def preflight(self, removing: bool = False) -> None:
+        """The file is replaced by a rename in its directory: that directory must be writable by us, and an
+        owner or group other than our own needs root."""
+        directory = os.path.dirname(self.path)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise self.local_error("permissions", f"the directory {directory} is not writable by this user")
+        ours = (-1, os.getegid(), *os.getgroups())
+        if os.geteuid() != 0 and (self.uid not in (-1, os.geteuid()) or self.gid not in ours):
+            raise self.local_error("permissions", "only root can give the file another owner or group")

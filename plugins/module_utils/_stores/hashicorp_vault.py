@@ -5,16 +5,26 @@
 Like community.hashi_vault's vault_kv2_write it reads before it writes and writes with
 check-and-set (`options.cas` = the version it read, 0 when absent), so two writers cannot
 silently overwrite each other. The token's metadata (never its value) goes into the secret's
-custom_metadata.
+custom_metadata. The mount must be KV version 2 (checked before the first read). A version that
+holds a removed or revoked value is destroyed, so the history keeps no revoked credential.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from ansible_collections.ksef.credentials.plugins.module_utils._http import ssl_verify
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import (
+    Store,
+    StoredValue,
+    parse_reference_number,
+)
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._vault import (
+    AUTH_METHODS,
+    DEFAULT_TOKEN_FILE,
+    POLICY_DOC,
+    VaultClient,
+    setting,
+)
 
 CAS_MISMATCH = "check-and-set parameter did not match"
 METADATA_FIELDS = ("reference_number", "name", "permissions", "created", "context")
@@ -28,25 +38,33 @@ class HashicorpVaultStore(Store):
         "mount": {"type": "str", "default": "secret"},
         "path": {"type": "str", "required": True},
         "key": {"type": "str", "default": "token", "no_log": False},
-        "auth_method": {"type": "str", "choices": ["token", "approle"], "default": "token"},
+        "auth_method": {"type": "str", "choices": list(AUTH_METHODS), "default": "token"},
+        "mount_point": {"type": "str"},
         "token": {"type": "str", "no_log": True},
+        "token_file": {"type": "path"},
         "role_id": {"type": "str"},
         "secret_id": {"type": "str", "no_log": True},
-        "validate_certs": {"type": "bool", "default": True},
+        "jwt": {"type": "str", "no_log": True},
+        "client_cert": {"type": "path"},
+        "client_key": {"type": "path", "no_log": False},
+        "validate_certs": {"type": "bool"},
         "ca_path": {"type": "path"},
+        "allow_insecure_http": {"type": "bool", "default": False},
         "cas": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 30},
     }
 
     def __init__(self, module, options: dict, index: int):
         super().__init__(module, options, index)
-        self.url = (options.get("url") or os.environ.get("VAULT_ADDR") or "").rstrip("/")
-        self.namespace = (options.get("namespace") or os.environ.get("VAULT_NAMESPACE") or "").strip("/")
+        self.url = (setting(options, "url") or "").rstrip("/")
+        self.namespace = (setting(options, "namespace") or "").strip("/")
         self.mount = (options.get("mount") or "secret").strip("/")
         self.path = (options.get("path") or "").strip("/")
         self.key = options.get("key") or "token"
-        self._client: Any = None
+        self.vault = VaultClient(self, self.url, self.namespace)
+        self._mount_checked = False
         self._metadata_before: dict | None = None  # custom_metadata as it was before our last write
+        self._exists = False  # the secret had a live version at the last read
 
     @property
     def label(self) -> str:
@@ -55,71 +73,85 @@ class HashicorpVaultStore(Store):
 
     def validate(self) -> None:
         if not self.url:
-            raise self.config_error("url", "is required (or set VAULT_ADDR), e.g. https://vault.example.com:8200")
+            raise self.config_error(
+                "url", "is required (or set VAULT_ADDR or BAO_ADDR), e.g. https://vault.example.com:8200"
+            )
         if not self.url.startswith(("http://", "https://")):
             raise self.config_error("url", "must start with http:// or https://")
+        self.vault.check_url()
         if not self.path:
             raise self.config_error("path", "must name the secret inside the mount, e.g. ksef/erp")
         timeout = self.options.get("timeout")
         if timeout is not None and not 0 < timeout <= 600:
             raise self.config_error("timeout", "must be between 1 and 600 seconds")
-        if self.options.get("auth_method") == "approle":
-            for option in ("role_id", "secret_id"):
-                if not self.options.get(option):
-                    raise self.config_error(option, "is required when auth_method is approle")
-        elif not (self.options.get("token") or os.environ.get("VAULT_TOKEN")):
-            raise self.config_error("token", "is required (or set VAULT_TOKEN) when auth_method is token")
-        ca_path = self.options.get("ca_path")
-        if ca_path and not os.path.isfile(ca_path):
-            raise self.config_error("ca_path", f"file {ca_path} does not exist")
-        self.remember_secret(self.options.get("token") or os.environ.get("VAULT_TOKEN"))
+        self._validate_auth()
+        ca_path = setting(self.options, "ca_path")
+        if ca_path and not os.path.exists(ca_path):
+            source = "ca_path" if self.options.get("ca_path") else "ca_path (from VAULT_CACERT or BAO_CACERT)"
+            raise self.config_error("ca_path", f"{source}: {ca_path} does not exist")
+        for secret in ("token", "secret_id", "jwt"):
+            self.remember_secret(setting(self.options, secret))
+
+    def _validate_auth(self) -> None:
+        method = self.options.get("auth_method") or "token"
+        needs = {"approle": ("role_id", "secret_id"), "jwt": ("role_id", "jwt"), "cert": ("client_cert", "client_key")}
+        for option in needs.get(method, ()):
+            if not setting(self.options, option):
+                raise self.config_error(option, f"is required when auth_method is {method}")
+        if method == "token" and not setting(self.options, "token"):
+            token_file = os.path.expanduser(self.options.get("token_file") or DEFAULT_TOKEN_FILE)
+            if not os.path.isfile(token_file):
+                raise self.config_error(
+                    "token",
+                    "is required when auth_method is token: set token, VAULT_TOKEN or BAO_TOKEN, or token_file "
+                    f"(no {token_file})",
+                )
+        if method == "cert":
+            if not self.url.startswith("https://"):
+                raise self.config_error("url", "must be https:// for auth_method cert (a TLS client certificate)")
+            for option in ("client_cert", "client_key"):
+                if not os.path.isfile(setting(self.options, option)):
+                    raise self.config_error(option, f"file {setting(self.options, option)} does not exist")
+        if self.options.get("mount_point") is not None and method == "token":
+            raise self.config_error("mount_point", "applies to auth_method approle, jwt or cert, not token")
 
     # -- HTTP -------------------------------------------------------------------------------------
-    def _http(self):
-        if self._client is None:
-            import httpx
+    def _send(self, method: str, path: str, body: dict | None = None):
+        if not self._mount_checked:
+            self._mount_checked = True
+            self._check_mount()
+        return self.vault.send(method, path, body)
 
-            verify = ssl_verify(self.options.get("ca_path") or bool(self.options.get("validate_certs", True)))
-            headers = {"X-Vault-Namespace": self.namespace} if self.namespace else {}
-            self._client = httpx.Client(
-                base_url=f"{self.url}/v1/", verify=verify, headers=headers, timeout=self.options.get("timeout") or 30
+    def _check_mount(self) -> None:
+        """The mount must be KV version 2: on version 1 every path here would mean something else."""
+        where = f"{self.mount}/{self.path}"
+        response = self.vault.send("GET", f"sys/internal/ui/mounts/{where}")
+        if response.status_code in (400, 403, 404):
+            raise self.local_error(
+                "path",
+                f"Vault shows this token no mount at {self.mount}/ ({response.status_code} "
+                f"{self.vault.detail(response)}): the mount does not exist, or the token's policy grants nothing "
+                f"under {where}; the policy it needs is in {POLICY_DOC}",
             )
-            try:
-                self._client.headers["X-Vault-Token"] = self._login()
-            except BaseException:
-                self._client = None  # no half-authenticated client for the next call
-                raise
-        return self._client
-
-    def _send(self, method: str, path: str, body: dict | None = None, *, auth: bool = True):
-        import httpx
-
-        client = self._http() if auth else self._client
-        try:
-            return client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise self.error(f"cannot reach Vault at {self.url}: {type(exc).__name__}") from None
-
-    def _failure(self, response, doing: str):
-        try:
-            errors = response.json().get("errors") or []
-        except ValueError:
-            errors = []
-        detail = "; ".join(str(e) for e in errors) or response.reason_phrase
-        return self.error(self.scrub(f"Vault answered {response.status_code} to {doing}: {detail}"))
-
-    def _login(self) -> str:
-        if self.options.get("auth_method") != "approle":
-            return self.options.get("token") or os.environ.get("VAULT_TOKEN", "")
-        credentials = {"role_id": self.options["role_id"], "secret_id": self.options["secret_id"]}
-        response = self._send("POST", "auth/approle/login", credentials, auth=False)
         if response.status_code != 200:
-            raise self._failure(response, "the AppRole login")
-        token = ((response.json() or {}).get("auth") or {}).get("client_token")
-        if not token:
-            raise self.error("the AppRole login returned no client token")
-        self.remember_secret(token)
-        return token
+            raise self.vault.failure(response, "describing the mount")
+        mount = (response.json() or {}).get("data") or {}
+        actual = str(mount.get("path") or "").strip("/")
+        if actual and actual != self.mount:
+            raise self.config_error(
+                "mount", f"{self.mount} is not a mount; the secret {where} lies in the mount {actual}"
+            )
+        version = str((mount.get("options") or {}).get("version") or "1")
+        if mount.get("type") not in ("kv", "generic") or version != "2":
+            kind = f"KV version {version}" if mount.get("type") in ("kv", "generic") else f"a {mount.get('type')}"
+            raise self.config_error(
+                "mount",
+                f"{self.mount} is {kind} mount; the store needs KV version 2 (versions, check-and-set, metadata). "
+                f"Upgrade it with `vault kv enable-versioning {self.mount}`, or use another mount",
+            )
+
+    def _failure(self, response, doing: str, path: str | None = None):
+        return self.vault.failure(response, doing, path)
 
     # -- KV v2 ------------------------------------------------------------------------------------
     def _current(self) -> tuple[dict | None, int, dict]:
@@ -132,15 +164,17 @@ class HashicorpVaultStore(Store):
                 if isinstance(value, str):
                     self.remember_secret(value)  # other keys of the secret are secrets too
             metadata = payload.get("metadata") or {}
+            self._exists = True
             return data, int(metadata.get("version") or 0), dict(metadata.get("custom_metadata") or {})
+        self._exists = False
         if response.status_code != 404:
-            raise self._failure(response, "reading the secret")
+            raise self._failure(response, "reading the secret", self._data_path)
         # absent, or the latest version is deleted: the metadata still knows the version for cas
         response = self._send("GET", f"{self.mount}/metadata/{self.path}")
         if response.status_code == 404:
             return None, 0, {}
         if response.status_code != 200:
-            raise self._failure(response, "reading the secret's metadata")
+            raise self._failure(response, "reading the secret's metadata", self._metadata_path)
         metadata = response.json()["data"]
         return None, int(metadata.get("current_version") or 0), dict(metadata.get("custom_metadata") or {})
 
@@ -150,12 +184,20 @@ class HashicorpVaultStore(Store):
         if response.status_code == 400 and CAS_MISMATCH in response.text:
             raise self.conflict("another writer changed the secret since it was read (check-and-set lost)")
         if response.status_code not in (200, 204):
-            raise self._failure(response, "writing the secret")
+            raise self._failure(response, "writing the secret", self._data_path)
 
     def _put_custom_metadata(self, custom: dict) -> None:
         response = self._send("POST", f"{self.mount}/metadata/{self.path}", {"custom_metadata": custom})
         if response.status_code not in (200, 204):
-            raise self._failure(response, "writing the secret's custom metadata")
+            raise self._failure(response, "writing the secret's custom metadata", self._metadata_path)
+
+    @property
+    def _data_path(self) -> str:
+        return f"{self.mount}/data/{self.path}"
+
+    @property
+    def _metadata_path(self) -> str:
+        return f"{self.mount}/metadata/{self.path}"
 
     def _metadata_keys(self) -> list[str]:
         return [f"{self.key}_{name}" for name in METADATA_FIELDS]
@@ -203,17 +245,81 @@ class HashicorpVaultStore(Store):
             self._put_custom_metadata(self._metadata_before)
 
     def remove(self) -> None:
+        """Take our key out of the secret. The version that held it is destroyed, not soft-deleted: the value
+        removed is a revoked (or never used) credential, and a soft delete could be undone."""
         self.refuse_in_check_mode("remove")
         data, version, custom = self._current()
         if data and self.key in data:
             rest = {k: v for k, v in data.items() if k != self.key}
             if rest:
-                self._put_data(rest, version)  # other keys stay; ours goes in a new version
-            else:
-                # soft delete of the latest version: Vault keeps it recoverable (undelete)
-                response = self._send("DELETE", f"{self.mount}/data/{self.path}")
-                if response.status_code not in (200, 204):
-                    raise self._failure(response, "deleting the secret")
+                self._put_data(rest, version)  # other keys stay, in a new version without ours
+            self._destroy([version])
         ours = set(self._metadata_keys())
         if ours & set(custom):
             self._put_custom_metadata({k: v for k, v in custom.items() if k not in ours})
+
+    def _destroy(self, versions: list[int]) -> None:
+        destroy = f"{self.mount}/destroy/{self.path}"
+        response = self._send("POST", destroy, {"versions": versions})
+        if response.status_code not in (200, 204):
+            raise self._failure(response, "destroying version(s) %s of the secret" % versions, destroy)
+
+    def preflight(self, removing: bool = False) -> None:
+        """Ask Vault what this token may do on the secret's paths (sys/capabilities-self), before KSeF changes."""
+        destroy = f"{self.mount}/destroy/{self.path}"
+        paths = [self._data_path, self._metadata_path, destroy]
+        response = self._send("POST", "sys/capabilities-self", {"paths": paths})
+        if response.status_code != 200:
+            raise self._failure(response, "the capability check", "sys/capabilities-self")
+        granted = {path: set((response.json() or {}).get(path) or ()) for path in paths}
+        needed = {
+            self._data_path: {"read", "update" if self._exists or removing else "create"},
+            self._metadata_path: {"read", "update"},
+            destroy: {"update"},
+        }
+        missing = []
+        for path, capabilities in needed.items():
+            if "root" in granted[path]:
+                continue
+            lacking = sorted(capabilities - granted[path]) if "deny" not in granted[path] else sorted(capabilities)
+            if lacking:
+                missing.append(f"{'/'.join(lacking)} on {path}")
+        if missing:
+            raise self.local_error(
+                "permissions",
+                "the token lacks %s; nothing was changed in KSeF. The policy it needs is in %s"
+                % (", ".join(missing), POLICY_DOC),
+            )
+
+    def forget(self, reference_number: str) -> list[str]:
+        """Destroy the versions of the secret whose value under our key is the revoked credential: KV v2 keeps
+        every version, and a soft delete can be undone; a destroyed version cannot."""
+        response = self._send("GET", self._metadata_path)
+        if response.status_code == 404:
+            return []
+        if response.status_code != 200:
+            raise self._failure(response, "reading the secret's versions", self._metadata_path)
+        versions = (response.json().get("data") or {}).get("versions") or {}
+        holding = []
+        for number, about in sorted(versions.items(), key=lambda item: int(item[0])):
+            if about.get("destroyed"):
+                continue
+            read = self._send("GET", f"{self._data_path}?version={number}")
+            if read.status_code == 404:  # soft-deleted by someone else: unreadable until undeleted, left alone
+                continue
+            if read.status_code != 200:
+                raise self._failure(read, "reading version %s of the secret" % number, self._data_path)
+            value = ((read.json().get("data") or {}).get("data") or {}).get(self.key)
+            if isinstance(value, str):
+                self.remember_secret(value)
+                if parse_reference_number(value) == reference_number:
+                    holding.append(int(number))
+        if not holding:
+            return []
+        self._destroy(holding)
+        return [
+            "destroyed version%s %s of %s" % ("s" if len(holding) > 1 else "", ",".join(map(str, holding)), self.label)
+        ]
+
+    def close(self) -> str | None:
+        return self.vault.close()

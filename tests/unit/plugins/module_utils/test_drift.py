@@ -104,6 +104,12 @@ def test_declared_absent_but_live_is_extra():
     assert "declared absent" in found[0].message
 
 
+def test_declared_absent_with_a_store_still_holding_the_revoked_value():
+    found = d.drift([declared(state="absent")], [item("R", DAY, status="Revoked")], held("erp", "R", None), NOW)
+    assert kinds(found) == [("store_stale", "erp", "R", "file:/etc/erp-0")]
+    assert "still holds R, a revoked or unknown token" in found[0].message
+
+
 def test_unused_counts_from_last_use_or_creation():
     policy = d.Policy(unused_after=30 * DAY)
     tokens = [item("A", 100 * DAY, used=40 * DAY), item("B", 100 * DAY, name="b", used=DAY),

@@ -110,9 +110,15 @@ CASES = {
                                  token("G", D, status="Revoking"), token("X", D, name="other"),
                                  token("U", D, name=None, text="erp by hand")],
         holdings=stores(None), steps=[("create", None)]),
-    "absent -> revoke every live token": dict(
+    "absent -> revoke every live token, and the stores keep none of them": dict(
         decl=declared(state="absent"), tokens=[token("A", D), token("B", H)], holdings=stores("B"),
+        steps=[("revoke", "B"), ("revoke", "A"), ("purge", None)]),
+    "absent with purge false -> the stores are left as they are": dict(
+        decl=declared(state="absent", purge=False), tokens=[token("A", D), token("B", H)], holdings=stores("B"),
         steps=[("revoke", "B"), ("revoke", "A")]),
+    "absent, a store holds the login token -> retained, and so is its value": dict(
+        decl=declared(state="absent"), tokens=[token("A", D), token("B", H)], holdings=stores("A", "B"),
+        protected={"A"}, steps=[("revoke", "B"), ("retain", "A"), ("purge", None)]),
     "absent, pending -> wait then revoke": dict(
         decl=declared(state="absent"), tokens=[token("A", M, status="Pending")], holdings=[],
         steps=[("wait", "A"), ("revoke", "A")]),
@@ -308,3 +314,10 @@ def test_one_unmanaged_token_is_adopted_by_one_name_only():
 def test_unknown_exclusive_value_is_refused():
     with pytest.raises(ValueError):
         p.plan_context([], [], {}, NOW, exclusive="everything")
+
+
+def test_absent_purges_only_the_stores_whose_token_is_revoked_or_dead():
+    holdings = stores("A", "B", "R", None)  # A: the login token (retained), B: revoked now, R: long revoked
+    result = p.plan(declared(state="absent"), [token("A", D), token("B", H)], holdings, NOW, protected={"A"})
+    purge = next(step for step in result.steps if step.action == "purge")
+    assert purge.stores == ("file:/s1", "file:/s2")

@@ -202,10 +202,53 @@ def test_aws_check_mode_refuses(aws_endpoint):
     assert store.read() is None
 
 
-def test_aws_unreachable_endpoint_and_no_secret_in_error(aws_endpoint):
+def test_aws_unreachable_endpoint_is_the_servers_side(aws_endpoint):
     store, _module = aws_store("http://127.0.0.1:9", "aws_secretsmanager", name="ksef/erp")
-    with pytest.raises(StoreError, match="EndpointConnectionError"):
+    with pytest.raises(StoreError, match="cannot reach AWS") as caught:
         store.read()
+    assert caught.value.origin == "server" and "server's answer" in str(caught.value)
+
+
+def test_missing_credentials_are_a_local_problem_not_aws_refusing(aws_endpoint, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store, _module = aws_store(aws_endpoint, "aws_ssm", name="/ksef/erp/token")
+    with pytest.raises(StoreError) as caught:
+        store.read()
+    text = str(caught.value)
+    assert caught.value.origin == "local" and "local problem (credentials)" in text and "refused" not in text
+    assert "access_key" in text
+
+
+def test_credentials_as_options_and_kept_out_of_every_message(aws_endpoint, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    store, module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/opts", access_key="AKIAEXAMPLEOPTION",
+                              secret_key="secret-key-canary", session_token="session-token-canary")
+    assert {"secret-key-canary", "session-token-canary"} <= module.no_log_values
+    store.preflight()  # STS GetCallerIdentity and DescribeSecret (absent is fine)
+    value, ref = token_value()
+    store.write(value, meta_for(ref), None)
+    check = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name=REGION,
+                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert check.get_secret_value(SecretId="ksef/opts")["SecretString"] == value
+
+
+def test_forget_takes_awsprevious_off_the_revoked_value(aws_endpoint):
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/erp")
+    old, old_ref = token_value()
+    store.write(old, meta_for(old_ref), None)
+    new, new_ref = token_value()
+    store.write(new, meta_for(new_ref), store.read().version)
+    assert "AWSPREVIOUS" in stages(aws_endpoint, "ksef/erp")
+    assert store.forget(new_ref) == []  # the current value is never touched by forget
+    cleaned = store.forget(old_ref)
+    assert len(cleaned) == 1 and "took AWSPREVIOUS off version" in cleaned[0]
+    assert "AWSPREVIOUS" not in stages(aws_endpoint, "ksef/erp") and store.read().value == new
+    assert store.forget(old_ref) == []
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -228,6 +271,12 @@ def test_missing_boto3_uses_ansibles_standard_message(aws_endpoint, monkeypatch)
     ({"type": "aws_secretsmanager", "name": "a", "region": REGION, "endpoint_url": "localhost:4566"},
      "store[0].endpoint_url"),
     ({"type": "aws_secretsmanager", "name": "a", "region": REGION, "path": "/x"}, "store[0].path"),
+    ({"type": "aws_ssm", "name": "/a", "region": REGION, "access_key": "AKIA"}, "store[0].secret_key"),
+    ({"type": "aws_ssm", "name": "/a", "region": REGION, "session_token": "t"}, "store[0].access_key"),
+    ({"type": "aws_ssm", "name": "/a", "region": REGION, "access_key": "AKIA", "secret_key": "s", "profile": "p"},
+     "store[0].profile"),
+    ({"type": "aws_ssm", "name": "/a", "region": REGION, "aws_ca_bundle": "/nonexistent/ca.pem"},
+     "store[0].aws_ca_bundle"),
 ])
 def test_validation_names_the_option(aws_endpoint, monkeypatch, spec, option):
     monkeypatch.delenv("AWS_REGION")
@@ -236,3 +285,26 @@ def test_validation_names_the_option(aws_endpoint, monkeypatch, spec, option):
     with pytest.raises(StoreConfigError) as caught:
         build_stores(make_module([]), [spec])
     assert caught.value.option == option
+
+
+# -- the documented IAM policy, on a moto_server that enforces IAM --------------------------------------------------
+
+
+@pytest.mark.parametrize("type_name, name", [("aws_secretsmanager", "ksef/iam"), ("aws_ssm", "/ksef/iam/token")])
+def test_the_documented_iam_policy_is_enough_and_no_policy_fails_the_preflight(aws_iam, monkeypatch, type_name, name):
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    store, _module = aws_store(aws_iam["endpoint"], type_name, name=name, **aws_iam["allowed"])
+    store.preflight()
+    old, old_ref = token_value()
+    store.write(old, meta_for(old_ref), None)
+    new, new_ref = token_value()
+    store.write(new, meta_for(new_ref), store.read().version)
+    store.forget(old_ref)
+    store.restore(None)
+    assert store.read() is None
+    denied, _module = aws_store(aws_iam["endpoint"], type_name, name=name, **aws_iam["nobody"])
+    with pytest.raises(StoreError) as caught:
+        denied.preflight()
+    assert caught.value.origin == "local" and "local problem (permissions)" in str(caught.value)
+    assert "docs/stores.md#the-aws-iam-policy" in str(caught.value) and "\n" not in str(caught.value)
