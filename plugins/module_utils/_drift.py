@@ -139,8 +139,7 @@ def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Polic
             findings += [
                 Finding(
                     STORE_STALE,
-                    "%s still holds %s, a revoked or unknown token (declared absent)"
-                    % (h.label, h.reference_number),
+                    "%s still holds %s, a revoked or unknown token (declared absent)" % (h.label, h.reference_number),
                     d.name,
                     h.reference_number,
                     h.label,
