@@ -106,7 +106,7 @@ options:
     description:
       - With O(state=absent), remove the revoked token's value from every store, with the history a store
         keeps of it (see C(docs/stores.md)). A value of a token that stays alive (the one this run logged
-        in with, unless O(force=true)) is kept.
+        in with, when it is not revoked) is kept.
       - Set V(false) to leave the stores as they are.
     type: bool
     default: true

@@ -52,7 +52,7 @@ def bao_binary() -> str:
 
 def _free_port_pair() -> int:
     """A port p with p and p + 1 free on loopback (dev mode puts the cluster listener on p + 1)."""
-    for _ in range(50):
+    for _attempt in range(50):
         with socket.socket() as first:
             first.bind(("127.0.0.1", 0))
             port = first.getsockname()[1]
@@ -243,8 +243,8 @@ class OpenBao:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         self.ok("POST", "sys/auth/jwt", {"type": "jwt"})
         self.ok("POST", "auth/jwt/config", {"jwt_validation_pubkeys": [public]})
-        self.ok("POST", "auth/jwt/role/ksef", {"role_type": "jwt", "user_claim": "sub",
-                                              "bound_audiences": [JWT_AUDIENCE], **role})
+        jwt_role = {"role_type": "jwt", "user_claim": "sub", "bound_audiences": [JWT_AUDIENCE], **role}
+        self.ok("POST", "auth/jwt/role/ksef", jwt_role)
 
     def _configure_cert(self, role: dict) -> None:
         """A client CA that `cert/` trusts, and one client certificate (and key) from it, as files."""

@@ -96,7 +96,7 @@ TOKEN_SCHEMA = {
         "description": [
             "With O(@state=absent), remove the revoked token's value from every store, with the history a store "
             "keeps of it (see C(docs/stores.md)). A value of a token that stays alive (the one this run logged in "
-            "with, unless O(@force=true)) is kept.",
+            "with, when it is not revoked) is kept.",
             "Set V(false) to leave the stores as they are.",
         ],
         "type": "bool",
