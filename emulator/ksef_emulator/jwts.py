@@ -11,8 +11,12 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jwt
+
+if TYPE_CHECKING:  # PyJWT's TypedDict of decode options (newer than our minimum PyJWT)
+    from jwt.types import Options
 
 from . import clock
 from .errors import Unauthorized
@@ -74,17 +78,14 @@ class JwtIssuer:
                 claims["authorization-policy"] = session["authorization_policy"]
         return self._sign(claims, ttl)
 
+    def _claims(self, token: str, options: Options) -> dict:
+        """The claims of a token signed with our secret, for our audience and issuer (PyJWT errors pass up)."""
+        return jwt.decode(token, self._secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, options=options)
+
     def decode(self, token: str, expected_type: str, *, verify_exp: bool = True) -> dict:
         """The claims of a valid token of the expected type, else 401."""
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"verify_exp": verify_exp, "require": ["exp", "iat", "token-type"]},
-            )
+            claims = self._claims(token, {"verify_exp": verify_exp, "require": ["exp", "iat", "token-type"]})
         except jwt.ExpiredSignatureError:
             raise Unauthorized("Token wygasł.") from None
         except jwt.PyJWTError:
@@ -96,14 +97,7 @@ class JwtIssuer:
     def peek_context(self, token: str) -> str | None:
         """`Type:value` of a correctly signed session token (even expired), for limits, stats and logs."""
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"verify_exp": False},
-            )
+            claims = self._claims(token, {"verify_exp": False})
         except jwt.PyJWTError:
             return None
         if claims.get("context-identifier-type"):

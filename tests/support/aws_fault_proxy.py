@@ -20,10 +20,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
-
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
-
+from tests.support.proxying import answer, forward, relay
 
 class AwsFaultProxy:
     def __init__(self, moto_endpoint: str, region: str = "eu-central-1"):
@@ -82,30 +79,18 @@ class AwsFaultProxy:
         refused = self.refuse.get(target)
         if refused:
             status, code, message = refused
-            return self._answer(handler, status, {"Content-Type": "application/x-amz-json-1.1"},
-                                json.dumps({"__type": code, "message": message}).encode())
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
-        response = httpx.request(handler.command, self.moto_endpoint + handler.path, headers=headers, content=body,
-                                 timeout=60)
+            return answer(handler, status, {"Content-Type": "application/x-amz-json-1.1"},
+                          json.dumps({"__type": code, "message": message}).encode())
+        response = forward(handler, self.moto_endpoint, body)
         if target == "secretsmanager.PutSecretValue" and response.status_code == 200:
             secret_id = json.loads(body or b"{}").get("SecretId")
             racing = self.write_after.pop(secret_id, None)
             if racing is not None:
                 self._second_writer_puts(secret_id, racing)
-        self._answer(handler, response.status_code,
-                     {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}, response.content)
+        relay(handler, response)
 
     def _second_writer_puts(self, secret_id: str, value: str) -> None:
         import boto3
         client = boto3.client("secretsmanager", endpoint_url=self.moto_endpoint, region_name=self.region,
                               aws_access_key_id="testing", aws_secret_access_key="testing")
         client.put_secret_value(SecretId=secret_id, SecretString=value)
-
-    @staticmethod
-    def _answer(handler, status: int, headers: dict, payload: bytes) -> None:
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)

@@ -54,12 +54,17 @@ def openbao_tls(tmp_path_factory):
 
 
 @pytest.fixture
-def vault_server(openbao, monkeypatch):
-    """The OpenBao server with empty KV mounts, behind a fault proxy (`url`, `root_token`, `faults`,
-    `requests`, `data()`); no VAULT_*/BAO_* variable of the caller leaks in."""
+def no_vault_environment(monkeypatch):
+    """No VAULT_*/BAO_* variable of the caller leaks into a test."""
     for name in list(os.environ):
         if name.startswith(("VAULT_", "BAO_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def vault_server(openbao, no_vault_environment):
+    """The OpenBao server with empty KV mounts, behind a fault proxy (`url`, `root_token`, `faults`,
+    `requests`, `data()`, `server`)."""
     openbao.reset()
     proxy = VaultFaultProxy(openbao).start()
     yield proxy

@@ -16,7 +16,6 @@ write, let another writer write just before or just after one, or hold a write b
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from tests.support import processes
+from tests.support.proxying import answer, forward, relay
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_FILE = REPO / "docs" / "examples" / "vault" / "ksef-store.hcl"
@@ -65,10 +65,6 @@ def _free_port_pair() -> int:
                     continue
         return port
     raise RuntimeError("no free loopback port pair")
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class OpenBao:
@@ -224,15 +220,11 @@ class OpenBao:
 
     def jwt(self, subject: str = "ansible", audience: str = JWT_AUDIENCE, minutes: int = 10) -> str:
         """A JWT signed with the key `jwt/` trusts."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
+        import jwt
 
         now = int(time.time())
-        header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
         claims = {"sub": subject, "aud": audience, "iat": now, "nbf": now - 5, "exp": now + 60 * minutes}
-        payload = _b64url(json.dumps(claims).encode())
-        signature = self.jwt_key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
-        return f"{header}.{payload}.{_b64url(signature)}"
+        return jwt.encode(claims, self.jwt_key, algorithm="RS256")
 
     def _configure_jwt(self, role: dict) -> None:
         from cryptography.hazmat.primitives import serialization
@@ -280,9 +272,6 @@ class OpenBao:
 
 
 # -- the fault proxy --------------------------------------------------------------------------------------------
-
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
-
 
 @dataclass
 class RecordedRequest:
@@ -369,31 +358,19 @@ class VaultFaultProxy:
             time.sleep(faults.delay_seconds)
         if is_write and faults.refuse:
             status, error = faults.refuse
-            return self._answer(handler, status, {"Content-Type": "application/json"},
-                                json.dumps({"errors": [error]}).encode())
+            return answer(handler, status, {"Content-Type": "application/json"},
+                          json.dumps({"errors": [error]}).encode())
         if is_write and faults.write_first is not None:
             first, faults.write_first = faults.write_first, None
             self._other_writer(handler, path, namespace, first)
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
-        response = httpx.request(handler.command, self.server.url + handler.path, headers=headers, content=raw,
-                                 timeout=60)
+        response = forward(handler, self.server.url, raw)
         if is_write and response.status_code in (200, 204) and faults.write_after is not None:
             after, faults.write_after = faults.write_after, None
             self._other_writer(handler, path, namespace, after)
-        self._answer(handler, response.status_code,
-                     {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}, response.content)
+        relay(handler, response)
 
     def _other_writer(self, handler, path: str, namespace: str, data: dict) -> None:
         api_path = path[len("/v1/"):]
         response = self.server.api("POST", api_path, {"data": data}, namespace=namespace)
         if response.status_code != 200:
             raise RuntimeError(f"the other writer could not write: {response.text}")
-
-    @staticmethod
-    def _answer(handler, status: int, headers: dict, payload: bytes) -> None:
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)

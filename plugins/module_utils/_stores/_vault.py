@@ -132,25 +132,12 @@ class VaultClient:
         if self._http is None:
             import httpx
 
-            ca_path = setting(self.options, "ca_path")
-            verify = ssl_verify(ca_path) if ca_path and verify_certificates(self.options) else None
-            if verify is None:
-                verify = verify_certificates(self.options)
-            cert = None
-            if self.options.get("auth_method") == "cert":
-                cert = (setting(self.options, "client_cert"), setting(self.options, "client_key"))
-                if isinstance(verify, bool):
-                    import ssl
-
-                    context = ssl.create_default_context()
-                    if not verify:
-                        context.check_hostname = False
-                        context.verify_mode = ssl.CERT_NONE
-                    verify = context
-                verify.load_cert_chain(*cert)  # the client certificate goes with the TLS context
             headers = {"X-Vault-Namespace": self.namespace} if self.namespace else {}
             self._http = httpx.Client(
-                base_url=f"{self.url}/v1/", verify=verify, headers=headers, timeout=self.options.get("timeout") or 30
+                base_url=f"{self.url}/v1/",
+                verify=self._verify(),
+                headers=headers,
+                timeout=self.options.get("timeout") or 30,
             )
             try:
                 self._http.headers["X-Vault-Token"] = self._login()
@@ -159,6 +146,23 @@ class VaultClient:
                 self._http = None  # no half-authenticated client for the next call
                 raise
         return self._http
+
+    def _verify(self):
+        """httpx's `verify`: a bool, or an SSLContext for a CA and, for cert login, the client certificate."""
+        verify = verify_certificates(self.options)
+        ca_path = setting(self.options, "ca_path")
+        context = ssl_verify(ca_path) if verify and ca_path else None
+        if self.options.get("auth_method") != "cert":
+            return context or verify
+        if context is None:
+            import ssl
+
+            context = ssl.create_default_context()
+            if not verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(setting(self.options, "client_cert"), setting(self.options, "client_key"))
+        return context
 
     def send(self, method: str, path: str, body: dict | None = None, *, auth: bool = True):
         import httpx

@@ -150,9 +150,6 @@ class HashicorpVaultStore(Store):
                 f"Upgrade it with `vault kv enable-versioning {self.mount}`, or use another mount",
             )
 
-    def _failure(self, response, doing: str, path: str | None = None):
-        return self.vault.failure(response, doing, path)
-
     # -- KV v2 ------------------------------------------------------------------------------------
     def _current(self) -> tuple[dict | None, int, dict]:
         """(data or None, current version or 0, custom_metadata) of the secret, read fresh."""
@@ -168,13 +165,13 @@ class HashicorpVaultStore(Store):
             return data, int(metadata.get("version") or 0), dict(metadata.get("custom_metadata") or {})
         self._exists = False
         if response.status_code != 404:
-            raise self._failure(response, "reading the secret", self._data_path)
+            raise self.vault.failure(response, "reading the secret", self._data_path)
         # absent, or the latest version is deleted: the metadata still knows the version for cas
         response = self._send("GET", f"{self.mount}/metadata/{self.path}")
         if response.status_code == 404:
             return None, 0, {}
         if response.status_code != 200:
-            raise self._failure(response, "reading the secret's metadata", self._metadata_path)
+            raise self.vault.failure(response, "reading the secret's metadata", self._metadata_path)
         metadata = response.json()["data"]
         return None, int(metadata.get("current_version") or 0), dict(metadata.get("custom_metadata") or {})
 
@@ -184,12 +181,12 @@ class HashicorpVaultStore(Store):
         if response.status_code == 400 and CAS_MISMATCH in response.text:
             raise self.conflict("another writer changed the secret since it was read (check-and-set lost)")
         if response.status_code not in (200, 204):
-            raise self._failure(response, "writing the secret", self._data_path)
+            raise self.vault.failure(response, "writing the secret", self._data_path)
 
     def _put_custom_metadata(self, custom: dict) -> None:
         response = self._send("POST", f"{self.mount}/metadata/{self.path}", {"custom_metadata": custom})
         if response.status_code not in (200, 204):
-            raise self._failure(response, "writing the secret's custom metadata", self._metadata_path)
+            raise self.vault.failure(response, "writing the secret's custom metadata", self._metadata_path)
 
     @property
     def _data_path(self) -> str:
@@ -262,7 +259,7 @@ class HashicorpVaultStore(Store):
         destroy = f"{self.mount}/destroy/{self.path}"
         response = self._send("POST", destroy, {"versions": versions})
         if response.status_code not in (200, 204):
-            raise self._failure(response, "destroying version(s) %s of the secret" % versions, destroy)
+            raise self.vault.failure(response, "destroying version(s) %s of the secret" % versions, destroy)
 
     def preflight(self, removing: bool = False) -> None:
         """Ask Vault what this token may do on the secret's paths (sys/capabilities-self), before KSeF changes."""
@@ -270,7 +267,7 @@ class HashicorpVaultStore(Store):
         paths = [self._data_path, self._metadata_path, destroy]
         response = self._send("POST", "sys/capabilities-self", {"paths": paths})
         if response.status_code != 200:
-            raise self._failure(response, "the capability check", "sys/capabilities-self")
+            raise self.vault.failure(response, "the capability check", "sys/capabilities-self")
         granted = {path: set((response.json() or {}).get(path) or ()) for path in paths}
         needed = {
             self._data_path: {"read", "update" if self._exists or removing else "create"},
@@ -298,7 +295,7 @@ class HashicorpVaultStore(Store):
         if response.status_code == 404:
             return []
         if response.status_code != 200:
-            raise self._failure(response, "reading the secret's versions", self._metadata_path)
+            raise self.vault.failure(response, "reading the secret's versions", self._metadata_path)
         versions = (response.json().get("data") or {}).get("versions") or {}
         holding = []
         for number, about in sorted(versions.items(), key=lambda item: int(item[0])):
@@ -308,7 +305,7 @@ class HashicorpVaultStore(Store):
             if read.status_code == 404:  # soft-deleted by someone else: unreadable until undeleted, left alone
                 continue
             if read.status_code != 200:
-                raise self._failure(read, "reading version %s of the secret" % number, self._data_path)
+                raise self.vault.failure(read, "reading version %s of the secret" % number, self._data_path)
             value = ((read.json().get("data") or {}).get("data") or {}).get(self.key)
             if isinstance(value, str):
                 self.remember_secret(value)

@@ -393,9 +393,7 @@ def test_forget_destroys_only_the_versions_holding_the_revoked_token(vault_serve
 # -- TLS ------------------------------------------------------------------------------------------------------------
 
 
-def test_tls_with_its_ca_and_a_failure_that_names_its_cause(openbao_tls, monkeypatch):
-    for name in [n for n in __import__("os").environ if n.startswith(("VAULT_", "BAO_"))]:
-        monkeypatch.delenv(name)
+def test_tls_with_its_ca_and_a_failure_that_names_its_cause(openbao_tls, no_vault_environment, monkeypatch):
     openbao_tls.reset()
     spec = {"type": "hashicorp_vault", "url": openbao_tls.url, "token": openbao_tls.root_token, "path": "ksef/erp"}
     unverified = build_stores(make_module([]), [spec])[0]
@@ -412,7 +410,7 @@ def test_tls_with_its_ca_and_a_failure_that_names_its_cause(openbao_tls, monkeyp
     assert build_stores(make_module([]), [spec])[0].read().value == value
 
 
-def test_cert_login_with_a_tls_client_certificate(openbao_tls, monkeypatch):
+def test_cert_login_with_a_tls_client_certificate(openbao_tls, no_vault_environment, monkeypatch):
     monkeypatch.setenv("BAO_CACERT", str(openbao_tls.ca_path))
     spec = {"type": "hashicorp_vault", "url": openbao_tls.url, "path": "ksef/cert", "auth_method": "cert",
             "client_cert": str(openbao_tls.client_cert), "client_key": str(openbao_tls.client_key)}
