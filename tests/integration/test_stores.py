@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -109,3 +110,56 @@ def test_one_token_in_every_store_type_and_rotated_in_all(emulator, context, run
         secretsmanager.get_secret_value(SecretId="ksef/erp")
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name="/ksef/erp/token", WithDecryption=True)
+
+
+def test_after_the_grace_period_the_revoked_value_leaves_vault_and_secrets_manager_history(
+        emulator, context, run_playbook, tmp_path, vault_server, aws_endpoint):
+    nip, manager_token = context
+    stores = [
+        {"type": "hashicorp_vault", "url": vault_server.url, "token": vault_server.root_token, "path": "ksef/erp"},
+        {"type": "aws_secretsmanager", "name": "ksef/erp", "region": REGION, "endpoint_url": aws_endpoint},
+    ]
+    extra = {"api_url": emulator.api_url, "nip": nip, "manager_token": manager_token, "token_name": "erp-sender",
+             "stores": stores}
+    env = {"KSEF_LOCK_DIR": str(tmp_path / "locks")}
+    secretsmanager = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name=REGION)
+    run_playbook(PLAYBOOK, extra, env=env)
+    old = vault_server.data("ksef/erp")["token"]
+    rotated = run_playbook(PLAYBOOK, {**extra, "rotate": True, "revoke_previous_after": "1s"}, env=env)
+    actions = [a["action"] for a in rotated.task("Declare the token")["actions"]]
+    assert actions == ["rotate", "retain"], actions
+    # during the grace period the previous value is still reachable where its users look for it
+    assert secretsmanager.get_secret_value(SecretId="ksef/erp", VersionStage="AWSPREVIOUS")["SecretString"] == old
+    assert vault_server.server.version_data("ksef/erp", 1) == {"token": old}
+    time.sleep(2)  # past the grace period: the next run's decision no longer depends on timing
+    later = run_playbook(PLAYBOOK, extra, env=env).task("Declare the token")
+    revoke = next(a for a in later["actions"] if a["action"] == "revoke")
+    assert revoke["reference_number"] == old.split("|")[0] and len(revoke["cleaned"]) == 2, revoke
+    assert vault_server.server.version_data("ksef/erp", 1) is None
+    versions = secretsmanager.list_secret_version_ids(SecretId="ksef/erp")["Versions"]
+    assert not [v for v in versions if "AWSPREVIOUS" in v.get("VersionStages", [])]
+    assert old.split("|")[-1] not in repr(later)
+
+
+def test_aws_credentials_as_options_and_the_documented_iam_policy_through_a_playbook(
+        emulator, context, run_playbook, tmp_path, aws_iam, monkeypatch):
+    nip, manager_token = context
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    store = {"type": "aws_ssm", "name": "/ksef/playbook/token", "region": REGION, "endpoint_url": aws_iam["endpoint"]}
+    extra = {"api_url": emulator.api_url, "nip": nip, "manager_token": manager_token, "token_name": "erp-sender"}
+    env = {"KSEF_LOCK_DIR": str(tmp_path / "locks")}
+
+    def created() -> list:
+        listed = emulator.admin("GET", "tokens", params={"context": f"Nip:{nip}"}).json()["tokens"]
+        return [t for t in listed if "erp-sender" in (t["description"] or "")]
+
+    denied = run_playbook(PLAYBOOK, {**extra, "stores": [{**store, **aws_iam["nobody"]}]}, env=env, expect_rc=2,
+                          verbosity=3)
+    message = denied.task("Declare the token")["msg"]
+    assert "local problem (permissions)" in message and "docs/stores.md#the-aws-iam-policy" in message, message
+    assert created() == [], "the store refused before any token was created"
+    assert aws_iam["nobody"]["secret_key"] not in denied.stdout + denied.stderr
+    allowed = run_playbook(PLAYBOOK, {**extra, "stores": [{**store, **aws_iam["allowed"]}]}, env=env, verbosity=3)
+    assert allowed.task("Declare the token")["changed"] and len(created()) == 1
+    assert aws_iam["allowed"]["secret_key"] not in allowed.stdout + allowed.stderr

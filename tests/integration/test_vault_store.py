@@ -101,8 +101,8 @@ def test_a_policy_that_cannot_write_fails_before_the_token_is_created(world, vau
     assert world.run(allowed, rotate=True).task(TASK)["changed"], "and for a rotation that cleans the history"
 
 
-def test_tls_with_a_ca_from_the_environment_and_a_client_certificate_login(world, openbao_tls,
-                                                                            no_vault_environment):
+def test_tls_with_a_ca_from_the_environment_and_a_client_certificate_login(
+        world, openbao_tls, no_vault_environment):
     openbao_tls.reset()
     store = {"type": "hashicorp_vault", "url": openbao_tls.url, "path": "ksef/erp", "auth_method": "cert",
              "client_cert": str(openbao_tls.client_cert), "client_key": str(openbao_tls.client_key)}

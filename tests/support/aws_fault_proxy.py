@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.support.proxying import answer, forward, relay
 
+
 class AwsFaultProxy:
     def __init__(self, moto_endpoint: str, region: str = "eu-central-1"):
         self.moto_endpoint = moto_endpoint.rstrip("/")
