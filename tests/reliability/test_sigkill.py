@@ -21,8 +21,8 @@ from tests.reliability.world import Fleet
 pytestmark = pytest.mark.integration
 
 SOAK = os.environ.get("KSEF_SOAK") == "1"
-# Four kills in `make test` (the 15-minute budget), a hundred in `make test-soak`.
-ITERATIONS = int(os.environ.get("KSEF_SOAK_KILLS", "100")) if SOAK else 4
+# Three kills in `make test` (the 15-minute budget), a hundred in `make test-soak`.
+ITERATIONS = int(os.environ.get("KSEF_SOAK_KILLS", "100")) if SOAK else 3
 SEED = 4242
 KILL_WINDOW = (0.3, 7.0)  # seconds after start: from ansible start-up to the end of a rotation
 
