@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60/F seconds")
     p.add_argument("--activation-delay", type=float, default=1.0, help="seconds from Pending to Active")
     p.add_argument("--auth-delay", type=float, default=0.2, help="seconds GET /auth/{ref} answers 100")
+    p.add_argument(
+        "--enrollment-delay", type=float, default=0.2, help="seconds GET /certificates/enrollments/{ref} answers 100"
+    )
+    p.add_argument(
+        "--certificate-validity", type=float, default=2 * 365 * 86400.0, help="seconds a KSeF certificate is valid"
+    )
     p.add_argument("--access-token-ttl", type=float, default=900.0)
     p.add_argument("--refresh-token-ttl", type=float, default=604800.0)
     p.add_argument(
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         time_scale=args.time_scale,
         activation_delay=args.activation_delay,
         auth_delay=args.auth_delay,
+        enrollment_delay=args.enrollment_delay,
+        certificate_validity=args.certificate_validity,
         access_token_ttl=args.access_token_ttl,
         refresh_token_ttl=args.refresh_token_ttl,
         lenient_xades=args.lenient_xades,

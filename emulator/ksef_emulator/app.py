@@ -12,7 +12,7 @@ from . import errors
 from .capture import CaptureMiddleware
 from .errors import ApiError, Forbidden, Unauthorized
 from .pipeline import API_PREFIX, Pipeline, RawSendKeeper
-from .routes import admin, auth, security, sessions, testdata, tokens
+from .routes import admin, auth, certificates, security, sessions, testdata, tokens
 from .settings import Settings
 from .state import EmulatorState
 
@@ -20,12 +20,25 @@ ADMIN_PREFIX = "/_emulator"
 
 
 def _prefixed(prefix: str, routes: list[Route], guard=None) -> list[Route]:
+    """One Route per path (its methods merged), so a wrong method gets 405 with an Allow naming every method."""
+    by_path: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        endpoint = guard(route.endpoint) if guard else route.endpoint
+        for method in (route.methods or set()) - {"HEAD"}:
+            by_path.setdefault(route.path, {})[method] = endpoint
     return [
-        Route(
-            prefix + r.path, guard(r.endpoint) if guard else r.endpoint, methods=sorted((r.methods or set()) - {"HEAD"})
-        )
-        for r in routes
+        Route(prefix + path, _by_method(endpoints), methods=sorted(endpoints)) for path, endpoints in by_path.items()
     ]
+
+
+def _by_method(endpoints: dict[str, Any]):
+    if len(endpoints) == 1:
+        return next(iter(endpoints.values()))
+
+    async def dispatch(request: Request):
+        return await endpoints[request.method](request)
+
+    return dispatch
 
 
 async def _bad_request(request: Request, exc: ApiError):
@@ -46,7 +59,15 @@ async def _internal(request: Request, exc: Exception):
 
 def build_app(settings: Settings):
     state = EmulatorState(settings)
-    api_routes = security.routes + auth.routes + sessions.routes + [auth.status_route] + tokens.routes + testdata.routes
+    api_routes = (
+        security.routes
+        + auth.routes
+        + sessions.routes
+        + [auth.status_route]
+        + tokens.routes
+        + certificates.routes
+        + testdata.routes
+    )
     guard = admin.token_guard(settings.admin_token) if settings.admin_token else None
     routes = _prefixed(API_PREFIX, api_routes) + _prefixed(ADMIN_PREFIX, admin.routes, guard)
     # Each handler takes its own exception type; Starlette's annotation only knows Exception.

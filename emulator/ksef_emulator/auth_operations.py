@@ -19,6 +19,7 @@ REVOKED = 425
 BAD_TOKEN = 450
 BAD_CERTIFICATE = 460
 DECEASED = 470
+BLOCKED = 480
 
 DESCRIPTIONS = {
     IN_PROGRESS: "Uwierzytelnianie w toku",
@@ -28,6 +29,7 @@ DESCRIPTIONS = {
     BAD_TOKEN: "Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu",
     BAD_CERTIFICATE: "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu",
     DECEASED: "Uwierzytelnianie zakończone niepowodzeniem",
+    BLOCKED: "Uwierzytelnienie zablokowane",
 }
 
 # The documented details (AuthenticationOperationStatusResponse.status table).
@@ -39,7 +41,12 @@ INVALID_TOKEN_TIME = "Nieprawidłowy czas tokena"
 TOKEN_REVOKED = "Token unieważniony"
 TOKEN_INACTIVE = "Token nieaktywny"
 UNTRUSTED_CHAIN = "Niezaufany łańcuch certyfikatów"
+CERTIFICATE_REVOKED = "Certyfikat odwołany"
+INVALID_CERTIFICATE = "Niepoprawny certyfikat"
 DECEASED_DETAIL = "Próba wykorzystania metod autoryzacyjnych osoby zmarłej"
+BLOCKED_DETAIL = (
+    "Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy."
+)
 
 # authenticationMethod -> authenticationMethodInfo (category, code, displayName)
 METHOD_INFO = {

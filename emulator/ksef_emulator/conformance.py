@@ -252,6 +252,8 @@ class ContractChecker:
             return []
 
         template, documented = self.match(method, path)
+        if not documented and template and status == 405:
+            return self._check_method_not_allowed(label, record, template)
         if not documented:
             where = f"path {template}" if template else "no documented path"
             return [f"{label}: undocumented operation ({where} has no {method})"]
@@ -276,6 +278,15 @@ class ContractChecker:
         problems += self._check_headers(label, record, response, status_key, pointer)
         problems += self._check_body(label, record, response, status_key, pointer)
         return problems
+
+    def _check_method_not_allowed(self, label, record, template: str) -> list[str]:
+        """A method the contract lacks on a documented path: 405 (RFC 9110), whose Allow lists the documented ones."""
+        headers = {k.lower(): v for k, v in (record.get("response_headers") or {}).items()}
+        allowed = {m.strip().upper() for m in headers.get("allow", "").split(",") if m.strip()} - {"HEAD"}
+        documented = {m.upper() for m in self.contract["paths"][template] if m in HTTP_METHODS}
+        if allowed != documented:
+            return [f"{label}: Allow says {sorted(allowed)}, the contract documents {sorted(documented)}"]
+        return []
 
     def _check_headers(self, label, record, response, status_key, pointer) -> list[str]:
         headers = {k.lower(): v for k, v in (record.get("response_headers") or {}).items()}

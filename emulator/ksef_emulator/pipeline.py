@@ -13,8 +13,8 @@ from typing import Any
 import jwt
 
 from . import errors, faults
-from .contract import rate_limits
 from .errors import wants_problem_details
+from .overrides import rate_limits_of
 from .ratelimit import too_many_requests
 from .state import EmulatorState
 
@@ -127,7 +127,8 @@ class Pipeline:
         limiter = self.state.limiter
         client_ip = (scope.get("client") or ("", 0))[0]
         key = f"{context or ''}|{client_ip}"
-        denial = limiter.check_request(operation, key, rate_limits(operation))
+        limits, absolute = rate_limits_of(self.state.overrides, operation, context)
+        denial = limiter.check_request(operation, key, limits, absolute=absolute)
         if denial is None:
             return None
         return too_many_requests(denial.retry_after, denial.detail, problem, path)

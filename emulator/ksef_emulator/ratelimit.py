@@ -109,11 +109,16 @@ class RateLimiter:
             return 3600.0 / self._time_scale
         raise ValueError(f"unknown limit window {window!r}")
 
-    def effective_limits(self, limits: dict) -> dict[str, int]:
-        """The documented (production) limits scaled to the active profile; empty when off."""
+    def effective_limits(self, limits: dict, absolute: bool = False) -> dict[str, int]:
+        """The documented (production) limits scaled to the active profile; empty when off.
+
+        absolute: limits a context set through /testdata/rate-limits, which apply as given.
+        """
         factor = PROFILE_FACTORS.get(self._profile)
         if factor is None:
             return {}
+        if absolute:
+            factor = 1
         return {name: int(limits[name]) * factor for name in WINDOW_NAMES if limits.get(name) is not None}
 
     def check(self, operation: str, key: str, limits: dict) -> int | None:
@@ -121,10 +126,10 @@ class RateLimiter:
         denial = self.check_request(operation, key, limits)
         return None if denial is None else denial.retry_after
 
-    def check_request(self, operation: str, key: str, limits: dict) -> Denial | None:
+    def check_request(self, operation: str, key: str, limits: dict, absolute: bool = False) -> Denial | None:
         """Like `check`, with the breached limit so the 429 can say which one."""
         with self._lock:
-            effective = self.effective_limits(limits)
+            effective = self.effective_limits(limits, absolute)
             if not effective:
                 return None
             now = self._clock()

@@ -1,6 +1,7 @@
 """Reference numbers in the format the API uses, e.g. `20250514-CR-226FB7B000-3ACF9BE4C0-10`.
 
-Layout: date, two-letter kind (CR challenge, AU authentication, EC KSeF token), a time-derived and a
+Layout: date, two-letter kind (CR challenge, AU authentication, EC KSeF token,
+EH certificate enrollment), a time-derived and a
 random 10-hex-digit part, and a CRC-8 check of everything before it.
 """
 
@@ -15,6 +16,7 @@ REFERENCE_PATTERN = re.compile(r"^\d{8}-[A-Z]{2}-[0-9A-F]{10}-[0-9A-F]{10}-[0-9A
 CHALLENGE = "CR"
 AUTHENTICATION = "AU"
 KSEF_TOKEN = "EC"
+CERTIFICATE_ENROLLMENT = "EH"
 
 
 def crc8(data: bytes, poly: int = 0x07) -> int:

@@ -13,6 +13,9 @@ class Settings:
     time_scale: float = 1.0
     activation_delay: float = 1.0
     auth_delay: float = 0.2
+    enrollment_delay: float = 0.2  # seconds GET /certificates/enrollments/{ref} answers 100
+    # KSeF certificates are valid for two years (the contract's CertificateListItem example).
+    certificate_validity: float = 2 * 365 * 86400.0
     access_token_ttl: float = 900.0
     refresh_token_ttl: float = 604800.0
     lenient_xades: bool = False

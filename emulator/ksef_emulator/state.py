@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from .auth_operations import AuthOperations
 from .authority import Authority
+from .certificates import CertificateRegistry
 from .faults import Faults
 from .jwts import JwtIssuer
 from .keys import KeyRing
 from .ksef_tokens import TokenRegistry
+from .overrides import TestdataOverrides
 from .ratelimit import RateLimiter
 from .secrets_log import SecretsLog
 from .settings import Settings
@@ -26,6 +28,8 @@ class EmulatorState:
         self.authority = Authority(self.store)
         self.tokens = TokenRegistry(self.store, settings)
         self.operations = AuthOperations(self.store, settings)
+        self.certificates = CertificateRegistry(self.store, settings)
+        self.overrides = TestdataOverrides(self.store)
         self.secrets = SecretsLog(settings.expose_secrets)
         self.stats = Stats()
         self.faults = Faults()

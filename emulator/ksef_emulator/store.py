@@ -94,6 +94,52 @@ CREATE TABLE IF NOT EXISTS auth_operations (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS auth_operations_context ON auth_operations (context_type, context_value);
+CREATE TABLE IF NOT EXISTS login_certificates (
+    operation_reference TEXT PRIMARY KEY,
+    certificate_der BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ksef_certificates (
+    serial_number TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    common_name TEXT NOT NULL,
+    subject_type TEXT NOT NULL,
+    subject_value TEXT NOT NULL,
+    valid_from REAL NOT NULL,
+    valid_to REAL NOT NULL,
+    request_date REAL NOT NULL,
+    issued_at REAL NOT NULL,
+    last_use_date REAL,
+    revoked_at REAL,
+    revocation_reason TEXT,
+    public_key_sha256 TEXT NOT NULL,
+    certificate_der BLOB NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ksef_certificates_subject ON ksef_certificates (subject_type, subject_value);
+CREATE TABLE IF NOT EXISTS certificate_enrollments (
+    reference_number TEXT PRIMARY KEY,
+    subject_type TEXT NOT NULL,
+    subject_value TEXT NOT NULL,
+    request_date REAL NOT NULL,
+    final_at REAL NOT NULL,
+    outcome_code INTEGER NOT NULL,
+    outcome_details TEXT NOT NULL DEFAULT '[]',
+    serial_number TEXT
+);
+CREATE TABLE IF NOT EXISTS testdata_overrides (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS subject_certificate_limits (
+    subject_type TEXT NOT NULL,
+    subject_value TEXT NOT NULL,
+    max_enrollments INTEGER,
+    max_certificates INTEGER,
+    PRIMARY KEY (subject_type, subject_value)
+);
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import re
 
 from .errors import ApiError
@@ -97,16 +98,47 @@ def authorization_policy(value) -> dict | None:
     return value
 
 
-def page_size(raw: str | None) -> int:
+def page_size(raw: str | None, maximum: int = 100) -> int:
+    return query_integer(raw, "pageSize", default=10, minimum=10, maximum=maximum)
+
+
+def query_integer(raw: str | None, field: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
     if raw is None:
-        return 10
+        return default
     try:
-        size = int(raw)
+        value = int(raw)
     except ValueError:
-        raise invalid("Parametr 'pageSize' musi być liczbą całkowitą.") from None
-    if not 10 <= size <= 100:
-        raise invalid("Parametr 'pageSize' musi mieścić się w zakresie od 10 do 100.")
-    return size
+        raise invalid(f"Parametr '{field}' musi być liczbą całkowitą.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"od {minimum} do {maximum}" if maximum is not None else f"co najmniej {minimum}"
+        raise invalid(f"Parametr '{field}' musi mieścić się w zakresie {bound}.")
+    return value
+
+
+def date_only(value, field: str) -> str:
+    if isinstance(value, str):
+        try:
+            datetime.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise invalid(f"Pole '{field}' musi być datą w formacie RRRR-MM-DD.")
+
+
+def date_time(value, field: str) -> float | None:
+    """Epoch seconds of an ISO 8601 date-time (None stays None); 21405 naming the field otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, str) and "T" in value:
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return parsed.timestamp()
+    raise invalid(f"Pole '{field}' musi być datą i czasem w formacie ISO 8601 (np. 2026-01-31T12:00:00Z).")
 
 
 def boolean(raw: str | None, field: str) -> bool | None:

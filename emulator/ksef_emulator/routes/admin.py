@@ -195,6 +195,8 @@ async def config(request: Request):
             "access_token_ttl",
             "auth_delay",
             "refresh_token_ttl",
+            "enrollment_delay",
+            "certificate_validity",
         }
         if unknown:
             raise AdminError(f"unknown settings: {', '.join(sorted(unknown))}")
@@ -202,7 +204,15 @@ async def config(request: Request):
             if body["rate_limits"] not in RATE_LIMIT_PROFILES:
                 raise AdminError("rate_limits must be off, te or prd")
             state.apply_rate_limits(body["rate_limits"])
-        for name in ("time_scale", "activation_delay", "access_token_ttl", "auth_delay", "refresh_token_ttl"):
+        for name in (
+            "time_scale",
+            "activation_delay",
+            "access_token_ttl",
+            "auth_delay",
+            "refresh_token_ttl",
+            "enrollment_delay",
+            "certificate_validity",
+        ):
             if name in body:
                 value = body[name]
                 if (
@@ -225,6 +235,8 @@ async def config(request: Request):
             "auth_delay": s.auth_delay,
             "access_token_ttl": s.access_token_ttl,
             "refresh_token_ttl": s.refresh_token_ttl,
+            "enrollment_delay": s.enrollment_delay,
+            "certificate_validity": s.certificate_validity,
         }
     )
 
@@ -234,6 +246,16 @@ async def reset_rate_limits(request: Request):
     if limiter is not None and hasattr(limiter, "reset"):
         limiter.reset()
     return JSONResponse({"status": "ok"})
+
+
+async def list_certificates(request: Request):
+    """Every KSeF certificate the emulator issued, with its subject and status (no key material)."""
+    registry = _state(request).certificates
+    rows = _state(request).store.all("SELECT subject_type, subject_value FROM ksef_certificates GROUP BY 1, 2")
+    items = [
+        registry.as_list_item(c) for row in rows for c in registry.of_subject(row["subject_type"], row["subject_value"])
+    ]
+    return JSONResponse({"certificates": items})
 
 
 async def secrets(request: Request):
@@ -253,6 +275,7 @@ routes = [
     Route("/tokens", seed_token, methods=["POST"]),
     Route("/tokens/{referenceNumber}/fail", fail_token, methods=["POST"]),
     Route("/tokens/{referenceNumber}/backdate", backdate_token, methods=["POST"]),
+    Route("/certificates", list_certificates, methods=["GET"]),
     Route("/keys/rotate", rotate_keys, methods=["POST"]),
     Route("/config", config, methods=["GET", "PUT"]),
     Route("/rate-limits/reset", reset_rate_limits, methods=["POST"]),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from cryptography import x509
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
 from .. import auth_operations as ops
-from .. import clock, jwts, refnum, validation
+from .. import clock, jwts, overrides, refnum, validation
 from ..errors import ApiError, Forbidden, gone
 from ..ksef_tokens import VALUE_PATTERN
 from ..web import json_response, read_json
@@ -83,6 +84,7 @@ async def ksef_token(request: Request):
     _consume_challenge(state, row["challenge"])
 
     code, details, token = _judge_ksef_token(state, key_id, ciphertext, row, ctx_type, ctx_value, _client_ip(request))
+    code, details = _unless_blocked(state, ctx_type, ctx_value, code, details)
     if token is not None:
         state.tokens.touch(token["reference_number"])
     reference = state.operations.create(
@@ -99,6 +101,13 @@ async def ksef_token(request: Request):
         authorization_policy=policy,
     )
     return _accepted(request, reference)
+
+
+def _unless_blocked(state, ctx_type: str, ctx_value: str, code: int, details: list[str]) -> tuple[int, list[str]]:
+    """480 for a context /testdata/context/block blocked, whatever the credential."""
+    if state.overrides.get(overrides.BLOCKED_CONTEXT, f"{ctx_type}:{ctx_value}"):
+        return ops.BLOCKED, [ops.BLOCKED_DETAIL]
+    return code, details
 
 
 def _judge_ksef_token(state, key_id, ciphertext, challenge_row, ctx_type, ctx_value, client_ip):
@@ -140,32 +149,47 @@ async def xades_signature(request: Request):
     row = _usable_challenge(state, verified.challenge)
     _consume_challenge(state, row["challenge"])
     ctx_type = validation.enum_value(verified.context_type, validation.CONTEXT_TYPES, "ContextIdentifier")
-    permissions = state.authority.permissions(
-        ctx_type, verified.context_value, verified.subject_type, verified.subject_value
+    method, subject_type, subject_value = (
+        verified.authentication_method,
+        verified.subject_type,
+        verified.subject_value,
     )
-    certificate_error = getattr(verified, "certificate_error", None)
-    if verify_chain:
-        code, details = ops.BAD_CERTIFICATE, [ops.UNTRUSTED_CHAIN]  # no trusted CA here: self-signed only
+    certificate_error = None
+    internal = state.certificates.internal_login(x509.load_der_x509_certificate(verified.certificate_der))
+    if internal is not None:
+        # A KSeF certificate stands for the subject it was issued to (certyfikaty-KSeF.md), whatever its DN says.
+        method, subject_type, subject_value = "InternalCertificate", internal.subject_type, internal.subject_value
+        if internal.status == "Revoked":
+            certificate_error = ops.CERTIFICATE_REVOKED
+        elif internal.status != "Active" or internal.certificate_type != "Authentication":
+            certificate_error = ops.INVALID_CERTIFICATE  # an Offline certificate cannot authenticate
+        else:
+            state.certificates.touch(internal.serial_number)
+    permissions = state.authority.permissions(ctx_type, verified.context_value, subject_type, subject_value)
+    if verify_chain and internal is None:
+        code, details = ops.BAD_CERTIFICATE, [ops.UNTRUSTED_CHAIN]  # only the emulator's own CA is trusted
     elif certificate_error:
         code, details = ops.BAD_CERTIFICATE, [certificate_error]
-    elif state.authority.is_deceased(verified.subject_type, verified.subject_value):
+    elif state.authority.is_deceased(subject_type, subject_value):
         code, details = ops.DECEASED, [ops.DECEASED_DETAIL]
     elif not permissions:
         code, details = ops.NO_PERMISSIONS, [ops.NO_PERMISSIONS_DETAIL]
     else:
         code, details = ops.SUCCESS, []
+    code, details = _unless_blocked(state, ctx_type, verified.context_value, code, details)
     reference = state.operations.create(
-        method=verified.authentication_method,
+        method=method,
         context_type=ctx_type,
         context_value=verified.context_value,
-        subject_type=verified.subject_type,
-        subject_value=verified.subject_value,
+        subject_type=subject_type,
+        subject_value=subject_value,
         client_ip=_client_ip(request),
         outcome_code=code,
         outcome_details=details,
         permissions=permissions if code == ops.SUCCESS else [],
         authorization_policy=verified.authorization_policy,
     )
+    state.certificates.remember_login(reference, verified.certificate_der)
     return _accepted(request, reference, warnings=list(verified.warnings or []))
 
 

@@ -1,13 +1,16 @@
-"""TEST-environment data endpoints: subjects, persons (NIP-PESEL link, bailiffs) and permission grants."""
+"""TEST-environment data endpoints: subjects, persons (NIP-PESEL link, bailiffs), permission grants, attachments,
+blocked contexts, and the limits of the current context (sessions, API rates) and subject (certificates)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .. import clock, validation
+from .. import clock, overrides, validation
 from ..authority import ALL_PERMISSIONS
+from ..caller import access_caller
 from ..errors import ApiError
+from ..ratelimit import WINDOW_NAMES
 from ..web import empty_response, read_json
 
 SUBJECT_TYPES = ("EnforcementAuthority", "VatGroup", "JST")
@@ -36,6 +39,7 @@ async def create_subject(request: Request):
     nip = _nip(body, "subjectNip")
     subject_type = validation.enum_value(body.get("subjectType"), SUBJECT_TYPES, "subjectType")
     description = validation.text(body, "description", min_len=5, max_len=256)
+    validation.date_time(body.get("createdDate"), "createdDate")
     subunits = body.get("subunits") or []
     if not isinstance(subunits, list):
         raise ApiError(21405, "Pole 'subunits' musi być listą.")
@@ -76,6 +80,7 @@ async def create_person(request: Request):
     is_bailiff = _flag(body, "isBailiff", required=True)
     is_deceased = _flag(body, "isDeceased", required=False)
     description = validation.text(body, "description", min_len=5, max_len=256)
+    validation.date_time(body.get("createdDate"), "createdDate")
     _store(request).execute(
         "INSERT OR REPLACE INTO persons (nip, pesel, is_bailiff, is_deceased, description, created)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -147,6 +152,146 @@ async def revoke_permissions(request: Request):
     return empty_response(200, request)
 
 
+def _overrides(request: Request) -> overrides.TestdataOverrides:
+    return request.app.state.emulator.overrides
+
+
+def _int_field(body, field: str, minimum: int, maximum: int | None = None, required: bool = True) -> int | None:
+    value = body.get(field) if isinstance(body, dict) else None
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum or (maximum and value > maximum):
+        bound = f"od {minimum} do {maximum}" if maximum else f"co najmniej {minimum}"
+        raise ApiError(21405, f"Pole '{field}' musi być liczbą całkowitą {bound}.")
+    return value
+
+
+async def set_session_limits(request: Request):
+    caller = access_caller(request)
+    body = await read_json(request)
+    limits = {}
+    for kind in ("onlineSession", "batchSession"):
+        part = body.get(kind)
+        if not isinstance(part, dict):
+            raise ApiError(21405, f"Pole '{kind}' jest wymagane.")
+        limits[kind] = {
+            "maxInvoiceSizeInMB": _int_field(part, "maxInvoiceSizeInMB", 0, 5),
+            "maxInvoiceWithAttachmentSizeInMB": _int_field(part, "maxInvoiceWithAttachmentSizeInMB", 0, 10),
+            "maxInvoices": _int_field(part, "maxInvoices", 0, 100000),
+        }
+    _overrides(request).put(overrides.SESSION_LIMITS, caller.context, limits)
+    return empty_response(200, request)
+
+
+async def reset_session_limits(request: Request):
+    _overrides(request).delete(overrides.SESSION_LIMITS, access_caller(request).context)
+    return empty_response(200, request)
+
+
+async def set_certificate_limits(request: Request):
+    caller = access_caller(request)
+    body = await read_json(request)
+    if body.get("subjectIdentifierType") is not None:
+        validation.enum_value(body["subjectIdentifierType"], AUTHORIZED_TYPES, "subjectIdentifierType")
+    enrollment = body.get("enrollment") or {}
+    certificate = body.get("certificate") or {}
+    if not isinstance(enrollment, dict) or not isinstance(certificate, dict):
+        raise ApiError(21405, "Pola 'enrollment' i 'certificate' muszą być obiektami.")
+    request.app.state.emulator.certificates.set_limits(
+        caller.subject_type,
+        caller.subject_value,
+        _int_field(enrollment, "maxEnrollments", 0, required=False),
+        _int_field(certificate, "maxCertificates", 0, required=False),
+    )
+    return empty_response(200, request)
+
+
+async def reset_certificate_limits(request: Request):
+    caller = access_caller(request)
+    request.app.state.emulator.certificates.reset_limits(caller.subject_type, caller.subject_value)
+    return empty_response(200, request)
+
+
+RATE_LIMIT_GROUPS = (
+    "onlineSession",
+    "batchSession",
+    "invoiceSend",
+    "invoiceStatus",
+    "sessionList",
+    "sessionInvoiceList",
+    "sessionMisc",
+    "invoiceMetadata",
+    "invoiceExport",
+    "invoiceExportStatus",
+    "invoiceDownload",
+    "other",
+)
+
+
+async def set_rate_limits(request: Request):
+    caller = access_caller(request)
+    body = await read_json(request)
+    given = body.get("rateLimits")
+    if not isinstance(given, dict):
+        raise ApiError(21405, "Pole 'rateLimits' jest wymagane.")
+    groups = {}
+    for group in RATE_LIMIT_GROUPS:
+        values = given.get(group)
+        if not isinstance(values, dict):
+            raise ApiError(21405, f"Pole 'rateLimits.{group}' jest wymagane.")
+        groups[group] = {window: _int_field(values, window, 0) for window in WINDOW_NAMES}
+    _overrides(request).put(overrides.RATE_LIMITS, caller.context, groups)
+    return empty_response(200, request)
+
+
+async def reset_rate_limits(request: Request):
+    _overrides(request).delete(overrides.RATE_LIMITS, access_caller(request).context)
+    return empty_response(200, request)
+
+
+async def production_rate_limits(request: Request):
+    """The production values: the contract's `x-rate-limits` as they are, without the TEST factor."""
+    caller = access_caller(request)
+    _overrides(request).put(overrides.RATE_LIMITS, caller.context, {"production": True})
+    return empty_response(200, request)
+
+
+async def grant_attachment(request: Request):
+    body = await read_json(request)
+    _overrides(request).put(overrides.ATTACHMENT, _nip(body, "nip"), {"allowed": True})
+    return empty_response(200, request)
+
+
+async def revoke_attachment(request: Request):
+    body = await read_json(request)
+    nip = _nip(body, "nip")
+    end = body.get("expectedEndDate")
+    if end is not None:
+        validation.date_only(end, "expectedEndDate")
+    _overrides(request).put(overrides.ATTACHMENT, nip, {"allowed": False, "expectedEndDate": end})
+    return empty_response(200, request)
+
+
+def _blocked_context(body: dict) -> str:
+    ctx = body.get("contextIdentifier")
+    if not isinstance(ctx, dict):
+        raise ApiError(21405, "Pole 'contextIdentifier' jest wymagane.")
+    ctx_type, ctx_value = validation.context_identifier(ctx)
+    return f"{ctx_type}:{ctx_value}"
+
+
+async def block_context(request: Request):
+    body = await read_json(request)
+    _overrides(request).put(overrides.BLOCKED_CONTEXT, _blocked_context(body), True)
+    return empty_response(200, request)
+
+
+async def unblock_context(request: Request):
+    body = await read_json(request)
+    _overrides(request).delete(overrides.BLOCKED_CONTEXT, _blocked_context(body))
+    return empty_response(200, request)
+
+
 routes = [
     Route("/testdata/subject", create_subject, methods=["POST"]),
     Route("/testdata/subject/remove", remove_subject, methods=["POST"]),
@@ -154,4 +299,15 @@ routes = [
     Route("/testdata/person/remove", remove_person, methods=["POST"]),
     Route("/testdata/permissions", grant_permissions, methods=["POST"]),
     Route("/testdata/permissions/revoke", revoke_permissions, methods=["POST"]),
+    Route("/testdata/attachment", grant_attachment, methods=["POST"]),
+    Route("/testdata/attachment/revoke", revoke_attachment, methods=["POST"]),
+    Route("/testdata/context/block", block_context, methods=["POST"]),
+    Route("/testdata/context/unblock", unblock_context, methods=["POST"]),
+    Route("/testdata/limits/context/session", set_session_limits, methods=["POST"]),
+    Route("/testdata/limits/context/session", reset_session_limits, methods=["DELETE"]),
+    Route("/testdata/limits/subject/certificate", set_certificate_limits, methods=["POST"]),
+    Route("/testdata/limits/subject/certificate", reset_certificate_limits, methods=["DELETE"]),
+    Route("/testdata/rate-limits", set_rate_limits, methods=["POST"]),
+    Route("/testdata/rate-limits", reset_rate_limits, methods=["DELETE"]),
+    Route("/testdata/rate-limits/production", production_rate_limits, methods=["POST"]),
 ]
