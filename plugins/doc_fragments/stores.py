@@ -10,8 +10,9 @@ options:
   # BEGIN generated from plugins/module_utils/_stores/_schema.py by scripts/schema.py (make schema)
   store:
     description:
-      - Where the token's value is kept. Each entry has a O(store[].type) and options of that type only;
-        an option of another type is an error that names it, for example C(store[1].mode).
+      - 'Where the credential''s value is kept: a token''s value, or a certificate with its private key.
+        Each entry has a O(store[].type) and options of that type only; an option of another type is an
+        error that names it, for example C(store[1].mode).'
       - No store puts the value into a label, a diff, a result, a warning or an error message.
       - See C(docs/stores.md) for each store's guarantees.
     type: list
@@ -20,7 +21,8 @@ options:
     suboptions:
       type:
         description:
-          - V(file) is a local file (raw, env, json or yaml), optionally ansible-vault encrypted.
+          - V(file) is a local file (raw, env, json or yaml; pem or pkcs12 for a certificate), optionally
+            ansible-vault encrypted.
           - V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.
           - V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).
           - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
@@ -41,6 +43,10 @@ options:
           - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
             and V(yaml) keep the value under O(store[].key) of a mapping. Other lines and keys of the
             file are kept (yaml comments are not).
+          - 'For a certificate: V(pem) is the certificate followed by its unencrypted private key, usable
+            as both C(auth.certificate) and C(auth.private_key); V(pkcs12) is a PKCS#12 file encrypted
+            with O(store[].passphrase), usable as C(auth.pkcs12). V(env) cannot keep a certificate (PEM
+            spans lines).'
           - Defaults to V(raw).
         type: str
         choices:
@@ -48,6 +54,8 @@ options:
           - env
           - json
           - yaml
+          - pem
+          - pkcs12
       key:
         description:
           - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default
@@ -93,6 +101,11 @@ options:
       vault_id:
         description:
           - V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).
+        type: str
+      passphrase:
+        description:
+          - V(file) with O(store[].format=pkcs12) - the passphrase that encrypts the PKCS#12 file (required
+            there, refused elsewhere). Pass it from a vault, never in clear text.
         type: str
       url:
         description:

@@ -92,6 +92,74 @@ class KsefApi:
     def revoke_token(self, reference_number):
         self._call("DELETE", "/tokens/{referenceNumber}", path_params={"referenceNumber": reference_number})
 
+    # KSeF certificates (of the authenticated subject, not of the context)
+
+    def certificate_limits(self):
+        response = self._call("GET", "/certificates/limits")
+        return response_json(response, "GET /certificates/limits")
+
+    def certificate_enrollment_data(self):
+        """The subject's distinguished name a CSR must carry (from the certificate this session logged in with)."""
+        response = self._call("GET", "/certificates/enrollments/data")
+        return response_json(response, "GET /certificates/enrollments/data")
+
+    def enroll_certificate(self, name, certificate_type, csr_base64, valid_from=None):
+        """POST /certificates/enrollments -> {referenceNumber, timestamp}."""
+        body = {"certificateName": name, "certificateType": certificate_type, "csr": csr_base64}
+        if valid_from:
+            body["validFrom"] = valid_from
+        response = self._call("POST", "/certificates/enrollments", json=body)
+        return response_json(response, "POST /certificates/enrollments")
+
+    def certificate_enrollment(self, reference_number):
+        response = self._call(
+            "GET",
+            "/certificates/enrollments/{referenceNumber}",
+            path_params={"referenceNumber": reference_number},
+        )
+        return response_json(response, "GET /certificates/enrollments/{referenceNumber}")
+
+    def retrieve_certificates(self, serial_numbers):
+        """POST /certificates/retrieve, ten serial numbers per request (the contract's maximum)."""
+        found: list = []
+        serials = list(serial_numbers)
+        for start in range(0, len(serials), 10):
+            response = self._call(
+                "POST", "/certificates/retrieve", json={"certificateSerialNumbers": serials[start : start + 10]}
+            )
+            found += response_json(response, "POST /certificates/retrieve").get("certificates") or []
+        return found
+
+    def query_certificates(self, name=None, certificate_type=None, status=None, serial_number=None):
+        """Every certificate of the subject matching the filters (all pages of POST /certificates/query)."""
+        body = {}
+        for key, value in (
+            ("name", name),
+            ("type", certificate_type),
+            ("status", status),
+            ("certificateSerialNumber", serial_number),
+        ):
+            if value:
+                body[key] = value
+        items: list = []
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST", "/certificates/query", json=body, params=[("pageSize", 50), ("pageOffset", offset)]
+            )
+            page = response_json(response, "POST /certificates/query")
+            items.extend(page.get("certificates") or [])
+            if not page.get("hasMore"):
+                return items
+        raise KsefApiError("POST /certificates/query returned more than %d pages" % _MAX_PAGES)
+
+    def revoke_certificate(self, serial_number, reason="Superseded"):
+        self._call(
+            "POST",
+            "/certificates/{certificateSerialNumber}/revoke",
+            path_params={"certificateSerialNumber": serial_number},
+            json={"revocationReason": reason},
+        )
+
     # authentication sessions
 
     def list_sessions(self):

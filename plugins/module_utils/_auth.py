@@ -477,3 +477,15 @@ def verify_ksef_token(http, context, token, on_secret=None, poll_timeout=60):
     """Prove that `token` logs in to `context`: log in, redeem, close that session. Raises KsefError otherwise."""
     session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_ksef_token(context, token)
     session.close()
+
+
+def verify_certificate(
+    http, context, bundle, subject_identifier_type="certificate_subject", on_secret=None, poll_timeout=60
+):
+    """Prove that a certificate with its key (one PEM bundle) logs in to `context`: log in by XAdES, redeem, close
+    that session. Raises KsefError otherwise."""
+    config = AuthConfig(
+        method="xades", certificate=bundle, private_key=bundle, subject_identifier_type=subject_identifier_type
+    )
+    session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_xades(context, config)
+    session.close()

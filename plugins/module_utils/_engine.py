@@ -136,6 +136,7 @@ class Report:
 def validate(module, kind, items: list, where: str | None) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
     module that declares one credential at its top level. Raises KsefConfigError naming the option."""
+    kind.check_auth(module)
     entries: list = []
     names: dict = {}
     labels: dict = {}
@@ -166,6 +167,9 @@ def validate(module, kind, items: list, where: str | None) -> list:
                 reason = store.cannot_share_with(earlier)
                 if reason:
                     raise KsefConfigError(option, "clashes with %s: %s" % (earlier_option, reason))
+            refused = kind.check_store(store)
+            if refused:
+                raise KsefConfigError(option, "%s: %s" % (option, refused))
             labels[store.label] = option
             written.append((store, option))
         entries.append(Entry(declared, stores, item.get("verify", True) is not False))
@@ -413,8 +417,11 @@ class Executor:
         reference, value = issued
         written: list = []
         stage = "waiting for activation"
+        live = None
         try:
             live = _activated(activated, reference)
+            value = self.kind.completed(value, live)  # a certificate's value: its key and the issued certificate
+            self.module.no_log_values.add(value)
             if entry.verify:
                 stage = "logging in with the new %s" % self.kind.noun
                 self.kind.verify(self.module, value)
@@ -423,11 +430,19 @@ class Executor:
                 stage = "writing store %s" % label
                 self._write(entry, label, value, meta, written)
         except Exception as exc:  # anything: the new credential must not survive a half-done change
-            undone = self._undo(entry, plan, written, reference)
+            new_reference = live.reference_number if live is not None else self._abandoned(plan, reference)
+            undone = self._undo(entry, plan, written, new_reference)
             # The stage already names the store: its error's cause alone, not the label twice.
             cause = exc.cause if isinstance(exc, StoreError) and stage.endswith(" " + exc.label) else describe(exc)
             raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, cause, undone), [], exc)
         return live
+
+    def _abandoned(self, plan: p.Plan, reference: str) -> str | None:
+        """What to revoke of a credential that never became usable (the kind knows; None: nothing exists)."""
+        try:
+            return self.kind.abandoned(self.api, plan, reference)
+        except Exception:  # the undo goes on; a later run revokes what is left as an orphan
+            return None
 
     def _copy(self, step: p.Step, plan: p.Plan, entry: Entry) -> None:
         source = entry.snapshot.get(step.source)
@@ -519,7 +534,7 @@ def entry_result(declared, outcome: Outcome) -> dict:
     """The result of one declared credential: its metadata after the run, the actions and what each store holds."""
     meta: dict
     if declared.state == "absent":
-        meta = {"reference_number": None, "status": "absent", "permissions": [], "description": None, "created": None}
+        meta = declared.absent()
     elif outcome.current is None:  # check mode, a credential would be issued
         meta = declared.predicted()
     else:

@@ -40,7 +40,8 @@ else:
     HTTPX_IMPORT_ERROR = None
 
 # Operations whose repetition would create a second object (a second token and a second secret).
-NON_IDEMPOTENT_OPERATIONS = frozenset({"POST /tokens"})
+# Sent once: a repeat after the request may have reached KSeF could issue a second credential.
+NON_IDEMPOTENT_OPERATIONS = frozenset({"POST /tokens", "POST /certificates/enrollments"})
 USER_AGENT = "ksef.credentials (Ansible collection)"
 _MAX_BODY_IN_MESSAGE = 300
 

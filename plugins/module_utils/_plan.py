@@ -20,10 +20,11 @@ from typing import Any
 PENDING = "Pending"
 ACTIVE = "Active"
 
-# Actions. The first six change something; the others only report.
+# Actions. The first seven change something; the others only report.
 CREATE = "create"  # nothing live: issue one
 REPLACE = "replace"  # an immutable property differs: issue a new credential, revoke the old
 ROTATE = "rotate"  # age, on demand, or no store holds a live credential: issue a new one
+RENEW = "renew"  # a certificate nears its end of validity (or renewal is asked for): issue its successor
 COPY = "copy"  # a store lost the value (or holds another one) and another store holds the current one
 REVOKE = "revoke"
 PURGE = "purge"  # state: absent with purge: remove the value from the stores
@@ -31,7 +32,7 @@ KEEP = "keep"
 WAIT = "wait"  # Pending: wait until it is usable
 RETAIN = "retain"  # stays for now (grace period, run in progress, protected)
 
-ISSUING = (CREATE, REPLACE, ROTATE)
+ISSUING = (CREATE, REPLACE, ROTATE, RENEW)
 CHANGING = ISSUING + (COPY, REVOKE, PURGE)
 
 UNMANAGED = None  # the `name` of a plan row about a credential the collection does not manage

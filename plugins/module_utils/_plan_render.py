@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 
-SYMBOLS = {p.CREATE: "+", p.ROTATE: "~", p.REPLACE: "-/+", p.COPY: "~", p.REVOKE: "-", p.PURGE: "-"}
-ORDER = (p.CREATE, p.ROTATE, p.REPLACE, p.COPY, p.REVOKE, p.PURGE)
+SYMBOLS = {p.CREATE: "+", p.ROTATE: "~", p.RENEW: "~", p.REPLACE: "-/+", p.COPY: "~", p.REVOKE: "-", p.PURGE: "-"}
+ORDER = (p.CREATE, p.ROTATE, p.RENEW, p.REPLACE, p.COPY, p.REVOKE, p.PURGE)
 
 
 def _changes(cplan: p.ContextPlan) -> list:
@@ -31,7 +31,7 @@ def _changes(cplan: p.ContextPlan) -> list:
             if (
                 step.action == p.REVOKE
                 and issue is not None
-                and issue.action in (p.ROTATE, p.REPLACE)
+                and issue.action in (p.ROTATE, p.RENEW, p.REPLACE)
                 and step.reference_number == issue.reference_number
             ):
                 continue

@@ -56,6 +56,13 @@ PRODUCTION_LIMITS = {
     "POST /tokens": (10, 30, 120),
     "GET /tokens/{referenceNumber}": (10, 30, 120),
     "DELETE /tokens/{referenceNumber}": (10, 30, 120),
+    "GET /certificates/limits": (10, 30, 120),
+    "GET /certificates/enrollments/data": (10, 30, 120),
+    "POST /certificates/enrollments": (10, 30, 120),
+    "GET /certificates/enrollments/{referenceNumber}": (10, 30, 120),
+    "POST /certificates/retrieve": (10, 30, 120),
+    "POST /certificates/query": (10, 30, 120),
+    "POST /certificates/{certificateSerialNumber}/revoke": (10, 30, 120),
 }
 # Every other protected resource ("Pozostałe" in limity-api.md).
 DEFAULT_LIMITS = (10, 30, 120)

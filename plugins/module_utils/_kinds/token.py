@@ -43,6 +43,19 @@ class TokenKind:
     def declare(self, options: dict) -> token_plan.Declared:
         return token_plan.declare(options)
 
+    def check_auth(self, module) -> None:
+        """Any login that holds CredentialsManage manages tokens; KSeF says so if it does not."""
+
+    def check_store(self, store) -> str | None:
+        """Why a store cannot keep a token value, or None."""
+        if getattr(store, "format", None) in ("pem", "pkcs12"):
+            return "format %s keeps a certificate with its key; a token goes in raw, env, json or yaml" % store.format
+        return None
+
+    def completed(self, value: str, live) -> str:
+        """A token's value is complete when POST /tokens returns it."""
+        return value
+
     def protected(self, module) -> set:
         """The reference number of the KSeF token this run logged in with: never revoked by accident."""
         auth = getattr(module, "ksef_auth", None)
@@ -154,6 +167,10 @@ class TokenKind:
 
     def revoke(self, api, reference: str) -> None:
         api.revoke_token(reference)
+
+    def abandoned(self, api, plan, reference: str) -> str | None:
+        """A token that failed to activate exists from POST /tokens on: it is the one to revoke."""
+        return reference
 
 
 TOKEN = TokenKind()

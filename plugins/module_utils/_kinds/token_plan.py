@@ -101,6 +101,10 @@ class Declared:
     def full_description(self) -> str:
         return _identity.compose(self.name, self.description)
 
+    def absent(self) -> dict:
+        """The metadata once no token with this name is left."""
+        return {"reference_number": None, "status": "absent", "permissions": [], "description": None, "created": None}
+
     def predicted(self) -> dict:
         """The metadata of the token a run issues for this declaration (KSeF assigns the reference number)."""
         return {

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The store interface: one entry of a token's `store:` list.
+"""The store interface: one entry of a credential's `store:` list (a token's or a certificate's).
 
 A store never puts a secret into a label, an exception text, a warning or a return value.
 """
@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 
 # A KSeF token value is `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`.
@@ -67,11 +68,14 @@ class StoreConflictError(StoreError):
 
 
 def parse_reference_number(value: str | None) -> str | None:
-    """The reference number a KSeF token value starts with, or None when the value is not a token."""
+    """What identifies a stored value in KSeF: the reference number a KSeF token value starts with, or the serial
+    number of the certificate at the start of a certificate bundle; None for anything else."""
     if not value:
         return None
     match = _TOKEN_VALUE.match(value.strip())
-    return match.group("ref") if match else None
+    if match:
+        return match.group("ref")
+    return _certificate_bundle.serial_number(value)
 
 
 class Store(ABC):

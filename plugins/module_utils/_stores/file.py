@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The `file` store: a local file (raw, env, json or yaml), optionally ansible-vault encrypted.
+"""The `file` store: a local file (raw, env, json or yaml; pem or pkcs12 for a certificate with its key), optionally
+ansible-vault encrypted.
 
 Writes are atomic in the style of community.crypto: a 0600 temp file in the same directory,
 fsync, then rename over the target, so a reader sees the old or the new file, never half of one.
@@ -17,6 +18,7 @@ import re
 import tempfile
 from typing import Any
 
+from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
     AnsibleVault,
     VaultCommandError,
@@ -24,7 +26,8 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
 
-FORMATS = ("raw", "env", "json", "yaml")
+FORMATS = ("raw", "env", "json", "yaml", "pem", "pkcs12")
+KEYED_FORMATS = ("env", "json", "yaml")  # several values in one file, each under its key
 DEFAULT_KEYS = {"env": "KSEF_TOKEN", "json": "token", "yaml": "token"}
 # Both are matched whole (fullmatch): `$` would let a trailing newline through.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -83,6 +86,7 @@ class FileStore(Store):
         "backup": {"type": "bool", "default": False},
         "vault_password_file": {"type": "path", "no_log": False},
         "vault_id": {"type": "str"},
+        "passphrase": {"type": "str", "no_log": True},
     }
 
     def __init__(self, module, options: dict, index: int):
@@ -96,21 +100,34 @@ class FileStore(Store):
     @property
     def label(self) -> str:
         # The resolved path: `x.token`, `./x.token` and a symlink to it are one place (duplicates are refused).
-        return f"file:{self.path}" + (f"#{self.key}" if self.format != "raw" else "")
+        return f"file:{self.path}" + (f"#{self.key}" if self.format in KEYED_FORMATS else "")
 
     def cannot_share_with(self, other: Store) -> str | None:
         if not isinstance(other, FileStore) or other.path != self.path:
             return None
-        if "raw" in (self.format, other.format):
-            return f"{self.path} would hold a raw value and another entry; a raw file holds one value only"
+        single = [f for f in (self.format, other.format) if f not in KEYED_FORMATS]
+        if single:
+            return (
+                f"{self.path} would hold a {single[0]} value and another entry; a {single[0]} file holds one value only"
+            )
         if self.format != other.format:
             return f"{self.path} would be written as {other.format} and as {self.format}; one file has one format"
         return None
 
     # -- options ----------------------------------------------------------------------------------
     def validate(self) -> None:
-        if self.format == "raw" and self.options.get("key"):
+        if self.format not in KEYED_FORMATS and self.options.get("key"):
             raise self.config_error("key", "is only used by the env, json and yaml formats; remove it or set format")
+        if self.format == "pkcs12":
+            if not self.options.get("passphrase"):
+                raise self.config_error("passphrase", "is required with format pkcs12: it encrypts the PKCS#12 file")
+            if self.options.get("vault_password_file"):
+                raise self.config_error(
+                    "vault_password_file", "does not apply to format pkcs12, which the passphrase encrypts already"
+                )
+            self.remember_secret(self.options["passphrase"])
+        elif self.options.get("passphrase"):
+            raise self.config_error("passphrase", "is only used by format pkcs12; remove it or set format: pkcs12")
         if self.format == "env" and not _ENV_NAME.fullmatch(self.key):
             raise self.config_error("key", "must be a valid environment variable name such as KSEF_TOKEN")
         directory = os.path.dirname(self.path)
@@ -166,6 +183,11 @@ class FileStore(Store):
             return None
         except OSError as exc:
             raise self.error(f"cannot read the file: {exc.strerror}") from None
+        if self.format == "pkcs12":
+            try:
+                return _certificate_bundle.from_pkcs12(data, self.options["passphrase"]) + "\n"
+            except _certificate_bundle.BundleError as exc:
+                raise self.error(str(exc)) from None
         if is_vault_encrypted(data):
             if self._vault is None:
                 raise self.error(f"the file is ansible-vault encrypted; set {self.option_name('vault_password_file')}")
@@ -197,7 +219,7 @@ class FileStore(Store):
         return data
 
     def _extract(self, text: str) -> str | None:
-        if self.format == "raw":
+        if self.format not in KEYED_FORMATS:
             return text.strip() or None
         if self.format == "env":
             return _env_get(text, self.key) or None
@@ -207,7 +229,7 @@ class FileStore(Store):
     def _render(self, text: str | None, value: str | None) -> str:
         """New plaintext with `value` under our key (None removes it); everything else is kept."""
         text = text or ""
-        if self.format == "raw":
+        if self.format not in KEYED_FORMATS:
             return f"{value}\n" if value is not None else ""
         if self.format == "env":
             return _env_set(text, self.key, value)
@@ -236,6 +258,13 @@ class FileStore(Store):
         return self.error(self.scrub(f"cannot {action} the file with ansible-vault ({option}): {exc}"))
 
     def _encode(self, text: str) -> bytes:
+        if self.format == "pkcs12":
+            try:
+                return _certificate_bundle.to_pkcs12(
+                    text.strip(), self.options["passphrase"], os.path.basename(self.path)
+                )
+            except _certificate_bundle.BundleError as exc:
+                raise self.error(f"cannot write PKCS#12: {exc}") from None
         if self._vault is None:
             return text.encode("utf-8")
         try:

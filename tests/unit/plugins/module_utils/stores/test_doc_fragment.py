@@ -24,4 +24,4 @@ def test_choices_of_the_argument_spec_are_documented():
     suboptions = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]["store"]["suboptions"]
     for name, spec in STORE_ARGSPEC["options"].items():
         assert suboptions[name].get("choices") == spec.get("choices"), name
-    assert STORE_ARGSPEC["options"]["format"]["choices"] == ["raw", "env", "json", "yaml"]
+    assert STORE_ARGSPEC["options"]["format"]["choices"] == ["raw", "env", "json", "yaml", "pem", "pkcs12"]

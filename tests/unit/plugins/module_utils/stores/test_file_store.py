@@ -314,3 +314,52 @@ def test_missing_vault_password_file_is_a_config_error(tmp_path):
     with pytest.raises(StoreConfigError) as caught:
         file_store(path=str(tmp_path / "t"), vault_password_file=str(tmp_path / "nope"))
     assert caught.value.option == "store[0].vault_password_file"
+
+
+# -- a certificate with its key: pem and pkcs12 ---------------------------------------------------------------
+
+
+def _bundle() -> str:
+    import base64
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
+
+    key = _certificate_bundle.generate_key("ec", 256)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "login")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(0x1234567890ABCDEF).not_valid_before(dt.datetime(2026, 1, 1))
+            .not_valid_after(dt.datetime(2028, 1, 1)).sign(key, hashes.SHA256()))
+    der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    return _certificate_bundle.compose(der, key)
+
+
+@pytest.mark.parametrize("fmt,extra", [("pem", {}), ("pkcs12", {"passphrase": "p12-pass"})])
+def test_certificate_formats_keep_the_bundle_in_a_0600_file(tmp_path, fmt, extra):
+    value = _bundle()
+    store, module = file_store(path=str(tmp_path / f"login.{fmt}"), format=fmt, **extra)
+    store.write(value, meta_for("1234567890ABCDEF"), None)
+    held = store.read()
+    assert held.value.strip() == value and held.reference_number == "1234567890ABCDEF"
+    assert stat.S_IMODE((tmp_path / f"login.{fmt}").stat().st_mode) == 0o600
+    if fmt == "pem":
+        assert (tmp_path / "login.pem").read_text() == value + "\n"
+    else:
+        assert b"PRIVATE KEY" not in (tmp_path / "login.pkcs12").read_bytes()  # encrypted with the passphrase
+        assert "p12-pass" in module.no_log_values
+
+
+@pytest.mark.parametrize("options,option", [
+    ({"format": "pkcs12"}, "passphrase"),
+    ({"format": "pem", "passphrase": "x"}, "passphrase"),
+    ({"format": "pkcs12", "passphrase": "x", "vault_password_file": "/etc/hostname"}, "vault_password_file"),
+    ({"format": "pem", "key": "login"}, "key"),
+])
+def test_certificate_format_options_are_checked(tmp_path, options, option):
+    with pytest.raises(StoreConfigError) as caught:
+        file_store(path=str(tmp_path / "x"), **options)
+    assert caught.value.option == f"store[0].{option}"

@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""KSeF certificates as a credential kind of the engine (`_engine.py`): the certificate's side of each step.
+
+    declare    options of one entry -> Declared (certificate_plan.declare; no I/O)
+    read_live  POST /certificates/query of the authenticated subject (all pages), managed names only
+    plan       certificate_plan.plan_subject (pure)
+    issue      make the key here, GET /certificates/enrollments/data once, POST /certificates/enrollments
+    activate   GET /certificates/enrollments/{ref} per pending enrollment and poll, then one POST
+               /certificates/retrieve for all; the value becomes the bundle of certificate and key
+    verify     Authentication: log in with the new certificate (XAdES) and close that session;
+               Offline: the certificate carries Non-Repudiation and matches the key (it cannot log in)
+    revoke     POST /certificates/{serial}/revoke (reason Superseded)
+
+A certificate is enrolled only by a session opened with a signature (certyfikaty-KSeF.md): `check_auth` refuses a
+KSeF-token login before any request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle as bundle
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
+from ansible_collections.ksef.credentials.plugins.module_utils._stores import TokenMeta
+
+ENROLLMENT_DONE = 200
+ENROLLMENT_IN_PROGRESS = 100
+# 25001/25002: this login cannot enroll (a KSeF token, or a session whose signature KSeF cannot read a subject from).
+_CANNOT_ENROLL = {25001, 25002}
+_HOW_TO_LOG_IN = (
+    "KSeF enrolls certificates only for a session opened with a signature: set auth.certificate and "
+    "auth.private_key (or auth.pkcs12) to a qualified certificate, or to a KSeF Authentication certificate this "
+    "collection manages"
+)
+
+
+class _Pending:
+    """An enrollment in progress, until KSeF has issued its certificate."""
+
+    def __init__(self, reference: str):
+        self.reference_number = reference
+        self.status = "Pending"
+
+
+class CertificateKind:
+    """The interface every credential kind implements; see docs/architecture.md."""
+
+    noun = "certificate"
+    plural = "certificates"
+    exclusive_choices = certificate_plan.EXCLUSIVE_CHOICES
+
+    def __init__(self):
+        self._enrollment_data = None
+
+    # -- without I/O ------------------------------------------------------------------------------------------
+
+    def declare(self, options: dict) -> certificate_plan.Declared:
+        return certificate_plan.declare(options)
+
+    def check_store(self, store) -> str | None:
+        """Why a store cannot keep a certificate bundle (several lines of PEM), or None."""
+        if getattr(store, "format", None) == "env":
+            return (
+                "an env file keeps one line per value; a certificate with its key needs format pem, pkcs12, json "
+                "or yaml"
+            )
+        return None
+
+    def check_auth(self, module) -> None:
+        if module.ksef_auth.method == "ksef_token":
+            raise KsefConfigError("auth.ksef_token", "auth.ksef_token cannot manage certificates: " + _HOW_TO_LOG_IN)
+
+    def protected(self, module) -> set:
+        return set()
+
+    def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
+        return certificate_plan.plan_subject(declared, live, holdings, now, exclusive=options.exclusive)
+
+    def drift(self, declared, live, holdings, now) -> list:
+        return []
+
+    def store_meta(self, declared, live, context: str) -> TokenMeta:
+        return TokenMeta(
+            name=declared.name,
+            reference_number=live.reference_number,
+            permissions=[live.certificate_type],
+            created=live.created.isoformat(),
+            context=context,
+        )
+
+    def pending(self, plan, reference: str, now):
+        return _Pending(reference)
+
+    def completed(self, value: str, live) -> str:
+        """The value the stores keep: the retrieved certificate and the key (PEM) made for it."""
+        return bundle.compose(live.pem, bundle.load_key(value))
+
+    # -- KSeF -------------------------------------------------------------------------------------------------
+
+    def read_live(self, api, declared: list, options) -> list:
+        wanted = certificate_plan.NAME_PREFIX
+        if len(declared) == 1 and options.exclusive == "false":
+            wanted = certificate_plan.ksef_name(declared[0].name)  # KSeF matches `contains`; plan checks exactly
+        try:
+            items = api.query_certificates(name=wanted, status="Active")
+        except KsefApiError as exc:
+            raise _explained(exc) from None
+        return [certificate_plan.ActualCertificate.from_api(item) for item in items]
+
+    def issue(self, api, plan) -> tuple:
+        """Enroll: (enrollment reference number, private key PEM). The key is made here and only its CSR leaves."""
+        declared = plan.declared
+        try:
+            if self._enrollment_data is None:
+                self._enrollment_data = api.certificate_enrollment_data()
+            key = bundle.generate_key(declared.key_type, declared.key_size)
+            valid_from = declared.valid_from.isoformat() if declared.valid_from else None
+            answer = api.enroll_certificate(
+                certificate_plan.ksef_name(declared.name),
+                declared.certificate_type,
+                bundle.csr_base64(key, self._enrollment_data),
+                valid_from,
+            )
+        except KsefApiError as exc:
+            raise _explained(exc) from None
+        return answer["referenceNumber"], bundle.key_pem(key)
+
+    def activate(self, api, pending: dict, poller) -> dict:
+        """Wait for every enrollment in `pending` (reference -> _Pending), then retrieve the certificates at once.
+        Returns reference -> ActualCertificate (with its PEM) or KsefError (rejected, timeout)."""
+        waiting, serials = dict(pending), {}
+        done: dict = {}
+        while waiting:
+            for ref in list(waiting):
+                try:
+                    status = api.certificate_enrollment(ref)
+                except KsefError as exc:  # this enrollment fails alone
+                    done[ref] = exc
+                    del waiting[ref]
+                    continue
+                code = (status.get("status") or {}).get("code")
+                if code == ENROLLMENT_DONE:
+                    serials[ref] = status["certificateSerialNumber"]
+                    del waiting[ref]
+                elif code != ENROLLMENT_IN_PROGRESS:
+                    described = status.get("status") or {}
+                    details = "; ".join(described.get("details") or []) or "no details given"
+                    done[ref] = KsefError(
+                        "KSeF rejected certificate enrollment %s: %s %s (%s)"
+                        % (ref, code, described.get("description") or "", details)
+                    )
+                    del waiting[ref]
+            if waiting and not poller.wait():
+                for ref in waiting:
+                    done[ref] = KsefError(
+                        "certificate enrollment %s did not finish within wait_timeout %ss" % (ref, poller.timeout)
+                    )
+                break
+        if serials:
+            try:
+                retrieved = {
+                    item["certificateSerialNumber"]: item for item in api.retrieve_certificates(serials.values())
+                }
+                listed = {
+                    item["certificateSerialNumber"]: item
+                    for item in api.query_certificates(status="Active", name=certificate_plan.NAME_PREFIX)
+                }
+            except KsefError as exc:
+                return dict(done, **dict.fromkeys(serials, exc))
+            for ref, serial in serials.items():
+                if serial not in retrieved or serial not in listed:
+                    done[ref] = KsefError("KSeF did not return certificate %s after issuing it" % serial)
+                    continue
+                live = certificate_plan.ActualCertificate.from_api(listed[serial])
+                done[ref] = replace(live, pem=retrieved[serial]["certificate"])
+        return done
+
+    def verify(self, module, value: str) -> None:
+        """Prove the new certificate: an Authentication certificate logs in; an Offline one is checked locally."""
+        certificate, _key = bundle.split(value)
+        now = datetime.now(timezone.utc)
+        if certificate.not_valid_before_utc > now:
+            module.warn(
+                "certificate %016X is valid from %s: not proven by a login"
+                % (certificate.serial_number, certificate.not_valid_before_utc.isoformat())
+            )
+            return
+        from cryptography import x509
+
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        if usage.digital_signature:
+            from ansible_collections.ksef.credentials.plugins.module_utils._auth import verify_certificate
+
+            verify_certificate(
+                module.http,
+                module.ksef_context,
+                value,
+                module.ksef_auth.subject_identifier_type,
+                on_secret=module.register_secret,
+            )
+        elif not usage.content_commitment:
+            raise KsefError(
+                "certificate %016X carries neither Digital Signature nor Non-Repudiation" % (certificate.serial_number)
+            )
+
+    def revoke(self, api, reference: str) -> None:
+        api.revoke_certificate(reference, "Superseded")
+
+    def abandoned(self, api, plan, reference: str) -> str | None:
+        """An enrollment whose certificate was never retrieved may have issued one all the same: the Active
+        certificate of this name that the plan did not know of is the one to revoke (None: none was issued)."""
+        known = {c.reference_number for c in plan.live}
+        name = certificate_plan.ksef_name(plan.declared.name)
+        fresh = [
+            item["certificateSerialNumber"]
+            for item in api.query_certificates(name=name, status="Active")
+            if item.get("name") == name and item["certificateSerialNumber"] not in known
+        ]
+        return fresh[0] if len(fresh) == 1 else None
+
+
+def _explained(exc: KsefApiError) -> KsefError:
+    """KSeF's refusal in the collection's words when this login cannot manage certificates."""
+    if _CANNOT_ENROLL & set(exc.codes or ()):
+        return KsefConfigError("auth", "%s (KSeF answered: %s)" % (_HOW_TO_LOG_IN, exc))
+    return exc

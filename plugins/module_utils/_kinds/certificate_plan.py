@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The certificate planner: declared KSeF certificates + the subject's live certificates + what the stores hold +
+now -> plans. Pure: no I/O, no clock, no secrets.
+
+Binding (docs/certificates.md): a KSeF certificate belongs to the authenticated subject (the NIP, PESEL or
+fingerprint the module logged in with), never to a context. A managed certificate is recognised by its KSeF name,
+`ksef-credentials NAME` (the only free field a certificate has, and KSeF allows no brackets in it), and the stores
+recognise their value by the serial number of the certificate in it.
+
+Vocabulary (as for tokens, `token_plan.py`)
+- live certificate: a managed certificate with this name whose status is Active.
+- current certificate: the newest live certificate some store holds (with no stores: the newest live one).
+- previous certificate: a live certificate older than the current one; revoked once `revoke_previous_after`
+  has passed since its successor was issued.
+- orphan: a live certificate newer than the current one that no store holds (a run died between enrolling and
+  storing); revoked once older than ORPHAN_MARGIN.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils._certificate_bundle import DEFAULT_KEY_SIZES, KEY_TYPES
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._plan import (
+    ACTIVE,
+    COPY,
+    CREATE,
+    KEEP,
+    PURGE,
+    RENEW,
+    REPLACE,
+    RETAIN,
+    REVOKE,
+    ContextPlan,
+    Plan,
+    Step,
+)
+
+NAME_PREFIX = "ksef-credentials "
+# KSeF's certificateName allows letters, digits, '_', '-' and spaces (5..100 characters): no '.' as token names have.
+NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
+_NAME_RE = re.compile(NAME_PATTERN)
+TYPES = ("Authentication", "Offline")
+EXCLUSIVE_CHOICES = ("false", "managed")
+ORPHAN_MARGIN = timedelta(minutes=10)
+DEFAULT_RENEW_BEFORE = timedelta(days=30)
+
+
+def ksef_name(name: str) -> str:
+    """The certificateName KSeF keeps for a managed certificate."""
+    return NAME_PREFIX + name
+
+
+def name_of(certificate_name: str | None) -> str | None:
+    """The managed name in a KSeF certificateName, or None for a certificate the collection does not manage."""
+    if not certificate_name or not certificate_name.startswith(NAME_PREFIX):
+        return None
+    name = certificate_name[len(NAME_PREFIX) :]
+    return name if _NAME_RE.fullmatch(name) else None
+
+
+@dataclass(frozen=True)
+class Declared:
+    name: str
+    state: str = "present"
+    certificate_type: str = "Authentication"
+    key_type: str = "ec"
+    key_size: int = 256
+    renew_before: timedelta = DEFAULT_RENEW_BEFORE
+    renew: bool = False
+    valid_from: datetime | None = None
+    revoke_previous_after: timedelta = timedelta(0)
+    purge: bool = True
+    force: bool = False
+
+    def absent(self) -> dict:
+        """The metadata once no certificate with this name is left."""
+        return dict(self.predicted(), status="absent", certificate_type=None)
+
+    def predicted(self) -> dict:
+        """The metadata of the certificate a run enrolls for this declaration (KSeF assigns serial and dates)."""
+        return {
+            "name": self.name,
+            "reference_number": None,
+            "serial_number": None,
+            "status": ACTIVE,
+            "certificate_type": self.certificate_type,
+            "valid_from": None,
+            "valid_to": None,
+            "created": None,
+        }
+
+
+@dataclass(frozen=True)
+class ActualCertificate:
+    """A certificate as POST /certificates/query lists it. `reference_number` is its serial number (the engine's
+    identifier of a live credential); `pem` is the certificate itself once retrieved (public, not a secret)."""
+
+    reference_number: str
+    status: str
+    certificate_type: str
+    certificate_name: str
+    valid_from: datetime
+    valid_to: datetime
+    created: datetime  # requestDate
+    subject: str = ""
+    last_used: datetime | None = None
+    pem: str | None = None
+
+    @classmethod
+    def from_api(cls, item: dict) -> ActualCertificate:
+        subject = item.get("subjectIdentifier") or {}
+        return cls(
+            reference_number=item["certificateSerialNumber"],
+            status=item["status"],
+            certificate_type=item["type"],
+            certificate_name=item.get("name") or "",
+            valid_from=_timestamps.parse(item["validFrom"]),
+            valid_to=_timestamps.parse(item["validTo"]),
+            created=_timestamps.parse(item["requestDate"]),
+            subject="%s:%s" % (subject.get("type"), subject.get("value")) if subject else "",
+            last_used=_timestamps.parse_or_none(item.get("lastUseDate")),
+        )
+
+    @property
+    def name(self) -> str | None:
+        return name_of(self.certificate_name)
+
+    def metadata(self) -> dict:
+        return {
+            "name": self.name,
+            "reference_number": self.reference_number,
+            "serial_number": self.reference_number,
+            "status": self.status,
+            "certificate_type": self.certificate_type,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+            "created": self.created.isoformat(),
+        }
+
+
+def _days(delta: timedelta) -> str:
+    """A coarse duration for a reason text: whole days, or whole hours and minutes below a day."""
+    delta = max(delta, timedelta(0))
+    rounded = timedelta(days=delta.days) if delta.days else timedelta(minutes=delta.seconds // 60)
+    return _durations.describe(rounded) or "0m"
+
+
+def plan(declared: Declared, certificates, holdings, now: datetime, margin: timedelta = ORPHAN_MARGIN) -> Plan:
+    """The steps that bring KSeF and the stores to the declared state for one name."""
+    live = sorted(
+        (c for c in certificates if c.status == ACTIVE and c.name == declared.name and c.valid_to > now),
+        key=lambda c: (c.created, c.reference_number),
+        reverse=True,
+    )
+    holdings = list(holdings)
+    if declared.state == "absent":
+        revokes = [Step(REVOKE, "state is absent", c.reference_number) for c in live]
+        if declared.purge:
+            filled = tuple(h.label for h in holdings if h.reference_number)
+            if filled:
+                revokes.append(Step(PURGE, "state is absent: the stores keep no revoked certificate", stores=filled))
+        return Plan(declared, revokes, live[0] if live else None, live)
+
+    held = {h.reference_number for h in holdings if h.reference_number}
+    current = next((c for c in live if c.reference_number in held), None) if holdings else (live[0] if live else None)
+    labels = tuple(h.label for h in holdings)
+    steps: list = []
+    issue = None
+    if current is None:
+        if live:
+            issue = Step(
+                RENEW,
+                "store drift: no store holds active certificate %s and its private key exists only where it was "
+                "stored, so a new certificate is enrolled" % live[0].reference_number,
+                live[0].reference_number,
+                stores=labels,
+            )
+        else:
+            issue = Step(CREATE, "no active certificate named %r" % declared.name, stores=labels)
+    elif current.certificate_type != declared.certificate_type:
+        issue = Step(
+            REPLACE,
+            "certificate_type differs (%s -> %s) and a certificate has one type for life"
+            % (current.certificate_type, declared.certificate_type),
+            current.reference_number,
+            stores=labels,
+        )
+    elif declared.renew:
+        issue = Step(RENEW, "renewal requested (renew: true)", current.reference_number, stores=labels)
+    elif now >= current.valid_to - declared.renew_before:
+        issue = Step(
+            RENEW,
+            "valid to %s, %s left, within renew_before %s"
+            % (current.valid_to.isoformat(), _days(current.valid_to - now), _durations.describe(declared.renew_before)),
+            current.reference_number,
+            stores=labels,
+        )
+
+    if issue is not None:
+        steps.append(issue)
+    else:
+        assert current is not None  # nothing to issue means a current certificate exists
+        missing = [h for h in holdings if h.reference_number != current.reference_number]
+        if missing:
+            source = next(h.label for h in holdings if h.reference_number == current.reference_number)
+            why = "; ".join("%s holds %s" % (h.label, h.reference_number or "nothing") for h in missing)
+            steps.append(
+                Step(
+                    COPY,
+                    "store drift: %s; copying the current certificate from %s" % (why, source),
+                    current.reference_number,
+                    stores=tuple(h.label for h in missing),
+                    source=source,
+                )
+            )
+        steps.append(
+            Step(
+                KEEP,
+                "active %s certificate valid to %s, %s left, renewed %s before"
+                % (
+                    current.certificate_type,
+                    current.valid_to.isoformat(),
+                    _days(current.valid_to - now),
+                    _durations.describe(declared.renew_before),
+                ),
+                current.reference_number,
+            )
+        )
+
+    grace = declared.revoke_previous_after
+    for cert in live:
+        if cert is current and issue is None:
+            continue
+        ref = cert.reference_number
+        if cert is current or (current is not None and cert.created < current.created):
+            successor_at = now if cert is current else current.created
+            if cert is current and declared.valid_from is not None:
+                successor_at = max(now, declared.valid_from)  # the successor logs in from its validFrom on
+            due = successor_at + grace
+            if now >= due:
+                successor = (
+                    "the new certificate" if cert is current else "current certificate %s" % (current.reference_number)
+                )
+                steps.append(Step(REVOKE, "superseded by %s" % successor, ref))
+            else:
+                steps.append(
+                    Step(
+                        RETAIN,
+                        "previous certificate kept until %s (revoke_previous_after %s)"
+                        % (due.isoformat(), _durations.describe(grace)),
+                        ref,
+                    )
+                )
+        elif now - cert.created < margin:
+            steps.append(
+                Step(
+                    RETAIN,
+                    "no store holds it but it was requested %s ago; it may belong to a renewal in progress"
+                    % _days(now - cert.created),
+                    ref,
+                )
+            )
+        else:
+            steps.append(
+                Step(REVOKE, "no store holds its private key (requested %s ago)" % _days(now - cert.created), ref)
+            )
+    return Plan(declared, steps, current, live)
+
+
+def plan_subject(declared, certificates, holdings: dict, now: datetime, exclusive: str = "false") -> ContextPlan:
+    """Plan every declared certificate of the authenticated subject from one query of its certificates."""
+    if exclusive not in EXCLUSIVE_CHOICES:
+        raise ValueError("exclusive must be one of %s" % ", ".join(EXCLUSIVE_CHOICES))
+    live = [c if isinstance(c, ActualCertificate) else ActualCertificate.from_api(c) for c in certificates]
+    result = ContextPlan(declared={})
+    for decl in declared:
+        result.declared[decl.name] = plan(decl, live, holdings.get(decl.name, []), now)
+    if exclusive == "managed":
+        undeclared = sorted({c.name for c in live if c.name and c.status == ACTIVE} - set(result.declared))
+        for name in undeclared:
+            gone = plan(Declared(name=name, state="absent"), live, [], now)
+            gone.steps = [Step(s.action, "not declared (exclusive: managed)", s.reference_number) for s in gone.steps]
+            result.undeclared.append(gone)
+    return result
+
+
+# -- one declaration from options ----------------------------------------------------------------------------
+
+
+def validate_name(name) -> str:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise KsefConfigError(
+            "name",
+            "name must match ^%s$ (lower case letters, digits, '_' and '-'; at most 63 characters: KSeF allows no "
+            "'.' in a certificate name), got %r" % (NAME_PATTERN, name),
+        )
+    return name
+
+
+def declare(options: dict) -> Declared:
+    """The declared certificate from the options of one entry; KsefConfigError naming the option, before any
+    request."""
+    name = validate_name(options.get("name"))
+    certificate_type = options.get("certificate_type") or "Authentication"
+    if certificate_type not in TYPES:
+        raise KsefConfigError("certificate_type", "certificate_type must be Authentication or Offline")
+    key_type = (options.get("key_type") or "ec").lower()
+    if key_type not in KEY_TYPES:
+        raise KsefConfigError("key_type", "key_type must be ec (P-256, recommended by KSeF) or rsa (2048 bits)")
+    key_size = options.get("key_size") or DEFAULT_KEY_SIZES[key_type]
+    if key_size not in KEY_TYPES[key_type]:
+        raise KsefConfigError(
+            "key_size",
+            "KSeF takes %s keys of %s bits only, got %r"
+            % (key_type.upper(), " or ".join(str(s) for s in KEY_TYPES[key_type]), key_size),
+        )
+    renew_before = _durations.parse(options.get("renew_before"), "renew_before")
+    grace = _durations.parse(options.get("revoke_previous_after"), "revoke_previous_after") or timedelta(0)
+    valid_from = None
+    if options.get("valid_from"):
+        valid_from = _timestamps.parse_or_none(str(options["valid_from"]))
+        if valid_from is None:
+            raise KsefConfigError(
+                "valid_from", "valid_from must be an ISO 8601 date and time such as 2027-01-01T00:00:00Z"
+            )
+    return Declared(
+        name=name,
+        state=options.get("state") or "present",
+        certificate_type=certificate_type,
+        key_type=key_type,
+        key_size=key_size,
+        renew_before=DEFAULT_RENEW_BEFORE if renew_before is None else renew_before,
+        renew=bool(options.get("renew")),
+        valid_from=valid_from,
+        revoke_previous_after=grace,
+        purge=options.get("purge") is not False,
+    )

@@ -1,0 +1,226 @@
+"""ksef.credentials.certificate through ansible-playbook against the emulator: enroll, a rerun that changes nothing,
+a login with the managed certificate, renewal while a client logs in every half second, a type change, revoke, and
+a failure injected at each step leaving nothing half done."""
+from __future__ import annotations
+
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
+from ksef_emulator.testcerts import generate_certificate, random_nip
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOK = Path(__file__).parent / "playbooks" / "certificates" / "certificate.yml"
+TASK = "Declare the certificate"
+PASSPHRASE = "p12-canary-Xq7wz"
+
+
+class Subject:
+    """A company seal for a fresh NIP, and what the emulator says of its certificates."""
+
+    def __init__(self, emulator, tmp_path):
+        self.emulator = emulator
+        self.nip = random_nip()
+        seal = generate_certificate(tmp_path / "seal", nip=self.nip, kind="seal")
+        self.vars = {"api_url": emulator.api_url, "nip": self.nip,
+                     "login_certificate": str(seal.cert_path), "login_key": str(seal.key_path)}
+        self.pem, self.p12 = tmp_path / "automation-login.pem", tmp_path / "automation-login.p12"
+
+    def stores(self, pkcs12_too: bool = True) -> list:
+        stores = [{"type": "file", "path": str(self.pem), "format": "pem"}]
+        if pkcs12_too:
+            stores.append({"type": "file", "path": str(self.p12), "format": "pkcs12", "passphrase": PASSPHRASE})
+        return stores
+
+    def certificates(self, name="automation-login") -> dict:
+        listed = self.emulator.admin("GET", "certificates").json()["certificates"]
+        return {c["certificateSerialNumber"]: c for c in listed
+                if c["subjectIdentifier"]["value"] == self.nip and c["name"] == f"ksef-credentials {name}"}
+
+    def active(self, name="automation-login") -> set:
+        return {serial for serial, c in self.certificates(name).items() if c["status"] == "Active"}
+
+    def held_serial(self) -> str:
+        return "%016X" % x509.load_pem_x509_certificate(self.pem.read_bytes()).serial_number
+
+    def access_token(self) -> str:
+        """A session opened with the seal, as ksef.credentials.session would hand it over."""
+        from ansible_collections.ksef.credentials.plugins.module_utils._auth import AuthConfig, Authenticator
+        from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
+        from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
+
+        config = AuthConfig(method="xades", certificate=self.vars["login_certificate"],
+                            private_key=self.vars["login_key"])
+        session = Authenticator(KsefHttp(self.emulator.api_url)).login_with_xades(KsefContext("Nip", self.nip), config)
+        return session.access_token
+
+    def logs_in(self, bundle_path: Path) -> bool:
+        from ansible_collections.ksef.credentials.plugins.module_utils._auth import verify_certificate
+        from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
+        from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+        from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
+
+        try:
+            verify_certificate(KsefHttp(self.emulator.api_url), KsefContext("Nip", self.nip), bundle_path.read_text())
+        except KsefError:
+            return False
+        return True
+
+
+@pytest.fixture
+def subject(emulator, tmp_path):
+    return Subject(emulator, tmp_path)
+
+
+def test_enroll_rerun_login_with_it_change_type_and_revoke(subject, run_playbook):
+    first = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores()))
+    created = first.task(TASK)
+    serial = created["serial_number"]
+    assert created["changed"] is True and [a["action"] for a in created["actions"]] == ["create"]
+    assert created["status"] == "Active" and created["certificate_type"] == "Authentication"
+    assert subject.active() == {serial}
+    # One 0600 PEM file (certificate, then its key) and one PKCS#12 file, both holding the issued certificate.
+    for path in (subject.pem, subject.p12):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = subject.pem.read_text()
+    assert text.index("BEGIN CERTIFICATE") < text.index("BEGIN PRIVATE KEY")
+    assert subject.held_serial() == serial
+    usage = x509.load_pem_x509_certificate(subject.pem.read_bytes()).extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.value.digital_signature and not usage.value.content_commitment
+    key, cert, _chain = pkcs12.load_key_and_certificates(subject.p12.read_bytes(), PASSPHRASE.encode())
+    assert "%016X" % cert.serial_number == serial and key is not None
+    assert {s["label"]: s["reference_number"] for s in created["stores"]} == {
+        f"file:{subject.pem}": serial, f"file:{subject.p12}": serial}
+    # The private key never left for KSeF nor into the output; neither did the passphrase.
+    key_body = text.split("-----BEGIN PRIVATE KEY-----")[1].split("-----END")[0].strip().splitlines()[1]
+    assert key_body not in first.stdout + first.stderr and PASSPHRASE not in first.stdout + first.stderr
+
+    again = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores())).task(TASK)
+    assert again["changed"] is False and [a["action"] for a in again["actions"]] == ["keep"]
+    assert "POST /certificates/enrollments" not in again["api_calls"]
+    assert again["api_calls"]["POST /certificates/query"] == 1
+
+    # The managed certificate is the login of the next run: a bootstrap needs the seal once.
+    as_itself = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(),
+                                            login_certificate=str(subject.pem), login_key=str(subject.pem)))
+    assert as_itself.task(TASK)["changed"] is False
+    assert "lastUseDate" in subject.certificates()[serial]
+
+    planned = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_type="Offline"),
+                           check=True, diff=True)
+    replace = planned.task(TASK)
+    assert replace["changed"] is True and replace["actions"][0]["action"] == "replace"
+    assert "-/+ automation-login: replace (certificate_type differs (Authentication -> Offline)" in planned.stdout
+    assert subject.active() == {serial} and subject.held_serial() == serial  # check mode changed nothing
+
+    gone = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_state="absent")).task(TASK)
+    assert [(a["action"], a["reference_number"]) for a in gone["actions"]] == [("revoke", serial), ("purge", None)]
+    assert subject.certificates()[serial]["status"] == "Revoked"
+    assert not subject.pem.exists() and not subject.p12.exists()
+    assert gone["status"] == "absent"
+
+
+def test_a_ksef_token_login_is_refused_before_any_request(subject, run_playbook, emulator):
+    emulator.reset_stats()
+    failed = run_playbook(PLAYBOOK, dict(subject.vars, login_auth={"ksef_token": "not-used"}), expect_rc=2)
+    result = failed.task(TASK)
+    assert result["option"] == "auth.ksef_token" and result["api_calls"] == {}
+    assert "auth.ksef_token cannot manage certificates" in result["msg"] and "auth.certificate" in result["msg"]
+    assert not emulator.stats()["operations"]
+
+
+class Client(threading.Thread):
+    """An automation host: every half second it logs in with whatever certificate the PEM file holds."""
+
+    def __init__(self, subject: Subject):
+        super().__init__(name="certificate-client", daemon=True)
+        self.subject = subject
+        self.failures: list[str] = []
+        self.seen: set[str] = set()
+        self.attempts = 0
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.wait(0.5):
+            self.attempts += 1
+            try:
+                serial = self.subject.held_serial()
+                if self.subject.logs_in(self.subject.pem):
+                    self.seen.add(serial)
+                else:
+                    self.failures.append(f"login with {serial} refused")
+            except Exception as exc:  # a file read half-way is a failure too
+                self.failures.append(type(exc).__name__)
+
+    def wait_for(self, serial: str, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        while serial not in self.seen:
+            assert time.monotonic() < deadline, f"the client never logged in with {serial}: {self.seen}"
+            time.sleep(0.05)
+
+    def stop(self):
+        self._halt.set()
+        self.join(30)
+
+
+def test_renewal_before_expiry_never_interrupts_a_client(subject, run_playbook, emulator):
+    base = dict(subject.vars, stores=subject.stores(pkcs12_too=False), grace="1h", renew_before="30d")
+    old = run_playbook(PLAYBOOK, base).task(TASK)["serial_number"]
+    client = Client(subject)
+    client.start()
+    try:
+        client.wait_for(old)
+        emulator.admin("POST", f"certificates/{old}/age", json={"expires_in": 10 * 86400}).raise_for_status()
+        renewed = run_playbook(PLAYBOOK, base).task(TASK)
+        new = renewed["serial_number"]
+        assert [(a["action"], a["reference_number"]) for a in renewed["actions"]] == [("renew", new), ("retain", old)]
+        assert "within renew_before 30d" in renewed["actions"][0]["reason"]
+        client.wait_for(new)
+        assert subject.active() == {old, new}  # the grace period: both log in
+
+        # The hour of grace has passed: a later run revokes the old certificate.
+        emulator.admin("POST", f"certificates/{old}/age", json={"seconds": 3 * 3600}).raise_for_status()
+        emulator.admin("POST", f"certificates/{new}/age", json={"seconds": 2 * 3600}).raise_for_status()
+        after = run_playbook(PLAYBOOK, base).task(TASK)
+        assert [(a["action"], a["reference_number"]) for a in after["actions"]] == [("keep", new), ("revoke", old)]
+        attempts = client.attempts
+        deadline = time.monotonic() + 30
+        while client.attempts < attempts + 3:  # the client goes on after the revoke
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        client.stop()
+    assert client.failures == [], client.failures
+    assert client.seen == {old, new} and client.attempts >= 6
+    assert subject.active() == {new}
+
+
+FAULTS = (
+    "POST /certificates/enrollments",
+    "GET /certificates/enrollments/{referenceNumber}",
+    "POST /certificates/retrieve",
+    "POST /auth/xades-signature",  # the proving login: the runs themselves use a session opened before
+)
+
+
+def test_a_failure_at_each_step_leaves_nothing_half_done(subject, run_playbook, emulator):
+    base = dict(subject.vars, stores=subject.stores(), access_token=subject.access_token())
+    old = run_playbook(PLAYBOOK, base).task(TASK)["serial_number"]
+    before = subject.pem.read_text()
+    for fault in FAULTS:
+        emulator.admin("PUT", "faults", json={"error_rate": 1, "operations": [fault]}).raise_for_status()
+        try:
+            failed = run_playbook(PLAYBOOK, dict(base, renew=True), expect_rc=2).task(TASK)
+        finally:
+            emulator.admin("DELETE", "faults").raise_for_status()
+        assert failed["msg"].startswith("automation-login: renew failed"), (fault, failed["msg"])
+        assert subject.active() == {old}, (fault, subject.certificates())
+        if fault == "POST /certificates/enrollments":  # never sent twice: a repeat could issue a second one
+            assert failed["api_calls"][fault] == 1
+        assert subject.pem.read_text() == before and subject.held_serial() == old, fault
+    assert subject.logs_in(subject.pem)
