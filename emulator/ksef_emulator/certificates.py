@@ -413,14 +413,18 @@ class CertificateRegistry:
             (clock.now(), reason, serial_number),
         )
 
-    def backdate(self, serial_number: str, valid_to: float) -> bool:
-        """Control API: move a certificate's end of validity (renewal and expiry tests)."""
-        return (
-            self._store.execute(
-                "UPDATE ksef_certificates SET valid_to = ? WHERE serial_number = ?", (valid_to, serial_number)
-            )
-            == 1
+    def age(self, serial_number: str, seconds: float, expires_in: float | None) -> None:
+        """Control API: an older request date (and validity start), or an end of validity `expires_in` from now."""
+        self._store.execute(
+            "UPDATE ksef_certificates SET request_date = request_date - ?, valid_from = valid_from - ?,"
+            " issued_at = issued_at - ? WHERE serial_number = ?",
+            (seconds, seconds, seconds, serial_number),
         )
+        if expires_in is not None:
+            self._store.execute(
+                "UPDATE ksef_certificates SET valid_to = ? WHERE serial_number = ?",
+                (clock.now() + expires_in, serial_number),
+            )
 
     @staticmethod
     def as_list_item(cert: dict) -> dict:

@@ -130,6 +130,23 @@ async def backdate_token(request: Request):
     return JSONResponse(token_as_api(state.tokens.get(ref)))
 
 
+async def age_certificate(request: Request):
+    """Move a certificate through time: `seconds` back for its request date (grace periods), `expires_in` seconds
+    from now for its end of validity (renew_before)."""
+    body = await _body(request)
+    registry = _state(request).certificates
+    serial = request.path_params["serialNumber"]
+    if registry.get(serial) is None:
+        raise AdminError("no such certificate", 404)
+    for name in ("seconds", "expires_in"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise AdminError(f"{name} must be a number")
+    registry.age(serial, body.get("seconds") or 0, body.get("expires_in"))
+    cert = registry.get(serial)
+    return JSONResponse(registry.as_list_item(cert) if cert else {})
+
+
 async def list_tokens(request: Request):
     context = request.query_params.get("context")
     ctx_type = ctx_value = None
@@ -276,6 +293,7 @@ routes = [
     Route("/tokens/{referenceNumber}/fail", fail_token, methods=["POST"]),
     Route("/tokens/{referenceNumber}/backdate", backdate_token, methods=["POST"]),
     Route("/certificates", list_certificates, methods=["GET"]),
+    Route("/certificates/{serialNumber}/age", age_certificate, methods=["POST"]),
     Route("/keys/rotate", rotate_keys, methods=["POST"]),
     Route("/config", config, methods=["GET", "PUT"]),
     Route("/rate-limits/reset", reset_rate_limits, methods=["POST"]),
