@@ -136,7 +136,6 @@ class Report:
 def validate(module, kind, items: list, where: str | None) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
     module that declares one credential at its top level. Raises KsefConfigError naming the option."""
-    kind.check_auth(module)
     entries: list = []
     names: dict = {}
     labels: dict = {}
@@ -176,6 +175,38 @@ def validate(module, kind, items: list, where: str | None) -> list:
     return entries
 
 
+def declarations(module, kind, items: list, option: str) -> list:
+    """[Entry] of a read-only module's list of declarations (`declared`): the same validation as the modules that
+    apply them, before any request."""
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise KsefConfigError(
+                "%s[%d]" % (option, index), "%s[%d]: must be a dictionary with at least a name" % (option, index)
+            )
+    return validate(module, kind, items, option)
+
+
+def read_holdings(module, entries: list) -> dict:
+    """name -> [Holding]: what each declared credential's stores hold, read once; a store that cannot be read is
+    reported as a warning and counted as holding nothing."""
+    holdings = {}
+    for entry in entries:
+        held = []
+        for store in entry.stores:
+            try:
+                value = store.read()
+            except StoreError as exc:
+                module.warn("%s: could not be read (%s); counted as holding nothing" % (store.label, exc.cause))
+                value = None
+            finally:
+                warning = store.close()  # a login token the store created is revoked now
+                if warning:
+                    module.warn("%s: %s" % (store.label, warning))
+            held.append(p.Holding(store.label, value.reference_number if value else None))
+        holdings[entry.name] = held
+    return holdings
+
+
 # -- the sequence -----------------------------------------------------------------------------------------------
 
 
@@ -183,6 +214,7 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
     """Lock, read the stores, open a session, list, plan, apply (or predict in check mode). Raises KsefError
     for what stops the whole run; a failure of one credential is reported in `Report.done.failures`."""
     context = str(module.ksef_context)
+    kind.check_auth(module)  # a login that cannot manage this kind fails before any request
     try:
         return _converge(module, kind, entries, options, clock, context)
     finally:

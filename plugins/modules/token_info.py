@@ -269,12 +269,11 @@ api_calls:
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity
-from ansible_collections.ksef.credentials.plugins.module_utils._engine import validate
+from ansible_collections.ksef.credentials.plugins.module_utils._engine import Entry, declarations, read_holdings
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreError
 
 STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
 MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
@@ -282,32 +281,14 @@ MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 
 
 def _declarations(module):
     """[(Declared, [Store])] from the `declared` option: the same validation as the tokens module, before any call."""
-    items = module.params.get("declared") or []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise KsefConfigError(
-                "declared[%d]" % index, "declared[%d]: must be a dictionary with at least a name" % index
-            )
-    return [(entry.declared, entry.stores) for entry in validate(module, TOKEN, items, "declared")]
+    return [
+        (entry.declared, entry.stores)
+        for entry in declarations(module, TOKEN, module.params.get("declared") or [], "declared")
+    ]
 
 
-def _read_holdings(module, declarations) -> dict:
-    holdings = {}
-    for declared, stores in declarations:
-        held = []
-        for store in stores:
-            try:
-                value = store.read()
-            except StoreError as exc:
-                module.warn("%s: could not be read (%s); counted as holding nothing" % (store.label, exc.cause))
-                value = None
-            finally:
-                warning = store.close()  # a login token the store created is revoked now
-                if warning:
-                    module.warn("%s: %s" % (store.label, warning))
-            held.append(p.Holding(store.label, value.reference_number if value else None))
-        holdings[declared.name] = held
-    return holdings
+def _read_holdings(module, declared) -> dict:
+    return read_holdings(module, [Entry(d, stores) for d, stores in declared])
 
 
 def _server_filters(params, whole_context: bool) -> dict:

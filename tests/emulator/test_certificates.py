@@ -267,7 +267,7 @@ def test_testdata_rate_limits_apply_to_the_context(owner, ksef):
                                  "sessionInvoiceList", "sessionMisc", "invoiceMetadata", "invoiceExport",
                                  "invoiceExportStatus", "invoiceDownload", "other")}
     assert owner.call("POST", "testdata/rate-limits", json={"rateLimits": groups}).status_code == 200
-    answers = [owner.call("GET", "certificates/limits").status_code for _ in range(3)]
+    answers = [owner.call("GET", "certificates/limits").status_code for _attempt in range(3)]
     # Three requests on one operation within a minute: the third breaches perMinute 2 (the TEST factor is off).
     assert answers[:2] == [200, 200] and answers[2] == 429
     owner.call("DELETE", "testdata/rate-limits")

@@ -3,6 +3,7 @@ a login with the managed certificate, renewal while a client logs in every half 
 a failure injected at each step leaving nothing half done."""
 from __future__ import annotations
 
+import base64
 import stat
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from ksef_emulator.testcerts import generate_certificate, random_nip
 
@@ -18,6 +20,18 @@ pytestmark = pytest.mark.integration
 PLAYBOOK = Path(__file__).parent / "playbooks" / "certificates" / "certificate.yml"
 TASK = "Declare the certificate"
 PASSPHRASE = "p12-canary-Xq7wz"
+INFO_PLAYBOOK = """
+- name: Audit the certificates
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Scan the certificates
+      ksef.credentials.certificate_info:
+        api_url: "{{ api_url }}"
+        context: {nip: "{{ nip }}"}
+        auth: {ksef_token: "{{ auditor_token }}"}
+        declared: "{{ declared }}"
+"""
 
 
 class Subject:
@@ -36,6 +50,12 @@ class Subject:
         if pkcs12_too:
             stores.append({"type": "file", "path": str(self.p12), "format": "pkcs12", "passphrase": PASSPHRASE})
         return stores
+
+    def seeded_token(self) -> str:
+        """A read-only KSeF token of the company (its author is the company: the same subject)."""
+        seeded = self.emulator.admin("POST", "tokens", json={"context": f"Nip:{self.nip}",
+                                                            "permissions": ["CredentialsRead"]})
+        return seeded.json()["token"]
 
     def certificates(self, name="automation-login") -> dict:
         listed = self.emulator.admin("GET", "certificates").json()["certificates"]
@@ -77,7 +97,7 @@ def subject(emulator, tmp_path):
     return Subject(emulator, tmp_path)
 
 
-def test_enroll_rerun_login_with_it_change_type_and_revoke(subject, run_playbook):
+def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_playbook, emulator):
     first = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores()))
     created = first.task(TASK)
     serial = created["serial_number"]
@@ -88,7 +108,7 @@ def test_enroll_rerun_login_with_it_change_type_and_revoke(subject, run_playbook
     for path in (subject.pem, subject.p12):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = subject.pem.read_text()
-    assert text.index("BEGIN CERTIFICATE") < text.index("BEGIN PRIVATE KEY")
+    assert text.index("CERTIFICATE-----") < text.index("PRIVATE KEY-----")
     assert subject.held_serial() == serial
     usage = x509.load_pem_x509_certificate(subject.pem.read_bytes()).extensions.get_extension_for_class(x509.KeyUsage)
     assert usage.value.digital_signature and not usage.value.content_commitment
@@ -96,9 +116,12 @@ def test_enroll_rerun_login_with_it_change_type_and_revoke(subject, run_playbook
     assert "%016X" % cert.serial_number == serial and key is not None
     assert {s["label"]: s["reference_number"] for s in created["stores"]} == {
         f"file:{subject.pem}": serial, f"file:{subject.p12}": serial}
-    # The private key never left for KSeF nor into the output; neither did the passphrase.
-    key_body = text.split("-----BEGIN PRIVATE KEY-----")[1].split("-----END")[0].strip().splitlines()[1]
-    assert key_body not in first.stdout + first.stderr and PASSPHRASE not in first.stdout + first.stderr
+    # The private key never reached the output; neither did the passphrase.
+    key_der = serialization.load_pem_private_key(subject.pem.read_bytes(), None).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_part = base64.b64encode(key_der).decode()[64:128]  # a line of the PEM key
+    assert key_part in text and key_part not in first.stdout + first.stderr
+    assert PASSPHRASE not in first.stdout + first.stderr
 
     again = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores())).task(TASK)
     assert again["changed"] is False and [a["action"] for a in again["actions"]] == ["keep"]
@@ -111,6 +134,18 @@ def test_enroll_rerun_login_with_it_change_type_and_revoke(subject, run_playbook
     assert as_itself.task(TASK)["changed"] is False
     assert "lastUseDate" in subject.certificates()[serial]
 
+    # An auditor with a KSeF token (any login may list its subject's certificates) sees it, where it is stored,
+    # and that it is due for renewal once its end of validity is within renew_before.
+    emulator.admin("POST", f"certificates/{serial}/age", json={"expires_in": 10 * 86400}).raise_for_status()
+    audit_vars = dict(subject.vars, auditor_token=subject.seeded_token(),
+                      declared=[{"name": "automation-login", "store": subject.stores()}])
+    audit = run_playbook(INFO_PLAYBOOK, audit_vars).task("Scan the certificates")
+    (row,) = [r for r in audit["certificates"] if r["serial_number"] == serial]
+    assert row["name"] == "automation-login" and row["declared"] is True and row["status"] == "Active"
+    assert row["days_to_expiry"] in (9, 10) and row["findings"] == ["expiring"]
+    assert sorted(row["stores"]) == sorted([f"file:{subject.pem}", f"file:{subject.p12}"])
+    assert audit["summary"]["findings"]["expiring"] == 1 and audit["summary"]["errors"] == 0
+
     planned = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_type="Offline"),
                            check=True, diff=True)
     replace = planned.task(TASK)
@@ -118,11 +153,19 @@ def test_enroll_rerun_login_with_it_change_type_and_revoke(subject, run_playbook
     assert "-/+ automation-login: replace (certificate_type differs (Authentication -> Offline)" in planned.stdout
     assert subject.active() == {serial} and subject.held_serial() == serial  # check mode changed nothing
 
+    kept_aside = subject.pem.read_bytes()
     gone = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_state="absent")).task(TASK)
     assert [(a["action"], a["reference_number"]) for a in gone["actions"]] == [("revoke", serial), ("purge", None)]
     assert subject.certificates()[serial]["status"] == "Revoked"
     assert not subject.pem.exists() and not subject.p12.exists()
     assert gone["status"] == "absent"
+
+    # A copy of the revoked certificate put back where it was: the auditor sees a store holding a revoked one.
+    subject.pem.write_bytes(kept_aside)
+    after = run_playbook(INFO_PLAYBOOK, audit_vars).task("Scan the certificates")
+    kinds = sorted((f["kind"], f["serial_number"]) for f in after["findings"])
+    assert kinds == [("missing", None), ("revoked_stored", serial), ("store_missing", None)]
+    assert after["summary"]["errors"] == 3
 
 
 def test_a_ksef_token_login_is_refused_before_any_request(subject, run_playbook, emulator):

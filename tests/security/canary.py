@@ -52,6 +52,13 @@ class Canaries:
         if passphrase:
             self.add("private key passphrase", passphrase)
 
+    def add_bundle_key(self, bundle_path: Path) -> None:
+        """The private key of a certificate bundle (certificate PEM, then key PEM): only the key's lines, since the
+        certificate itself is public (KSeF hands it out as base64 DER, which shares the PEM lines)."""
+        key = serialization.load_pem_private_key(bundle_path.read_bytes(), None)
+        self._add_pem_lines("managed certificate key", key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
     def _add_pem_lines(self, kind: str, pem: bytes) -> None:
         for line in pem.decode().splitlines():
             if not line.startswith("-----") and len(line) >= MIN_FRAGMENT:

@@ -46,6 +46,7 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
                                                  "InvoiceWrite"]}).json()
     passphrase = secrets.token_urlsafe(18)
     vault_password = secrets.token_urlsafe(24)
+    p12_passphrase = secrets.token_urlsafe(18)
     wrong_token = f"{seeded['referenceNumber']}|nip-{nip}|{secrets.token_hex(32)}"
     seal = generate_certificate(inputs / "seal", nip=nip, kind="seal", passphrase=passphrase)
     extra_vars = {
@@ -55,6 +56,7 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
         "manager_token_file": str(_write_secret(inputs / "manager.token", seeded["token"])),
         "wrong_token_file": str(_write_secret(inputs / "wrong.token", wrong_token)),
         "vault_password_file": str(_write_secret(inputs / "vault.pass", vault_password)),
+        "p12_passphrase_file": str(_write_secret(inputs / "p12.pass", p12_passphrase)),
         "store_dir": str(store_dir), "out_dir": str(out_dir),
     }
     env = {
@@ -68,6 +70,10 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
     # The scenario did what it says: every failure on purpose failed with a clear message, the rest worked.
     assert result.task("Create the ERP token through the session")["changed"] is True
     assert result.task("Rotate the ERP token")["actions"][0]["action"] == "rotate"
+    renewed = result.task("Renew the KSeF certificate, logging in with it")
+    assert [a["action"] for a in renewed["actions"]] == ["renew", "revoke"]
+    assert renewed["actions"][1]["reference_number"] == result.task(
+        "Enroll a KSeF certificate with the seal, kept as PEM and as PKCS#12")["serial_number"]
     assert "450" in result.task("Log in with a wrong token")["msg"]
     store_failure = result.task("Rotate into a store that cannot be written")
     assert _status(result, "Rotate into a store that cannot be written") == "failed"
@@ -86,20 +92,25 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
     canaries.add("wrong token", wrong_token)
     canaries.add("vault password", vault_password)
     canaries.add_private_key(seal.key_path, passphrase)
+    canaries.add_bundle_key(store_dir / "login.pem")  # the renewed certificate's key; the enrolled one is revoked
+    canaries.add("pkcs12 passphrase", p12_passphrase)
     for kind in ("ksef_tokens", "access_tokens", "refresh_tokens", "authentication_tokens", "vault password",
-                 "private key passphrase", "private key PEM", "private key PEM (unencrypted)"):
+                 "private key passphrase", "private key PEM", "private key PEM (unencrypted)",
+                 "managed certificate key", "pkcs12 passphrase"):
         assert kind in canaries.kinds(), f"no {kind} collected: the canary would prove nothing"
     minted = json.loads(emulator.admin("GET", "secrets").text)
     assert len(minted["ksef_tokens"]) >= 5 and len(minted["access_tokens"]) >= 6
 
     # Where the values belong: the plain stores hold the current ERP and archiver values, 0600.
-    chosen_stores = {store_dir / "erp.token", store_dir / "archiver.json"}
+    chosen_stores = {store_dir / "erp.token", store_dir / "archiver.json", store_dir / "login.pem",
+                     store_dir / "login.p12"}
     for path in chosen_stores:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert (store_dir / "erp.token").read_text().strip().split("|")[0] == result.task(
         "Rotate the ERP token")["reference_number"]
     assert (store_dir / "erp-vault.yml").read_text().startswith("$ANSIBLE_VAULT;")
-    assert sorted(p.name for p in store_dir.iterdir()) == ["archiver.json", "erp-vault.yml", "erp.token"], \
+    left = sorted(p.name for p in store_dir.iterdir())
+    assert left == ["archiver.json", "erp-vault.yml", "erp.token", "login.p12", "login.pem"], \
         "a temporary or backup file was left next to the stores"
 
     # Control: the scan does find the values where they belong.

@@ -205,7 +205,8 @@ def plan(declared: Declared, certificates, holdings, now: datetime, margin: time
     if issue is not None:
         steps.append(issue)
     else:
-        assert current is not None  # nothing to issue means a current certificate exists
+        if current is None:  # nothing to issue means a current certificate exists
+            raise AssertionError("no current certificate and nothing to issue")
         missing = [h for h in holdings if h.reference_number != current.reference_number]
         if missing:
             source = next(h.label for h in holdings if h.reference_number == current.reference_number)

@@ -1,0 +1,167 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: certificate_info
+short_description: List the KSeF certificates of the logged-in subject with their validity, stores and findings
+version_added: 0.2.0
+description:
+  - Lists every KSeF certificate of the subject the module logs in as (Active, Blocked, Revoked, Expired): serial
+    number, type, status, validity, days to expiry, last use, and whether this collection manages it.
+  - With O(declared), reads each declared certificate's stores (which serial number each holds, never the key) and
+    reports the findings - V(missing), V(revoked_stored) (a store holds a revoked, expired or unknown certificate),
+    V(store_missing), V(expiring) (within C(renew_before)) and V(undeclared) (an Active managed certificate not
+    declared). Without it, V(expiring) uses O(renew_before) for every managed certificate.
+  - Read-only. One login and one paged C(POST /certificates/query); it enrolls, revokes and writes nothing. Any
+    login may list its subject's certificates, a KSeF-token login included.
+author:
+  - ksef.credentials maintainers (@ksef-credentials)
+extends_documentation_fragment:
+  - ksef.credentials.connection
+  - ksef.credentials.auth
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything; it behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+options:
+  declared:
+    description:
+      - The declared certificates of this subject, each with the options of M(ksef.credentials.certificate)
+        (C(name), C(certificate_type), C(state), C(renew_before), C(store), ...). Options that only steer a run are
+        ignored.
+    type: list
+    elements: dict
+  renew_before:
+    description:
+      - Policy for V(expiring) of managed certificates that are not declared (a declared one's own
+        C(renew_before) wins).
+    type: str
+    default: 30d
+seealso:
+  - module: ksef.credentials.certificate
+  - module: ksef.credentials.audit_report
+"""
+
+EXAMPLES = r"""
+- name: The subject's certificates, and what differs from the declared ones
+  ksef.credentials.certificate_info:
+    context:
+      nip: "5265877635"
+    auth:
+      certificate: /etc/ksef/automation-login.pem
+      private_key: /etc/ksef/automation-login.pem
+    declared:
+      - name: automation-login
+        store:
+          - {type: file, path: /etc/ksef/automation-login.pem, format: pem}
+  register: certificates
+  failed_when: certificates.summary.errors > 0
+"""
+
+RETURN = r"""
+certificates:
+  description: One row per certificate of the subject, newest request first.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - serial_number: 0321C82DA41B4362
+      name: automation-login
+      certificate_name: ksef-credentials automation-login
+      managed: true
+      declared: true
+      certificate_type: Authentication
+      status: Active
+      subject: "Nip:5265877635"
+      valid_from: "2026-11-30T10:00:00+00:00"
+      valid_to: "2028-11-29T10:00:00+00:00"
+      days_to_expiry: 729
+      requested: "2026-11-30T10:00:00+00:00"
+      last_used: "2026-12-01T07:00:03+00:00"
+      stores: [file:/etc/ksef/automation-login.pem]
+      findings: []
+findings:
+  description: Each finding with its kind, severity (V(error) or V(warning)), name, serial number, store and message.
+  returned: always
+  type: list
+  elements: dict
+summary:
+  description: Counts of certificates, Active and managed ones, findings per kind, and errors.
+  returned: always
+  type: dict
+  sample: {certificates: 3, active: 1, managed: 2, findings: {missing: 0, revoked_stored: 1, store_missing: 0,
+           expiring: 0, undeclared: 0}, findings_total: 1, errors: 1}
+scanned_at:
+  description: When the list was taken (ISO 8601).
+  returned: always
+  type: str
+api_calls:
+  description: Requests sent to KSeF in this run, per operation.
+  returned: always
+  type: dict
+"""
+
+from datetime import datetime, timezone
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _durations
+from ansible_collections.ksef.credentials.plugins.module_utils._engine import declarations, read_holdings
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift as drift
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+
+
+def main():
+    module = KsefModule(
+        argument_spec=dict(
+            declared=dict(type="list", elements="dict"),
+            renew_before=dict(type="str", default="30d"),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        policy = _durations.parse(module.params.get("renew_before"), "renew_before")
+        entries = declarations(module, CertificateKind(), module.params.get("declared") or [], "declared")
+        holdings = read_holdings(module, entries)
+        with module.ksef_session() as api:
+            items = api.query_certificates()
+    except KsefError as exc:
+        module.fail_from(exc)
+    now = datetime.now(timezone.utc)
+    certificates = [certificate_plan.ActualCertificate.from_api(item) for item in items]
+    declared = [entry.declared for entry in entries] if module.params.get("declared") is not None else None
+    found = drift.findings(declared, certificates, holdings, now, policy)
+    names = {d.name for d in declared or [] if d.state == "present"}
+    rows = []
+    for certificate in certificates:
+        row = drift.row(certificate, now)
+        row["declared"] = certificate.name in names
+        row["stores"] = [
+            h.label for h in holdings.get(certificate.name, []) if h.reference_number == certificate.reference_number
+        ]
+        row["findings"] = sorted({f.kind for f in found if f.serial_number == certificate.reference_number})
+        rows.append(row)
+    module.exit_json(
+        changed=False,
+        certificates=rows,
+        findings=[f.as_dict() for f in found],
+        summary={
+            "certificates": len(rows),
+            "active": sum(1 for r in rows if r["status"] == "Active"),
+            "managed": sum(1 for r in rows if r["managed"]),
+            "findings": drift.summary(found),
+            "findings_total": len(found),
+            "errors": sum(1 for f in found if drift.SEVERITY[f.kind] == "error"),
+        },
+        scanned_at=now.isoformat(),
+    )
+
+
+if __name__ == "__main__":
+    main()
