@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The audit report: token_info results of many contexts -> one report (docs/report.schema.json) -> JSON, CSV, HTML.
+"""The audit report: token_info results of many contexts, and certificate_info results of the subjects they log in as
+-> one report (docs/report.schema.json) -> JSON, CSV, HTML.
 
 Pure apart from the clock the caller passes in. A report holds reference numbers and metadata only; `check_clean`
 refuses any text that looks like a KSeF token value, as a last line of defence.
@@ -23,6 +24,7 @@ else:
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import ENVIRONMENTS
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift
 from ansible_collections.ksef.credentials.plugins.module_utils._report_template import HTML_TEMPLATE
 
 SCHEMA_VERSION = 1
@@ -64,6 +66,15 @@ KIND_TITLES = {
 }
 
 
+CERTIFICATE_KIND_TITLES = {
+    certificate_drift.MISSING: "Missing",
+    certificate_drift.REVOKED_STORED: "Revoked, still stored",
+    certificate_drift.STORE_MISSING: "Store empty",
+    certificate_drift.EXPIRING: "Expiring",
+    certificate_drift.UNDECLARED: "Undeclared",
+}
+
+
 class UnsafeReportError(KsefError, ValueError):
     """A rendered report contains something shaped like a token value; nothing is written."""
 
@@ -75,7 +86,35 @@ def environment_of(api_url: str | None) -> str:
     return "custom" if api_url else "unknown"
 
 
-def _context_entry(host: str, scan: dict) -> dict:
+def _certificate_part(scan) -> tuple[list, list, str | None]:
+    """(certificates, findings, error) of a certificate_info result; nothing when no scan was given."""
+    if scan is None:
+        return [], [], None
+    if scan.get("failed") or scan.get("skipped") or "certificates" not in scan:
+        return [], [], str(scan.get("msg") or ("skipped" if scan.get("skipped") else "no certificate_info result"))
+    return [dict(c) for c in scan["certificates"]], [dict(f) for f in scan.get("findings") or []], None
+
+
+def _certificate_summary(certificates, findings) -> dict:
+    counts = dict.fromkeys(certificate_drift.KINDS, 0)
+    for f in findings:
+        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+    return {
+        "certificates": len(certificates),
+        "certificate_findings": counts,
+        "certificate_errors": sum(1 for f in findings if f.get("severity") == "error"),
+    }
+
+
+def _context_entry(host: str, scan: dict, certificate_scan=None) -> dict:
+    entry = _token_entry(host, scan)
+    certificates, findings, error = _certificate_part(certificate_scan)
+    entry.update(certificates=certificates, certificate_findings=findings, certificate_error=error)
+    entry["summary"].update(_certificate_summary(certificates, findings))
+    return entry
+
+
+def _token_entry(host: str, scan: dict) -> dict:
     scan = scan or {}
     failed = scan.get("failed") or scan.get("skipped") or "tokens" not in scan
     if failed:
@@ -123,9 +162,17 @@ def _context_summary(tokens, findings, declared) -> dict:
     }
 
 
-def build(scans: dict, generated_at: str, environment: str | None = None, title: str | None = None) -> dict:
-    """scans: host -> registered token_info result (failed or skipped results become an entry with `error`)."""
-    contexts = [_context_entry(host, scans[host]) for host in sorted(scans)]
+def build(
+    scans: dict,
+    generated_at: str,
+    environment: str | None = None,
+    title: str | None = None,
+    certificate_scans: dict | None = None,
+) -> dict:
+    """scans: host -> registered token_info result (failed or skipped results become an entry with `error`);
+    certificate_scans: host -> registered certificate_info result of the subject that host logs in as."""
+    certificate_scans = certificate_scans or {}
+    contexts = [_context_entry(host, scans[host], certificate_scans.get(host)) for host in sorted(scans)]
     urls = sorted({c["api_url"] for c in contexts if c["api_url"]})
     if not environment:
         names = sorted({environment_of(u) for u in urls})
@@ -148,6 +195,12 @@ def build(scans: dict, generated_at: str, environment: str | None = None, title:
             "findings": totals,
             "findings_total": sum(totals.values()),
             "errors": sum(c["summary"]["errors"] for c in contexts),
+            "certificates": sum(c["summary"]["certificates"] for c in contexts),
+            "certificate_findings": {
+                kind: sum(c["summary"]["certificate_findings"][kind] for c in contexts)
+                for kind in certificate_drift.KINDS
+            },
+            "certificate_errors": sum(c["summary"]["certificate_errors"] for c in contexts),
         },
         "contexts": contexts,
     }
@@ -237,6 +290,8 @@ def to_html(report: dict) -> str:
     every value (autoescape); the template marks nothing safe."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
     s = report["summary"]
+    errors = s["errors"] + s["certificate_errors"]
+    findings_total = s["findings_total"] + sum(s["certificate_findings"].values())
     page = environment.from_string(HTML_TEMPLATE).render(
         report=report,
         s=s,
@@ -245,7 +300,9 @@ def to_html(report: dict) -> str:
         severity=_drift.SEVERITY,
         label=context_label,
         worst=_worst,
-        status_class="bad" if s["errors"] or s["contexts_failed"] else ("warn" if s["findings_total"] else "good"),
+        status_class="bad" if errors or s["contexts_failed"] else ("warn" if findings_total else "good"),
+        certificate_titles=CERTIFICATE_KIND_TITLES,
+        certificate_severity=certificate_drift.SEVERITY,
         findings_count=sum(len(c["findings"]) for c in report["contexts"]),
         declared_count=sum(len(c["declared_tokens"]) for c in report["contexts"]),
     )

@@ -36,6 +36,13 @@ options:
       - A failed or skipped result is listed in the report as a company that could not be scanned.
     type: dict
     required: true
+  certificate_scans:
+    description:
+      - The registered result of M(ksef.credentials.certificate_info) per inventory host (host -> result), for the
+        subject that host logs in as. Each host's certificates, with serial number, type, status, validity, days to
+        expiry and stores, and their findings, are listed next to its tokens.
+      - Not set means a report of tokens only.
+    type: dict
   environment:
     description:
       - The environment named in the report. Not set means the one matching the scanned API URL
@@ -131,6 +138,7 @@ def main():
         argument_spec=dict(
             dest=dict(type="path", required=True),
             scans=dict(type="dict", required=True),
+            certificate_scans=dict(type="dict"),
             environment=dict(type="str"),
             title=dict(type="str", default="KSeF token audit"),
             formats=dict(type="list", elements="str", choices=list(RENDERERS), default=list(RENDERERS)),
@@ -143,7 +151,11 @@ def main():
     params = module.params
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     report = _report.build(
-        params["scans"], generated_at, environment=params.get("environment"), title=params.get("title")
+        params["scans"],
+        generated_at,
+        environment=params.get("environment"),
+        title=params.get("title"),
+        certificate_scans=params.get("certificate_scans"),
     )
     # Unchanged content keeps the times of the report already written: a rerun changes no file.
     previous = os.path.join(params["dest"], "report.json")

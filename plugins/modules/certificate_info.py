@@ -8,8 +8,8 @@ module: certificate_info
 short_description: List the KSeF certificates of the logged-in subject with their validity, stores and findings
 version_added: 0.2.0
 description:
-  - Lists every KSeF certificate of the subject the module logs in as (Active, Blocked, Revoked, Expired): serial
-    number, type, status, validity, days to expiry, last use, and whether this collection manages it.
+  - Lists every KSeF certificate of the subject the module logs in as (Active, Blocked, Revoked, Expired) with its
+    serial number, type, status, validity, days to expiry, last use, and whether this collection manages it.
   - With O(declared), reads each declared certificate's stores (which serial number each holds, never the key) and
     reports the findings - V(missing), V(revoked_stored) (a store holds a revoked, expired or unknown certificate),
     V(store_missing), V(expiring) (within C(renew_before)) and V(undeclared) (an Active managed certificate not
@@ -94,8 +94,13 @@ summary:
   description: Counts of certificates, Active and managed ones, findings per kind, and errors.
   returned: always
   type: dict
-  sample: {certificates: 3, active: 1, managed: 2, findings: {missing: 0, revoked_stored: 1, store_missing: 0,
-           expiring: 0, undeclared: 0}, findings_total: 1, errors: 1}
+  sample:
+    certificates: 3
+    active: 1
+    managed: 2
+    findings: {missing: 0, revoked_stored: 1, store_missing: 0, expiring: 0, undeclared: 0}
+    findings_total: 1
+    errors: 1
 scanned_at:
   description: When the list was taken (ISO 8601).
   returned: always

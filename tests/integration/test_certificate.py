@@ -4,11 +4,13 @@ a failure injected at each step leaving nothing half done."""
 from __future__ import annotations
 
 import base64
+import json
 import stat
 import threading
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -18,6 +20,7 @@ from ksef_emulator.testcerts import generate_certificate, random_nip
 pytestmark = pytest.mark.integration
 
 PLAYBOOK = Path(__file__).parent / "playbooks" / "certificates" / "certificate.yml"
+SCHEMA = Path(__file__).parents[2] / "docs" / "report.schema.json"
 TASK = "Declare the certificate"
 PASSPHRASE = "p12-canary-Xq7wz"
 INFO_PLAYBOOK = """
@@ -31,6 +34,21 @@ INFO_PLAYBOOK = """
         context: {nip: "{{ nip }}"}
         auth: {ksef_token: "{{ auditor_token }}"}
         declared: "{{ declared }}"
+      register: certificate_scan
+
+    - name: Scan the tokens
+      ksef.credentials.token_info:
+        api_url: "{{ api_url }}"
+        context: {nip: "{{ nip }}"}
+        auth: {ksef_token: "{{ auditor_token }}"}
+      register: token_scan
+
+    - name: Write the audit report
+      ksef.credentials.audit_report:
+        dest: "{{ report_dir }}"
+        formats: [json, html]
+        scans: {localhost: "{{ token_scan }}"}
+        certificate_scans: {localhost: "{{ certificate_scan }}"}
 """
 
 
@@ -53,8 +71,8 @@ class Subject:
 
     def seeded_token(self) -> str:
         """A read-only KSeF token of the company (its author is the company: the same subject)."""
-        seeded = self.emulator.admin("POST", "tokens", json={"context": f"Nip:{self.nip}",
-                                                            "permissions": ["CredentialsRead"]})
+        body = {"context": f"Nip:{self.nip}", "permissions": ["CredentialsRead"]}
+        seeded = self.emulator.admin("POST", "tokens", json=body)
         return seeded.json()["token"]
 
     def certificates(self, name="automation-login") -> dict:
@@ -137,7 +155,7 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     # An auditor with a KSeF token (any login may list its subject's certificates) sees it, where it is stored,
     # and that it is due for renewal once its end of validity is within renew_before.
     emulator.admin("POST", f"certificates/{serial}/age", json={"expires_in": 10 * 86400}).raise_for_status()
-    audit_vars = dict(subject.vars, auditor_token=subject.seeded_token(),
+    audit_vars = dict(subject.vars, auditor_token=subject.seeded_token(), report_dir=str(subject.pem.parent / "report"),
                       declared=[{"name": "automation-login", "store": subject.stores()}])
     audit = run_playbook(INFO_PLAYBOOK, audit_vars).task("Scan the certificates")
     (row,) = [r for r in audit["certificates"] if r["serial_number"] == serial]
@@ -145,6 +163,13 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert row["days_to_expiry"] in (9, 10) and row["findings"] == ["expiring"]
     assert sorted(row["stores"]) == sorted([f"file:{subject.pem}", f"file:{subject.p12}"])
     assert audit["summary"]["findings"]["expiring"] == 1 and audit["summary"]["errors"] == 0
+    # The audit report lists the certificate next to the company's tokens, and keeps its schema.
+    report = json.loads((subject.pem.parent / "report" / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()), format_checker=jsonschema.FormatChecker())
+    (listed,) = report["contexts"][0]["certificates"]
+    assert listed["serial_number"] == serial and listed["findings"] == ["expiring"]
+    assert report["summary"]["certificate_findings"]["expiring"] == 1
+    assert serial in (subject.pem.parent / "report" / "report.html").read_text()
 
     planned = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_type="Offline"),
                            check=True, diff=True)
