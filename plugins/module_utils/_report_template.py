@@ -149,13 +149,16 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 {% for ctx in report.contexts %}{% if ctx.certificate_error %}
 <tr class="error"><td>{{ ctx.host }}</td><td colspan="11" class="scan-error">{{ ctx.certificate_error }}</td></tr>
 {% endif %}{% for c in ctx.certificates %}{% set ck = c.findings or [] %}
-<tr class="{{ ('certificate has-findings ' ~ ('error' if ck | select('in', ['missing', 'revoked_stored', 'store_missing']) | list else 'warning')) if ck else 'certificate' }}" data-serial="{{ c.serial_number }}">
+{% set cbad = ck | select('in', ['missing', 'revoked_stored', 'store_missing']) | list %}
+<tr class="{{ ('certificate has-findings ' ~ ('error' if cbad else 'warning')) if ck else 'certificate' }}"
+ data-serial="{{ c.serial_number }}">
 <td>{{ ctx.host }}</td><td>{{ c.subject }}</td><td>{{ c.name or '(' ~ c.certificate_name ~ ')' }}</td><td class="ref">{{ c.serial_number }}</td>
 <td>{{ c.certificate_type }}</td><td>{{ c.status }}</td><td data-sort="{{ c.valid_from }}">{{ c.valid_from[:10] }}</td>
 <td data-sort="{{ c.valid_to }}">{{ c.valid_to[:10] }}</td><td data-sort="{{ c.days_to_expiry }}" class="num">{{ c.days_to_expiry }}</td>
 <td data-sort="{{ c.last_used or '' }}">{{ (c.last_used or 'never')[:19] | replace('T', ' ') }}</td>
 <td>{{ (c.stores | join(', ')) if c.stores else '-' }}</td>
-<td data-sort="{{ ck | length }}">{% for kind in ck %}<span class="badge {{ kind }} {{ certificate_severity[kind] }}">{{ certificate_titles[kind] }}</span>{{ ' ' if not loop.last }}{% endfor %}</td></tr>
+<td data-sort="{{ ck | length }}">{% for kind in ck %}<span class="badge {{ kind }} {{ certificate_severity[kind] }}">{{
+  certificate_titles[kind] }}</span>{{ ' ' if not loop.last }}{% endfor %}</td></tr>
 {% endfor %}{% endfor %}{% if not s.certificates %}<tr class="empty"><td colspan="12">No certificates scanned.</td></tr>{% endif %}
 </tbody>
 </table>

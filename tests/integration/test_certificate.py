@@ -141,16 +141,14 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert key_part in text and key_part not in first.stdout + first.stderr
     assert PASSPHRASE not in first.stdout + first.stderr
 
-    again = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores())).task(TASK)
+    # A rerun changes nothing and enrolls nothing, and it logs in with the managed certificate itself: a bootstrap
+    # needs the seal once.
+    again = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(),
+                                        login_certificate=str(subject.pem), login_key=str(subject.pem))).task(TASK)
     assert again["changed"] is False and [a["action"] for a in again["actions"]] == ["keep"]
     assert "POST /certificates/enrollments" not in again["api_calls"]
     assert again["api_calls"]["POST /certificates/query"] == 1
-
-    # The managed certificate is the login of the next run: a bootstrap needs the seal once.
-    as_itself = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(),
-                                            login_certificate=str(subject.pem), login_key=str(subject.pem)))
-    assert as_itself.task(TASK)["changed"] is False
-    assert "lastUseDate" in subject.certificates()[serial]
+    assert "lastUseDate" in subject.certificates()[serial]  # KSeF recorded the login with it
 
     # An auditor with a KSeF token (any login may list its subject's certificates) sees it, where it is stored,
     # and that it is due for renewal once its end of validity is within renew_before.
@@ -291,4 +289,42 @@ def test_a_failure_at_each_step_leaves_nothing_half_done(subject, run_playbook, 
         if fault == "POST /certificates/enrollments":  # never sent twice: a repeat could issue a second one
             assert failed["api_calls"][fault] == 1
         assert subject.pem.read_text() == before and subject.held_serial() == old, fault
+    # A store that cannot be written (as root /proc passes the directory check and refuses the file; otherwise
+    # the check refuses it before the enrollment): either way nothing is left half done.
+    broken = base["stores"] + [{"type": "file", "path": "/proc/ksef-certificate.pem", "format": "pem"}]
+    failed = run_playbook(PLAYBOOK, dict(base, stores=broken, renew=True), expect_rc=2).task(TASK)
+    assert "file:/proc/ksef-certificate.pem" in failed["msg"], failed["msg"]
+    assert "revoked the new certificate" in failed["msg"] or "nothing was changed" in failed["msg"]
+    assert subject.active() == {old} and subject.pem.read_text() == before
     assert subject.logs_in(subject.pem)
+
+
+def test_one_run_converges_the_certificates_of_many_companies(emulator, run_playbook, tmp_path):
+    """The bulk form: one inventory host per company (subject), each with its own login and declarations."""
+    companies = {host: Subject(emulator, tmp_path / host) for host in ("alpha", "beta")}
+    hosts = {}
+    for host, company in companies.items():
+        stores = tmp_path / host / "stores"
+        stores.mkdir(parents=True)
+        hosts[host] = {
+            "nip": company.nip, "seal_certificate": company.vars["login_certificate"],
+            "seal_key": company.vars["login_key"], "ansible_connection": "local",
+            "ksef_certificates": [
+                {"name": "automation-login", "store": [{"type": "file", "path": str(stores / "login.pem"),
+                                                        "format": "pem"}]},
+                {"name": "offline-qr", "certificate_type": "Offline", "key_type": "rsa",
+                 "store": [{"type": "file", "path": str(stores / "offline.p12"), "format": "pkcs12",
+                            "passphrase": PASSPHRASE}]},
+            ]}
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
+    playbook = PLAYBOOK.with_name("companies.yml")
+
+    first = run_playbook(playbook, {"api_url": emulator.api_url}, inventory=inventory, extra_args=["-f", "2"])
+    assert first.recap_changed == 2
+    for host, company in companies.items():
+        assert len(company.active("automation-login")) == 1 and len(company.active("offline-qr")) == 1
+        (offline,) = company.certificates("offline-qr").values()
+        assert offline["type"] == "Offline" and offline["subjectIdentifier"]["value"] == company.nip
+    again = run_playbook(playbook, {"api_url": emulator.api_url}, inventory=inventory, extra_args=["-f", "2"])
+    assert again.recap_changed == 0

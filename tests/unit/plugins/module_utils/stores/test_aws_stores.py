@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
     StoreConfigError, StoreConflictError, StoreError, build_stores)
 from tests.support.ansible_module import make_module
-from tests.support.token_values import meta_for, token_value
+from tests.support.token_values import certificate_value, meta_for, token_value
 
 REGION = "eu-central-1"
 
@@ -308,3 +308,13 @@ def test_the_documented_iam_policy_is_enough_and_no_policy_fails_the_preflight(a
         denied.preflight()
     assert caught.value.origin == "local" and "local problem (permissions)" in str(caught.value)
     assert "docs/stores.md#the-aws-iam-policy" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("type_name,name", [("aws_secretsmanager", "ksef/login"), ("aws_ssm", "/ksef/login")])
+def test_a_certificate_with_its_rsa_key_fits_and_is_recognised_by_its_serial(aws_endpoint, type_name, name):
+    store, _module = aws_store(aws_endpoint, type_name, name=name)
+    bundle, serial = certificate_value("rsa")
+    assert len(bundle) < 4096  # a standard SSM parameter holds 4 KB
+    store.write(bundle, meta_for(serial, name="automation-login"), None)
+    held = store.read()
+    assert (held.value, held.reference_number) == (bundle, serial)

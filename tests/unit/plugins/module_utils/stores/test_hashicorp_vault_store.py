@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
     StoreConfigError, StoreConflictError, StoreError, build_stores)
 from tests.support.ansible_module import make_module
-from tests.support.token_values import meta_for, token_value
+from tests.support.token_values import certificate_value, meta_for, token_value
 
 
 def vault_store(server, check_mode=False, **options):
@@ -423,3 +423,12 @@ def test_cert_login_with_a_tls_client_certificate(openbao_tls, no_vault_environm
     assert openbao_tls.live_tokens() == before + 1
     assert store.close() is None
     assert openbao_tls.live_tokens() == before
+
+
+def test_a_certificate_with_its_key_is_kept_and_recognised_by_its_serial(vault_server):
+    store, module = vault_store(vault_server, key="bundle")
+    bundle, serial = certificate_value()
+    store.write(bundle, meta_for(serial, name="automation-login"), None)
+    held = store.read()
+    assert (held.value, held.reference_number) == (bundle, serial) and bundle in module.no_log_values
+    assert kv(vault_server, "GET", "secret/data/ksef/erp").json()["data"]["data"] == {"bundle": bundle}
