@@ -328,3 +328,11 @@ def test_one_run_converges_the_certificates_of_many_companies(emulator, run_play
         assert offline["type"] == "Offline" and offline["subjectIdentifier"]["value"] == company.nip
     again = run_playbook(playbook, {"api_url": emulator.api_url}, inventory=inventory, extra_args=["-f", "2"])
     assert again.recap_changed == 0
+
+    # exclusive: managed - a certificate alpha no longer declares is revoked; beta's are not touched.
+    hosts["alpha"]["ksef_certificates"] = hosts["alpha"]["ksef_certificates"][:1]
+    inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
+    pruned = run_playbook(playbook, {"api_url": emulator.api_url}, inventory=inventory, extra_args=["-f", "2"])
+    assert pruned.recap_changed == 1
+    assert companies["alpha"].active("offline-qr") == set() and len(companies["beta"].active("offline-qr")) == 1
+    assert len(companies["alpha"].active("automation-login")) == 1
