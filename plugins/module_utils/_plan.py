@@ -94,6 +94,16 @@ class Plan:
         return meta
 
 
+def supersede(reference: str, successor: str, due, now, grace: str | None, noun: str) -> Step:
+    """The step for a credential a newer one supersedes: REVOKE once `due` (its successor's start plus the grace
+    period) has passed, RETAIN until then, so consumers that cached the old value keep working."""
+    if now >= due:
+        return Step(REVOKE, "superseded by %s" % successor, reference)
+    return Step(
+        RETAIN, "previous %s kept until %s (revoke_previous_after %s)" % (noun, due.isoformat(), grace), reference
+    )
+
+
 def row(name: str | None, step: Step) -> dict:
     return {"name": name, "action": step.action, "reference_number": step.reference_number, "reason": step.reason}
 

@@ -39,6 +39,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._plan import (
     ContextPlan,
     Plan,
     Step,
+    supersede,
 )
 
 NAME_PREFIX = "ksef-credentials "
@@ -243,21 +244,12 @@ def plan(declared: Declared, certificates, holdings, now: datetime, margin: time
             successor_at = now if cert is current else current.created
             if cert is current and declared.valid_from is not None:
                 successor_at = max(now, declared.valid_from)  # the successor logs in from its validFrom on
-            due = successor_at + grace
-            if now >= due:
-                successor = (
-                    "the new certificate" if cert is current else "current certificate %s" % (current.reference_number)
-                )
-                steps.append(Step(REVOKE, "superseded by %s" % successor, ref))
-            else:
-                steps.append(
-                    Step(
-                        RETAIN,
-                        "previous certificate kept until %s (revoke_previous_after %s)"
-                        % (due.isoformat(), _durations.describe(grace)),
-                        ref,
-                    )
-                )
+            successor = (
+                "the new certificate" if cert is current else "current certificate %s" % (current.reference_number)
+            )
+            steps.append(
+                supersede(ref, successor, successor_at + grace, now, _durations.describe(grace), "certificate")
+            )
         elif now - cert.created < margin:
             steps.append(
                 Step(

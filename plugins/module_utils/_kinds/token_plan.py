@@ -45,6 +45,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._plan import (  #
     Plan,
     Step,
     row,
+    supersede,
 )
 
 # The plan vocabulary is part of this module's interface (tests and _drift.py read it from here).
@@ -282,19 +283,8 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
         if token is current or (current is not None and token.created < current.created):
             # Superseded: by the token issued now, or by the current one.
             successor_at = now if token is current else current.created
-            due = successor_at + grace
-            if now >= due:
-                successor = "the new token" if token is current else "current token %s" % current.reference_number
-                steps.append(Step(REVOKE, "superseded by %s" % successor, ref))
-            else:
-                steps.append(
-                    Step(
-                        RETAIN,
-                        "previous token kept until %s (revoke_previous_after %s)"
-                        % (due.isoformat(), _durations.describe(grace)),
-                        ref,
-                    )
-                )
+            successor = "the new token" if token is current else "current token %s" % current.reference_number
+            steps.append(supersede(ref, successor, successor_at + grace, now, _durations.describe(grace), "token"))
         elif now - token.created < margin:
             steps.append(
                 Step(
