@@ -11,6 +11,7 @@ Error messages name the option at fault and never contain key material or passph
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,6 +170,23 @@ def _check_key(option: str, key, certificate: x509.Certificate) -> None:
         raise XadesCredentialsError(option, "does not match the certificate's public key")
 
 
+def _check_validity(option: str, certificate: x509.Certificate, now: datetime.datetime | None = None) -> None:
+    """KSeF refuses a certificate outside its validity (21115) after a challenge and a signature: say so first."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if now > certificate.not_valid_after_utc:
+        raise XadesCredentialsError(
+            option,
+            "the certificate expired on %s and KSeF refuses it (21115); renew it, or give a valid one"
+            % certificate.not_valid_after_utc.isoformat(),
+        )
+    if now < certificate.not_valid_before_utc:
+        raise XadesCredentialsError(
+            option,
+            "the certificate is valid only from %s and KSeF refuses it until then (21115)"
+            % certificate.not_valid_before_utc.isoformat(),
+        )
+
+
 def load_signing_credentials(
     certificate=None,
     private_key=None,
@@ -194,6 +212,7 @@ def load_signing_credentials(
         if cert is None or key is None:
             raise XadesCredentialsError("pkcs12", "must hold both the certificate and its private key")
         _check_key("pkcs12", key, cert)
+        _check_validity("pkcs12", cert)
         return SigningCredentials(cert, key)
     if certificate is None or private_key is None:
         missing = "certificate" if certificate is None else "private_key"
@@ -201,6 +220,7 @@ def load_signing_credentials(
     cert = _load_certificate("certificate", _read("certificate", certificate, echo_path=True))
     key = _load_private_key(_read("private_key", private_key, echo_path=False), private_key_passphrase)
     _check_key("private_key", key, cert)
+    _check_validity("certificate", cert)
     return SigningCredentials(cert, key)
 
 

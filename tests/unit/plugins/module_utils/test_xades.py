@@ -250,3 +250,17 @@ def test_tampered_signed_request_fails_signxml_verification():
     # and the untampered one passes even with a plain XMLDSig verifier (3 references)
     from signxml import XMLVerifier
     XMLVerifier().verify(signed, x509_cert=cert, expect_config=SignatureConfiguration(expect_references=3))
+
+
+@pytest.mark.parametrize("start,end,words", [(-40, -10, "expired on"), (10, 40, "valid only from")])
+def test_a_certificate_outside_its_validity_is_refused_before_any_request(tmp_path, start, end, words):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.SERIAL_NUMBER, "TINPL-1234563218"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "Jan Kowalski")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now + datetime.timedelta(days=start))
+            .not_valid_after(now + datetime.timedelta(days=end)).sign(key, hashes.SHA256()))
+    cert_path, key_path = write_pem(tmp_path, key, cert)
+    error = expect_error("certificate", certificate=str(cert_path), private_key=str(key_path))
+    assert words in error.message and "21115" in error.message
