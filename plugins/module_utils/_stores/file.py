@@ -16,6 +16,7 @@ import os
 import pwd
 import re
 import tempfile
+import unicodedata
 from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
@@ -32,6 +33,7 @@ DEFAULT_KEYS = {"env": "KSEF_TOKEN", "json": "token", "yaml": "token"}
 # Both are matched whole (fullmatch): `$` would let a trailing newline through.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
+_NAME_MAX = 255  # bytes in one path component (Linux NAME_MAX)
 # Permission bits of the group and of others: a secret file with any of them is shared.
 _SHARED_BITS = 0o077
 
@@ -91,7 +93,9 @@ class FileStore(Store):
 
     def __init__(self, module, options: dict, index: int):
         super().__init__(module, options, index)
-        self.path = os.path.realpath(options["path"])  # write through a symlink, not over it
+        raw = options["path"]
+        # Write through a symlink, not over it; a path realpath cannot take (a NUL) is refused by validate().
+        self.path = os.path.realpath(raw) if "\x00" not in raw else raw
         self.format = options.get("format") or "raw"
         self.key: str = options.get("key") or DEFAULT_KEYS.get(self.format) or ""
         self.backup_file: str | None = None  # set by the last write that made a backup
@@ -130,6 +134,15 @@ class FileStore(Store):
             raise self.config_error("passphrase", "is only used by format pkcs12; remove it or set format: pkcs12")
         if self.format == "env" and not _ENV_NAME.fullmatch(self.key):
             raise self.config_error("key", "must be a valid environment variable name such as KSEF_TOKEN")
+        control = next((c for c in self.options["path"] if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            raise self.config_error(
+                "path",
+                "must not contain control characters; found %r (a newline from a YAML block scalar such as "
+                "`path: |`, or a NUL)" % control,
+            )
+        if any(len(part.encode("utf-8")) > _NAME_MAX for part in self.path.split(os.sep)):
+            raise self.config_error("path", f"has a name longer than {_NAME_MAX} bytes, which the filesystem refuses")
         directory = os.path.dirname(self.path)
         if not os.path.isdir(directory):
             raise self.config_error("path", f"directory {directory} does not exist; create it first")
