@@ -16,6 +16,7 @@ import os
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import (
     Store,
     StoredValue,
+    StoreError,
     parse_reference_number,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._vault import (
@@ -28,6 +29,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._vault im
 
 CAS_MISMATCH = "check-and-set parameter did not match"
 METADATA_FIELDS = ("reference_number", "name", "permissions", "created", "context")
+MAX_CUSTOM_METADATA = 64  # keys of custom_metadata Vault (and OpenBao) allow per secret
 
 
 class HashicorpVaultStore(Store):
@@ -217,6 +219,8 @@ class HashicorpVaultStore(Store):
                 raise self.conflict(f"the secret is at version {version}, expected {expected_version}")
             if expected_version is None and held not in (None, value):
                 raise self.conflict("the secret gained a value under this key since it was read")
+        if meta is not None:
+            self._check_metadata_room(custom)
         self._metadata_before = dict(custom)
         self._put_data({**(data or {}), self.key: value}, version)
         if meta is not None:
@@ -229,7 +233,15 @@ class HashicorpVaultStore(Store):
                     f"{self.key}_context": meta.context,
                 }
             )
-            self._put_custom_metadata(custom)
+            try:
+                self._put_custom_metadata(custom)
+            except StoreError:
+                # The value is written but not described: put the secret back as it was, then fail.
+                if data:
+                    self._put_data(data, version + 1)
+                else:
+                    self._destroy([version + 1])
+                raise
 
     def restore(self, previous: StoredValue | None) -> None:
         self.refuse_in_check_mode("restore")
@@ -286,6 +298,19 @@ class HashicorpVaultStore(Store):
                 "permissions",
                 "the token lacks %s; nothing was changed in KSeF. The policy it needs is in %s"
                 % (", ".join(missing), POLICY_DOC),
+            )
+        if not removing:
+            self._check_metadata_room(self._current()[2])
+
+    def _check_metadata_room(self, custom: dict) -> None:
+        """Each key of the secret takes len(METADATA_FIELDS) custom metadata keys, and Vault allows 64."""
+        needed = set(custom) | set(self._metadata_keys())
+        if len(needed) > MAX_CUSTOM_METADATA:
+            raise self.local_error(
+                "path",
+                "the secret's custom metadata would need %d keys and Vault allows %d: it already holds %d other "
+                "credentials or keys; give this one its own %s"
+                % (len(needed), MAX_CUSTOM_METADATA, len(custom) // len(METADATA_FIELDS), self.option_name("path")),
             )
 
     def forget(self, reference_number: str) -> list[str]:

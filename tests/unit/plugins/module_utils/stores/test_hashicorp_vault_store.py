@@ -432,3 +432,23 @@ def test_a_certificate_with_its_key_is_kept_and_recognised_by_its_serial(vault_s
     held = store.read()
     assert (held.value, held.reference_number) == (bundle, serial) and bundle in module.no_log_values
     assert kv(vault_server, "GET", "secret/data/ksef/erp").json()["data"]["data"] == {"bundle": bundle}
+
+
+def test_a_secret_full_of_custom_metadata_is_refused_before_anything_changes(vault_server):
+    """Vault allows 64 custom metadata keys per secret and each key of it takes five: the 13th credential in one
+    secret is refused by the pre-check (before KSeF issues it), and a write never leaves the value undescribed."""
+    held = {}
+    for index in range(12):
+        store, _module = vault_store(vault_server, key=f"k{index}")
+        store.preflight()
+        value, ref = token_value()
+        store.write(value, meta_for(ref), None)
+        held[f"k{index}"] = value
+    thirteenth, _module = vault_store(vault_server, key="k12")
+    with pytest.raises(StoreError) as refused:
+        thirteenth.preflight()
+    assert "store[0].path" in str(refused.value) and "64" in str(refused.value)
+    value, ref = token_value()
+    with pytest.raises(StoreError):
+        thirteenth.write(value, meta_for(ref), None)
+    assert kv(vault_server, "GET", "secret/data/ksef/erp").json()["data"]["data"] == held
