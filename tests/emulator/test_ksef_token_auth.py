@@ -75,7 +75,13 @@ def test_bad_token_is_accepted_then_ends_450(ksef, nip, fresh_nip, case, detail)
     elif case == "revoked_token":
         _reference, token_value = ksef.seed_token(nip, status="Revoked")
     elif case == "pending_token":
-        _reference, token_value = ksef.seed_token(nip, status="Pending")
+        # Pending for an hour, not for the shared emulator's 0.3 s: a loaded machine must not see it Active.
+        previous = ksef.emu.admin("GET", "config").json()["activation_delay"]
+        ksef.emu.admin("PUT", "config", json={"activation_delay": 3600}).raise_for_status()
+        try:
+            _reference, token_value = ksef.seed_token(nip, status="Pending")
+        finally:
+            ksef.emu.admin("PUT", "config", json={"activation_delay": previous}).raise_for_status()
     elif case == "failed_token":
         _reference, token_value = ksef.seed_token(nip, status="Failed")
     status = ksef.token_auth_status(token_value, nip, **kwargs)
