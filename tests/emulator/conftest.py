@@ -8,6 +8,7 @@ import base64
 import itertools
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -54,6 +55,20 @@ class KsefClient:
 
     def __init__(self, emu):
         self.emu = emu
+
+    @contextmanager
+    def settings(self, **overrides):
+        """The emulator's settings changed for what starts inside the block (e.g. `activation_delay=3600`).
+
+        The shared emulator activates tokens and ends authentications in fractions of a second; a test that must
+        see the state before that uses an hour instead, so a loaded machine cannot see it end first.
+        """
+        previous = self.emu.admin("GET", "config").json()
+        self.emu.admin("PUT", "config", json=overrides).raise_for_status()
+        try:
+            yield
+        finally:
+            self.emu.admin("PUT", "config", json={k: previous[k] for k in overrides}).raise_for_status()
 
     # --- bootstrap through the control API
     def seed_token(self, nip: str, permissions=None, *, description="Token testowy", author=None,

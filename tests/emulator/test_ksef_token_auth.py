@@ -12,7 +12,21 @@ import pytest
 BAD_TOKEN = "Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu"
 
 
-def test_happy_path_reports_progress_then_success_and_issues_tokens(ksef, nip):
+def test_authentication_in_progress_answers_100_and_its_tokens_cannot_be_redeemed_yet(ksef, nip):
+    _ref, value = ksef.seed_token(nip)
+    with ksef.settings(auth_delay=3600):
+        r = ksef.start_token_auth(value, nip)
+    assert r.status_code == 202
+    reference, auth_token = r.json()["referenceNumber"], r.json()["authenticationToken"]["token"]
+    bearer = {"Authorization": f"Bearer {auth_token}"}
+    status = ksef.emu.api("GET", f"auth/{reference}", headers=bearer)
+    assert status.status_code == 200
+    assert status.json()["status"] == {"code": 100, "description": "Uwierzytelnianie w toku"}
+    redeem = ksef.emu.api("POST", "auth/token/redeem", headers=bearer)
+    assert redeem.status_code == 400 and ksef.codes(redeem) == [21301]
+
+
+def test_happy_path_succeeds_and_issues_tokens(ksef, nip):
     ref, value = ksef.seed_token(nip)
     r = ksef.start_token_auth(value, nip)
     assert r.status_code == 202
@@ -23,9 +37,6 @@ def test_happy_path_reports_progress_then_success_and_issues_tokens(ksef, nip):
     assert claims["token-type"] == "OperationToken"
     assert claims["operation-reference-number"] == body["referenceNumber"]
 
-    first = ksef.emu.api("GET", f"auth/{body['referenceNumber']}", headers={"Authorization": f"Bearer {auth_token}"})
-    assert first.status_code == 200
-    assert first.json()["status"] == {"code": 100, "description": "Uwierzytelnianie w toku"}
     final = ksef.wait_status(body["referenceNumber"], auth_token)
     assert final["status"] == {"code": 200, "description": "Uwierzytelnianie zakończone sukcesem"}
     assert final["authenticationMethod"] == "Token"
@@ -75,13 +86,8 @@ def test_bad_token_is_accepted_then_ends_450(ksef, nip, fresh_nip, case, detail)
     elif case == "revoked_token":
         _reference, token_value = ksef.seed_token(nip, status="Revoked")
     elif case == "pending_token":
-        # Pending for an hour, not for the shared emulator's 0.3 s: a loaded machine must not see it Active.
-        previous = ksef.emu.admin("GET", "config").json()["activation_delay"]
-        ksef.emu.admin("PUT", "config", json={"activation_delay": 3600}).raise_for_status()
-        try:
+        with ksef.settings(activation_delay=3600):
             _reference, token_value = ksef.seed_token(nip, status="Pending")
-        finally:
-            ksef.emu.admin("PUT", "config", json={"activation_delay": previous}).raise_for_status()
     elif case == "failed_token":
         _reference, token_value = ksef.seed_token(nip, status="Failed")
     status = ksef.token_auth_status(token_value, nip, **kwargs)

@@ -15,7 +15,8 @@ def create(ksef, login, permissions, description="Token do testów"):
 
 def test_create_returns_value_once_and_activates(ksef, nip):
     login = ksef.owner_login(nip)
-    r = create(ksef, login, ["InvoiceRead", "InvoiceWrite"])
+    with ksef.settings(activation_delay=3600):
+        r = create(ksef, login, ["InvoiceRead", "InvoiceWrite"])
     assert r.status_code == 202
     body = r.json()
     m = VALUE_RE.match(body["token"])
@@ -26,6 +27,7 @@ def test_create_returns_value_once_and_activates(ksef, nip):
     assert status["requestedPermissions"] == ["InvoiceRead", "InvoiceWrite"]
     assert status["authorIdentifier"] == {"type": "Nip", "value": nip}  # seeded owner token authored by the NIP
     assert status["contextIdentifier"] == {"type": "Nip", "value": nip}
+    body = create(ksef, login, ["InvoiceRead", "InvoiceWrite"]).json()
     assert ksef.wait_token_status(login, body["referenceNumber"], "Active")["status"] == "Active"
     # the new token authenticates with exactly its permissions
     new_login = ksef.login(body["token"], nip)
@@ -164,10 +166,13 @@ def test_tokens_of_other_contexts_are_not_found(ksef, nip, fresh_nip):
 
 def test_revoke_goes_revoking_then_revoked_and_blocks_authentication(ksef, nip):
     login = ksef.owner_login(nip)
+    slow_ref, slow_value = ksef.seed_token(nip, ["InvoiceRead"])
+    with ksef.settings(activation_delay=3600):
+        assert ksef.emu.api("DELETE", f"tokens/{slow_ref}", headers=login.headers).status_code == 204
+    assert ksef.emu.api("GET", f"tokens/{slow_ref}", headers=login.headers).json()["status"] == "Revoking"
+    assert ksef.token_auth_status(slow_value, nip)["status"]["details"] == ["Token unieważniony"]
     ref, value = ksef.seed_token(nip, ["InvoiceRead"])
     assert ksef.emu.api("DELETE", f"tokens/{ref}", headers=login.headers).status_code == 204
-    assert ksef.emu.api("GET", f"tokens/{ref}", headers=login.headers).json()["status"] == "Revoking"
-    assert ksef.token_auth_status(value, nip)["status"]["details"] == ["Token unieważniony"]
     assert ksef.wait_token_status(login, ref, "Revoked")["status"] == "Revoked"
     assert ksef.token_auth_status(value, nip)["status"]["details"] == ["Token unieważniony"]
     assert ksef.emu.api("DELETE", f"tokens/{ref}", headers=login.headers).status_code == 204  # idempotent
@@ -181,7 +186,8 @@ def test_failed_activation_via_control_api(ksef, nip):
     assert ksef.wait_token_status(login, failed["referenceNumber"], "Failed")["status"] == "Failed"
     assert ksef.wait_token_status(login, ok["referenceNumber"], "Active")["status"] == "Active"
     assert ksef.token_auth_status(failed["token"], nip)["status"]["details"] == ["Token nieaktywny"]
-    pending_ref, _value = ksef.seed_token(nip, ["InvoiceRead"], status="Pending")
+    with ksef.settings(activation_delay=3600):
+        pending_ref, _value = ksef.seed_token(nip, ["InvoiceRead"], status="Pending")
     r = ksef.emu.admin("POST", f"tokens/{pending_ref}/fail")
     assert r.status_code == 200 and r.json()["status"] == "Failed"
     assert ksef.emu.admin("POST", f"tokens/{ok['referenceNumber']}/fail").status_code == 409
