@@ -12,7 +12,8 @@ TEST_WORKERS ?= 2
 CAPTURE_CHECK := tests/emulator/test_zz_conformance.py::test_every_capture_written_by_the_suite_keeps_the_contract
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
-        test-soak sanity units-ansible-test lint release changelog docs bench emulator clean schema lint-python typecheck
+        test-soak test-matrix ee ee-deps ee-test sanity units-ansible-test lint release changelog docs bench emulator clean \
+        schema lint-python typecheck
 
 help:
 	@echo "make venv              create .venv with everything the project needs"
@@ -21,8 +22,11 @@ help:
 	@echo "make test-unit         unit tests only (fast)"
 	@echo "make test-emulator     emulator tests only"
 	@echo "make test-integration  playbooks against the emulator"
-	@echo "make test-soak         the long loops (100 kills, 12 fault rounds, 8 random full runs)"
+	@echo "make test-soak         the soak-marked tests: long loops (100 kills, 12 fault rounds), every kill point"
 	@echo "make test-ecosystem    ansible-test sanity/units, ansible-lint, galaxy build/install, EE"
+	@echo "make test-matrix       sanity, units and integration on every tested ansible-core/Python pair (nox)"
+	@echo "make ee                build the execution environment image localhost/ksef-credentials-ee:latest"
+	@echo "make ee-test           AWX-style jobs in that image through ansible-runner (builds it first)"
 	@echo "make sanity            ansible-test sanity on a copy of the collection"
 	@echo "make lint              ansible-lint (production profile) on roles and examples"
 	@echo "make lint-python       ruff, mypy, the generated docs in sync, the pre-commit configuration"
@@ -76,11 +80,47 @@ test-emulator: venv
 test-integration: venv
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
+# Every test marked `soak` (the reliability loops at full length, the further kill points and store races), then the
+# property test with more full runs.
 test-soak: venv
-	KSEF_SOAK=1 $(PY) -m pytest tests/reliability tests/security/test_property_declarations.py $(PYTEST_ARGS)
+	KSEF_SOAK=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m soak tests $(PYTEST_ARGS)
+	KSEF_SOAK=1 $(PY) -m pytest tests/security/test_property_declarations.py $(PYTEST_ARGS)
 
 test-ecosystem: venv system-deps
 	$(PY) -m pytest tests/ecosystem $(PYTEST_ARGS)
+
+# The tested range of ansible-core (noxfile.py): pyenv's Pythons on PATH for nox to find.
+test-matrix: venv system-deps
+	PATH="$$(ls -d $$HOME/.pyenv/versions/3.1[0-9]*/bin 2>/dev/null | tr '\n' ':')$$PATH" $(VENV)/bin/nox -f noxfile.py
+
+# The execution environment: podman and debootstrap from Debian (scripts/system_deps.sh ee), a base image built
+# locally (ee/base-image.sh, rebuilt when that script changes), the galaxy tarball, then ansible-builder.
+# podman reads the project's ee/containers.conf, never the machine's own settings.
+EE_IMAGE    := localhost/ksef-credentials-ee:latest
+EE_BUILD    := build/ee
+export CONTAINERS_CONF := $(CURDIR)/ee/containers.conf
+
+ee-deps:
+	scripts/system_deps.sh ee
+
+$(EE_BUILD)/base-image.stamp: ee/base-image.sh | ee-deps
+	mkdir -p $(EE_BUILD)
+	EE_WORK_DIR=$(EE_BUILD) ee/base-image.sh
+	touch $@
+
+ee: venv ee-deps $(EE_BUILD)/base-image.stamp
+	@start=$$(date +%s); \
+	rm -f $(EE_BUILD)/ksef-credentials-*.tar.gz; \
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(EE_BUILD) . >/dev/null && \
+	mv $(EE_BUILD)/ksef-credentials-*.tar.gz $(EE_BUILD)/ksef-credentials.tar.gz && \
+	$(VENV)/bin/ansible-builder build -f ee/execution-environment.yml -c $(EE_BUILD)/context \
+	    --container-runtime podman --extra-build-cli-args "--network host" -v 1 && \
+	echo "built $(EE_IMAGE) in $$(( $$(date +%s) - start )) s: $$(podman image inspect --format '{{.Size}}' $(EE_IMAGE) | numfmt --to=si)B"
+
+ee-test: ee
+	@export KSEF_RUN_ID="ee-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; trap 'rc=130' INT TERM; \
+	KSEF_EE=1 $(PY) -m pytest tests/ee $(PYTEST_ARGS) || rc=$$?; \
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 sanity: venv system-deps
 	scripts/ansible_test.sh sanity

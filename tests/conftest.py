@@ -126,6 +126,15 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_modifyitems(session, config, items):
+    # Opt-in tests, so that `make test` stays within its time budget: `soak` (long loops, further cases of a kind
+    # make test already covers) runs in `make test-soak` (KSEF_SOAK=1); `ee` (jobs in the execution environment
+    # image, which `make ee` builds) in `make ee-test` (KSEF_EE=1).
+    for marker, variable in (("soak", "KSEF_SOAK"), ("ee", "KSEF_EE")):
+        if os.environ.get(variable) != "1":
+            opted_out = [i for i in items if i.get_closest_marker(marker)]
+            if opted_out:
+                config.hook.pytest_deselected(items=opted_out)
+                items[:] = [i for i in items if not i.get_closest_marker(marker)]
     # The check of every capture the suite wrote must run after every other test.
     last = [i for i in items if i.name.startswith("test_every_capture_written_by_the_suite")]
     items[:] = [i for i in items if i not in last] + last

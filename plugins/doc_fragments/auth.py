@@ -17,35 +17,46 @@ options:
       - A session the module opens itself is closed (C(DELETE /auth/sessions/current)) when the module ends,
         also on failure. A reused session is left open.
       - Every secret here is hidden from output (C(no_log)).
+      - When the task sets none of the login options (O(auth.ksef_token), O(auth.certificate), O(auth.private_key),
+        O(auth.pkcs12), O(auth.access_token), O(auth.refresh_token)), or leaves out O(auth) altogether, the login
+        comes from the environment, as an AWX or Automation Platform credential injects it (see the collection's
+        docs/awx.md) - E(KSEF_TOKEN); or E(KSEF_CERTIFICATE) with E(KSEF_PRIVATE_KEY) and optionally
+        E(KSEF_PRIVATE_KEY_PASSPHRASE); or E(KSEF_PKCS12) with optionally E(KSEF_PKCS12_PASSPHRASE). A login
+        option in the task always wins over the environment as a whole; the two are never mixed.
     type: dict
-    required: true
     suboptions:
       ksef_token:
         description:
           - A KSeF token with the permissions the task needs. Encrypted with the current KSeF public key
             (RSA-OAEP SHA-256) before it is sent.
+          - Falls back to E(KSEF_TOKEN) when no login option is set (see O(auth)).
         type: str
       certificate:
         description:
           - Certificate for XAdES login, as a PEM file path or PEM content.
           - Needs O(auth.private_key).
+          - Falls back to E(KSEF_CERTIFICATE) when no login option is set (see O(auth)).
         type: str
       private_key:
         description:
           - Private key of O(auth.certificate), as a PEM file path or PEM content.
+          - Falls back to E(KSEF_PRIVATE_KEY) when no login option is set (see O(auth)).
         type: str
       private_key_passphrase:
         description:
           - Passphrase of an encrypted O(auth.private_key).
+          - Falls back to E(KSEF_PRIVATE_KEY_PASSPHRASE) when no login option is set (see O(auth)).
         type: str
       pkcs12:
         description:
           - A PKCS#12 bundle (certificate and key) for XAdES login, as a file path.
           - Mutually exclusive with O(auth.certificate) and O(auth.private_key).
+          - Falls back to E(KSEF_PKCS12) when no login option is set (see O(auth)).
         type: str
       pkcs12_passphrase:
         description:
           - Passphrase of O(auth.pkcs12).
+          - Falls back to E(KSEF_PKCS12_PASSPHRASE) when no login option is set (see O(auth)).
         type: str
       subject_identifier_type:
         description:

@@ -16,6 +16,7 @@ any API call, registers every runtime secret in `no_log_values`, and opens/close
 
 from __future__ import annotations
 
+import os
 import traceback
 from contextlib import contextmanager
 
@@ -24,7 +25,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
     AUTH_ARGUMENT_SPEC,
+    AUTH_ENVIRONMENT,
     CRYPTOGRAPHY_IMPORT_ERROR,
+    SECRET_AUTH_OPTIONS,
     Authenticator,
     validate_auth,
 )
@@ -63,12 +66,17 @@ class KsefModule(AnsibleModule):
         self._sessions = []
         for name, error in (("httpx", HTTPX_IMPORT_ERROR), ("cryptography", CRYPTOGRAPHY_IMPORT_ERROR)):
             self._fail_when_missing(name, error)
+        for option, variable in AUTH_ENVIRONMENT.items():  # hidden whether or not this task logs in with them
+            if option in SECRET_AUTH_OPTIONS:
+                self.register_secret(os.environ.get(variable))
         try:
             self.ksef_context = validate_context(self.params.get("context"))
             self.ksef_connection = resolve_connection(self.params)
-            self.ksef_auth = validate_auth(self.params.get("auth"))
+            self.ksef_auth = validate_auth(self.params.get("auth"), os.environ)
         except KsefConfigError as exc:
             self.fail_from(exc)
+        for option in SECRET_AUTH_OPTIONS:  # also what came from a *_FILE variable
+            self.register_secret(getattr(self.ksef_auth, option))
         if self.ksef_auth.method == "xades":  # only a XAdES login needs lxml and signxml
             from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # only a XAdES login needs it
 

@@ -265,7 +265,8 @@ options:
           token_file:
             description:
               - V(hashicorp_vault) - a file holding the token, as C(vault login) and C(bao login) write
-                it. Defaults to C(~/.vault-token) when no token is given otherwise.
+                it. Defaults to the E(KSEF_VAULT_TOKEN_FILE) environment variable (an AWX credential injects
+                it), then to C(~/.vault-token), when no token is given otherwise.
             type: path
           role_id:
             description:

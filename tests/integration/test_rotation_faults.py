@@ -92,6 +92,7 @@ def test_vault_refuses_the_write(world, rotation, vault_server):
     rotation.rerun_converges()
 
 
+@pytest.mark.soak  # another writer between write and read-back: make test covers the refused writes
 def test_vault_compare_and_set_lost_to_another_writer(world, rotation, vault_server):
     # Another application updates its own key of the same secret between our read and our write.
     vault_server.faults.write_first = {"token": rotation.old_value, "db_password": "other app"}
@@ -117,6 +118,7 @@ def test_secrets_manager_refuses_the_write(world, rotation, aws_proxy):
 # -- a store reads back something else, or fails to read back ---------------------------------------------
 
 
+@pytest.mark.soak  # another writer between write and read-back: make test covers the refused writes
 def test_secrets_manager_read_back_returns_another_writers_value(world, rotation, aws_proxy):
     # A stale writer puts the old value back right after our write, before the read-back.
     aws_proxy.write_after[SECRET] = rotation.old_value
@@ -147,6 +149,7 @@ echo '{world.password.decode()}'
     rotation.rerun_converges(stores=stores)
 
 
+@pytest.mark.soak  # another writer between write and read-back: make test covers the refused writes
 def test_vault_read_back_returns_another_writers_value(world, rotation, vault_server):
     # Another writer puts a value of its own right after our write, before the read-back.
     foreign = f"{rotation.old}|nip-0000000000|{'0' * 64}"

@@ -133,7 +133,10 @@ KILL_POINTS = {
 }
 
 
-@pytest.mark.parametrize("point", list(KILL_POINTS))
+# make test kills during the store writes, the moment with the most to undo; make test-soak kills at every point.
+@pytest.mark.parametrize("point", [
+    pytest.param(point, marks=() if point == "during-store-writes" else pytest.mark.soak) for point in KILL_POINTS
+])
 def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, tmp_path, point):
     prepare, reached, after_kill = KILL_POINTS[point]
     old, old_value = world.seed_current()

@@ -12,6 +12,8 @@ from tests.reliability.world import Fleet
 pytestmark = pytest.mark.integration
 
 SOAK = os.environ.get("KSEF_SOAK") == "1"
+# The loops of this folder run in make test-soak only (tests/conftest.py).
+pytestmark = pytest.mark.soak
 CONTEXTS = 3 if SOAK else 2
 ROUNDS = 12 if SOAK else 2          # rounds of (converge until done, then rotate) under faults
 MAX_RUNS_PER_ROUND = 8

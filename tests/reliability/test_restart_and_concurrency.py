@@ -39,6 +39,8 @@ def test_an_emulator_restart_during_a_rotation_fails_clearly_or_recovers(emulato
 
 
 SOAK = os.environ.get("KSEF_SOAK") == "1"
+# The loops of this folder run in make test-soak only (tests/conftest.py).
+pytestmark = pytest.mark.soak
 
 
 @pytest.mark.parametrize("rotate", [False, True] if SOAK else [True],

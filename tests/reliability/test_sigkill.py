@@ -21,6 +21,8 @@ from tests.reliability.world import Fleet
 pytestmark = pytest.mark.integration
 
 SOAK = os.environ.get("KSEF_SOAK") == "1"
+# The loops of this folder run in make test-soak only (tests/conftest.py).
+pytestmark = pytest.mark.soak
 # Three kills in `make test` (the 15-minute budget), a hundred in `make test-soak`.
 ITERATIONS = int(os.environ.get("KSEF_SOAK_KILLS", "100")) if SOAK else 3
 SEED = 4242

@@ -33,6 +33,8 @@ ENVIRONMENT = {
     "role_id": ("ANSIBLE_HASHI_VAULT_ROLE_ID",),
     "secret_id": ("ANSIBLE_HASHI_VAULT_SECRET_ID",),
     "jwt": ("ANSIBLE_HASHI_VAULT_JWT",),
+    # A file holding the token, which an AWX credential injects (a path in the job's environment, never the token).
+    "token_file": ("KSEF_VAULT_TOKEN_FILE",),
 }
 _SKIP_VERIFY = ("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY")
 _ERRORS_OCCURRED = re.compile(r"^\d+ errors? occurred:\s*", re.IGNORECASE)
@@ -61,12 +63,13 @@ def verify_certificates(options: dict) -> bool:
 
 def token_from_file(options: dict) -> str | None:
     """The token in `token_file` (default ~/.vault-token, written by `vault login` and `bao login`)."""
-    path = os.path.expanduser(options.get("token_file") or DEFAULT_TOKEN_FILE)
+    given = setting(options, "token_file")
+    path = os.path.expanduser(given or DEFAULT_TOKEN_FILE)
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read().strip() or None
     except FileNotFoundError:
-        if options.get("token_file"):
+        if given:
             raise
         return None
 

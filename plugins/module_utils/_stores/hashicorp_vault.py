@@ -101,7 +101,7 @@ class HashicorpVaultStore(Store):
             if not setting(self.options, option):
                 raise self.config_error(option, f"is required when auth_method is {method}")
         if method == "token" and not setting(self.options, "token"):
-            token_file = os.path.expanduser(self.options.get("token_file") or DEFAULT_TOKEN_FILE)
+            token_file = os.path.expanduser(setting(self.options, "token_file") or DEFAULT_TOKEN_FILE)
             if not os.path.isfile(token_file):
                 raise self.config_error(
                     "token",

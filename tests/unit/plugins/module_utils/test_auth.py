@@ -78,6 +78,49 @@ def test_conflicts_and_gaps_name_the_options(auth, option, words):
         assert err.value.option == option
 
 
+ENVIRONMENT = {"KSEF_TOKEN": TOKEN, "KSEF_CERTIFICATE": "/runner/env/cert.pem", "KSEF_PRIVATE_KEY": "/runner/env/key",
+               "KSEF_PRIVATE_KEY_PASSPHRASE": "pass", "KSEF_PKCS12": "/runner/env/b.p12", "KSEF_PKCS12_PASSPHRASE": "p"}
+
+
+@pytest.mark.parametrize("variables,method", [
+    (["KSEF_TOKEN"], "ksef_token"),
+    (["KSEF_CERTIFICATE", "KSEF_PRIVATE_KEY"], "xades"),
+    (["KSEF_CERTIFICATE", "KSEF_PRIVATE_KEY", "KSEF_PRIVATE_KEY_PASSPHRASE"], "xades"),
+    (["KSEF_PKCS12", "KSEF_PKCS12_PASSPHRASE"], "xades"),
+])
+def test_a_task_without_login_options_logs_in_as_the_environment_says(variables, method):
+    environ = {name: ENVIRONMENT[name] for name in variables}
+    config = validate_auth({"poll_timeout": 30, "ksef_token": None}, environ)
+    assert config.method == method and config.poll_timeout == 30
+    if method == "ksef_token":
+        assert config.ksef_token == TOKEN
+    elif "KSEF_PKCS12" in variables:
+        assert (config.pkcs12, config.pkcs12_passphrase) == ("/runner/env/b.p12", "p")
+    else:
+        assert (config.certificate, config.private_key) == ("/runner/env/cert.pem", "/runner/env/key")
+
+
+@pytest.mark.parametrize("auth", [{"ksef_token": "from-the-task"}, {"access_token": "a"}, {"pkcs12": "mine.p12"}])
+def test_a_login_option_in_the_task_wins_over_the_whole_environment(auth):
+    config = validate_auth(auth, ENVIRONMENT)  # every variable set: none of them is mixed in
+    assert config.ksef_token == auth.get("ksef_token") and config.certificate is None
+    assert config.pkcs12_passphrase is None and config.private_key is None
+
+
+@pytest.mark.parametrize("variables,option,words", [
+    (["KSEF_TOKEN", "KSEF_PKCS12"], "auth", "environment variables KSEF_TOKEN, KSEF_PKCS12 select more than one"),
+    (["KSEF_CERTIFICATE"], "KSEF_PRIVATE_KEY", "needs both KSEF_CERTIFICATE and KSEF_PRIVATE_KEY"),
+    (["KSEF_PKCS12_PASSPHRASE", "KSEF_CERTIFICATE", "KSEF_PRIVATE_KEY"], "KSEF_PKCS12_PASSPHRASE",
+     "KSEF_PKCS12_PASSPHRASE is set but KSEF_PKCS12 is not"),
+    ([], "auth", "or, with no auth option set, the environment: KSEF_TOKEN"),
+])
+def test_a_bad_environment_is_named_by_its_variables(variables, option, words):
+    with pytest.raises(KsefConfigError) as err:
+        validate_auth({}, {name: ENVIRONMENT[name] for name in variables})
+    assert words in str(err.value) and err.value.option == option
+    assert TOKEN not in str(err.value)
+
+
 def test_auth_config_repr_hides_secrets():
     config = validate_auth({"ksef_token": TOKEN})
     assert TOKEN not in repr(config) and "ksef_token" in repr(config)

@@ -84,6 +84,19 @@ def test_shared_options_are_merged_with_the_module_spec(capsys):
     assert out["api_calls"] == {} and not out.get("failed")
 
 
+def test_the_environment_login_is_used_without_auth_and_its_secrets_are_hidden(capsys, monkeypatch):
+    monkeypatch.setenv("KSEF_TOKEN", TOKEN)
+    monkeypatch.setenv("KSEF_PRIVATE_KEY_PASSPHRASE", "unused-passphrase")
+
+    def body(module):
+        assert module.ksef_auth.method == "ksef_token" and module.ksef_auth.ksef_token == TOKEN
+        assert {TOKEN, "unused-passphrase"} <= module.no_log_values
+        module.exit_json(changed=False, echo=f"{TOKEN} unused-passphrase")
+
+    out = run({k: v for k, v in BASE_ARGS.items() if k != "auth"}, body, capsys)
+    assert TOKEN not in json.dumps(out) and "unused-passphrase" not in json.dumps(out)
+
+
 @pytest.mark.parametrize("change,option,words", [
     ({"context": {"nip": "5265877636"}}, "context.nip", "check digit"),
     ({"context": {"internal_id": "123"}}, "context.internal_id", "NIP-5digits"),
