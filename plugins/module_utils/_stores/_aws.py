@@ -72,7 +72,9 @@ class AwsClientMixin(Store):
                 aws_secret_access_key=keys["secret_key"] or None,
                 aws_session_token=keys["session_token"] or None,
                 profile_name=self.options.get("profile") or None,
-                region_name=self.options.get("region") or None,
+                # boto3 itself reads only AWS_DEFAULT_REGION; AWS_REGION is what the AWS CLI v2 and the other SDKs
+                # read first (and what an AWX credential injects).
+                region_name=self.options.get("region") or os.environ.get("AWS_REGION") or None,
             )
         except BotoCoreError as exc:  # ProfileNotFound and friends name the profile, nothing secret
             raise self.config_error("profile", str(exc)) from None

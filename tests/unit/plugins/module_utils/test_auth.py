@@ -121,6 +121,29 @@ def test_a_bad_environment_is_named_by_its_variables(variables, option, words):
     assert TOKEN not in str(err.value)
 
 
+def test_a_secret_can_come_from_the_file_a_file_variable_names(tmp_path):
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    (tmp_path / "passphrase").write_text("pass\n")
+    config = validate_auth({}, {"KSEF_TOKEN_FILE": str(tmp_path / "token")})
+    assert (config.method, config.ksef_token) == ("ksef_token", TOKEN)
+    config = validate_auth({}, {"KSEF_CERTIFICATE": "c.pem", "KSEF_PRIVATE_KEY": "k.pem",
+                                "KSEF_PRIVATE_KEY_PASSPHRASE_FILE": str(tmp_path / "passphrase")})
+    assert config.private_key_passphrase == "pass"
+
+
+@pytest.mark.parametrize("environ,option,words", [
+    ({"KSEF_TOKEN": TOKEN, "KSEF_TOKEN_FILE": "/x"}, "KSEF_TOKEN", "KSEF_TOKEN and KSEF_TOKEN_FILE are both set"),
+    ({"KSEF_TOKEN_FILE": "/nonexistent/token"}, "KSEF_TOKEN_FILE", "names /nonexistent/token, which cannot be read"),
+    ({"KSEF_PKCS12_PASSPHRASE_FILE": "EMPTY"}, "KSEF_PKCS12_PASSPHRASE_FILE", "which is empty"),
+])
+def test_a_bad_file_variable_is_named(environ, option, words, tmp_path):
+    (tmp_path / "empty").write_text("\n")
+    environ = {k: str(tmp_path / "empty") if v == "EMPTY" else v for k, v in environ.items()}
+    with pytest.raises(KsefConfigError) as err:
+        validate_auth({}, environ)
+    assert words in str(err.value) and err.value.option == option and TOKEN not in str(err.value)
+
+
 def test_auth_config_repr_hides_secrets():
     config = validate_auth({"ksef_token": TOKEN})
     assert TOKEN not in repr(config) and "ksef_token" in repr(config)

@@ -97,6 +97,18 @@ def test_the_environment_login_is_used_without_auth_and_its_secrets_are_hidden(c
     assert TOKEN not in json.dumps(out) and "unused-passphrase" not in json.dumps(out)
 
 
+def test_a_token_read_from_a_file_variable_is_hidden(capsys, monkeypatch, tmp_path):
+    (tmp_path / "token").write_text(TOKEN)
+    monkeypatch.setenv("KSEF_TOKEN_FILE", str(tmp_path / "token"))
+
+    def body(module):
+        assert module.ksef_auth.ksef_token == TOKEN and TOKEN in module.no_log_values
+        module.exit_json(changed=False, echo=TOKEN)
+
+    out = run({k: v for k, v in BASE_ARGS.items() if k != "auth"}, body, capsys)
+    assert TOKEN not in json.dumps(out)
+
+
 @pytest.mark.parametrize("change,option,words", [
     ({"context": {"nip": "5265877636"}}, "context.nip", "check digit"),
     ({"context": {"internal_id": "123"}}, "context.internal_id", "NIP-5digits"),

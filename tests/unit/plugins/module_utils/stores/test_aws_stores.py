@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
     StoreConfigError, StoreConflictError, StoreError, build_stores)
 from tests.support.ansible_module import make_module
+from tests.support.awx_credentials import inject
 from tests.support.token_values import certificate_value, meta_for, token_value
 
 REGION = "eu-central-1"
@@ -318,3 +319,31 @@ def test_a_certificate_with_its_rsa_key_fits_and_is_recognised_by_its_serial(aws
     store.write(bundle, meta_for(serial, name="automation-login"), None)
     held = store.read()
     assert (held.value, held.reference_number) == (bundle, serial)
+
+
+# -- the AWX credential type (extensions/awx/credential_types/aws_store.yml) --------------------------------------
+
+def test_the_awx_aws_credential_reaches_the_store_through_a_credentials_file_alone(aws_endpoint, monkeypatch,
+                                                                                    tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                 "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Without the credential: no key anywhere, and the store says so before writing.
+    store, _module = aws_store(aws_endpoint, "aws_secretsmanager", name="ksef/awx")
+    with pytest.raises(StoreError, match="no usable AWS credentials"):
+        store.read()
+
+    env, extra_vars = inject("aws_store", {"access_key": "AKIAAWXTEST", "secret_key": "awx-secret-key",
+                                           "region": REGION}, tmp_path)
+    assert extra_vars == {} and set(env) == {"AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION"}
+    assert "awx-secret-key" not in json.dumps(env)  # the job's environment holds a path, not the key
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    module = make_module([{"type": "aws_secretsmanager", "endpoint_url": aws_endpoint, "name": "ksef/awx"}])
+    store = build_stores(module, module.params["store"])[0]
+    value, reference = token_value()
+    store.write(value, meta_for(reference), None)
+    assert store.read().value == value

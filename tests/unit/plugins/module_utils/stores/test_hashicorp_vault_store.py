@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
     StoreConfigError, StoreConflictError, StoreError, build_stores)
 from tests.support.ansible_module import make_module
+from tests.support.awx_credentials import inject
 from tests.support.token_values import certificate_value, meta_for, token_value
 
 
@@ -234,6 +235,22 @@ def test_the_token_file_the_cli_writes(vault_server, tmp_path, monkeypatch):
     with pytest.raises(StoreConfigError) as caught:
         build_stores(make_module([]), [{"type": "hashicorp_vault", "url": vault_server.url, "path": "ksef/erp"}])
     assert caught.value.option == "store[0].token" and ".vault-token" in str(caught.value)
+
+
+def test_the_awx_vault_credential_reaches_the_store_as_files_only(vault_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token to fall back on
+    env, _extra = inject("hashicorp_vault_store", {"url": vault_server.url, "token": vault_server.root_token},
+                         tmp_path)
+    assert vault_server.root_token not in json.dumps(env)  # the job's environment holds the token's path only
+    for name, value in env.items():
+        if value:
+            monkeypatch.setenv(name, value)
+    module = make_module([{"type": "hashicorp_vault", "path": "ksef/awx"}])
+    store = build_stores(module, module.params["store"])[0]
+    value, ref = token_value()
+    store.write(value, meta_for(ref), None)
+    assert vault_server.data("ksef/awx") == {"token": value}
+    assert vault_server.root_token in module.no_log_values
 
 
 def test_a_kv_version_1_mount_is_refused_before_anything_is_read_or_written(vault_server):
