@@ -98,8 +98,8 @@ def podman_env(monkeypatch):
     assert image.returncode == 0, f"{IMAGE} is not built: run make ee"
 
 
-def test_jobs_run_in_the_image_with_awx_credentials_and_leave_no_secret(podman_env, emulator_factory, openbao,
-                                                                       tmp_path):
+def test_jobs_run_in_the_image_with_awx_credentials_and_leave_no_secret(
+        podman_env, emulator_factory, openbao, tmp_path):
     openbao.reset()
     emulator = emulator_factory("--expose-secrets", "--activation-delay", "0.3")
     jobs_dir, inputs = tmp_path / "jobs", tmp_path / "inputs"

@@ -323,8 +323,8 @@ def test_a_certificate_with_its_rsa_key_fits_and_is_recognised_by_its_serial(aws
 
 # -- the AWX credential type (extensions/awx/credential_types/aws_store.yml) --------------------------------------
 
-def test_the_awx_aws_credential_reaches_the_store_through_a_credentials_file_alone(aws_endpoint, monkeypatch,
-                                                                                    tmp_path):
+def test_the_awx_aws_credential_reaches_the_store_through_a_credentials_file_alone(
+        aws_endpoint, monkeypatch, tmp_path):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                  "AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
