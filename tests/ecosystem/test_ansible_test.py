@@ -36,7 +36,7 @@ def ansible_test(run_tool, tool_env, *args: str):
                     env=tool_env(VENV_BIN=str(VENV_BIN)), timeout=900, expect_rc=None)
 
 
-# Every sanity test runs on the whole collection, except pylint: in `make test` it lints plugins/ (the code Ansible
+# Every sanity test runs on the whole collection, except pylint, which in `make test` lints plugins/ (the code Ansible
 # runs), 33 s of its 76 s. The rest (tests, the emulator, scripts) gets pep8 here, and the emulator ruff and mypy
 # in `make lint-python`; `KSEF_SOAK=1 make test-ecosystem` runs pylint on everything.
 def sanity_runs() -> list[tuple[str, ...]]:

@@ -116,7 +116,7 @@ def test_jobs_run_in_the_image_with_awx_credentials_and_leave_no_secret(
                    [("ksef_certificate", {"certificate": seal.cert_path.read_text(),
                                           "private_key": seal.key_path.read_text()})])
     assert (demo.rc, demo.status) == (0, "successful"), demo.stdout[-6000:]
-    created = [r for r in demo.results("Declare the ERP's invoice-sending token")]
+    created = demo.results("Declare the ERP's invoice-sending token")
     assert created and created[0]["changed"] is True and created[0]["status"] == "Active"
     assert "ok=5" in demo.stdout and "failed=0" in demo.stdout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 import threading
 import time
@@ -272,13 +273,16 @@ FAULTS = (
     "POST /certificates/retrieve",
     "POST /auth/xades-signature",  # the proving login: the runs themselves use a session opened before
 )
+# make test fails the first request (never repeated) and the last step (a certificate already issued must be
+# revoked again); make test-soak (KSEF_SOAK=1) fails every step.
+FAULTS_RUN = FAULTS if os.environ.get("KSEF_SOAK") == "1" else (FAULTS[0], FAULTS[-1])
 
 
 def test_a_failure_at_each_step_leaves_nothing_half_done(subject, run_playbook, emulator):
     base = dict(subject.vars, stores=subject.stores(), access_token=subject.access_token())
     old = run_playbook(PLAYBOOK, base).task(TASK)["serial_number"]
     before = subject.pem.read_text()
-    for fault in FAULTS:
+    for fault in FAULTS_RUN:
         emulator.admin("PUT", "faults", json={"error_rate": 1, "operations": [fault]}).raise_for_status()
         try:
             failed = run_playbook(PLAYBOOK, dict(base, renew=True), expect_rc=2).task(TASK)

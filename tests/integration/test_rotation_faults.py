@@ -104,6 +104,7 @@ def test_vault_compare_and_set_lost_to_another_writer(world, rotation, vault_ser
     assert vault_server.data("ksef/erp")["db_password"] == "other app", "the rerun keeps the other key"
 
 
+@pytest.mark.soak  # a refused write: make test covers it with Vault
 def test_secrets_manager_refuses_the_write(world, rotation, aws_proxy):
     aws_proxy.refuse["secretsmanager.PutSecretValue"] = (400, "AccessDeniedException",
                                                          "not authorized to perform: secretsmanager:PutSecretValue")
@@ -162,6 +163,7 @@ def test_vault_read_back_returns_another_writers_value(world, rotation, vault_se
 
 # -- KSeF fails between creation and the stores -----------------------------------------------------------
 
+@pytest.mark.soak  # make test: a failed activation in test_token.py, a rotation rolled back in the tests here
 def test_token_that_never_becomes_active(world, rotation):
     world.emulator.admin("PUT", "activation", json={"fail_next": 1}).raise_for_status()
     failed = rotation.fail()

@@ -11,9 +11,7 @@ interpreter. Plaintext and ciphertext travel through pipes only; the password st
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
@@ -22,10 +20,6 @@ _VAULT_FILE = re.compile(rb"\$ANSIBLE_VAULT;1\.[12];AES256(;[^\s;]+)?\n(?:[0-9a-
 # Settings that make ansible-core print to stdout, where the ciphertext or plaintext is read. Environment
 # variables win over any ansible.cfg, so these are set, not only removed.
 _QUIET = {"ANSIBLE_DEBUG": "0", "ANSIBLE_VERBOSITY": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
-
-
-def _child_env() -> dict:
-    return {**os.environ, **_QUIET}
 
 
 class VaultCommandError(Exception):
@@ -44,9 +38,10 @@ def is_vault_encrypted(data: bytes) -> bool:
 class AnsibleVault:
     """Encrypt/decrypt with one vault id and its password file (or password script)."""
 
-    def __init__(self, password_file: str, vault_id: str | None):
+    def __init__(self, password_file: str, vault_id: str | None, run_command):
         self.vault_id = vault_id or "default"  # "default" writes the unlabelled 1.1 header, as ansible-vault does
         self.password_file = password_file
+        self._run_command = run_command  # the module's AnsibleModule.run_command
 
     def _run(self, action: str, data: bytes) -> bytes:
         identity = f"{self.vault_id}@{self.password_file}"
@@ -55,17 +50,27 @@ class AnsibleVault:
             command += ["--encrypt-vault-id", self.vault_id]
         command += ["--output", "-", "-"]
         try:
-            done = subprocess.run(command, input=data, capture_output=True, timeout=120, check=False, env=_child_env())
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            # Bytes in and out (encoding=None), nothing in the arguments expanded, exceptions raised here rather than
+            # failing the module, so the store can undo what came before.
+            returncode, stdout, stderr = self._run_command(
+                command,
+                data=data,
+                binary_data=True,
+                environ_update=_QUIET,
+                encoding=None,
+                expand_user_and_vars=False,
+                handle_exceptions=False,
+            )
+        except OSError as exc:
             raise VaultCommandError(f"cannot run ansible-vault: {type(exc).__name__}") from None
-        if done.returncode == 0:
-            return done.stdout
+        if returncode == 0:
+            return stdout
         # stderr holds ansible's messages (file names, reasons), never the plaintext or the password
-        errors = done.stderr.decode("utf-8", "replace")
+        errors = stderr.decode("utf-8", "replace")
         if "No module named" in errors and "ansible" in errors:
             raise VaultCommandError("ansible-core is not installed for this Python", missing=True)
         lines = [line.strip() for line in errors.splitlines() if "ERROR" in line]
-        detail = lines[-1].split("]", 1)[-1].strip(" :") if lines else f"exit code {done.returncode}"
+        detail = lines[-1].split("]", 1)[-1].strip(" :") if lines else f"exit code {returncode}"
         raise VaultCommandError(detail, wrong_password="Decryption failed" in errors)
 
     def encrypt(self, plaintext: str) -> bytes:

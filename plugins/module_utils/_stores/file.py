@@ -184,7 +184,7 @@ class FileStore(Store):
         password_file = self.options["vault_password_file"]
         if not os.path.isfile(password_file):
             raise self.config_error("vault_password_file", f"file {password_file} does not exist")
-        return AnsibleVault(password_file, self.options.get("vault_id"))
+        return AnsibleVault(password_file, self.options.get("vault_id"), self.module.run_command)
 
     # -- file content -----------------------------------------------------------------------------
     def _read_text(self) -> str | None:
