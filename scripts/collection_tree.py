@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 # Top-level entries that are never part of the collection's content.
-SKIP_TOP_LEVEL = {".venv", ".collections", "build", ".git", ".ci", ".tox", ".ansible"}
+SKIP_TOP_LEVEL = {".venv", ".collections", "build", ".git", ".ci", ".tox", ".nox", ".ansible"}
 # Paths relative to the repository root.
 SKIP_RELATIVE = {"tests/output", "bench/results.json"}
 # Names skipped at any depth: caches, packaging metadata, built artefacts.
