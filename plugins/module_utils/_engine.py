@@ -30,7 +30,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils import _locks, _p
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError, describe
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreError, build_stores
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import StoreError, build_stores
 
 
 class ApplyError(KsefError):

@@ -7,7 +7,7 @@ from ansible.module_utils.testing import patch_module_args
 
 def make_module(stores: list[dict] | None = None, *, check_mode: bool = False, extra_spec: dict | None = None):
     """An AnsibleModule whose only option is `store` (STORE_ARGSPEC), validated by ansible itself."""
-    from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
+    from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import STORE_ARGSPEC
 
     # ansible-core's public helper hands the module its arguments as AnsiballZ would
     with patch_module_args({"store": stores or [], "_ansible_check_mode": check_mode}):

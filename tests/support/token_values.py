@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import TokenMeta
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import TokenMeta
 
 CONTEXT = "nip-5265877635"
 

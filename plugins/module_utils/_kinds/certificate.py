@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle as bundle
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import TokenMeta
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import TokenMeta
 
 ENROLLMENT_DONE = 200
 ENROLLMENT_IN_PROGRESS = 100

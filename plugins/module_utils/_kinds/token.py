@@ -26,7 +26,10 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
     KsefTimeoutError,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import TokenMeta, parse_reference_number
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import (
+    TokenMeta,
+    parse_reference_number,
+)
 
 FAILED = "Failed"
 

@@ -11,7 +11,7 @@ field. `O(@...)` is a reference to an option of the same entry; the generator pu
 
 from __future__ import annotations
 
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import STORE_ARGSPEC
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._schema import STORE_SCHEMA
 
 TOKEN_SCHEMA = {

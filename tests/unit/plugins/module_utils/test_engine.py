@@ -19,7 +19,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import Ks
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TokenKind
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import build_stores
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import build_stores
 
 CONTEXT = "Nip:5265877635"
 RW = ("InvoiceRead", "InvoiceWrite")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import StoreConfigError, build_stores
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import StoreConfigError, build_stores
 from tests.support.ansible_module import make_module
 from tests.support.token_values import meta_for, token_value
 

@@ -12,7 +12,7 @@ import yaml
 
 from ansible_collections.ksef.credentials.plugins.doc_fragments.stores import ModuleDocFragment
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS, TOKEN_SCHEMA
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import STORE_ARGSPEC
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._schema import STORE_SCHEMA
 from ansible_collections.ksef.credentials.plugins.modules import token, tokens
 

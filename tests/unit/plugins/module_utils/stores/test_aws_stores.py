@@ -7,7 +7,7 @@ import sys
 import boto3
 import pytest
 
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import (
     StoreConfigError, StoreConflictError, StoreError, build_stores)
 from tests.support.ansible_module import make_module
 from tests.support.awx_credentials import inject

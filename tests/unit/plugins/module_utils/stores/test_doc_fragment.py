@@ -2,7 +2,7 @@
 import yaml
 
 from ansible_collections.ksef.credentials.plugins.doc_fragments.stores import ModuleDocFragment
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import STORE_ARGSPEC, store_types
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import STORE_ARGSPEC, store_types
 
 
 def test_doc_fragment_matches_the_argument_spec():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import (
     StoreConfigError, StoreError, build_stores)
 from tests.support.ansible_module import make_module
 from tests.support.token_values import meta_for, token_value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ksef.credentials.plugins.module_utils._stores import (
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import (
     STORE_ARGSPEC, STORE_TYPE_NAMES, StoreConfigError, StoredValue, build_stores, parse_reference_number, store_types)
 from tests.support.ansible_module import make_module
 
