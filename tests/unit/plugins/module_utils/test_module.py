@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -15,6 +14,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from tests.support.ansible_module import patch_module_args
 
 TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|" + "cd" * 32
 BASE_ARGS = {"api_url": "http://127.0.0.1:9/v2", "context": {"nip": "5265877635"}, "auth": {"ksef_token": TOKEN}}
