@@ -165,10 +165,15 @@ def emulator_factory(tmp_path_factory, output_dir):
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory, output_dir):
-    """One shared emulator for the whole session (TEST-like limits, fast activation)."""
+    """One shared emulator for the whole session (TEST-like limits, fast activation, logins that end at once).
+
+    A login's status is 200 at the first look, so the ~500 logins of a run wait for no poll; the modules' waiting
+    on status 100 is proven against emulators with the default delay (emulator_factory) and in the unit tests, and
+    the emulator tests that must see status 100 set an hour-long delay (tests/emulator/conftest.py).
+    """
     state = tmp_path_factory.mktemp("emulator-shared")
     emu = Emulator(port=free_port(), state_dir=state, log_path=output_dir / f"emulator-{WORKER}-shared.log",
-                   args=["--rate-limits", "te", "--activation-delay", "0.3"])
+                   args=["--rate-limits", "te", "--activation-delay", "0.3", "--auth-delay", "0"])
     emu.start()
     yield emu
     emu.stop()
