@@ -212,6 +212,8 @@ def test_a_typo_in_declared_tokens_fails_before_any_api_call(companies, mistake,
     assert companies.emulator.stats()["total"] == 0
 
 
+# make bench measures a paced run against the same bound (docs/performance.md); make test-soak runs this too.
+@pytest.mark.soak
 def test_production_limits_with_a_time_scale_give_no_429_and_take_at_least_the_bound(
         emulator_factory, run_playbook, tmp_path):
     """prd limits, a minute of 5 s (--time-scale 12): 35 creates per context need two minute windows."""

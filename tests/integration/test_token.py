@@ -241,6 +241,8 @@ def test_absent_revokes_every_token_with_the_name_and_purges(scenario):
     assert again["changed"] is False and again["actions"] == []
 
 
+# make test: the same refusals are cases of tests/security/test_bad_input.py (durations: the property test).
+@pytest.mark.soak
 def test_invalid_options_fail_before_any_call(scenario):
     too_long = scenario.declare(expect_rc=2, token_description="x" * 250).task(TASK)
     assert too_long["option"] == "description" and "256" in too_long["msg"]
