@@ -168,7 +168,7 @@ def validate_auth(auth, environ=None):
             "environment: KSEF_TOKEN, KSEF_CERTIFICATE with KSEF_PRIVATE_KEY, or KSEF_PKCS12",
         )
     if len(methods) > 1:
-        found = ", ".join(name for names in methods.values() for name in names)
+        found = ", ".join(given_name for names in methods.values() for given_name in names)
         if from_environment:
             raise KsefConfigError(
                 "auth",

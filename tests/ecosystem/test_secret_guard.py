@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "extensions"))
-from test_ksef_secret_scan import jwt, token_value  # noqa: E402  # pylint: disable=wrong-import-position
+from tests.support.token_values import jwt_with, token_value
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -23,8 +22,8 @@ VENV_BIN = Path(sys.executable).parent
 def planted(tmp_path_factory):
     """A playbook repository: a token in group vars, an access token in an inventory, clean files beside them."""
     root = tmp_path_factory.mktemp("playbooks")
-    token, access = token_value(), jwt({"token-type": "ContextToken", "context-identifier-type": "Nip"})
-    vaulted = VaultLib([("default", VaultSecret(b"pw"))]).encrypt(token_value()).decode()
+    token, access = token_value()[0], jwt_with({"token-type": "ContextToken", "context-identifier-type": "Nip"})
+    vaulted = VaultLib([("default", VaultSecret(b"pw"))]).encrypt(token_value()[0]).decode()
     files = {
         "group_vars/all/ksef.yml": f"---\nksef_manager_token: \"{token}\"\n",
         "inventory/hosts.yml": f"---\nall:\n  hosts:\n    acme:\n      ksef_access_token: {access}\n",

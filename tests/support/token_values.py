@@ -8,10 +8,21 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry
 CONTEXT = "nip-5265877635"
 
 
-def token_value(reference_number: str | None = None) -> tuple[str, str]:
+def token_value(reference_number: str | None = None, context: str = CONTEXT) -> tuple[str, str]:
     """(value, reference number) of a fresh value shaped like a KSeF token."""
     ref = reference_number or f"20251010-EC-{secrets.token_hex(5).upper()}-{secrets.token_hex(5).upper()}-{secrets.token_hex(1).upper()}"
-    return f"{ref}|{CONTEXT}|{secrets.token_hex(32)}", ref
+    return f"{ref}|{context}|{secrets.token_hex(32)}", ref
+
+
+def jwt_with(claims: dict) -> str:
+    """An unsigned-looking JWT carrying `claims` (KSeF's access and refresh tokens are JWTs)."""
+    import base64
+    import json
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_urlsafe(64)}"
 
 
 def meta_for(reference_number: str, name: str = "erp-sender") -> TokenMeta:

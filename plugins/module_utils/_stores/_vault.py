@@ -61,15 +61,18 @@ def verify_certificates(options: dict) -> bool:
     return True
 
 
+def token_file_path(options: dict) -> str:
+    """`token_file` (or KSEF_VAULT_TOKEN_FILE), else ~/.vault-token, written by `vault login` and `bao login`."""
+    return os.path.expanduser(setting(options, "token_file") or DEFAULT_TOKEN_FILE)
+
+
 def token_from_file(options: dict) -> str | None:
-    """The token in `token_file` (default ~/.vault-token, written by `vault login` and `bao login`)."""
-    given = setting(options, "token_file")
-    path = os.path.expanduser(given or DEFAULT_TOKEN_FILE)
+    """The token in token_file_path(); a missing default file is no token, a missing named one an error."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(token_file_path(options), encoding="utf-8") as handle:
             return handle.read().strip() or None
     except FileNotFoundError:
-        if given:
+        if setting(options, "token_file"):
             raise
         return None
 

@@ -21,10 +21,10 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._base imp
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._vault import (
     AUTH_METHODS,
-    DEFAULT_TOKEN_FILE,
     POLICY_DOC,
     VaultClient,
     setting,
+    token_file_path,
 )
 
 CAS_MISMATCH = "check-and-set parameter did not match"
@@ -101,7 +101,7 @@ class HashicorpVaultStore(Store):
             if not setting(self.options, option):
                 raise self.config_error(option, f"is required when auth_method is {method}")
         if method == "token" and not setting(self.options, "token"):
-            token_file = os.path.expanduser(setting(self.options, "token_file") or DEFAULT_TOKEN_FILE)
+            token_file = token_file_path(self.options)
             if not os.path.isfile(token_file):
                 raise self.config_error(
                     "token",

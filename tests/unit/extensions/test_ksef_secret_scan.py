@@ -6,9 +6,7 @@ wrap this scanner are run for real in tests/ecosystem/test_secret_guard.py.
 """
 from __future__ import annotations
 
-import base64
 import importlib.util
-import json
 import secrets
 import sys
 from pathlib import Path
@@ -18,6 +16,8 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.support.token_values import jwt_with, token_value
+
 SCANNER = Path(__file__).resolve().parents[3] / "extensions" / "secret_scan" / "ksef_secret_scan.py"
 _spec = importlib.util.spec_from_file_location("ksef_secret_scan", SCANNER)
 scanner = importlib.util.module_from_spec(_spec)
@@ -25,16 +25,8 @@ sys.modules["ksef_secret_scan"] = scanner  # dataclasses look their module up
 _spec.loader.exec_module(scanner)
 
 
-def token_value(context="nip-5265877635") -> str:
-    reference = f"20261130-EC-{secrets.token_hex(5).upper()}-{secrets.token_hex(5).upper()}-{secrets.token_hex(1).upper()}"
-    return f"{reference}|{context}|{secrets.token_hex(32)}"
-
-
-def jwt(claims: dict) -> str:
-    def part(data: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_urlsafe(64)}"
+def token(context: str = "nip-5265877635") -> str:
+    return token_value(context=context)[0]
 
 
 def pem(key, fmt, encryption=None) -> str:
@@ -55,11 +47,11 @@ RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 
 PLANTED = {
-    "token in vars": (f"ksef_manager_token: \"{token_value()}\"\n", "ksef-token", 1),
+    "token in vars": (f"ksef_manager_token: \"{token()}\"\n", "ksef-token", 1),
     "token of an InternalId in an INI inventory": (
-        f"[companies]\nacme ksef_token='{token_value('internalId-5265877635-12345')}'\n", "ksef-token", 2),
-    "access token": (f"auth:\n  access_token: {jwt({'token-type': 'ContextToken', 'exp': 1})}\n", "ksef-jwt", 2),
-    "refresh token": (f"refresh: {jwt({'token-type': 'RefreshToken', 'context-identifier-type': 'Nip'})}\n",
+        f"[companies]\nacme ksef_token='{token('internalId-5265877635-12345')}'\n", "ksef-token", 2),
+    "access token": (f"auth:\n  access_token: {jwt_with({'token-type': 'ContextToken', 'exp': 1})}\n", "ksef-jwt", 2),
+    "refresh token": (f"refresh: {jwt_with({'token-type': 'RefreshToken', 'context-identifier-type': 'Nip'})}\n",
                       "ksef-jwt", 1),
     "PKCS#8 key": ("private_key: " + indented(pem(EC_KEY, serialization.PrivateFormat.PKCS8)), "private-key", 2),
     "traditional RSA key": ("key: " + indented(pem(RSA_KEY, serialization.PrivateFormat.TraditionalOpenSSL)),
@@ -68,16 +60,16 @@ PLANTED = {
 }
 
 CLEAN = {
-    "vault-encrypted token": f"ksef_manager_token: {vault_encrypted(token_value())}",
+    "vault-encrypted token": f"ksef_manager_token: {vault_encrypted(token())}",
     "vault-encrypted key": "private_key: " + vault_encrypted(pem(EC_KEY, serialization.PrivateFormat.PKCS8)),
     "encrypted PKCS#8 key": "private_key: " + indented(pem(
         EC_KEY, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"passphrase"))),
     "a reference number only": "revoke: 20261130-EC-1DCE3E3000-12ECB5B36E-45\n",
     "a certificate": "certificate: |\n  -----BEGIN CERTIFICATE-----\n  MIIB\n  -----END CERTIFICATE-----\n",
-    "a JWT of another issuer": f"id_token: {jwt({'sub': 'someone', 'iss': 'https://idp.invalid'})}\n",
+    "a JWT of another issuer": f"id_token: {jwt_with({'sub': 'someone', 'iss': 'https://idp.invalid'})}\n",
     "a SHA-256 digest": f"checksum: sha256:{secrets.token_hex(32)}\n",
     "a lookup of the token": "ksef_token: \"{{ lookup('ansible.builtin.env', 'KSEF_TOKEN') }}\"\n",
-    "a documented example, marked": f"# {token_value()}  # ksef-secret-scan: ignore\n",
+    "a documented example, marked": f"# {token()}  # ksef-secret-scan: ignore\n",
 }
 
 
@@ -101,7 +93,7 @@ def test_every_finding_of_a_file_is_reported_in_line_order():
 
 
 def test_the_command_line_names_file_line_and_kind_never_the_secret(tmp_path, capsys):
-    value = token_value()
+    value = token()
     planted = tmp_path / "group_vars" / "all.yml"
     planted.parent.mkdir()
     planted.write_text(f"---\nksef_token: {value}\n")
