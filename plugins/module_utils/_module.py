@@ -81,6 +81,11 @@ class KsefModule(AnsibleModule):
             from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # only a XAdES login needs it
 
             self._fail_when_missing(_xades.XADES_MISSING_LIBRARY, _xades.XADES_IMPORT_ERROR)
+            for option in ("private_key", "pkcs12"):
+                # A path names where the key is, not the key: masking it would hide a store that is that same file.
+                value = getattr(self.ksef_auth, option)
+                if value and not _xades.looks_like_content(value):
+                    self.no_log_values.discard(value)
 
     def _fail_when_missing(self, library, error):
         if error is not None:

@@ -104,7 +104,8 @@ def build_auth_token_request(
 # ---------------------------------------------------------------- credentials
 
 
-def _looks_like_content(value) -> bool:
+def looks_like_content(value) -> bool:
+    """Whether an option that takes a path or the content itself holds the content (PEM, DER)."""
     if isinstance(value, bytes):
         return value.lstrip().startswith(b"-----BEGIN") or value[:1] == b"\x30"
     return "-----BEGIN" in value or "\n" in value
@@ -112,7 +113,7 @@ def _looks_like_content(value) -> bool:
 
 def _read(option: str, value, echo_path: bool) -> bytes:
     """Return the option's bytes: the value itself (PEM/DER content) or the file it names."""
-    if _looks_like_content(value):
+    if looks_like_content(value):
         return value if isinstance(value, bytes) else value.encode()
     path = value.decode() if isinstance(value, bytes) else value
     try:

@@ -150,6 +150,8 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert "POST /certificates/enrollments" not in again["api_calls"]
     assert again["api_calls"]["POST /certificates/query"] == 1
     assert "lastUseDate" in subject.certificates()[serial]  # KSeF recorded the login with it
+    # The login's key file is also a store: its path is where the key is, not the key, and is not masked.
+    assert sorted(s["label"] for s in again["stores"]) == sorted([f"file:{subject.pem}", f"file:{subject.p12}"])
 
     # An auditor with a KSeF token (any login may list its subject's certificates) sees it, where it is stored,
     # and that it is due for renewal once its end of validity is within renew_before.
