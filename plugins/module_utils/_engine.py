@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _locks, _plan_render
+from ansible_collections.ksef.credentials.plugins.module_utils import _locks, _plan_render, _saved_plan
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError, describe
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
@@ -59,6 +59,9 @@ class RunOptions:
     lock_timeout: float = 300.0
     drift: bool = False  # also judge the live state against the declarations (the kind's drift)
     guard_option: str = "revoke_auth_token"  # the option that lets a run revoke the credential it logged in with
+    plan_file: str | None = None  # write the plan there (_saved_plan.py)
+    apply_plan: str | None = None  # carry out only the saved plan read from there, if nothing moved
+    saved_plan: dict | None = None  # that plan, read before any request
 
     @classmethod
     def from_params(cls, params: dict, kind) -> RunOptions:
@@ -71,6 +74,13 @@ class RunOptions:
         lock_timeout = params.get("lock_timeout")
         if lock_timeout is not None and not 0 <= lock_timeout <= 86400:
             raise KsefConfigError("lock_timeout", "lock_timeout must be between 0 and 86400 seconds")
+        plan_file, apply_plan = params.get("plan_file"), params.get("apply_plan")
+        if plan_file and apply_plan:
+            raise KsefConfigError(
+                "plan_file", "plan_file and apply_plan are exclusive: make the plan in one run, apply it in another"
+            )
+        if plan_file:
+            _saved_plan.check_writable(plan_file)
         return cls(
             exclusive=exclusive,
             adopt=bool(params.get("adopt")),
@@ -79,6 +89,9 @@ class RunOptions:
             lock_timeout=300 if lock_timeout is None else lock_timeout,
             drift=bool(params.get("drift")),
             guard_option="force" if "force" in params else "revoke_auth_token",
+            plan_file=plan_file,
+            apply_plan=apply_plan,
+            saved_plan=_saved_plan.load(apply_plan) if apply_plan else None,
         )
 
 
@@ -90,6 +103,7 @@ class Entry:
     stores: list = field(default_factory=list)
     verify: bool = True
     snapshot: dict = field(default_factory=dict)  # label -> StoredValue | None, read under the lock
+    digest: str = ""  # of the declaration as given, secrets masked (_saved_plan.digest)
 
     @property
     def name(self) -> str:
@@ -171,7 +185,9 @@ def validate(module, kind, items: list, where: str | None) -> list:
                 raise KsefConfigError(option, "%s: %s" % (option, refused))
             labels[store.label] = option
             written.append((store, option))
-        entries.append(Entry(declared, stores, item.get("verify", True) is not False))
+        entries.append(
+            Entry(declared, stores, item.get("verify", True) is not False, digest=_saved_plan.digest(module, item))
+        )
     return entries
 
 
@@ -256,6 +272,8 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
             findings = None
             if options.drift:
                 findings = kind.drift(declared, live, holdings, clock())
+            if options.plan_file or options.saved_plan is not None:
+                save_or_match(module, kind, cplan, entries, options, clock(), context)
             refused = preflight(cplan, entries)
             if module.check_mode:
                 done = predict(cplan, entries)
@@ -263,6 +281,20 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
                 done = Executor(kind, api, module, context, entries, options, clock=clock).run(cplan, refused)
             done.failures.update(refused)
     return Report(entries, cplan, done, module.check_mode, findings)
+
+
+def save_or_match(module, kind, cplan: p.ContextPlan, entries: list, options: RunOptions, now, context: str):
+    """plan_file: write the plan. apply_plan: refuse, before any change, unless the saved plan is this plan made
+    from this state."""
+    doc = _saved_plan.document(
+        cplan, entries, kind, context, module.ksef_connection.base_url, now.isoformat(), _plan_render.lines(cplan)
+    )
+    if options.saved_plan is not None:
+        moved = _saved_plan.moved(options.saved_plan, doc)
+        if moved:
+            raise _saved_plan.PlanMovedError(str(options.apply_plan), options.saved_plan.get("made"), moved)
+    if options.plan_file:
+        _saved_plan.write(module, options.plan_file, doc)
 
 
 def preflight(cplan: p.ContextPlan, entries: list) -> dict:
@@ -672,12 +704,13 @@ def run_many(module, kind) -> None:
     module.exit_json(**outcome)
 
 
-def run_one(module, kind) -> None:
-    """A module that declares one credential at its top level (`token`): the same path as run_many with one entry;
-    the result is that entry's, with `changed` and `diff`."""
+def run_one(module, kind, declaration: dict) -> None:
+    """A module that declares one credential at its top level (`token`): the same path as run_many with one entry,
+    the options of `declaration` (its argument spec) as that entry; the result is that entry's, with `changed`
+    and `diff`."""
     try:
         options = RunOptions.from_params(module.params, kind)
-        entries = validate(module, kind, [module.params], None)
+        entries = validate(module, kind, [{key: module.params.get(key) for key in declaration}], None)
         report = converge(module, kind, entries, options)
     except KsefError as exc:
         module.fail_from(exc)

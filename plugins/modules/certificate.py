@@ -29,6 +29,7 @@ author:
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
+  - ksef.credentials.plan
   - ksef.credentials.stores
 attributes:
   check_mode:
@@ -290,6 +291,13 @@ adopted:
   returned: always
   type: str
   sample: null
+moved:
+  description: With O(apply_plan), when the saved plan no longer matches, what moved since it was made, one line
+    each, naming the certificate it concerns. Nothing was changed.
+  returned: failure of O(apply_plan)
+  type: list
+  elements: str
+  sample: ["erp-sender: store file:/etc/erp/ksef.token held 20251010-EC-1A2B3C4D5E-F6A7B8C9D0-01, now nothing"]
 api_calls:
   description: Requests sent to KSeF in this run, per operation.
   returned: always
@@ -301,6 +309,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._engine import ru
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
 
 
 def main():
@@ -309,10 +318,11 @@ def main():
             CERTIFICATE_OPTIONS,
             wait_timeout=dict(type="int", default=120),
             lock_timeout=dict(type="int", default=300),
+            **PLAN_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
     )
-    run_one(module, CertificateKind())
+    run_one(module, CertificateKind(), CERTIFICATE_OPTIONS)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
+  - ksef.credentials.plan
   - ksef.credentials.stores
 attributes:
   check_mode:
@@ -293,6 +294,13 @@ adopted:
   returned: always
   type: str
   sample: null
+moved:
+  description: With O(apply_plan), when the saved plan no longer matches, what moved since it was made, one line
+    each, naming the token it concerns. Nothing was changed.
+  returned: failure of O(apply_plan)
+  type: list
+  elements: str
+  sample: ["erp-sender: store file:/etc/erp/ksef.token held 20251010-EC-1A2B3C4D5E-F6A7B8C9D0-01, now nothing"]
 api_calls:
   description: Requests sent to KSeF in this run, per operation.
   returned: always
@@ -304,6 +312,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._engine import ru
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
 
 
 def main():
@@ -313,11 +322,12 @@ def main():
             wait_timeout=dict(type="int", default=120),
             force=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=300),
+            **PLAN_ARGUMENT_SPEC,
         ),
         required_if=[("state", "present", ("permissions",))],
         supports_check_mode=True,
     )
-    run_one(module, TOKEN)
+    run_one(module, TOKEN, TOKEN_OPTIONS)
 
 
 if __name__ == "__main__":

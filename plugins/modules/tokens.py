@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
+  - ksef.credentials.plan
 attributes:
   check_mode:
     support: full
@@ -568,6 +569,13 @@ failed_tokens:
   returned: failure
   type: list
   elements: str
+moved:
+  description: With O(apply_plan), when the saved plan no longer matches, what moved since it was made, one line
+    each, naming the token it concerns. Nothing was changed.
+  returned: failure of O(apply_plan)
+  type: list
+  elements: str
+  sample: ["erp-sender: store file:/etc/erp/ksef.token held 20251010-EC-1A2B3C4D5E-F6A7B8C9D0-01, now nothing"]
 api_calls:
   description: Requests sent to KSeF in this run, per operation.
   returned: always
@@ -579,6 +587,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._engine import ru
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
 
 
 def main():
@@ -592,6 +601,7 @@ def main():
             revoke_auth_token=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
             lock_timeout=dict(type="int", default=300),
+            **PLAN_ARGUMENT_SPEC,
             drift=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

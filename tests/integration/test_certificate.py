@@ -172,15 +172,33 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert report["summary"]["certificate_findings"]["expiring"] == 1
     assert serial in (subject.pem.parent / "report" / "report.html").read_text()
 
-    planned = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_type="Offline"),
-                           check=True, diff=True)
+    plan_file = subject.pem.parent / "replace-plan.json"
+    planned = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_type="Offline",
+                                          save_plan=str(plan_file)), check=True, diff=True)
     replace = planned.task(TASK)
     assert replace["changed"] is True and replace["actions"][0]["action"] == "replace"
     assert "-/+ automation-login: replace (certificate_type differs (Authentication -> Offline)" in planned.stdout
     assert subject.active() == {serial} and subject.held_serial() == serial  # check mode changed nothing
+    saved = json.loads(plan_file.read_text())
+    assert saved["kind"] == "certificate" and saved["after"]["automation-login"]["certificate_type"] == "Offline"
+    assert saved["state"]["live"][serial]["valid_to"] and PASSPHRASE not in plan_file.read_text()
+    # The reviewed plan replaced the certificate with an Offline one; applying it to another declaration is refused.
+    emulator.reset_stats()
+    refused = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_type="Offline", key_type="rsa",
+                                          saved_plan=str(plan_file)), expect_rc=2).task(TASK)
+    assert refused["moved"] == ["automation-login: its declaration changed since the plan was made"]
+    assert "nothing was changed" in refused["msg"] and refused["option"] == "apply_plan"
+    assert "POST /certificates/enrollments" not in emulator.stats()["operations"]
+    assert subject.active() == {serial} and subject.held_serial() == serial
 
+    # Review, then apply exactly that: the revoke and purge of state: absent, from a saved plan.
+    plan_file = subject.pem.parent / "absent-plan.json"
+    run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_state="absent", save_plan=str(plan_file)),
+                 check=True)
+    assert subject.active() == {serial}
     kept_aside = subject.pem.read_bytes()
-    gone = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_state="absent")).task(TASK)
+    gone = run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(), cert_state="absent",
+                                       saved_plan=str(plan_file))).task(TASK)
     assert [(a["action"], a["reference_number"]) for a in gone["actions"]] == [("revoke", serial), ("purge", None)]
     assert subject.certificates()[serial]["status"] == "Revoked"
     assert not subject.pem.exists() and not subject.p12.exists()

@@ -238,3 +238,54 @@ def test_production_limits_with_a_time_scale_give_no_429_and_take_at_least_the_b
         span = sent[-1] - sent[0]
         # Never faster than the limits allow, and paced closely (tolerant: 2 CPUs shared with other tests).
         assert bound <= span < bound * 2 + 3, (host, span)
+
+
+def test_a_reviewed_plan_is_applied_exactly_per_company_or_refused_naming_what_moved(companies, tmp_path):
+    companies.converge()
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    # The change under review: the archive token also gets InvoiceWrite (a replace in every company).
+    wider = [{"name": "erp-sender", "description": "ERP invoice sender", "permissions": ["InvoiceRead", "InvoiceWrite"],
+              "store": [{"type": "file", "path": str(companies.store_dir / "{{ inventory_hostname }}-erp-sender.token")}]},
+             {"name": "archive", "description": "Archive reader",
+              "permissions": "{{ ['InvoiceRead', 'InvoiceWrite'] if inventory_hostname != 'gamma' or not edited | default(false) else ['InvoiceWrite'] }}",
+              "store": [{"type": "file", "path": str(companies.store_dir / "{{ inventory_hostname }}-archive.token"),
+                         "format": "env", "key": "KSEF_ARCHIVE_TOKEN"}]}]
+    before = {host: {t["referenceNumber"] for t in companies.tokens(host)} for host in HOSTS}
+    planned = companies.converge(check=True, diff=True, ksef_tokens=wider, ksef_plan_dir=str(plans))
+    assert planned.stdout.count("Plan: 1 to replace.") == 3
+    for host in HOSTS:
+        saved = json.loads((plans / f"{host}.json").read_text())
+        assert [(row["name"], row["action"]) for row in saved["plan"]] == [
+            ("erp-sender", "keep"), ("archive", "replace"), ("archive", "revoke")]
+        assert saved["context"] == f"Nip:{companies.nips[host]}" and saved["plan_text"][-1] == "Plan: 1 to replace."
+        assert saved["after"]["archive"]["permissions"] == ["InvoiceRead", "InvoiceWrite"]
+        text = (plans / f"{host}.json").read_text()
+        for secret in [companies.managers[host]["token"]] + [p.read_text() for p in companies.store_dir.glob(f"{host}-*")]:
+            assert secret.strip().split("=")[-1].split("|")[-1] not in text  # no value, no manager token
+    assert {host: {t["referenceNumber"] for t in companies.tokens(host)} for host in HOSTS} == before
+
+    # Between review and apply, beta's ERP store lost its value and gamma's declaration was edited.
+    (companies.store_dir / "beta-erp-sender.token").unlink()
+    companies.emulator.reset_stats()
+    applied = companies.converge(expect_rc=2, ksef_tokens=wider, ksef_apply_plan_dir=str(plans), edited=True)
+    results = companies.reconcile_results(applied)
+    assert results["alpha"]["changed"] is True and [
+        (a["name"], a["action"]) for a in results["alpha"]["plan"] if a["action"] != "keep"] == [("archive", "replace"), ("archive", "revoke")]
+    archive = [t for t in companies.tokens("alpha") if t["referenceNumber"] not in before["alpha"]]
+    assert len(archive) == 1 and sorted(archive[0]["requestedPermissions"]) == ["InvoiceRead", "InvoiceWrite"]
+    beta, gamma = results["beta"], results["gamma"]
+    assert beta["option"] == "apply_plan" and any(
+        line.startswith("erp-sender: store file:") and line.endswith(", now nothing") for line in beta["moved"]), beta
+    assert gamma["moved"] == ["archive: its declaration changed since the plan was made"], gamma
+    for host in ("beta", "gamma"):
+        assert "nothing was changed" in results[host]["msg"] and results[host]["msg"] in applied.stdout
+        assert {t["referenceNumber"] for t in companies.tokens(host)} == before[host]
+    created = companies.emulator.stats()["by_context"]
+    assert "POST /tokens" in created[f"Nip:{companies.nips['alpha']}"]
+    assert all("POST /tokens" not in created[f"Nip:{companies.nips[h]}"] for h in ("beta", "gamma"))
+
+    # A plan is carried out once: alpha's state has moved on since.
+    again = companies.converge(expect_rc=2, ksef_tokens=wider, ksef_apply_plan_dir=str(plans), edited=True)
+    moved = companies.reconcile_results(again)["alpha"]["moved"]
+    assert any(line.startswith("token archive ") and "appeared" in line for line in moved), moved
