@@ -65,6 +65,15 @@ options:
         type: str
         choices: [certificate_fingerprint, certificate_subject]
         default: certificate_subject
+      on_behalf:
+        description:
+          - The XAdES login acts for a context other than its own NIP, with permissions granted to it there (an
+            accounting office's seal acting for its clients, a representative).
+          - When V(false), a certificate whose subject carries a NIP other than the context's (or the NIP of
+            O(context.internal_id)) fails before any request, because KSeF would answer 415. Certificates with a
+            PESEL and logins by fingerprint are never checked.
+        type: bool
+        default: false
       access_token:
         description:
           - An access token of an existing KSeF session (for example RV(ksef.credentials.session#module:access_token)).

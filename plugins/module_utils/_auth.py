@@ -41,6 +41,7 @@ KSEF_TOKEN_ENCRYPTION = "KsefTokenEncryption"
 UNKNOWN_KEY_CODE = 21470  # "Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz."
 STATUS_IN_PROGRESS = 100
 STATUS_SUCCESS = 200
+NO_PERMISSIONS = 415  # "Uwierzytelnianie zakończone niepowodzeniem": "Brak przypisanych uprawnień"
 
 _AUTH_OPTIONS: dict[str, dict] = dict(
     ksef_token=dict(type="str", no_log=True),
@@ -50,6 +51,7 @@ _AUTH_OPTIONS: dict[str, dict] = dict(
     pkcs12=dict(type="str", no_log=True),
     pkcs12_passphrase=dict(type="str", no_log=True),
     subject_identifier_type=dict(type="str", choices=sorted(SUBJECT_IDENTIFIER_TYPES), default="certificate_subject"),
+    on_behalf=dict(type="bool", default=False),
     access_token=dict(type="str", no_log=True),
     refresh_token=dict(type="str", no_log=True),
     poll_timeout=dict(type="int", default=120),
@@ -98,6 +100,7 @@ class AuthConfig:
     pkcs12: str | None = None
     pkcs12_passphrase: str | None = None
     subject_identifier_type: str = "certificate_subject"
+    on_behalf: bool = False  # the certificate's NIP may differ from the context's: it acts with granted permissions
     access_token: str | None = None
     refresh_token: str | None = None
     poll_timeout: float = 120
@@ -445,7 +448,9 @@ class Authenticator:
                 config.pkcs12,
                 config.pkcs12_passphrase,
             )
-            _xades.check_subject_identifier(credentials, subject_identifier_type, "auth.certificate")
+            identity = _xades.check_subject_identifier(credentials, subject_identifier_type, "auth.certificate")
+            if subject_identifier_type == "certificateSubject" and not config.on_behalf:
+                _xades.check_acts_as_context(identity, context, "pkcs12" if config.pkcs12 else "certificate")
         except _xades.XadesCredentialsError as exc:
             option = exc.option if exc.option.startswith("auth.") else f"auth.{exc.option}"
             raise KsefConfigError(option, f"{option}: {exc.reason}") from None
@@ -511,6 +516,11 @@ class Authenticator:
                 message = f"KSeF authentication {reference} failed: {code} {status.get('description') or ''}".strip()
                 if details:
                     message += f" ({'; '.join(details)})"
+                if code == NO_PERMISSIONS:
+                    message += (
+                        ": the subject that logged in holds no permission in this context; log in as the context's "
+                        "owner, or have the owner grant it a permission there (MCU, or the /permissions API)"
+                    )
                 raise KsefAuthError(
                     message,
                     status=code,
@@ -548,8 +558,13 @@ def verify_certificate(
 ):
     """Prove that a certificate with its key (one PEM bundle) logs in to `context`: log in by XAdES, redeem, close
     that session. Raises KsefError otherwise."""
+    # on_behalf: the run's own login, with the same subject, has already been checked against the context.
     config = AuthConfig(
-        method="xades", certificate=bundle, private_key=bundle, subject_identifier_type=subject_identifier_type
+        method="xades",
+        certificate=bundle,
+        private_key=bundle,
+        subject_identifier_type=subject_identifier_type,
+        on_behalf=True,
     )
     session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_xades(context, config)
     session.close()

@@ -270,6 +270,25 @@ def check_subject_identifier(
     return identity
 
 
+def check_acts_as_context(identity: dict, context, option_name: str = "certificate") -> None:
+    """Fail before any request when the certificate names a NIP other than the context's: KSeF refuses that login
+    with 415 unless the NIP was granted permissions in the context (auth.on_behalf says it was)."""
+    if identity["type"] != "Nip" or context.type not in ("Nip", "InternalId"):
+        return  # a PESEL or a fingerprint may act for any context it holds permissions in: KSeF decides
+    context_nip = context.value.split("-")[0]
+    if identity["value"] == context_nip:
+        return
+    option = "context.nip" if context.type == "Nip" else "context.internal_id"
+    raise XadesCredentialsError(
+        option_name,
+        f"the certificate is NIP {identity['value']}'s ({identity['kind']}), but the context is {context}: KSeF "
+        f"refuses that login (415, no permissions) unless NIP {identity['value']} was granted permissions in it. "
+        f"Log in with the certificate of NIP {context_nip}, or set {option} to the certificate's NIP; if NIP "
+        f"{identity['value']} acts for this context with granted permissions (an accounting office, a "
+        "representative), set auth.on_behalf: true",
+    )
+
+
 # ---------------------------------------------------------------- signing
 
 

@@ -72,6 +72,33 @@ def test_xades_wrong_passphrase_names_the_option(emulator, run_playbook, tmp_pat
     assert emulator.stats()["total"] == 0
 
 
+def test_a_certificate_of_another_nip_is_refused_before_any_request_unless_it_acts_on_behalf(
+        emulator, run_playbook, tmp_path):
+    from ksef_emulator.testcerts import generate_certificate
+
+    office, client = random_nip(), random_nip()
+    seal = generate_certificate(tmp_path, nip=office, kind="seal")
+    auth = {"certificate": str(seal.cert_path), "private_key": str(seal.key_path)}
+    login = {"api_url": emulator.api_url, "context": {"nip": client}, "auth": auth}
+    emulator.reset_stats()
+    refused = run_playbook(PLAYBOOKS / "session_login_only.yml", login, expect_rc=2).task("Log in")
+    assert refused["option"] == "auth.certificate" and emulator.stats()["total"] == 0
+    assert f"the certificate is NIP {office}'s (seal), but the context is Nip:{client}" in refused["msg"]
+    assert "set context.nip to the certificate's NIP" in refused["msg"] and "auth.on_behalf: true" in refused["msg"]
+
+    # An accounting office acting for a client says so; until the client grants it a permission, KSeF's 415
+    # (in Polish) comes with what to do.
+    on_behalf = dict(login, auth=dict(auth, on_behalf=True))
+    denied = run_playbook(PLAYBOOKS / "session_login_only.yml", on_behalf, expect_rc=2).task("Log in")
+    assert denied["status"] == 415 and "Brak przypisanych uprawnień" in denied["msg"]
+    assert "holds no permission in this context" in denied["msg"] and "grant it a permission" in denied["msg"]
+    grant = {"contextIdentifier": {"type": "Nip", "value": client},
+             "authorizedIdentifier": {"type": "Nip", "value": office},
+             "permissions": [{"permissionType": "CredentialsRead", "description": "Biuro rachunkowe"}]}
+    emulator.api("POST", "testdata/permissions", json=grant).raise_for_status()
+    run_playbook(PLAYBOOKS / "session_login_only.yml", on_behalf)
+
+
 def test_wrong_token_fails_with_the_450_details(emulator, run_playbook):
     nip = random_nip()
     seeded = seed_token(emulator, nip)

@@ -264,3 +264,23 @@ def test_a_certificate_outside_its_validity_is_refused_before_any_request(tmp_pa
     cert_path, key_path = write_pem(tmp_path, key, cert)
     error = expect_error("certificate", certificate=str(cert_path), private_key=str(key_path))
     assert words in error.message and "21115" in error.message
+
+
+@pytest.mark.parametrize("identity, context, refused", [
+    ({"type": "Nip", "value": "5265877635", "kind": "seal"}, ("Nip", "5265877635"), False),
+    ({"type": "Nip", "value": "5265877635", "kind": "seal"}, ("InternalId", "5265877635-00001"), False),
+    ({"type": "Nip", "value": "8733557145", "kind": "seal"}, ("Nip", "5265877635"), "context.nip"),
+    ({"type": "Nip", "value": "8733557145", "kind": "person"}, ("InternalId", "5265877635-00001"), "context.internal_id"),
+    ({"type": "Pesel", "value": "90010112345", "kind": "person"}, ("Nip", "5265877635"), False),
+    ({"type": "Fingerprint", "value": "AB" * 32, "kind": "seal"}, ("Nip", "5265877635"), False),
+])
+def test_a_certificate_acts_as_its_own_nip_only(identity, context, refused):
+    from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
+
+    if not refused:
+        _xades.check_acts_as_context(identity, KsefContext(*context))
+        return
+    with pytest.raises(_xades.XadesCredentialsError) as caught:
+        _xades.check_acts_as_context(identity, KsefContext(*context), "pkcs12")
+    assert caught.value.option == "pkcs12"
+    assert "set %s to the certificate's NIP" % refused in caught.value.reason and "auth.on_behalf" in caught.value.reason
