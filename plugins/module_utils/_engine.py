@@ -247,7 +247,10 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
             for name in sorted(entry.name for entry in entries):
                 locks.enter_context(_locks.token_lock(context, name, timeout=options.lock_timeout))
         for entry in entries:
-            entry.snapshot = {store.label: store.read() for store in entry.stores}
+            try:
+                entry.snapshot = {store.label: store.read() for store in entry.stores}
+            except StoreError as exc:  # the run stops before any request: say whose store it is
+                raise KsefError("%s: %s; nothing was changed" % (entry.name, exc)) from None
         with module.ksef_session() as api:
             declared = [entry.declared for entry in entries]
             live = kind.read_live(api, declared, options)

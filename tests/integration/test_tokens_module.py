@@ -252,6 +252,14 @@ def test_duplicate_names_fail_before_any_api_call(ctx):
     store = ctx.declare([ctx.entry("erp-sender", store=[{"type": "file", "path": str(ctx.store("x")),
                                                          "url": "https://vault"}])], expect_rc=2).task(TASK)
     assert store["option"] == "tokens[0].store[0].url" and store["api_calls"] == {}
+    # A store that cannot be read stops the run before the login, and the message says whose store it is.
+    broken = ctx.tmp_path / "broken.yml"
+    broken.write_text("a: [unclosed\n")
+    broken.chmod(0o600)
+    unreadable = ctx.declare([ctx.entry("erp-sender"), ctx.entry("archiver", store=[
+        {"type": "file", "path": str(broken), "format": "yaml", "key": "archiver"}])], expect_rc=2).task(TASK)
+    assert unreadable["msg"].startswith("archiver: file:%s#archiver: " % broken), unreadable["msg"]
+    assert unreadable["msg"].endswith("; nothing was changed") and unreadable["api_calls"] == {}
     assert ctx.calls() == {}, "no request reached KSeF for this context"
 
 
