@@ -9,6 +9,9 @@ import re
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store
 
+# What botocore builds a host name from: eu-central-1, us-gov-west-1, cn-north-1...
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+
 AWS_OPTIONS = {
     "region": {"type": "str"},
     "endpoint_url": {"type": "str"},
@@ -80,6 +83,16 @@ class AwsClientMixin(Store):
             raise self.config_error("profile", str(exc)) from None
         if not session.region_name:
             raise self.config_error("region", "is required (or set AWS_REGION, or a region in the profile)")
+        if not _REGION.fullmatch(session.region_name):
+            raise self.config_error(
+                "region", "must be an AWS region such as eu-central-1; got %r" % session.region_name[:60]
+            )
+        for option in ("kms_key_id", "key_id", "profile"):
+            value = self.options.get(option)
+            if value is not None and (not value.strip() or any(c.isspace() or not c.isprintable() for c in value)):
+                raise self.config_error(
+                    option, "must be one word with no space or control character; got %r" % value[:60]
+                )
         endpoint = self.options.get("endpoint_url")
         if endpoint and not endpoint.startswith(("http://", "https://")):
             raise self.config_error("endpoint_url", "must start with http:// or https://")

@@ -8,6 +8,7 @@ A store never puts a secret into a label, an exception text, a warning or a retu
 from __future__ import annotations
 
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -17,6 +18,16 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import Ks
 
 # A KSeF token value is `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`.
 _TOKEN_VALUE = re.compile(r"^(?P<ref>[^|\s]+)\|[^|\s]+\|[0-9a-fA-F]{64}$")
+
+
+# Path segments an HTTP path carries as they are: no `?`, `#`, `%`, space or control character, no `.` or `..`.
+PATH_SEGMENTS = re.compile(r"[A-Za-z0-9_@+=,.:~-]+(/[A-Za-z0-9_@+=,.:~-]+)*")
+PATH_SEGMENTS_ALLOWED = "letters, digits and _ @ + = , . : ~ - in segments separated by /"
+
+
+def _shown(value: str) -> str:
+    """A value in an error message: quoted, and cut short."""
+    return repr(value if len(value) <= 60 else value[:60] + "...")
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,31 @@ class Store(ABC):
 
     def config_error(self, option: str, message: str) -> StoreConfigError:
         return StoreConfigError(self.option_name(option), message)
+
+    def check_name(self, option: str, value: str, pattern: re.Pattern, allowed: str, example: str) -> None:
+        """`value` must match `pattern` whole (a URL or an API would read anything else differently)."""
+        if not pattern.fullmatch(value) or any(part in (".", "..") for part in value.split("/")):
+            raise self.config_error(option, f"must be {allowed}, for example {example}; got {_shown(value)}")
+
+    def check_secret_text(self, option: str, value: str | None) -> None:
+        """A secret (a token, a secret id) goes into a header or a body as it is: no control character. The
+        message never shows the value."""
+        if value and any(unicodedata.category(c) == "Cc" for c in value):
+            raise self.config_error(
+                option, "must not contain control characters (a newline from a file or a YAML block scalar?)"
+            )
+
+    def check_key(self, option: str, value: str, max_length: int = 256) -> None:
+        """A key inside a JSON or KV secret: printable (no control, format or unassigned character), not blank."""
+        if not value.strip() or len(value) > max_length:
+            raise self.config_error(option, f"must be 1 to {max_length} characters, not blank; got {_shown(value)}")
+        odd = next((c for c in value if not c.isprintable()), None)
+        if odd is not None:
+            raise self.config_error(
+                option,
+                f"must hold printable characters only; found {odd!r} (a newline from a YAML block scalar, or a "
+                f"character Unicode does not assign)",
+            )
 
     def error(self, cause: str) -> StoreError:
         return StoreError(self.label, cause)

@@ -10,6 +10,7 @@ AWSPREVIOUS. `restore` moves AWSCURRENT back (UpdateSecretVersionStage).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._aws import AWS_OPTIONS, AwsClientMixin
@@ -21,6 +22,10 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._base imp
 
 # Fixed namespace so the same token written twice uses the same ClientRequestToken (idempotent put).
 _REQUEST_TOKEN_NAMESPACE = uuid.UUID("6f1c1a52-3a55-4b0e-9d7e-6b7f1c2a9e01")
+
+
+# The names Secrets Manager accepts (CreateSecret's Name).
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
 
 class AwsSecretsManagerStore(AwsClientMixin, Store):
@@ -44,6 +49,15 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
         window = self.options.get("recovery_window_days", 30)
         if window != 0 and not 7 <= window <= 30:
             raise self.config_error("recovery_window_days", "must be 0 (delete at once) or between 7 and 30")
+        self.check_name(
+            "name",
+            self.options["name"] or "",
+            _SECRET_NAME,
+            "1 to 512 of letters, digits and / _ + = . @ -",
+            "ksef/erp",
+        )
+        if self.options.get("key") is not None:
+            self.check_key("key", self.options["key"])
         self.aws_validate()
 
     # -- reading ----------------------------------------------------------------------------------

@@ -9,8 +9,13 @@ but not zero.
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._aws import AWS_OPTIONS, AwsClientMixin
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
+
+# The names PutParameter accepts: one plain name, or a hierarchy of them under /.
+_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.-]+|(/[A-Za-z0-9_.-]+)+")
 
 
 class AwsSsmStore(AwsClientMixin, Store):
@@ -27,9 +32,14 @@ class AwsSsmStore(AwsClientMixin, Store):
         return f"aws_ssm:{self.options['name']}"
 
     def validate(self) -> None:
-        name = self.options["name"]
-        if not name or " " in name:
-            raise self.config_error("name", "must be a parameter name such as /ksef/erp/token")
+        name = self.options["name"] or ""
+        self.check_name(
+            "name", name, _PARAMETER_NAME, "letters, digits and _ . - (a hierarchy starts with /)", "/ksef/erp/token"
+        )
+        if len(name) > 1011 or name.count("/") > 15:
+            raise self.config_error("name", "must be at most 1011 characters and 15 levels deep (AWS's limits)")
+        if name.lstrip("/").lower().startswith(("aws", "ssm")):
+            raise self.config_error("name", "must not begin with aws or ssm (AWS reserves them)")
         self.aws_validate()
 
     def _call(self, doing: str, operation: str, **kwargs):

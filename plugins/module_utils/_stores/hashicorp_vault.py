@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import (
+    PATH_SEGMENTS,
+    PATH_SEGMENTS_ALLOWED,
     Store,
     StoredValue,
     StoreError,
@@ -83,6 +85,12 @@ class HashicorpVaultStore(Store):
         self.vault.check_url()
         if not self.path:
             raise self.config_error("path", "must name the secret inside the mount, e.g. ksef/erp")
+        # Each goes into a URL path (or the namespace header) as it is.
+        self.check_name("path", self.path, PATH_SEGMENTS, PATH_SEGMENTS_ALLOWED, "ksef/erp")
+        self.check_name("mount", self.mount, PATH_SEGMENTS, PATH_SEGMENTS_ALLOWED, "secret")
+        if self.namespace:
+            self.check_name("namespace", self.namespace, PATH_SEGMENTS, PATH_SEGMENTS_ALLOWED, "team-a")
+        self.check_key("key", self.key, max_length=100)  # Vault's custom_metadata keys: KEY_reference_number...
         timeout = self.options.get("timeout")
         if timeout is not None and not 0 < timeout <= 600:
             raise self.config_error("timeout", "must be between 1 and 600 seconds")
@@ -116,6 +124,12 @@ class HashicorpVaultStore(Store):
                     raise self.config_error(option, f"file {setting(self.options, option)} does not exist")
         if self.options.get("mount_point") is not None and method == "token":
             raise self.config_error("mount_point", "applies to auth_method approle, jwt or cert, not token")
+        if self.options.get("mount_point"):
+            self.check_name(
+                "mount_point", self.options["mount_point"].strip("/"), PATH_SEGMENTS, PATH_SEGMENTS_ALLOWED, "approle"
+            )
+        for secret in ("token", "role_id", "secret_id", "jwt"):
+            self.check_secret_text(secret, setting(self.options, secret))
 
     # -- HTTP -------------------------------------------------------------------------------------
     def _send(self, method: str, path: str, body: dict | None = None):
