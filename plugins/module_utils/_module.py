@@ -62,6 +62,7 @@ class KsefModule(AnsibleModule):
         spec.update(argument_spec or {})
         exclusive = list(CONNECTION_MUTUALLY_EXCLUSIVE) + list(mutually_exclusive or [])
         super().__init__(argument_spec=spec, mutually_exclusive=exclusive, **kwargs)
+        self._forget_arguments_on_disk()
         self._http = None
         self._sessions = []
         for name, error in (("httpx", HTTPX_IMPORT_ERROR), ("cryptography", CRYPTOGRAPHY_IMPORT_ERROR)):
@@ -86,6 +87,27 @@ class KsefModule(AnsibleModule):
                 value = getattr(self.ksef_auth, option)
                 if value and not _xades.looks_like_content(value):
                     self.no_log_values.discard(value)
+
+    def _forget_arguments_on_disk(self):
+        """Without pipelining, Ansible copies this module, its arguments included (a login token, a store's
+        credentials), to AnsiballZ_<module>.py in its remote temp folder, and removes the folder once the module
+        returns. The arguments are read now: remove the file, so a run killed from here on leaves no copy of them.
+        With pipelining there is no file; with ANSIBLE_KEEP_REMOTE_FILES it stays, as asked (docs/security.md)."""
+        if self._keep_remote_files:
+            return
+        import sys
+
+        frame = sys._getframe()  # the wrapper ran this module as __main__: its file is the outermost frame's
+        while frame.f_back is not None:
+            frame = frame.f_back
+        path = frame.f_code.co_filename
+        if os.path.basename(path).startswith("AnsiballZ_") and os.path.basename(os.path.dirname(path)).startswith(
+            "ansible-tmp-"
+        ):
+            try:
+                os.unlink(path)
+            except OSError:  # not ours to remove (another owner after become): Ansible removes it at the end
+                pass
 
     def _fail_when_missing(self, library, error):
         if error is not None:

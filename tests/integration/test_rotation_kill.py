@@ -143,10 +143,22 @@ def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, t
     context = prepare(world) or {}
     context["old"] = old
 
-    run = BackgroundPlaybook(PLAYBOOK, world.vars(rotate=True), tmp_path / "killed", env=world.env)
+    # Ansible's temp folders (remote: the module and its arguments; local; the system's, where the module unpacks)
+    # are where a killed run leaves files behind.
+    temp = {variable: tmp_path / "killed" / name for variable, name in (
+        ("ANSIBLE_REMOTE_TEMP", "remote-tmp"), ("ANSIBLE_LOCAL_TEMP", "local-tmp"), ("TMPDIR", "tmp"))}
+    for folder in temp.values():
+        folder.mkdir(parents=True)
+    run = BackgroundPlaybook(PLAYBOOK, world.vars(rotate=True), tmp_path / "killed",
+                             env={**world.env, **{variable: str(folder) for variable, folder in temp.items()}})
     wait_until(lambda: reached(world, old, context) or not run.running, 120, f"kill point {point}")
     killed = run.kill()
     assert len(killed) >= 3, "the controller, its worker and the module were all killed"
+    left = [path for folder in temp.values() for path in folder.rglob("*") if path.is_file()]
+    assert any(path.name.endswith("_payload.zip") for path in left), "the killed module's files are scanned"
+    world.assert_no_secret("".join(path.read_text(errors="replace") for path in left), old_value,
+                           world.file_value())
+    assert not [path for path in left if path.name.startswith("AnsiballZ_")], "the module removed its arguments"
 
     world.emulator.admin("DELETE", "faults").raise_for_status()
     if after_kill:
