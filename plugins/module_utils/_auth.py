@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -184,6 +185,21 @@ def validate_auth(auth, environ=None):
             "auth.certificate/auth.private_key, auth.pkcs12, auth.access_token/auth.refresh_token",
         )
     method = next(iter(methods))
+    for option, value in auth.items():
+        if not isinstance(value, str):
+            continue
+        if option in ("certificate", "private_key", "pkcs12") and "-----BEGIN" in value:
+            continue  # PEM content spans lines
+        if option.endswith("passphrase"):
+            bad = "\x00" in value  # OpenSSL reads a passphrase up to a NUL
+        else:
+            bad = any(unicodedata.category(c) == "Cc" for c in value)
+        if bad:  # never shown: it may be a secret
+            raise KsefConfigError(
+                name(option),
+                f"{name(option)} must not contain control characters (a newline from a YAML block scalar or a "
+                "file, a NUL)",
+            )
     if method == "xades":
         if "pkcs12" in auth and ("certificate" in auth or "private_key" in auth):
             raise KsefConfigError(

@@ -147,6 +147,12 @@ def resolve_connection(params):
     if api_url:
         base_url = api_url.strip().rstrip("/")
         parts = urlsplit(base_url)
+        if any(c.isspace() or not c.isprintable() for c in base_url) or parts.query or parts.fragment:
+            raise KsefConfigError(
+                "api_url",
+                f"api_url {api_url[:100]!r} must be a base URL with no space, control character, query or fragment, "
+                "such as https://api-test.ksef.mf.gov.pl/v2",
+            )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise KsefConfigError(
                 "api_url",

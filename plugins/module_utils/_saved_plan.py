@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+import unicodedata
 
 from ansible.module_utils.basic import remove_values
 
@@ -61,8 +62,15 @@ def document(cplan, entries: list, kind, context: str, api_url: str, made: str, 
     }
 
 
+def check_path(option: str, path: str) -> None:
+    """A file name with a control character (a YAML block scalar's newline, a NUL) is refused naming the option."""
+    if any(unicodedata.category(c) == "Cc" for c in path):
+        raise KsefConfigError(option, "%s must not contain control characters; got %r" % (option, path[:100]))
+
+
 def check_writable(path: str) -> None:
     """Before any request: the plan file's directory must exist and be writable."""
+    check_path("plan_file", path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise KsefConfigError("plan_file", "plan_file: directory %s does not exist; create it first" % directory)
@@ -85,6 +93,7 @@ def write(module, path: str, doc: dict) -> None:
 
 def load(path: str) -> dict:
     """Read a saved plan before any request; a file that is not one is refused naming apply_plan."""
+    check_path("apply_plan", path)
     try:
         with open(path, encoding="utf-8") as handle:
             doc = json.load(handle)

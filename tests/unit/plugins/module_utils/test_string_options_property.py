@@ -8,6 +8,7 @@ unicode, the marker syntax itself, and values far beyond any limit.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,3 +97,49 @@ def test_a_file_path_and_key_are_refused_naming_them_or_round_trip(tmp_path, fil
     held = store.read()
     assert held is not None and (held.value, held.reference_number) == (value, ref)
     store.remove()
+
+
+@SETTINGS
+@given(text=hostile, scheme=st.sampled_from(["http://127.0.0.1:8080/", "https://api-test.ksef.mf.gov.pl/", ""]))
+def test_an_api_url_is_refused_naming_it_or_is_a_clean_base_url(text, scheme):
+    from urllib.parse import urlsplit
+
+    from ansible_collections.ksef.credentials.plugins.module_utils._connection import resolve_connection
+
+    try:
+        settings_ = resolve_connection({"api_url": scheme + text, "validate_certs": True})
+    except KsefConfigError as exc:
+        assert exc.option == "api_url"
+        return
+    parts = urlsplit(settings_.base_url)
+    assert parts.scheme in ("http", "https") and parts.hostname and not parts.query and not parts.fragment
+    assert all(c.isprintable() and not c.isspace() for c in settings_.base_url)
+
+
+@SETTINGS
+@given(text=hostile, option=st.sampled_from(["ksef_token", "certificate", "pkcs12", "access_token"]))
+def test_a_login_string_is_refused_naming_it_or_holds_no_control_character(text, option):
+    from ansible_collections.ksef.credentials.plugins.module_utils._auth import validate_auth
+
+    auth = {option: text, "private_key": "/k"} if option == "certificate" else {option: text}
+    try:
+        config = validate_auth(auth)
+    except KsefConfigError as exc:
+        assert exc.option.startswith("auth"), exc.option
+        assert not text.strip() or text not in str(exc), "a login string is never shown"
+        return
+    assert not any(unicodedata.category(c) == "Cc" for c in getattr(config, option))
+
+
+@SETTINGS
+@given(text=hostile, option=st.sampled_from(["plan_file", "apply_plan"]))
+def test_a_saved_plan_path_is_refused_naming_it_before_any_request(tmp_path, text, option):
+    from ansible_collections.ksef.credentials.plugins.module_utils import _saved_plan
+
+    path = str(tmp_path / text) if text else ""
+    try:
+        _saved_plan.check_writable(path) if option == "plan_file" else _saved_plan.load(path)
+    except KsefConfigError as exc:
+        assert exc.option == option
+        return
+    assert option == "plan_file" and not any(unicodedata.category(c) == "Cc" for c in path)
