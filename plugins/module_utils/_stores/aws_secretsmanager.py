@@ -24,8 +24,10 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._base imp
 _REQUEST_TOKEN_NAMESPACE = uuid.UUID("6f1c1a52-3a55-4b0e-9d7e-6b7f1c2a9e01")
 
 
-# The names Secrets Manager accepts (CreateSecret's Name).
-_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+# What Secrets Manager accepts: CreateSecret's Name, or the ARN of an existing secret.
+_SECRET_NAME = re.compile(
+    r"[A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}"
+)
 
 
 class AwsSecretsManagerStore(AwsClientMixin, Store):
@@ -53,7 +55,7 @@ class AwsSecretsManagerStore(AwsClientMixin, Store):
             "name",
             self.options["name"] or "",
             _SECRET_NAME,
-            "1 to 512 of letters, digits and / _ + = . @ -",
+            "1 to 512 of letters, digits and / _ + = . @ -, or a secret's ARN",
             "ksef/erp",
         )
         if self.options.get("key") is not None:
