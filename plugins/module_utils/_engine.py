@@ -62,6 +62,7 @@ class RunOptions:
     plan_file: str | None = None  # write the plan there (_saved_plan.py)
     apply_plan: str | None = None  # carry out only the saved plan read from there, if nothing moved
     saved_plan: dict | None = None  # that plan, read before any request
+    store_template: tuple = ()  # store entries with {name}: the stores of a credential that declares none
 
     @classmethod
     def from_params(cls, params: dict, kind) -> RunOptions:
@@ -92,6 +93,7 @@ class RunOptions:
             plan_file=plan_file,
             apply_plan=apply_plan,
             saved_plan=_saved_plan.load(apply_plan) if apply_plan else None,
+            store_template=tuple(params.get("store_template") or ()),
         )
 
 
@@ -147,9 +149,41 @@ class Report:
 # -- validation (no I/O) ----------------------------------------------------------------------------------------
 
 
-def validate(module, kind, items: list, where: str | None) -> list:
+NAME_PLACEHOLDER = "{name}"
+
+
+def from_template(template, name: str) -> list:
+    """The store entries of `template` for the credential `name`: every `{name}` in a string option replaced."""
+    return [
+        {
+            key: value.replace(NAME_PLACEHOLDER, name) if isinstance(value, str) else value
+            for key, value in entry.items()
+        }
+        for entry in template
+    ]
+
+
+def check_template(template) -> None:
+    """A template whose entries name no `{name}` would give every credential the same store."""
+    for index, entry in enumerate(template):
+        if not any(isinstance(value, str) and NAME_PLACEHOLDER in value for value in entry.values()):
+            raise KsefConfigError(
+                "store_template[%d]" % index,
+                "store_template[%d] must contain {name} in its path, name or key, so that each credential has a "
+                "store of its own, for example path: /etc/ksef/{name}.token" % index,
+            )
+
+
+def validate(module, kind, items: list, where: str | None, template=()) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
-    module that declares one credential at its top level. Raises KsefConfigError naming the option."""
+    module that declares one credential at its top level. An item without a store of its own gets the stores of
+    `template`. Raises KsefConfigError naming the option."""
+    check_template(template)
+    if template:
+        items = [
+            dict(item, store=from_template(template, str(item.get("name")))) if not item.get("store") else item
+            for item in items
+        ]
     entries: list = []
     names: dict = {}
     labels: dict = {}
@@ -255,19 +289,29 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
             declared = [entry.declared for entry in entries]
             live = kind.read_live(api, declared, options)
             holdings = {entry.name: entry.holdings() for entry in entries}  # what each store holds, once
-            cplan = kind.plan(
-                declared,
-                live,
-                holdings,
-                clock(),
-                options,
-                protected=kind.protected(module),
-                auth_token_unknown=module.ksef_auth.method == "session",
-            )
+
+            def plan():
+                return kind.plan(
+                    declared,
+                    live,
+                    holdings,
+                    clock(),
+                    options,
+                    protected=kind.protected(module),
+                    auth_token_unknown=module.ksef_auth.method == "session",
+                )
+
+            cplan = plan()
+            pruned = pruned_entries(module, kind, cplan, options)
+            if pruned:  # exclusive revokes names no longer declared: their template stores are emptied too
+                entries.extend(pruned)  # in place: converge() closes their stores too
+                holdings.update({entry.name: entry.holdings() for entry in pruned})
+                cplan = plan()
             for warning in cplan.warnings:
                 module.warn(warning)
             for entry in entries:
-                if cplan.declared[entry.name].issue and not entry.stores:
+                declared_plan = cplan.declared.get(entry.name)  # None: a name exclusive revokes
+                if declared_plan is not None and declared_plan.issue and not entry.stores:
                     module.warn(
                         "%s: no store is declared, the value of the new %s is not kept anywhere"
                         % (entry.name, kind.noun)
@@ -284,6 +328,31 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
                 done = Executor(kind, api, module, context, entries, options, clock=clock).run(cplan, refused)
             done.failures.update(refused)
     return Report(entries, cplan, done, module.check_mode, findings)
+
+
+def pruned_entries(module, kind, cplan: p.ContextPlan, options: RunOptions) -> list:
+    """[Entry] of the names exclusive revokes: their stores from the store template, read now. Without a template
+    nothing says where their values were: a warning says so."""
+    pruned = [plan.declared.name for plan in cplan.undeclared if plan.of(p.REVOKE)]
+    if not pruned:
+        return []
+    if not options.store_template:
+        for name in pruned:
+            module.warn(
+                "%s: revoked because it is no longer declared; this run does not know its stores (no store_template), "
+                "so they keep its revoked value: remove it from them, or declare %s with state: absent for one run"
+                % (name, name)
+            )
+        return []
+    entries = []
+    for name in pruned:
+        entry = Entry(
+            kind.declare({"name": name, "state": "absent"}),
+            build_stores(module, from_template(options.store_template, name)),
+        )
+        entry.snapshot = {store.label: store.read() for store in entry.stores}
+        entries.append(entry)
+    return entries
 
 
 def save_or_match(module, kind, cplan: p.ContextPlan, entries: list, options: RunOptions, now, context: str):
@@ -688,7 +757,7 @@ def run_many(module, kind) -> None:
     fails after the rest is done if any credential failed."""
     try:
         options = RunOptions.from_params(module.params, kind)
-        entries = validate(module, kind, module.params.get(kind.plural) or [], kind.plural)
+        entries = validate(module, kind, module.params.get(kind.plural) or [], kind.plural, options.store_template)
         report = converge(module, kind, entries, options)
     except KsefError as exc:
         module.fail_from(exc)

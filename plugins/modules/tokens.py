@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
   - ksef.credentials.plan
+  - ksef.credentials.store_template
 attributes:
   check_mode:
     support: full
@@ -602,6 +603,7 @@ def main():
             wait_timeout=dict(type="int", default=120),
             lock_timeout=dict(type="int", default=300),
             **PLAN_ARGUMENT_SPEC,
+            store_template=dict(TOKEN_OPTIONS["store"]),
             drift=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

@@ -171,10 +171,16 @@ def test_exclusive_and_adopt_through_role_variables(companies):
     keep = companies.seed("gamma", ["InvoiceRead"], "kept by hand")
     only_sender = [{"name": "erp-sender", "description": "ERP invoice sender", "permissions": ["InvoiceRead", "InvoiceWrite"],
                     "store": [{"type": "file", "path": str(companies.store_dir / "{{ inventory_hostname }}-erp-sender.token")}]}]
-    companies.converge(ksef_tokens=only_sender, ksef_tokens_exclusive="managed")
+    # The archive token's stores follow the company's layout: the template says where a dropped name's value was.
+    template = [{"type": "file", "path": str(companies.store_dir / "{{ inventory_hostname }}-{name}.token"),
+                 "format": "env", "key": "KSEF_ARCHIVE_TOKEN"}]
+    archive_file = companies.store_dir / "gamma-archive.token"
+    assert "KSEF_ARCHIVE_TOKEN=" in archive_file.read_text()
+    companies.converge(ksef_tokens=only_sender, ksef_tokens_exclusive="managed", ksef_tokens_store_template=template)
     gamma = companies.tokens("gamma")
     assert keep["referenceNumber"] in {t["referenceNumber"] for t in gamma}
     assert len(gamma) == 2  # erp-sender and the hand-made token; archive revoked
+    assert not archive_file.exists() or "KSEF_ARCHIVE_TOKEN" not in archive_file.read_text()
 
 
 def test_each_host_shows_its_own_error_at_default_verbosity_without_a_secret(companies):

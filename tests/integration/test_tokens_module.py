@@ -162,12 +162,44 @@ def test_exclusive_managed_revokes_undeclared_managed_tokens_and_leaves_unmanage
     result = ctx.declare([both[0]], exclusive="managed").task(TASK)
     assert result["changed"] is True
     assert result["revoked"] == [{"name": "archiver", "reference_number": archiver}]
+    # Nothing in this run says where archiver's value was: the run says so, naming it.
+    assert any(w.startswith("archiver: revoked because it is no longer declared") and "store_template" in w
+               for w in result.get("warnings", [])), result.get("warnings")
+    assert ctx.store("archiver").exists()
     assert result["plan"][1]["reason"] == "not declared (exclusive: managed)"
     assert result["tokens"]["archiver"]["declared"] is False
     statuses = {ref: t["status"] for ref, t in ctx.listed().items()}
     assert statuses[archiver] in ("Revoking", "Revoked")
     assert statuses[erp] == "Active" and statuses[legacy["referenceNumber"]] == "Active"
     assert statuses[ctx.manager["referenceNumber"]] == "Active"
+
+
+def test_a_store_template_gives_each_token_its_stores_and_exclusive_empties_them_when_it_revokes(ctx):
+    template = [{"type": "file", "path": str(ctx.tmp_path / "{name}.tpl.token")},
+                {"type": "file", "path": str(ctx.tmp_path / "all.env"), "format": "env", "key": "KSEF_{name}"}]
+    erp, archiver = ctx.entry("erp", store=[]), ctx.entry("archiver", store=[], verify=False)
+    created = ctx.declare([erp, archiver], store_template=template).task(TASK)
+    for name in ("erp", "archiver"):
+        ref = created["tokens"][name]["reference_number"]
+        assert (ctx.tmp_path / f"{name}.tpl.token").read_text().startswith(ref)
+        assert f"KSEF_{name}={ref}|" in (ctx.tmp_path / "all.env").read_text()
+    assert ctx.declare([erp, archiver], store_template=template).task(TASK)["changed"] is False
+
+    # archiver is dropped: exclusive revokes it and empties its template stores; erp's stay as they are.
+    preview = ctx.declare([erp], check=True, diff=True, exclusive="managed", store_template=template)
+    assert "- archiver: purge (not declared (exclusive: managed): the stores keep no revoked token)" in preview.stdout
+    assert (ctx.tmp_path / "archiver.tpl.token").exists()
+    pruned = ctx.declare([erp], exclusive="managed", store_template=template).task(TASK)
+    old = created["tokens"]["archiver"]["reference_number"]
+    assert ("archiver", "revoke", old) in [(r["name"], r["action"], r["reference_number"]) for r in pruned["plan"]]
+    assert ctx.status(old) in ("Revoking", "Revoked")
+    assert not (ctx.tmp_path / "archiver.tpl.token").exists()
+    env = (ctx.tmp_path / "all.env").read_text()
+    assert "KSEF_archiver" not in env and f"KSEF_erp={created['tokens']['erp']['reference_number']}|" in env
+    assert (ctx.tmp_path / "erp.tpl.token").exists() and not pruned.get("warnings")
+
+    bad = ctx.declare([erp], expect_rc=2, store_template=[{"type": "file", "path": str(ctx.tmp_path / "x")}])
+    assert bad.task(TASK)["option"] == "store_template[0]" and bad.task(TASK)["api_calls"] == {}
 
 
 def test_exclusive_all_revokes_unmanaged_tokens_but_never_the_auth_token(ctx):

@@ -20,7 +20,7 @@ Vocabulary (as for tokens, `token_plan.py`)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _timestamps
@@ -277,8 +277,16 @@ def plan_subject(declared, certificates, holdings: dict, now: datetime, exclusiv
     if exclusive == "managed":
         undeclared = sorted({c.name for c in live if c.name and c.status == ACTIVE} - set(result.declared))
         for name in undeclared:
-            gone = plan(Declared(name=name, state="absent"), live, [], now)
-            gone.steps = [Step(s.action, "not declared (exclusive: managed)", s.reference_number) for s in gone.steps]
+            # Its stores are known only from a store template (the engine passes their holdings under its name).
+            gone = plan(Declared(name=name, state="absent"), live, holdings.get(name, []), now)
+            gone.steps = [
+                replace(
+                    s,
+                    reason="not declared (exclusive: managed)"
+                    + (": the stores keep no revoked certificate" if s.action == PURGE else ""),
+                )
+                for s in gone.steps
+            ]
             result.undeclared.append(gone)
     return result
 

@@ -398,11 +398,19 @@ def plan_context(
     undeclared = sorted({name for name in (_identity.name_of(t.description) for t in live) if name} - names)
     for name in undeclared:
         gone = Declared(name=name, state="absent", force=revoke_auth_token)
-        one = plan(gone, live, [], now, protected=guarded, margin=margin)
+        # Its stores are known only from a store template (the engine passes their holdings under its name).
+        one = plan(gone, live, holdings.get(name, []), now, protected=guarded, margin=margin)
         why = "not declared (exclusive: %s)" % exclusive
         one.steps = [
             _explain(
-                replace(s, reason=why) if s.action == REVOKE else s, None, None, protected, maybe_auth, guard_option
+                replace(s, reason=why if s.action == REVOKE else "%s: the stores keep no revoked token" % why)
+                if s.action in (REVOKE, PURGE)
+                else s,
+                None,
+                None,
+                protected,
+                maybe_auth,
+                guard_option,
             )
             for s in one.steps
         ]
