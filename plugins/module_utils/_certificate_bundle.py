@@ -82,6 +82,12 @@ def compose(certificate_der_base64: str, key) -> str:
     return (certificate.public_bytes(serialization.Encoding.PEM).decode("ascii") + key_pem(key)).strip()
 
 
+def validity(certificate_der_base64: str) -> tuple:
+    """(notBefore, notAfter) of a certificate KSeF returned (Base64 DER), as aware datetimes."""
+    certificate = x509.load_der_x509_certificate(base64.b64decode(certificate_der_base64))
+    return certificate.not_valid_before_utc, certificate.not_valid_after_utc
+
+
 def certificate_of(value: str | None):
     """The certificate at the start of a bundle, or None when `value` is not one."""
     if not value or BEGIN_CERTIFICATE not in value or x509 is None:

@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -123,6 +124,10 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert created["changed"] is True and [a["action"] for a in created["actions"]] == ["create"]
     assert created["status"] == "Active" and created["certificate_type"] == "Authentication"
     assert subject.active() == {serial}
+    # One query plans the run; the issued certificate is described from its retrieval, not from a second query.
+    assert created["api_calls"]["POST /certificates/query"] == 1
+    listed_to = datetime.fromisoformat(subject.certificates()[serial]["validTo"].replace("Z", "+00:00"))
+    assert abs(datetime.fromisoformat(created["valid_to"]) - listed_to) < timedelta(seconds=1)
     # One 0600 PEM file (certificate, then its key) and one PKCS#12 file, both holding the issued certificate.
     for path in (subject.pem, subject.p12):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600

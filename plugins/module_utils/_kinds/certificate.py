@@ -18,10 +18,10 @@ KSeF-token login before any request.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle as bundle
+from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import TokenMeta
@@ -131,7 +131,7 @@ class CertificateKind:
     def activate(self, api, pending: dict, poller) -> dict:
         """Wait for every enrollment in `pending` (reference -> _Pending), then retrieve the certificates at once.
         Returns reference -> ActualCertificate (with its PEM) or KsefError (rejected, timeout)."""
-        waiting, serials = dict(pending), {}
+        waiting, serials, requested = dict(pending), {}, {}
         done: dict = {}
         while waiting:
             for ref in list(waiting):
@@ -144,6 +144,7 @@ class CertificateKind:
                 code = (status.get("status") or {}).get("code")
                 if code == ENROLLMENT_DONE:
                     serials[ref] = status["certificateSerialNumber"]
+                    requested[ref] = status.get("requestDate")
                     del waiting[ref]
                 elif code != ENROLLMENT_IN_PROGRESS:
                     described = status.get("status") or {}
@@ -164,18 +165,25 @@ class CertificateKind:
                 retrieved = {
                     item["certificateSerialNumber"]: item for item in api.retrieve_certificates(serials.values())
                 }
-                listed = {
-                    item["certificateSerialNumber"]: item
-                    for item in api.query_certificates(status="Active", name=certificate_plan.NAME_PREFIX)
-                }
             except KsefError as exc:
                 return dict(done, **dict.fromkeys(serials, exc))
             for ref, serial in serials.items():
-                if serial not in retrieved or serial not in listed:
+                item = retrieved.get(serial)
+                if item is None:
                     done[ref] = KsefError("KSeF did not return certificate %s after issuing it" % serial)
                     continue
-                live = certificate_plan.ActualCertificate.from_api(listed[serial])
-                done[ref] = replace(live, pem=retrieved[serial]["certificate"])
+                # What a query would list, from what is at hand: the certificate itself and its enrollment.
+                valid_from, valid_to = bundle.validity(item["certificate"])
+                done[ref] = certificate_plan.ActualCertificate(
+                    reference_number=serial,
+                    status=certificate_plan.ACTIVE,
+                    certificate_type=item.get("certificateType") or "",
+                    certificate_name=item.get("certificateName") or "",
+                    valid_from=valid_from,
+                    valid_to=valid_to,
+                    created=_timestamps.parse_or_none(requested[ref]) or datetime.now(timezone.utc),
+                    pem=item["certificate"],
+                )
         return done
 
     def verify(self, module, value: str) -> None:
