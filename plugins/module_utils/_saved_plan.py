@@ -55,7 +55,7 @@ def document(cplan, entries: list, kind, context: str, api_url: str, made: str, 
         "summary": cplan.summary(),
         "after": {plan.declared.name: plan.after() for plan in cplan.plans()},
         "state": {
-            "declared": {entry.name: entry.digest for entry in entries},
+            "declared": {entry.name: entry.digest for entry in entries if entry.digest},  # not names exclusive revokes
             "live": live,
             "held": {entry.name: entry.held() for entry in entries},
         },
