@@ -163,8 +163,9 @@ def from_template(template, name: str) -> list:
     ]
 
 
-def check_template(template) -> None:
-    """A template whose entries name no `{name}` would give every credential the same store."""
+def check_template(module, template) -> None:
+    """Before any request: every entry names `{name}` (or every credential would share its store) and makes a
+    valid store (also when no declared credential uses it: a name exclusive revokes will)."""
     for index, entry in enumerate(template):
         if not any(isinstance(value, str) and NAME_PLACEHOLDER in value for value in entry.values()):
             raise KsefConfigError(
@@ -172,13 +173,20 @@ def check_template(template) -> None:
                 "store_template[%d] must contain {name} in its path, name or key, so that each credential has a "
                 "store of its own, for example path: /etc/ksef/{name}.token" % index,
             )
+    try:
+        build_stores(module, from_template(template, "example"))
+    except KsefConfigError as exc:
+        exc.option = str(exc.option).replace("store[", "store_template[", 1)
+        exc.message = exc.message.replace("store[", "store_template[", 1)
+        exc.args = (exc.message,)
+        raise
 
 
 def validate(module, kind, items: list, where: str | None, template=()) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
     module that declares one credential at its top level. An item without a store of its own gets the stores of
     `template`. Raises KsefConfigError naming the option."""
-    check_template(template)
+    check_template(module, template)
     if template:
         items = [
             dict(item, store=from_template(template, str(item.get("name")))) if not item.get("store") else item
@@ -350,7 +358,10 @@ def pruned_entries(module, kind, cplan: p.ContextPlan, options: RunOptions) -> l
             kind.declare({"name": name, "state": "absent"}),
             build_stores(module, from_template(options.store_template, name)),
         )
-        entry.snapshot = {store.label: store.read() for store in entry.stores}
+        try:
+            entry.snapshot = {store.label: store.read() for store in entry.stores}
+        except StoreError as exc:  # before any change: say whose store it is
+            raise KsefError("%s: %s; nothing was changed" % (name, exc)) from None
         entries.append(entry)
     return entries
 

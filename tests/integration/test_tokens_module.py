@@ -200,6 +200,10 @@ def test_a_store_template_gives_each_token_its_stores_and_exclusive_empties_them
 
     bad = ctx.declare([erp], expect_rc=2, store_template=[{"type": "file", "path": str(ctx.tmp_path / "x")}])
     assert bad.task(TASK)["option"] == "store_template[0]" and bad.task(TASK)["api_calls"] == {}
+    # A template no declared token uses is still checked before any request (a pruned name would use it).
+    wrong = ctx.declare([ctx.entry("erp")], expect_rc=2, store_template=[
+        {"type": "file", "path": str(ctx.tmp_path / "{name}.token"), "mode": "0644"}]).task(TASK)
+    assert wrong["option"] == "store_template[0].mode" and wrong["api_calls"] == {}, wrong
 
 
 def test_exclusive_all_revokes_unmanaged_tokens_but_never_the_auth_token(ctx):
