@@ -25,6 +25,10 @@ and must not wait for a lock (the kernel dropped the killed run's lock).
 from __future__ import annotations
 
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.support.kill import BackgroundPlaybook, wait_until
@@ -133,11 +137,20 @@ KILL_POINTS = {
 }
 
 
+@pytest.fixture
+def short_tmp():
+    """A short system temp folder: ansible-core 2.21 puts its RPC host's socket there, and a socket path must stay
+    under 108 bytes (pytest's tmp_path is too long for it)."""
+    path = Path(tempfile.mkdtemp(prefix="ksef-kill-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 # make test kills during the store writes, the moment with the most to undo; make test-soak kills at every point.
 @pytest.mark.parametrize("point", [
     pytest.param(point, marks=() if point == "during-store-writes" else pytest.mark.soak) for point in KILL_POINTS
 ])
-def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, tmp_path, point):
+def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, tmp_path, short_tmp, point):
     prepare, reached, after_kill = KILL_POINTS[point]
     old, old_value = world.seed_current()
     context = prepare(world) or {}
@@ -145,10 +158,10 @@ def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, t
 
     # Ansible's temp folders (remote: the module and its arguments; local; the system's, where the module unpacks)
     # are where a killed run leaves files behind.
-    temp = {variable: tmp_path / "killed" / name for variable, name in (
-        ("ANSIBLE_REMOTE_TEMP", "remote-tmp"), ("ANSIBLE_LOCAL_TEMP", "local-tmp"), ("TMPDIR", "tmp"))}
+    temp = {"ANSIBLE_REMOTE_TEMP": tmp_path / "killed" / "remote-tmp",
+            "ANSIBLE_LOCAL_TEMP": tmp_path / "killed" / "local-tmp", "TMPDIR": short_tmp}
     for folder in temp.values():
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
     run = BackgroundPlaybook(PLAYBOOK, world.vars(rotate=True), tmp_path / "killed",
                              env={**world.env, **{variable: str(folder) for variable, folder in temp.items()}})
     wait_until(lambda: reached(world, old, context) or not run.running, 120, f"kill point {point}")
