@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -24,6 +23,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._http import response_json
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
+from ansible_collections.ksef.credentials.plugins.module_utils._text import control_character
 
 try:
     from cryptography import x509
@@ -193,7 +193,7 @@ def validate_auth(auth, environ=None):
         if option.endswith("passphrase"):
             bad = "\x00" in value  # OpenSSL reads a passphrase up to a NUL
         else:
-            bad = any(unicodedata.category(c) == "Cc" for c in value)
+            bad = control_character(value) is not None
         if bad:  # never shown: it may be a secret
             raise KsefConfigError(
                 name(option),

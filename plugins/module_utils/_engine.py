@@ -173,13 +173,7 @@ def check_template(module, template) -> None:
                 "store_template[%d] must contain {name} in its path, name or key, so that each credential has a "
                 "store of its own, for example path: /etc/ksef/{name}.token" % index,
             )
-    try:
-        build_stores(module, from_template(template, "example"))
-    except KsefConfigError as exc:
-        exc.option = str(exc.option).replace("store[", "store_template[", 1)
-        exc.message = exc.message.replace("store[", "store_template[", 1)
-        exc.args = (exc.message,)
-        raise
+    build_stores(module, from_template(template, "example"), "store_template")
 
 
 def validate(module, kind, items: list, where: str | None, template=()) -> list:
@@ -289,10 +283,7 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
             for name in sorted(entry.name for entry in entries):
                 locks.enter_context(_locks.token_lock(context, name, timeout=options.lock_timeout))
         for entry in entries:
-            try:
-                entry.snapshot = {store.label: store.read() for store in entry.stores}
-            except StoreError as exc:  # the run stops before any request: say whose store it is
-                raise KsefError("%s: %s; nothing was changed" % (entry.name, exc)) from None
+            read_snapshot(entry)
         with module.ksef_session() as api:
             declared = [entry.declared for entry in entries]
             live = kind.read_live(api, declared, options)
@@ -338,6 +329,15 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
     return Report(entries, cplan, done, module.check_mode, findings)
 
 
+def read_snapshot(entry: Entry) -> None:
+    """What each store of `entry` holds now; a store that cannot be read stops the run before any change, and the
+    message says whose store it is."""
+    try:
+        entry.snapshot = {store.label: store.read() for store in entry.stores}
+    except StoreError as exc:
+        raise KsefError("%s: %s; nothing was changed" % (entry.name, exc)) from None
+
+
 def pruned_entries(module, kind, cplan: p.ContextPlan, options: RunOptions) -> list:
     """[Entry] of the names exclusive revokes: their stores from the store template, read now. Without a template
     nothing says where their values were: a warning says so."""
@@ -358,10 +358,7 @@ def pruned_entries(module, kind, cplan: p.ContextPlan, options: RunOptions) -> l
             kind.declare({"name": name, "state": "absent"}),
             build_stores(module, from_template(options.store_template, name)),
         )
-        try:
-            entry.snapshot = {store.label: store.read() for store in entry.stores}
-        except StoreError as exc:  # before any change: say whose store it is
-            raise KsefError("%s: %s; nothing was changed" % (name, exc)) from None
+        read_snapshot(entry)
         entries.append(entry)
     return entries
 

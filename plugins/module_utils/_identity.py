@@ -19,9 +19,9 @@ The module appends a marker to the human text:
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._text import control_character
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,62}"
 MARKER_PREFIX = "[ksef.credentials:"
@@ -66,7 +66,7 @@ def compose(name: str, text: str | None) -> str:
     """The full KSeF description for a managed token; fails before any API call when invalid."""
     tail = marker(name)
     text = (text or "").strip()
-    control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    control = control_character(text)
     if control is not None:
         raise IdentityError(
             "description",

@@ -17,6 +17,7 @@ any API call, registers every runtime secret in `no_log_values`, and opens/close
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from contextlib import contextmanager
 
@@ -95,8 +96,6 @@ class KsefModule(AnsibleModule):
         With pipelining there is no file; with ANSIBLE_KEEP_REMOTE_FILES it stays, as asked (docs/security.md)."""
         if self._keep_remote_files:
             return
-        import sys
-
         frame = sys._getframe()  # the wrapper ran this module as __main__: its file is the outermost frame's
         while frame.f_back is not None:
             frame = frame.f_back

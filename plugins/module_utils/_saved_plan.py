@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import tempfile
-import unicodedata
 
 from ansible.module_utils.basic import remove_values
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._text import control_character
 
 FORMAT = "ksef.credentials/plan/1"
 PLAN_ARGUMENT_SPEC = dict(
@@ -64,7 +64,7 @@ def document(cplan, entries: list, kind, context: str, api_url: str, made: str, 
 
 def check_path(option: str, path: str) -> None:
     """A file name with a control character (a YAML block scalar's newline, a NUL) is refused naming the option."""
-    if any(unicodedata.category(c) == "Cc" for c in path):
+    if control_character(path):
         raise KsefConfigError(option, "%s must not contain control characters; got %r" % (option, path[:100]))
 
 

@@ -8,13 +8,13 @@ A store never puts a secret into a label, an exception text, a warning or a retu
 from __future__ import annotations
 
 import re
-import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._text import control_character
 
 # A KSeF token value is `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`.
 _TOKEN_VALUE = re.compile(r"^(?P<ref>[^|\s]+)\|[^|\s]+\|[0-9a-fA-F]{64}$")
@@ -95,6 +95,8 @@ class Store(ABC):
     type_name: ClassVar[str]
     argument_spec: ClassVar[dict]
 
+    list_option = "store"  # the option whose entry this is: `store`, or `store_template` (build_store sets it)
+
     def __init__(self, module: Any, options: dict, index: int):
         self.module = module
         self.options = options
@@ -112,7 +114,7 @@ class Store(ABC):
 
     def option_name(self, option: str) -> str:
         """How error messages name an option of this entry: `store[1].path`."""
-        return f"store[{self.index}].{option}"
+        return f"{self.list_option}[{self.index}].{option}"
 
     def config_error(self, option: str, message: str) -> StoreConfigError:
         return StoreConfigError(self.option_name(option), message)
@@ -125,7 +127,7 @@ class Store(ABC):
     def check_secret_text(self, option: str, value: str | None) -> None:
         """A secret (a token, a secret id) goes into a header or a body as it is: no control character. The
         message never shows the value."""
-        if value and any(unicodedata.category(c) == "Cc" for c in value):
+        if value and control_character(value):
             raise self.config_error(
                 option, "must not contain control characters (a newline from a file or a YAML block scalar?)"
             )

@@ -88,19 +88,21 @@ def _option_in_message(message: str, names) -> str | None:
     return None
 
 
-def build_store(module, spec: dict, index: int) -> Store:
-    """One validated store from one `store:` entry (options that are None count as not given)."""
+def build_store(module, spec: dict, index: int, option: str = "store") -> Store:
+    """One validated store from entry `index` of the list option `option` (options that are None count as not
+    given); errors name `option[index].x`."""
+    at = f"{option}[{index}]"
     if not isinstance(spec, dict):
-        raise StoreConfigError(f"store[{index}]", "must be a dictionary with at least a `type` key")
+        raise StoreConfigError(at, "must be a dictionary with at least a `type` key")
     given = {k: v for k, v in spec.items() if v is not None}
     type_name = given.pop("type", None)
     if type_name not in STORE_TYPE_NAMES:
-        raise StoreConfigError(f"store[{index}].type", f"must be one of: {', '.join(STORE_TYPE_NAMES)}")
+        raise StoreConfigError(f"{at}.type", f"must be one of: {', '.join(STORE_TYPE_NAMES)}")
     cls = store_class(type_name)
     unsupported = sorted(set(given) - set(cls.argument_spec))
     if unsupported:
         raise StoreConfigError(
-            f"store[{index}].{unsupported[0]}",
+            f"{at}.{unsupported[0]}",
             f"is not an option of store type {type_name}; its options are: {', '.join(sorted(cls.argument_spec))}",
         )
     result = ArgumentSpecValidator(cls.argument_spec).validate(given)
@@ -108,28 +110,29 @@ def build_store(module, spec: dict, index: int) -> Store:
     module.no_log_values.update(secrets)
     if result.errors.errors:
         message = remove_values(result.errors.messages[0], secrets)
-        option = _option_in_message(message, cls.argument_spec)
-        where = f"store[{index}].{option}" if option else f"store[{index}]"
-        raise StoreConfigError(where, message)
+        named = _option_in_message(message, cls.argument_spec)
+        raise StoreConfigError(f"{at}.{named}" if named else at, message)
     store = cls(module, result.validated_parameters, index)
+    store.list_option = option
     store.validate()
     return store
 
 
-def build_stores(module, specs: list[dict] | None) -> list[Store]:
-    """Validate every entry of a token's `store:` list; StoreConfigError names `store[i].option`."""
+def build_stores(module, specs: list[dict] | None, option: str = "store") -> list[Store]:
+    """Validate every entry of a credential's `store:` list (or of `option`, e.g. `store_template`);
+    StoreConfigError names `store[i].x`."""
     stores: list[Store] = []
     seen: dict[str, int] = {}
     for index, spec in enumerate(specs or []):
-        store = build_store(module, spec, index)
+        store = build_store(module, spec, index, option)
         if store.label in seen:
             raise StoreConfigError(
-                f"store[{index}]", f"points at the same place as store[{seen[store.label]}] ({store.label})"
+                f"{option}[{index}]", f"points at the same place as {option}[{seen[store.label]}] ({store.label})"
             )
         for position, earlier in enumerate(stores):
             reason = store.cannot_share_with(earlier)
             if reason:
-                raise StoreConfigError(f"store[{index}]", f"clashes with store[{position}]: {reason}")
+                raise StoreConfigError(f"{option}[{index}]", f"clashes with {option}[{position}]: {reason}")
         seen[store.label] = index
         stores.append(store)
     return stores

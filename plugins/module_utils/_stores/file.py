@@ -16,7 +16,6 @@ import os
 import pwd
 import re
 import tempfile
-import unicodedata
 from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
@@ -26,6 +25,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_
     is_vault_encrypted,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store, StoredValue
+from ansible_collections.ksef.credentials.plugins.module_utils._text import control_character
 
 FORMATS = ("raw", "env", "json", "yaml", "pem", "pkcs12")
 KEYED_FORMATS = ("env", "json", "yaml")  # several values in one file, each under its key
@@ -134,7 +134,7 @@ class FileStore(Store):
             raise self.config_error("passphrase", "is only used by format pkcs12; remove it or set format: pkcs12")
         if self.format == "env" and not _ENV_NAME.fullmatch(self.key):
             raise self.config_error("key", "must be a valid environment variable name such as KSEF_TOKEN")
-        control = next((c for c in self.options["path"] if unicodedata.category(c) == "Cc"), None)
+        control = control_character(self.options["path"])
         if control is not None:
             raise self.config_error(
                 "path",
