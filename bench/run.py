@@ -6,7 +6,10 @@ writes an inventory of C hosts (one per context, a seeded manager token each) an
 - Ansible's floor: one `ansible.builtin.ping` task per host, same inventory, same forks;
 - role, first converge: `ksef.credentials.tokens` creates every token;
 - role, no-op: the same run again;
-- naive (--naive): a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token.
+- naive (--naive): a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token;
+- reference (unless --no-reference): the same seven requests of a no-op from a minimal module with no
+  engine around them (bench/reference/ksef_noop.py), once with httpx and once with http.client: what the
+  work itself costs with each HTTP client, next to the floor and the role.
 
 Each run's wall time is reported as a ratio to the floor measured in the same run, so a slow or busy
 machine slows both sides alike. The default workload is 50 x 5 at -f 10; the no-op must stay within 1.5
@@ -87,6 +90,31 @@ NAIVE_PLAYBOOK = """
       loop_control:
         label: "{{ item.name }}"
 """
+
+
+REFERENCE_PLAYBOOK = """
+- name: The requests of a no-op from a minimal module
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Log in, list, read the stores, close
+      ksef_bench.reference.ksef_noop:
+        api_url: "{{ ksef_api_url }}"
+        context: "{{ ksef_context }}"
+        auth: "{{ ksef_auth }}"
+        tokens: "{{ ksef_tokens }}"
+        http: %s
+"""
+REFERENCE_CLIENTS = ("httpx", "http.client")
+
+
+def reference_collections(workdir):
+    """A throw-away collection holding bench/reference/ksef_noop.py; returns its collections path."""
+    root = workdir / "reference"
+    modules = root / "ansible_collections" / "ksef_bench" / "reference" / "plugins" / "modules"
+    modules.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "bench" / "reference" / "ksef_noop.py", modules / "ksef_noop.py")
+    return root
 
 
 def free_port():
@@ -198,8 +226,9 @@ def paced_span(ratelimit_dir, label):
     return 0.0
 
 
-def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, ratelimit_dir):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
+def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, ratelimit_dir, collections=()):
+    paths = os.pathsep.join([str(REPO / ".collections"), *map(str, collections)])
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=paths,
                KSEF_RATELIMIT_DIR=str(ratelimit_dir), KSEF_RATELIMIT_TIME_SCALE=str(time_scale),
                KSEF_LOCK_DIR=str(workdir / "locks"), ANSIBLE_HOST_KEY_CHECKING="False",
                PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -220,7 +249,7 @@ def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, rat
     }
 
 
-def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True, floor=True):
+def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True, floor=True, reference=True):
     contexts, tokens = (int(part) for part in spec.lower().split("x"))
     workdir = Path(tempfile.mkdtemp(prefix=f"ksef-bench-{spec}-"))
     results = []
@@ -235,6 +264,11 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True,
             results.append(measure("role first converge", workdir, emulator, inventory, ROLE_PLAYBOOK, forks,
                                    time_scale, rl))
             results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
+            if reference:
+                for client in REFERENCE_CLIENTS:
+                    results.append(measure(f"reference: {client}", workdir, emulator, inventory,
+                                           REFERENCE_PLAYBOOK % client, forks, time_scale, rl,
+                                           collections=[reference_collections(workdir)]))
             if floor:  # the floor again, after the role: the ratio uses the mean of both, so drift in load cancels
                 results.append(measure("ansible floor (ping)", workdir, emulator, inventory, FLOOR_PLAYBOOK, forks,
                                        time_scale, rl))
@@ -282,7 +316,7 @@ def check_noop(item) -> list:
 
 
 def print_table(report):
-    head = f"{'workload':<16} {'run':<21} {'wall s':>7} {'x floor':>7} {'calls':>6} {'POST':>5} {'GET':>5} " \
+    head = f"{'workload':<16} {'run':<23} {'wall s':>7} {'x floor':>7} {'calls':>6} {'POST':>5} {'GET':>5} " \
            f"{'logins':>6} {'429':>4} {'bound s':>8} {'paced s':>8} {'prd bound':>10}  busiest counter"
     print(head)
     print("-" * len(head))
@@ -291,7 +325,7 @@ def print_table(report):
         for run in item["runs"]:
             ops = run["operations"]
             ratio = f"{run['ratio_to_floor']:.2f}" if run.get("ratio_to_floor") is not None else "-"
-            print(f"{label:<16} {run['run']:<21} {run['wall_seconds']:>7.1f} {ratio:>7} {run['calls']:>6} "
+            print(f"{label:<16} {run['run']:<23} {run['wall_seconds']:>7.1f} {ratio:>7} {run['calls']:>6} "
                   f"{ops.get('POST /tokens', 0):>5} {ops.get('GET /tokens', 0):>5} "
                   f"{ops.get('POST /auth/token/redeem', 0):>6} {run['status_429']:>4} {run['bound_seconds']:>8.1f} "
                   f"{run['paced_seconds']:>8.1f} {run['production_bound_seconds']:>9.0f}s  "
@@ -307,6 +341,8 @@ def main():
     parser.add_argument("--paced-time-scale", type=float, default=4.0)
     parser.add_argument("--activation-delay", type=float, default=1.0)
     parser.add_argument("--naive", action="store_true", help="also run the naive loop of single token tasks")
+    parser.add_argument("--no-reference", dest="reference", action="store_false",
+                        help="skip the minimal reference module (bench/reference/ksef_noop.py)")
     parser.add_argument("--output", default=str(REPO / "bench" / "results.json"))
     args = parser.parse_args()
 
@@ -314,13 +350,14 @@ def main():
     problems = []
     for spec in args.workload or ["50x5"]:
         print(f"workload {spec} ...", flush=True)
-        item = workload(spec, args.time_scale, args.forks, args.activation_delay, naive=args.naive)
+        item = workload(spec, args.time_scale, args.forks, args.activation_delay, naive=args.naive,
+                        reference=args.reference)
         report["workloads"].append(item)
         problems += ["%s: %s" % (spec, problem) for problem in check_noop(item)]
     if args.paced:
         print(f"paced workload {args.paced} ...", flush=True)
         item = workload(args.paced, args.paced_time_scale, args.forks, args.activation_delay, naive=False,
-                        verify=False, floor=False)
+                        verify=False, floor=False, reference=False)
         report["workloads"].append(item)
         problems += ["%s: %s" % (args.paced, problem) for problem in check_noop(item)]
     report["problems"] = problems
@@ -334,6 +371,11 @@ def main():
                   f"Ansible's floor ({item['floor_seconds']:.1f}s); the rate limits impose at least "
                   f"{first['bound_seconds']:.1f}s at this time scale ({first['production_bound_seconds']:.0f}s in "
                   f"production) for its busiest counter, {first['bound_counter']} x{first['bound_requests']}")
+        ratios = {run["run"]: run["ratio_to_floor"] for run in item["runs"]}
+        if "role no-op" in ratios and "reference: httpx" in ratios:
+            print(f"{item['workload']}: no-op {ratios['role no-op']:.2f} x the floor; the same requests from a minimal "
+                  f"module {ratios['reference: httpx']:.2f} x with httpx, {ratios['reference: http.client']:.2f} x "
+                  f"with http.client")
     print(f"\nwritten to {args.output}")
     for problem in problems:
         print("PROBLEM: " + problem)

@@ -3,7 +3,9 @@ against a fresh emulator over HTTP, with real files as stores."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,9 @@ from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import
 pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+REFERENCE_MODULE = REPO / "bench" / "reference" / "ksef_noop.py"
+REFERENCE_NOOP = HERE / "playbooks" / "role" / "reference_noop.yml"
 INVENTORY = HERE / "inventories" / "three_companies"
 CONVERGE = HERE / "playbooks" / "role" / "converge.yml"
 HOSTS = ("alpha", "beta", "gamma")
@@ -44,16 +49,24 @@ class Companies:
         seeded.raise_for_status()
         return seeded.json()
 
-    def converge(self, check=False, expect_rc=0, env=None, diff=False, **extra):
+    def converge(self, check=False, expect_rc=0, env=None, diff=False, playbook=CONVERGE, **extra):
         extra_vars = {"emulator_api_url": self.emulator.api_url, "company_nips": self.nips,
                       "manager_tokens": {h: m["token"] for h, m in self.managers.items()},
                       "store_dir": str(self.store_dir)}
         extra_vars.update(extra)
-        result = self.run_playbook(CONVERGE, extra_vars, check=check, diff=diff, inventory=INVENTORY,
+        result = self.run_playbook(playbook, extra_vars, check=check, diff=diff, inventory=INVENTORY,
                                    extra_args=["-f", "3"],
                                    env={**self.env, **(env or {})}, expect_rc=expect_rc)
         self.assert_no_secret_in(result)
         return result
+
+    def run_reference_noop(self, http):
+        """bench/reference/ksef_noop.py over the same inventory, from a throw-away collection like make bench's."""
+        modules = self.tmp_path / "reference" / "ansible_collections" / "ksef_bench" / "reference" / "plugins" / "modules"
+        modules.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REFERENCE_MODULE, modules / "ksef_noop.py")
+        paths = os.pathsep.join([str(REPO / ".collections"), str(self.tmp_path / "reference")])
+        return self.converge(playbook=REFERENCE_NOOP, env={"ANSIBLE_COLLECTIONS_PATH": paths}, reference_http=http)
 
     def tokens(self, host, statuses=("Pending", "Active")):
         """The context's tokens as the emulator holds them (bootstrap token excluded)."""
@@ -127,6 +140,16 @@ def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_no
         assert companies.open_sessions(host) == []
     # Every fork paced through the shared state: one file per context, one for the per-IP endpoints.
     assert len(list(companies.ratelimit_dir.glob("*.json"))) == 4
+
+    # make bench compares the no-op with a minimal module; it is a fair reference only while it sends the
+    # very requests the no-op sends (the status polls follow KSeF's pace, so only their presence counts).
+    companies.emulator.reset_stats()
+    companies.run_reference_noop("http.client")
+    reference = companies.emulator.stats()
+    polls = "GET /auth/{referenceNumber}"
+    assert {op: n for op, n in reference["operations"].items() if op != polls} == \
+        {op: n for op, n in stats["operations"].items() if op != polls}
+    assert reference["operations"][polls] >= 3
 
 
 def test_check_mode_returns_the_plan_and_the_drift_changes_nothing_and_closes_the_session(companies):
