@@ -312,6 +312,16 @@ def check_noop(item) -> list:
     for run in item["runs"]:
         if run["status_429"]:
             problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
+    # The reference is a fair comparison only while it sends the no-op's requests (polls follow KSeF's pace).
+    noop = next((run for run in item["runs"] if run["run"] == "role no-op"), None)
+    for run in item["runs"]:
+        if noop and run["run"].startswith("reference: "):
+            differ = {op: (noop["operations"].get(op, 0), run["operations"].get(op, 0))
+                      for op in set(noop["operations"]) | set(run["operations"])
+                      if op != "GET /auth/{referenceNumber}"
+                      and noop["operations"].get(op, 0) != run["operations"].get(op, 0)}
+            if differ:
+                problems.append("%s sent other requests than the no-op (no-op, reference): %s" % (run["run"], differ))
     return sorted(set(problems))
 
 
