@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._text import has_space_or_unprintable
 
 # Base URLs of the public KSeF 2.0 environments (srodowiska.md).
 ENVIRONMENTS = {
@@ -147,7 +148,7 @@ def resolve_connection(params):
     if api_url:
         base_url = api_url.strip().rstrip("/")
         parts = urlsplit(base_url)
-        if any(c.isspace() or not c.isprintable() for c in base_url) or parts.query or parts.fragment:
+        if has_space_or_unprintable(base_url) or parts.query or parts.fragment:
             raise KsefConfigError(
                 "api_url",
                 f"api_url {api_url[:100]!r} must be a base URL with no space, control character, query or fragment, "

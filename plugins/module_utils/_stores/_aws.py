@@ -8,6 +8,7 @@ import os
 import re
 
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import Store
+from ansible_collections.ksef.credentials.plugins.module_utils._text import has_space_or_unprintable
 
 # What botocore builds a host name from: eu-central-1, us-gov-west-1, cn-north-1...
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
@@ -89,7 +90,7 @@ class AwsClientMixin(Store):
             )
         for option in ("kms_key_id", "key_id", "profile"):
             value = self.options.get(option)
-            if value is not None and (not value.strip() or any(c.isspace() or not c.isprintable() for c in value)):
+            if value is not None and (not value.strip() or has_space_or_unprintable(value)):
                 raise self.config_error(
                     option, "must be one word with no space or control character; got %r" % value[:60]
                 )
