@@ -35,6 +35,15 @@ def build(spec: dict):
     return build_stores(module, module.params["store"])[0]
 
 
+def built_or_refused(spec: dict, *options: str):
+    """The store of `spec`, or None when it is refused by an error naming one of `options` (store[0].x)."""
+    try:
+        return build(spec)
+    except StoreConfigError as exc:
+        assert exc.option in ["store[0].%s" % option for option in options], exc.option
+        return None
+
+
 def round_trips(store) -> None:
     previous = store.read()
     value, ref = token_value()
@@ -50,10 +59,8 @@ def round_trips(store) -> None:
 def test_a_vault_path_and_key_are_refused_naming_them_or_round_trip(vault_server, path, key):
     spec = {"type": "hashicorp_vault", "url": vault_server.url, "token": vault_server.root_token, "path": path,
             "key": key}
-    try:
-        store = build(spec)
-    except StoreConfigError as exc:
-        assert exc.option in ("store[0].path", "store[0].key"), exc.option
+    store = built_or_refused(spec, "path", "key")
+    if store is None:
         return
     round_trips(store)
     # The value went where the path says, and nowhere else: the KV v2 data path of that very secret.
@@ -65,10 +72,8 @@ def test_a_vault_path_and_key_are_refused_naming_them_or_round_trip(vault_server
 def test_a_vault_mount_or_namespace_is_refused_naming_it_or_well_formed(vault_server, name, option):
     spec = {"type": "hashicorp_vault", "url": vault_server.url, "token": vault_server.root_token, "path": "ksef/erp",
             option: name}
-    try:
-        store = build(spec)
-    except StoreConfigError as exc:
-        assert exc.option == "store[0].%s" % option, exc.option
+    store = built_or_refused(spec, option)
+    if store is None:
         return
     if not name.strip("/"):  # empty: the default (mount secret, no namespace)
         assert store.label.startswith("vault:secret/"), store.label
@@ -84,10 +89,8 @@ def test_an_aws_name_and_key_are_refused_naming_them_or_round_trip(aws_endpoint,
         "type": kind, "endpoint_url": aws_endpoint, "region": "eu-central-1", "name": name}
     if key is not None:
         spec["key"] = key
-    try:
-        store = build(spec)
-    except StoreConfigError as exc:
-        assert exc.option in ("store[0].name", "store[0].key"), exc.option
+    store = built_or_refused(spec, "name", "key")
+    if store is None:
         return
     round_trips(store)
 
@@ -119,10 +122,8 @@ def test_vault_login_strings_are_refused_naming_them_or_reach_the_server_unchang
 def test_aws_strings_are_refused_naming_them_or_work(aws_endpoint, text, option):
     spec = {"type": "aws_secretsmanager", "endpoint_url": aws_endpoint, "region": "eu-central-1",
             "name": "ksef/property", "recovery_window_days": 0, option: text}
-    try:
-        store = build(spec)
-    except StoreConfigError as exc:
-        assert exc.option == "store[0].%s" % option, exc.option
+    store = built_or_refused(spec, option)
+    if store is None:
         return
     try:
         round_trips(store)
