@@ -265,10 +265,10 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True,
                                    time_scale, rl))
             results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
             if reference:
+                collections = [reference_collections(workdir)]
                 for client in REFERENCE_CLIENTS:
                     results.append(measure(f"reference: {client}", workdir, emulator, inventory,
-                                           REFERENCE_PLAYBOOK % client, forks, time_scale, rl,
-                                           collections=[reference_collections(workdir)]))
+                                           REFERENCE_PLAYBOOK % client, forks, time_scale, rl, collections))
             if floor:  # the floor again, after the role: the ratio uses the mean of both, so drift in load cancels
                 results.append(measure("ansible floor (ping)", workdir, emulator, inventory, FLOOR_PLAYBOOK, forks,
                                        time_scale, rl))
