@@ -269,7 +269,7 @@ api_calls:
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity
-from ansible_collections.ksef.credentials.plugins.module_utils._engine import Entry, declarations, read_holdings
+from ansible_collections.ksef.credentials.plugins.module_utils._declarations import Entry, declarations, read_holdings
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN

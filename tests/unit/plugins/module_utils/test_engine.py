@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _engine, _identity, _locks
+from ansible_collections.ksef.credentials.plugins.module_utils import _declarations, _executor, _identity, _locks, _results
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefAmbiguousError, KsefAuthError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TokenKind
@@ -106,15 +106,15 @@ def converge(ksef, module, items, proof=None, exclusive="false", wait_timeout=5.
              monotonic=time.monotonic):
     """items: [(Declared, [Store])] -> (ContextPlan, Done), as _engine.converge does after the login."""
     kind = Kind(proof)
-    options = _engine.RunOptions(exclusive=exclusive, wait_timeout=wait_timeout)
-    entries = [_engine.Entry(decl, stores) for decl, stores in items]
+    options = _declarations.RunOptions(exclusive=exclusive, wait_timeout=wait_timeout)
+    entries = [_declarations.Entry(decl, stores) for decl, stores in items]
     for entry in entries:
         entry.snapshot = {s.label: s.read() for s in entry.stores}
     live = kind.read_live(ksef, [e.declared for e in entries], options)
     cplan = kind.plan([e.declared for e in entries], live, {e.name: e.holdings() for e in entries},
                       datetime.now(timezone.utc), options, protected=set(), auth_token_unknown=False)
     before_apply()
-    executor = _engine.Executor(kind, ksef, module, CONTEXT, entries, options, sleep=lambda s: None,
+    executor = _executor.Executor(kind, ksef, module, CONTEXT, entries, options, sleep=lambda s: None,
                                 monotonic=monotonic)
     return cplan, executor.run(cplan)
 
@@ -174,7 +174,7 @@ def test_store_failure_restores_written_stores_revokes_the_new_token_and_keeps_t
     old_value = ksef.values[old]
     _plan, failure = one(ksef, module, stores, declared(rotate=True),
                          before_apply=lambda: break_file(tmp_path / "b.token"))
-    assert isinstance(failure, _engine.ApplyError)
+    assert isinstance(failure, _executor.ApplyError)
     new = [r for r in ksef.tokens if r != old][0]
     message = str(failure)
     assert "writing store file:%s" % (tmp_path / "b.token") in message
@@ -188,7 +188,7 @@ def test_first_store_failure_on_create_leaves_nothing_behind(tmp_path):
     ksef, module = Ksef(), Module()
     stores = file_stores(module, tmp_path, "a.token", "b.token")
     _plan, failure = one(ksef, module, stores, declared(), before_apply=lambda: break_file(tmp_path / "b.token"))
-    assert isinstance(failure, _engine.ApplyError)
+    assert isinstance(failure, _executor.ApplyError)
     assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
     assert not (tmp_path / "a.token").exists()
 
@@ -199,7 +199,7 @@ def test_a_store_that_drops_the_write_is_caught_by_the_read_back(tmp_path):
     stores = file_stores(module, tmp_path, "a.token")
     stores[0].write = lambda value, meta, expected_version: None  # accepts the write, keeps nothing
     _plan, failure = one(ksef, module, stores, declared())
-    assert isinstance(failure, _engine.ApplyError)
+    assert isinstance(failure, _executor.ApplyError)
     assert "reading the value back after writing returned nothing" in str(failure)
     assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
 
@@ -249,7 +249,7 @@ def test_twice_ambiguous_create_fails_and_leaves_nothing(tmp_path):
     ksef, module = Ksef(ambiguous_creates=2), Module()
     stores = file_stores(module, tmp_path, "a.token")
     _plan, failure = one(ksef, module, stores, declared())
-    assert isinstance(failure, _engine.ApplyError)
+    assert isinstance(failure, _executor.ApplyError)
     assert {t["status"] for t in ksef.tokens.values()} == {"Revoked"}
 
 
@@ -355,14 +355,14 @@ def test_activation_times_out_per_token():
 def test_check_mode_outcome_is_predicted_from_the_plan_alone():
     now = datetime.now(timezone.utc)
     a = p.ActualToken("A", "Active", RW, _identity.compose("a", "a text"), now)
-    entries = [_engine.Entry(declared("a", description="a text", permissions=RW)),
-               _engine.Entry(declared("b", description="b text", permissions=RW))]
+    entries = [_declarations.Entry(declared("a", description="a text", permissions=RW)),
+               _declarations.Entry(declared("b", description="b text", permissions=RW))]
     cplan = p.plan_context([e.declared for e in entries], [a], {"a": [p.Holding("file:/s", "A")], "b": []}, now)
-    report = _engine.Report(entries, cplan, _engine.predict(cplan, entries), check_mode=True)
-    result = _engine.result(report, TokenKind())
+    report = _results.Report(entries, cplan, _executor.predict(cplan, entries), check_mode=True)
+    result = _results.result(report, TokenKind())
     assert result["changed"] is True and result["tokens"]["b"]["reference_number"] is None
     assert result["tokens"]["a"]["reference_number"] == "A" and result["revoked"] == []
-    diff = _engine.diff(report)
+    diff = _results.diff(report)
     assert list(diff["before"]) == ["b"] and diff["after"]["b"]["permissions"] == list(RW)
 
 
@@ -415,7 +415,7 @@ def test_two_tokens_cannot_write_one_raw_file_or_one_file_in_two_formats(tmp_pat
              {"name": "b", "permissions": ["InvoiceRead"],
               "store": [{"type": "file", "path": path, "format": "env", "key": "B"}]}]
     with pytest.raises(KsefConfigError) as caught:
-        _engine.validate(make_module([]), TOKEN, items, "tokens")
+        _declarations.validate(make_module([]), TOKEN, items, "tokens")
     assert caught.value.option == "tokens[1].store[0]" and "clashes with tokens[0].store[0]" in str(caught.value)
     items[0]["store"] = [{"type": "file", "path": path, "format": "env", "key": "A"}]
-    assert [e.name for e in _engine.validate(make_module([]), TOKEN, items, "tokens")] == ["a", "b"]
+    assert [e.name for e in _declarations.validate(make_module([]), TOKEN, items, "tokens")] == ["a", "b"]
