@@ -30,6 +30,7 @@ class RunOptions:
     apply_plan: str | None = None  # carry out only the saved plan read from there, if nothing moved
     saved_plan: dict | None = None  # that plan, read before any request
     store_template: tuple = ()  # store entries with {name}: the stores of a credential that declares none
+    journal_dir: str | None = None  # where a journaled kind keeps its operations in flight (_journal.py)
 
     @classmethod
     def from_params(cls, params: dict, kind) -> RunOptions:
@@ -61,6 +62,7 @@ class RunOptions:
             apply_plan=apply_plan,
             saved_plan=_saved_plan.load(apply_plan) if apply_plan else None,
             store_template=tuple(params.get("store_template") or ()),
+            journal_dir=params.get("journal_dir"),
         )
 
 
@@ -116,6 +118,8 @@ def validate(module, kind, items: list, where: str | None, template=()) -> list:
     """[Entry] from the declared items, before any request. `where` is the list option (`tokens`), or None for a
     module that declares one credential at its top level. An item without a store of its own gets the stores of
     `template`. Raises KsefConfigError naming the option."""
+    if template and not kind.holds_value:
+        raise KsefConfigError("store_template", "a %s has no value to store: remove store_template" % kind.noun)
     check_template(module, template)
     if template:
         items = [

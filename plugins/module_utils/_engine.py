@@ -29,8 +29,10 @@ from ansible_collections.ksef.credentials.plugins.module_utils._declarations imp
     from_template,
     validate,
 )
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, KsefTimeoutError
 from ansible_collections.ksef.credentials.plugins.module_utils._executor import ApplyError, Executor, predict
+from ansible_collections.ksef.credentials.plugins.module_utils._journal import Journal, NoJournal
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._results import Report, diff, result
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import StoreError, build_stores
 
@@ -60,6 +62,8 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
         for entry in entries:
             read_snapshot(entry)
         with module.ksef_session() as api:
+            journal = Journal(context, kind.plural, options.journal_dir, clock) if kind.journaled else NoJournal()
+            in_flight = resume(module, kind, api, journal, options, clock)  # an earlier run's operations
             declared = [entry.declared for entry in entries]
             live = kind.read_live(api, declared, options)
             holdings = {entry.name: entry.holdings() for entry in entries}  # what each store holds, once
@@ -81,11 +85,12 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
                 entries.extend(pruned)  # in place: converge() closes their stores too
                 holdings.update({entry.name: entry.holdings() for entry in pruned})
                 cplan = plan()
+            hold_in_flight(cplan, in_flight)
             for warning in cplan.warnings:
                 module.warn(warning)
             for entry in entries:
                 declared_plan = cplan.declared.get(entry.name)  # None: a name exclusive revokes
-                if declared_plan is not None and declared_plan.issue and not entry.stores:
+                if kind.holds_value and declared_plan is not None and declared_plan.issue and not entry.stores:
                     module.warn(
                         "%s: no store is declared, the value of the new %s is not kept anywhere"
                         % (entry.name, kind.noun)
@@ -99,9 +104,60 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
             if module.check_mode:
                 done = predict(cplan, entries)
             else:
-                done = Executor(kind, api, module, context, entries, options, clock=clock).run(cplan, refused)
+                executor = Executor(kind, api, module, context, entries, options, clock=clock, journal=journal)
+                done = executor.run(cplan, refused)
             done.failures.update(refused)
     return Report(entries, cplan, done, module.check_mode, findings)
+
+
+def resume(module, kind, api, journal, options: RunOptions, clock) -> dict:
+    """Wait for the operations an earlier run left in flight (`_journal.py`), all together, before the live state
+    is read. name -> [what is still in progress] for the operations that outlived this wait too; an operation that
+    ended badly is reported as a warning. Check mode reads the statuses but leaves the journal as it is."""
+    flight = journal.in_flight()
+    if not flight:
+        return {}
+    poller = Poller(options.wait_timeout)
+    issues = {ref: kind.pending(None, ref, clock()) for ref, op in flight.items() if op.get("action") != p.REVOKE}
+    revokes = {ref: op.get("target") for ref, op in flight.items() if op.get("action") == p.REVOKE}
+    ended: dict = {}
+    if issues:
+        ended.update(kind.activate(api, issues, poller))
+    if revokes:
+        ended.update(kind.wait_revoked(api, revokes, poller))
+    if not module.check_mode:
+        journal.ended(ended)
+    still: dict = {}
+    for ref, op in sorted(flight.items()):
+        outcome = ended.get(ref)
+        if isinstance(outcome, KsefTimeoutError):
+            still.setdefault(op.get("name"), []).append(
+                "%s operation %s, sent %s" % (op.get("action"), ref, op.get("started") or "earlier")
+            )
+        elif isinstance(outcome, Exception):
+            module.warn(
+                "%s: %s operation %s of an earlier run ended: %s" % (op.get("name"), op.get("action"), ref, outcome)
+            )
+    return still
+
+
+def hold_in_flight(cplan: p.ContextPlan, in_flight: dict) -> None:
+    """A name with an operation still in progress at KSeF is left alone: sending it again could duplicate it, and
+    KSeF lists nothing of it until it ends. A later run resumes it."""
+    for plan in cplan.plans():
+        waiting = in_flight.get(plan.declared.name)
+        if not waiting:
+            continue
+        plan.steps = [
+            p.Step(
+                p.RETAIN,
+                "%s still in progress at KSeF: not sent again, a later run resumes it" % "; ".join(waiting),
+            )
+        ]
+        cplan.warnings.append(
+            "%s: %s still in progress at KSeF; this run changes nothing of it"
+            % (plan.declared.name, "; ".join(waiting))
+        )
 
 
 def read_snapshot(entry: Entry) -> None:
@@ -117,7 +173,7 @@ def pruned_entries(module, kind, cplan: p.ContextPlan, options: RunOptions) -> l
     """[Entry] of the names exclusive revokes: their stores from the store template, read now. Without a template
     nothing says where their values were: a warning says so."""
     pruned = [plan.declared.name for plan in cplan.undeclared if plan.of(p.REVOKE)]
-    if not pruned:
+    if not pruned or not kind.holds_value:
         return []
     if not options.store_template:
         for name in pruned:

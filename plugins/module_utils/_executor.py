@@ -18,6 +18,8 @@ from typing import Any
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import Entry, RunOptions
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, describe
+from ansible_collections.ksef.credentials.plugins.module_utils._journal import NoJournal
+from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import StoreError
 
@@ -44,6 +46,7 @@ class Outcome:
     actions: list = field(default_factory=list)  # steps carried out, as {action, reason, reference_number}
     current: Any = None  # the current live credential after the run
     held: dict = field(default_factory=dict)  # store label -> reference number it holds now
+    done: set = field(default_factory=set)  # id() of the steps carried out ahead (break-before-make revokes)
 
 
 @dataclass
@@ -90,8 +93,11 @@ class Executor:
         sleep=time.sleep,
         monotonic=time.monotonic,
         clock=lambda: datetime.now(timezone.utc),
+        journal=None,
     ):
         self.kind = kind
+        self.journal = journal or NoJournal()
+        self.revoking: dict = {}  # revoke operation -> (name or UNMANAGED, live reference, its action row)
         self.api = api
         self.module = module
         self.context = context
@@ -103,19 +109,25 @@ class Executor:
 
     def run(self, cplan: p.ContextPlan, refused: dict | None = None) -> Done:
         """Carry out the plans, except those of the credentials in `refused` (their stores said no)."""
-        refused = refused or {}
         done = Done()
+        done.failures.update(refused or {})
+        outcomes: dict = {}  # name -> Outcome, from the first step carried out on (break-before-make)
+        # 0. Break-before-make: what a plan revokes goes first, and is waited for, before anything is issued.
+        if self.kind.change_order == BREAK_BEFORE_MAKE:
+            self._break_first(cplan, outcomes, done)
         issued: dict = {}
         pending: dict = {}
         # 1. Every issue first, so KSeF activates them side by side.
         for name, plan in cplan.declared.items():
-            if plan.issue is None or name in refused:
+            if plan.issue is None or name in done.failures:
                 continue
             try:
                 reference, value = self.kind.issue(self.api, plan)
-                self.module.no_log_values.add(value)
+                if value:
+                    self.module.no_log_values.add(value)
                 issued[name] = (reference, value)
                 pending[reference] = self.kind.pending(plan, reference, self.clock())
+                self.journal.started(name, reference, plan.issue.action)
             except Exception as exc:  # this credential fails alone; _apply reports it with the others
                 issued[name] = exc
         # 2. One wait for every pending credential: the new ones and those the plans wait for.
@@ -130,28 +142,80 @@ class Executor:
                 pending.setdefault(live.reference_number, live)
         activated = {}
         if pending:
-            poller = Poller(self.options.wait_timeout, sleep=self.sleep, monotonic=self.monotonic)
-            activated = self.kind.activate(self.api, pending, poller)
+            activated = self.kind.activate(self.api, pending, self._poller())
+            self.journal.ended(activated)
         # 3. Per credential: verify, stores, then revokes.
         for plan in cplan.plans():
             name = plan.declared.name
-            if name in refused:
+            if name in done.failures:
                 continue
             entry = self.entries.get(name) or Entry(plan.declared)  # undeclared (exclusive): no stores
+            outcome = outcomes.get(name) or Outcome(current=plan.current, held=entry.held())
             try:
-                done.outcomes[name] = self._apply(plan, entry, issued.get(name), activated)
+                done.outcomes[name] = self._apply(plan, entry, issued.get(name), activated, outcome)
             except ApplyError as exc:
                 done.failures[name] = exc
             except Exception as exc:  # isolation: one credential's failure never stops the others
                 done.failures[name] = ApplyError("%s failed: %s" % (name, describe(exc)), [], exc)
         self._apply_unmanaged(cplan.unmanaged, activated, done)
+        # 4. One wait for every revoke KSeF carries out later.
+        self._wait_revoked(done, done.outcomes)
         return done
+
+    def _poller(self) -> Poller:
+        return Poller(self.options.wait_timeout, sleep=self.sleep, monotonic=self.monotonic)
+
+    def _break_first(self, cplan: p.ContextPlan, outcomes: dict, done: Done) -> None:
+        """The revokes that come before the issue of each plan, all sent, then waited for together; a plan whose
+        revoke failed issues nothing."""
+        for name, plan in cplan.declared.items():
+            if plan.issue is None or name in done.failures:
+                continue
+            entry = self.entries.get(name) or Entry(plan.declared)
+            outcome = outcomes[name] = Outcome(current=plan.current, held=entry.held())
+            for step in plan.steps[: plan.steps.index(plan.issue)]:
+                if step.action != p.REVOKE:
+                    continue
+                try:
+                    self._step(step, plan, entry, None, {}, outcome)
+                except Exception as exc:
+                    done.failures[name] = ApplyError(
+                        "%s of %s failed before the new %s was issued, so nothing was issued: %s"
+                        % (step.action, step.reference_number, self.kind.noun, describe(exc)),
+                        outcome.actions,
+                        exc if isinstance(exc, Exception) else None,
+                    )
+                    break
+                outcome.done.add(id(step))
+        self._wait_revoked(done, outcomes)
+
+    def _wait_revoked(self, done: Done, outcomes: dict) -> None:
+        """Wait for the revoke operations sent so far, together. Each action row gets its operation's final status;
+        a revoke that did not end well fails its credential (its Outcome leaves `outcomes`)."""
+        if not self.revoking:
+            return
+        operations = {operation: live for operation, (_name, live, _row) in self.revoking.items()}
+        ended = self.kind.wait_revoked(self.api, operations, self._poller())
+        self.journal.ended(ended)
+        for operation, (name, live, row) in self.revoking.items():
+            error = ended.get(operation)
+            row["status"] = "done" if error is None else "failed"
+            if error is None:
+                continue
+            message = "revoke of %s (operation %s) did not end well: %s" % (live, operation, describe(error))
+            if name is p.UNMANAGED:
+                done.unmanaged_failures.append(message)
+            elif name not in done.failures:
+                outcome = outcomes.pop(name, None) or Outcome()
+                done.failures[name] = ApplyError(message, outcome.actions, error)
+        self.revoking = {}
 
     # -- one declared credential ------------------------------------------------------------------------------
 
-    def _apply(self, plan: p.Plan, entry: Entry, issued, activated: dict) -> Outcome:
-        outcome = Outcome(current=plan.current, held=entry.held())
+    def _apply(self, plan: p.Plan, entry: Entry, issued, activated: dict, outcome: Outcome) -> Outcome:
         for step in plan.steps:
+            if id(step) in outcome.done:
+                continue
             try:
                 self._step(step, plan, entry, issued, activated, outcome)
             except ApplyError as exc:
@@ -174,27 +238,40 @@ class Executor:
             live = self._issue(step, plan, entry, issued, activated)
             outcome.current = live
             outcome.held = dict.fromkeys(entry.snapshot, live.reference_number)
-            outcome.actions.append(
-                dict(step.as_result(), reference_number=live.reference_number, replaces=step.reference_number)
-            )
+            row = dict(step.as_result(), reference_number=live.reference_number, replaces=step.reference_number)
+            if self.kind.journaled:  # the operation KSeF carried the issue out in, and how it ended
+                row.update(operation=issued[0], status="done")
+            outcome.actions.append(row)
             return
         elif step.action == p.COPY:
             self._copy(step, plan, entry)
             outcome.held.update(dict.fromkeys(step.stores, step.reference_number))
         elif step.action == p.REVOKE:
-            self.kind.revoke(self.api, step.reference_number)
+            row = self._revoke(plan.declared.name, str(step.reference_number), step)
             if outcome.current is not None and outcome.current.reference_number == step.reference_number:
                 outcome.current = None
             cleaned = self._forget(entry, str(step.reference_number))
             if cleaned:
-                outcome.actions.append(dict(step.as_result(), cleaned=cleaned))
-                return
+                row["cleaned"] = cleaned
+            outcome.actions.append(row)
+            return
         elif step.action == p.PURGE:
             stores = {store.label: store for store in entry.stores}
             for label in step.stores:
                 stores[label].remove()
                 outcome.held[label] = None
         outcome.actions.append(step.as_result())
+
+    def _revoke(self, name, reference: str, step: p.Step) -> dict:
+        """Revoke one live object: its action row, with the operation KSeF carries it out in, if any (waited for by
+        `_wait_revoked`, which writes its final status into the row)."""
+        row = step.as_result()
+        operation = self.kind.revoke(self.api, reference)
+        if operation is not None:
+            row["operation"] = operation
+            self.revoking[operation] = (name, reference, row)
+            self.journal.started(name, operation, p.REVOKE, target=reference)
+        return row
 
     def _forget(self, entry: Entry, reference: str) -> list:
         """A revoked credential leaves the history of every store (Vault versions, AWS's AWSPREVIOUS)."""
@@ -223,6 +300,8 @@ class Executor:
         live = None
         try:
             live = _activated(activated, reference)
+            if not self.kind.holds_value:
+                return live
             value = self.kind.completed(value, live)  # a certificate's value: its key and the issued certificate
             self.module.no_log_values.add(value)
             if entry.verify:
@@ -311,9 +390,11 @@ class Executor:
             try:
                 if step.action == p.WAIT:
                     _activated(activated, ref)
+                row = p.row(p.UNMANAGED, step)
                 if step.action == p.REVOKE:
-                    self.kind.revoke(self.api, ref)
-                done.unmanaged.append(p.row(p.UNMANAGED, step))
+                    row.update(self._revoke(p.UNMANAGED, ref, step))
+                    row["name"] = p.UNMANAGED
+                done.unmanaged.append(row)
             except Exception as exc:
                 failed.add(ref)
                 done.unmanaged_failures.append(

@@ -24,7 +24,7 @@ class Report:
     drift: list | None = None  # the kind's findings, when RunOptions.drift asked for them
 
 
-def entry_result(declared, outcome: Outcome) -> dict:
+def entry_result(declared, outcome: Outcome, holds_value: bool = True) -> dict:
     """The result of one declared credential: its metadata after the run, the actions and what each store holds."""
     meta: dict
     if declared.state == "absent":
@@ -35,7 +35,8 @@ def entry_result(declared, outcome: Outcome) -> dict:
         meta = outcome.current.metadata()
     meta["name"] = declared.name
     meta["actions"] = outcome.actions
-    meta["stores"] = [{"label": label, "reference_number": ref} for label, ref in outcome.held.items()]
+    if holds_value:  # a kind without a value has no stores
+        meta["stores"] = [{"label": label, "reference_number": ref} for label, ref in outcome.held.items()]
     return meta
 
 
@@ -50,7 +51,7 @@ def result(report: Report, kind) -> dict:
         if outcome is None:  # failed: as it was, plus whatever the failure message says
             held = snapshots[name].held() if name in snapshots else {}
             outcome = Outcome(actions=list(failure.actions) if failure else [], current=plan.current, held=held)
-        entry = entry_result(plan.declared, outcome)
+        entry = entry_result(plan.declared, outcome, kind.holds_value)
         entry["declared"] = name in cplan.declared
         entry["adopted"] = cplan.adopted.get(name)
         if failure is not None:
