@@ -74,7 +74,7 @@ class Kind(abc.ABC):
         """A `_plan.ContextPlan` from the declarations, the live objects and what the stores hold. Pure."""
 
     def drift(self, declared: list, live: list, holdings: dict, now: datetime) -> list:
-        """Findings (`_findings.Finding.as_dict()`) of the live objects against the declarations."""
+        """`_findings.Finding`s of the live objects against the declarations."""
         return []
 
     def pending(self, plan, reference: str, now: datetime) -> Any:

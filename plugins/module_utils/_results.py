@@ -75,7 +75,7 @@ def result(report: Report, kind) -> dict:
         "revoked": revoked,
     }
     if report.drift is not None:
-        outcome["drift"] = report.drift
+        outcome["drift"] = [finding.as_dict() for finding in report.drift]
     return outcome
 
 
@@ -99,10 +99,7 @@ def diff(report: Report) -> dict:
     for live, step in cplan.unmanaged:
         if step.action == p.REVOKE and (report.check_mode or live.reference_number in revoked):
             before["unmanaged:%s" % live.reference_number] = live.metadata()
-    drift = [
-        "! %s %s: %s" % (finding["kind"], finding["name"] or finding["reference_number"], finding["message"])
-        for finding in report.drift or []
-    ]
+    drift = ["! %s %s: %s" % (finding.kind, finding.label, finding.message) for finding in report.drift or []]
     lines = _plan_render.lines(cplan)
     lines[-1:-1] = drift  # the summary line stays last
     return {"before": before, "after": after, "prepared": "\n".join(lines) + "\n"}

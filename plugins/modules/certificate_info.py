@@ -150,7 +150,7 @@ def main():
         row["stores"] = [
             h.label for h in holdings.get(certificate.name, []) if h.reference_number == certificate.reference_number
         ]
-        row["findings"] = sorted({f.kind for f in found if f.serial_number == certificate.reference_number})
+        row["findings"] = sorted({f.kind for f in found if f.reference == certificate.reference_number})
         rows.append(row)
     module.exit_json(
         changed=False,

@@ -365,10 +365,10 @@ def main():
         findings = _drift.drift(declared, items, holdings, now, policy)
     kinds_by_ref: dict = {}
     for finding in findings:
-        if finding.reference_number:
-            kinds_by_ref.setdefault(finding.reference_number, [])
-            if finding.kind not in kinds_by_ref[finding.reference_number]:
-                kinds_by_ref[finding.reference_number].append(finding.kind)
+        if finding.reference:
+            kinds_by_ref.setdefault(finding.reference, [])
+            if finding.kind not in kinds_by_ref[finding.reference]:
+                kinds_by_ref[finding.reference].append(finding.kind)
 
     rows = []
     for item in items:

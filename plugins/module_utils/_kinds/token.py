@@ -82,10 +82,10 @@ class TokenKind(Kind):
         )
 
     def drift(self, declared: list, live: list, holdings: dict, now) -> list:
-        """Findings of the live tokens against the declarations (`_drift.py`), as result dictionaries."""
+        """Findings of the live tokens against the declarations (`_drift.py`)."""
         from ansible_collections.ksef.credentials.plugins.module_utils import _drift  # only when asked for
 
-        return [finding.as_dict() for finding in _drift.drift(declared, live, holdings, now)]
+        return _drift.drift(declared, live, holdings, now)
 
     def store_meta(self, declared: token_plan.Declared, live: token_plan.ActualToken, context: str) -> TokenMeta:
         return TokenMeta(
