@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions, _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils._findings import Catalogue
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 
 MISSING = "missing"
@@ -48,27 +49,8 @@ SEVERITY = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    message: str
-    name: str | None = None
-    reference_number: str | None = None
-    store: str | None = None
-
-    @property
-    def severity(self) -> str:
-        return SEVERITY[self.kind]
-
-    def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "severity": self.severity,
-            "name": self.name,
-            "reference_number": self.reference_number,
-            "store": self.store,
-            "message": self.message,
-        }
+CATALOGUE = Catalogue(KINDS, SEVERITY, "reference_number")
+Finding = CATALOGUE.finding  # Finding(kind, message, name, reference, store)
 
 
 @dataclass(frozen=True)
@@ -198,7 +180,7 @@ def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Polic
                         token.reference_number,
                     )
                 )
-    return sorted(findings, key=lambda f: (KINDS.index(f.kind), f.name or "", f.reference_number or "", f.store or ""))
+    return sorted(findings, key=lambda f: (KINDS.index(f.kind), f.name or "", f.reference or "", f.store or ""))
 
 
 def _present(d: p.Declared, plan: p.Plan, holdings: list, now: datetime) -> list:
@@ -265,9 +247,4 @@ def _present(d: p.Declared, plan: p.Plan, holdings: list, now: datetime) -> list
     return found
 
 
-def summary(findings) -> dict:
-    """Count per kind, every kind present (zeros included) so reports line up."""
-    counts = dict.fromkeys(KINDS, 0)
-    for f in findings:
-        counts[f.kind] += 1
-    return counts
+summary = CATALOGUE.summary

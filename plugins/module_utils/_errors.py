@@ -10,7 +10,7 @@
     ├── KsefAuthError            authentication did not succeed
     ├── KsefTimeoutError         something did not happen within its time limit (activation, a lock)
     ├── StoreError               a store failed (_stores/_base.py; StoreConfigError is also a KsefConfigError)
-    └── ApplyError               a change failed; says what was undone (_engine.py)
+    └── ApplyError               a change failed; says what was undone (_executor.py)
 
 Every error carries only what is safe to show: never a header, a request body or a secret value.
 """

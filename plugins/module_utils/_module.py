@@ -24,12 +24,11 @@ from contextlib import contextmanager
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
-from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, Authenticator
+from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import (
     AUTH_ARGUMENT_SPEC,
     AUTH_ENVIRONMENT,
-    CRYPTOGRAPHY_IMPORT_ERROR,
     SECRET_AUTH_OPTIONS,
-    Authenticator,
     validate_auth,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (

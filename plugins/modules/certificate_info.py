@@ -114,7 +114,7 @@ api_calls:
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations
-from ansible_collections.ksef.credentials.plugins.module_utils._engine import declarations, read_holdings
+from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations, read_holdings
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift as drift
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
@@ -150,7 +150,7 @@ def main():
         row["stores"] = [
             h.label for h in holdings.get(certificate.name, []) if h.reference_number == certificate.reference_number
         ]
-        row["findings"] = sorted({f.kind for f in found if f.serial_number == certificate.reference_number})
+        row["findings"] = sorted({f.kind for f in found if f.reference == certificate.reference_number})
         rows.append(row)
     module.exit_json(
         changed=False,

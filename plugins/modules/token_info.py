@@ -269,7 +269,7 @@ api_calls:
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity
-from ansible_collections.ksef.credentials.plugins.module_utils._engine import Entry, declarations, read_holdings
+from ansible_collections.ksef.credentials.plugins.module_utils._declarations import Entry, declarations, read_holdings
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
@@ -365,10 +365,10 @@ def main():
         findings = _drift.drift(declared, items, holdings, now, policy)
     kinds_by_ref: dict = {}
     for finding in findings:
-        if finding.reference_number:
-            kinds_by_ref.setdefault(finding.reference_number, [])
-            if finding.kind not in kinds_by_ref[finding.reference_number]:
-                kinds_by_ref[finding.reference_number].append(finding.kind)
+        if finding.reference:
+            kinds_by_ref.setdefault(finding.reference, [])
+            if finding.kind not in kinds_by_ref[finding.reference]:
+                kinds_by_ref[finding.reference].append(finding.kind)
 
     rows = []
     for item in items:

@@ -63,6 +63,8 @@ def test_sanity(run_tool, tool_env):
 UNDER_ANSIBLE_TEST = (
     "tests/unit/plugins/module_utils/test_module.py",
     "tests/unit/plugins/module_utils/test_engine.py",
+    "tests/unit/plugins/module_utils/test_executor.py",
+    "tests/unit/plugins/module_utils/test_journal.py",
     "tests/unit/plugins/module_utils/test_plan_render.py",
     "tests/unit/plugins/module_utils/test_certificate_bundle.py",
     "tests/unit/plugins/module_utils/kinds/",

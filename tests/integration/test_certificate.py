@@ -90,7 +90,8 @@ class Subject:
 
     def access_token(self) -> str:
         """A session opened with the seal, as ksef.credentials.session would hand it over."""
-        from ansible_collections.ksef.credentials.plugins.module_utils._auth import AuthConfig, Authenticator
+        from ansible_collections.ksef.credentials.plugins.module_utils._auth import Authenticator
+        from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import AuthConfig
         from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
         from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
 

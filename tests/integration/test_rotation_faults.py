@@ -130,7 +130,7 @@ def test_secrets_manager_read_back_returns_another_writers_value(world, rotation
     rotation.rerun_converges()
 
 
-@pytest.mark.soak  # make test: a refused write rolls back the same way, and test_engine.py's read-back test
+@pytest.mark.soak  # make test: a refused write rolls back the same way, and test_executor.py's read-back test
 def test_file_read_back_fails_when_the_vault_password_provider_fails_once(encrypted, world, rotation):
     # The ansible-vault password comes from a script (a password manager client) that fails exactly once:
     # on the fourth call of the next run, which is the decryption of the read-back.

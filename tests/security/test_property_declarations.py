@@ -19,7 +19,7 @@ from ksef_emulator.testcerts import random_nip
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils._engine import RunOptions
+from ansible_collections.ksef.credentials.plugins.module_utils._declarations import RunOptions
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import validate_context
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError

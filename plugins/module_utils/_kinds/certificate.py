@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle as bundle
 from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._kind import SUBJECT, Kind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import TokenMeta
 
@@ -37,20 +38,14 @@ _HOW_TO_LOG_IN = (
 )
 
 
-class _Pending:
-    """An enrollment in progress, until KSeF has issued its certificate."""
-
-    def __init__(self, reference: str):
-        self.reference_number = reference
-        self.status = "Pending"
-
-
-class CertificateKind:
-    """The interface every credential kind implements; see docs/architecture.md."""
+class CertificateKind(Kind):
+    """KSeF certificates: owned by the subject that logs in (never a context), the certificate with its key in
+    stores, make-before-break (the successor is stored and proven before the old one is revoked)."""
 
     noun = "certificate"
     plural = "certificates"
     exclusive_choices = certificate_plan.EXCLUSIVE_CHOICES
+    owner = SUBJECT
 
     def __init__(self):
         self._enrollment_data = None
@@ -73,14 +68,8 @@ class CertificateKind:
         if module.ksef_auth.method == "ksef_token":
             raise KsefConfigError("auth.ksef_token", "auth.ksef_token cannot manage certificates: " + _HOW_TO_LOG_IN)
 
-    def protected(self, module) -> set:
-        return set()
-
     def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
         return certificate_plan.plan_subject(declared, live, holdings, now, exclusive=options.exclusive)
-
-    def drift(self, declared, live, holdings, now) -> list:
-        return []
 
     def store_meta(self, declared, live, context: str) -> TokenMeta:
         return TokenMeta(
@@ -90,9 +79,6 @@ class CertificateKind:
             created=live.created.isoformat(),
             context=context,
         )
-
-    def pending(self, plan, reference: str, now):
-        return _Pending(reference)
 
     def completed(self, value: str, live) -> str:
         """The value the stores keep: the retrieved certificate and the key (PEM) made for it."""

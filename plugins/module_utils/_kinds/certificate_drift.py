@@ -16,10 +16,10 @@ Finding kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations
+from ansible_collections.ksef.credentials.plugins.module_utils._findings import Catalogue
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan as c
 
 MISSING = "missing"
@@ -38,23 +38,8 @@ SEVERITY = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    message: str
-    name: str | None = None
-    serial_number: str | None = None
-    store: str | None = None
-
-    def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "severity": SEVERITY[self.kind],
-            "name": self.name,
-            "serial_number": self.serial_number,
-            "store": self.store,
-            "message": self.message,
-        }
+CATALOGUE = Catalogue(KINDS, SEVERITY, "serial_number")
+Finding = CATALOGUE.finding  # Finding(kind, message, name, serial number, store)
 
 
 def days_left(certificate: c.ActualCertificate, now: datetime) -> int:
@@ -133,11 +118,7 @@ def findings(declared, certificates, holdings: dict, now: datetime, renew_before
     return found
 
 
-def summary(found) -> dict:
-    counts = dict.fromkeys(KINDS, 0)
-    for finding in found:
-        counts[finding.kind] += 1
-    return counts
+summary = CATALOGUE.summary
 
 
 def _describe(delta: timedelta) -> str:

@@ -25,6 +25,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
     KsefError,
     KsefTimeoutError,
 )
+from ansible_collections.ksef.credentials.plugins.module_utils._kind import CONTEXT, Kind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import (
     TokenMeta,
@@ -34,20 +35,19 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry
 FAILED = "Failed"
 
 
-class TokenKind:
-    """The interface every credential kind implements; see docs/architecture.md."""
+class TokenKind(Kind):
+    """KSeF tokens: owned by a context, a secret value in stores, make-before-break (rotation keeps the old token
+    until the new one is stored and proven)."""
 
     noun = "token"
     plural = "tokens"
     exclusive_choices = token_plan.EXCLUSIVE_CHOICES
+    owner = CONTEXT
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
     def declare(self, options: dict) -> token_plan.Declared:
         return token_plan.declare(options)
-
-    def check_auth(self, module) -> None:
-        """Any login that holds CredentialsManage manages tokens; KSeF says so if it does not."""
 
     def check_store(self, store) -> str | None:
         """Why a store cannot keep a token value, or None."""
@@ -82,10 +82,10 @@ class TokenKind:
         )
 
     def drift(self, declared: list, live: list, holdings: dict, now) -> list:
-        """Findings of the live tokens against the declarations (`_drift.py`), as result dictionaries."""
+        """Findings of the live tokens against the declarations (`_drift.py`)."""
         from ansible_collections.ksef.credentials.plugins.module_utils import _drift  # only when asked for
 
-        return [finding.as_dict() for finding in _drift.drift(declared, live, holdings, now)]
+        return _drift.drift(declared, live, holdings, now)
 
     def store_meta(self, declared: token_plan.Declared, live: token_plan.ActualToken, context: str) -> TokenMeta:
         return TokenMeta(
@@ -169,6 +169,7 @@ class TokenKind:
         verify_ksef_token(module.http, module.ksef_context, value, on_secret=module.register_secret)
 
     def revoke(self, api, reference: str) -> None:
+        """DELETE answers 204 at once; Revoking becomes Revoked on KSeF's side, and the token no longer logs in."""
         api.revoke_token(reference)
 
     def abandoned(self, api, plan, reference: str) -> str | None:

@@ -12,8 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
-    Authenticator, KsefSession, encrypt_ksef_token, jwt_expiry, select_token_encryption_certificate,
-    validate_auth, verify_ksef_token)
+    Authenticator,
+    KsefSession,
+    encrypt_ksef_token,
+    jwt_expiry,
+    select_token_encryption_certificate,
+    verify_ksef_token,
+)
+from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import validate_auth
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
 from ansible_collections.ksef.credentials.plugins.module_utils._timestamps import parse_or_none as parse_datetime
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefAuthError, KsefConfigError

@@ -35,7 +35,7 @@ def held(name, *refs):
 
 
 def kinds(findings):
-    return [(f.kind, f.name, f.reference_number, f.store) for f in findings]
+    return [(f.kind, f.name, f.reference, f.store) for f in findings]
 
 
 def test_in_sync_has_no_finding():
@@ -72,7 +72,7 @@ def test_store_missing_and_stale():
 def test_no_store_holds_the_live_token():
     found = d.drift([declared()], [item("A", DAY)], held("erp", None, "OLD"), NOW)
     assert [f.kind for f in found] == ["store_missing", "store_stale"]
-    assert all(f.reference_number == "A" for f in found)
+    assert all(f.reference == "A" for f in found)
 
 
 def test_rotation_overdue_from_declaration():
@@ -123,7 +123,7 @@ def test_dead_tokens_are_ignored():
     tokens = [item("A", DAY), item("R", 200 * DAY, name=None, status="Revoked"),
               item("F", DAY, name="x", status="Failed")]
     found = d.drift([declared()], tokens, held("erp", "A"), NOW, d.Policy(DAY, DAY))
-    assert {f.reference_number for f in found} == {"A"}
+    assert {f.reference for f in found} == {"A"}
     assert d.drift([declared()], tokens, held("erp", "A"), NOW, d.Policy(unused_after=2 * DAY)) == []
 
 

@@ -1,421 +1,325 @@
-"""The engine's apply: ordering, all-or-nothing rollback, activation failures, ambiguous creates, batching, locks.
+"""The engine's sequence with a kind shaped like permission grants: no value, break-before-make, one declaration
+as several live rows, issues and revokes that KSeF finishes later, and the journal that resumes them.
 
-The stores are real file stores on a real filesystem. KSeF is an in-memory stand-in that keeps only what the
-protocol depends on (statuses, reference numbers, values, the calls made); the same paths run over HTTP against
-the emulator in tests/integration/test_token*.py.
+KSeF is an in-memory stand-in that keeps only what the protocol depends on: every grant and revoke answers the
+reference of an operation that stays at status 100 for a number of status reads, then ends.
 """
 import itertools
-import multiprocessing
-import os
-import secrets
-import stat
-import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _engine, _identity, _locks
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefAmbiguousError, KsefAuthError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TokenKind
-from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import build_stores
+from ansible_collections.ksef.credentials.plugins.module_utils import _engine
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._declarations import RunOptions, validate
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, KsefTimeoutError
+from ansible_collections.ksef.credentials.plugins.module_utils._journal import Journal
+from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE, Kind
+from ansible_collections.ksef.credentials.plugins.module_utils._results import result
 
 CONTEXT = "Nip:5265877635"
-RW = ("InvoiceRead", "InvoiceWrite")
+FOREVER = None
+
+
+class Operations:
+    """Rows by id; grant(name, scopes, note) and revoke(row) answer an operation that ends after `polls` status
+    reads (FOREVER: never), with `fail` as its code for the names listed there."""
+
+    def __init__(self, polls=1, fail=()):
+        self.rows, self.ops, self.calls = {}, {}, []
+        self.polls, self.fail = polls, dict(fail)
+        self._ids = itertools.count(1)
+
+    def add(self, name, scope, note):
+        row = "row-%d" % next(self._ids)
+        self.rows[row] = {"id": row, "name": name, "scope": scope, "note": note}
+        return row
+
+    def grant(self, name, scopes, note):
+        self.calls.append(("grant", name, tuple(scopes)))
+        return self._operation(("grant", name, tuple(scopes), note))
+
+    def revoke(self, row):
+        self.calls.append(("revoke", row))
+        return self._operation(("revoke", row))
+
+    def _operation(self, what):
+        ref = "op-%d" % next(self._ids)
+        self.ops[ref] = {"what": what, "reads": 0, "code": 100}
+        return ref
+
+    def status(self, ref):
+        self.calls.append(("status", ref))
+        op = self.ops[ref]
+        op["reads"] += 1
+        if op["code"] == 100 and self.polls is not FOREVER and op["reads"] >= self.polls:
+            what = op["what"]
+            name = what[1] if what[0] == "grant" else self.rows[what[1]]["name"]
+            op["code"] = self.fail.get(name, 200)
+            if op["code"] == 200 and what[0] == "grant":
+                for scope in what[2]:
+                    self.add(what[1], scope, what[3])
+            elif op["code"] == 200:
+                del self.rows[what[1]]
+        return op["code"]
+
+    def mutations(self):
+        return [call for call in self.calls if call[0] != "status"]
+
+
+@dataclass(frozen=True)
+class Declared:
+    name: str
+    scopes: tuple = ()
+    note: str = ""
+    state: str = "present"
+
+    def predicted(self):
+        return {"name": self.name, "scopes": list(self.scopes), "note": self.note, "rows": []}
+
+    def absent(self):
+        return {"name": self.name, "scopes": [], "note": None, "rows": []}
+
+
+@dataclass(frozen=True)
+class Row:
+    reference_number: str
+    name: str
+    scope: str
+    note: str
+    status: str = p.ACTIVE
+    created: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def metadata(self):
+        return {"name": self.name, "scopes": [self.scope], "note": self.note, "rows": [self.reference_number]}
+
+
+@dataclass(frozen=True)
+class Granted:
+    """The live view of one declaration: its rows."""
+
+    reference_number: str
+    rows: tuple
+    status: str = p.ACTIVE
+
+    def metadata(self):
+        return {
+            "name": self.reference_number,
+            "scopes": sorted(row.scope for row in self.rows),
+            "note": self.rows[0].note if self.rows else None,
+            "rows": sorted(row.reference_number for row in self.rows),
+        }
+
+
+def _wait(api, operations, poller, ended):
+    waiting, done = dict(operations), {}
+    while waiting:
+        for ref in list(waiting):
+            code = api.status(ref)
+            if code != 100:
+                done[ref] = ended(ref) if code == 200 else KsefError("operation %s ended with %s" % (ref, code))
+                del waiting[ref]
+        if waiting and not poller.wait():
+            done.update({ref: KsefTimeoutError("operation %s is still at 100" % ref) for ref in waiting})
+            break
+    return done
+
+
+class GrantLike(Kind):
+    noun, plural = "grant", "grants"
+    holds_value = False
+    change_order = BREAK_BEFORE_MAKE
+    journaled = True
+
+    def declare(self, options):
+        return Declared(options["name"], tuple(options.get("scopes") or ()), options.get("note") or "",
+                        options.get("state") or "present")
+
+    def read_live(self, api, declared, options):
+        return [Row(r["id"], r["name"], r["scope"], r["note"]) for r in api.rows.values()]
+
+    def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
+        cplan = p.ContextPlan(declared={})
+        for decl in declared:
+            rows = [row for row in live if row.name == decl.name]
+            current = Granted(decl.name, tuple(rows)) if rows else None
+            if decl.state == "absent":
+                steps = [p.Step(p.REVOKE, "state is absent", row.reference_number) for row in rows]
+            else:
+                kept = [row for row in rows if row.scope in decl.scopes and row.note == decl.note]
+                stale = [row for row in rows if row not in kept]
+                steps = [p.Step(p.REVOKE, "changed", row.reference_number) for row in stale]
+                if set(decl.scopes) - {row.scope for row in kept}:
+                    steps.append(p.Step(p.REPLACE if rows else p.CREATE, "scopes missing", decl.name))
+                steps += [p.Step(p.KEEP, "as declared", row.reference_number) for row in kept]
+            cplan.declared[decl.name] = p.Plan(decl, steps, current, rows)
+        return cplan
+
+    def issue(self, api, plan):
+        kept = {row.scope for row in plan.live if row.note == plan.declared.note}
+        missing = [scope for scope in plan.declared.scopes if scope not in kept]
+        return api.grant(plan.declared.name, missing, plan.declared.note), None
+
+    def activate(self, api, pending, poller):
+        def granted(ref):
+            name = api.ops[ref]["what"][1]
+            rows = [Row(r["id"], r["name"], r["scope"], r["note"]) for r in api.rows.values() if r["name"] == name]
+            return Granted(name, tuple(rows))
+
+        return _wait(api, pending, poller, granted)
+
+    def revoke(self, api, reference):
+        return api.revoke(reference)
+
+    def wait_revoked(self, api, operations, poller):
+        return _wait(api, operations, poller, lambda ref: None)
 
 
 class Module:
     check_mode = False
-
-    def __init__(self):
-        self.no_log_values = set()
-
-
-class Ksef:
-    """Tokens by reference number. A Pending token becomes `activation` (or Failed, for a name in `fail`) at the
-    `polls`-th list call after its creation; `ambiguous_creates` POSTs create a token but lose the answer."""
-
-    def __init__(self, polls=1, activation="Active", fail=(), ambiguous_creates=0):
-        self.tokens, self.values, self.calls = {}, {}, []
-        self.polls, self.activation, self.fail = polls, activation, set(fail)
-        self.ambiguous_creates = ambiguous_creates
-        self._seq = itertools.count(1)
-
-    def add(self, description, permissions=RW, status="Active"):
-        ref = "20251001-EC-%010d-0000000000-00" % next(self._seq)
-        self.tokens[ref] = {"referenceNumber": ref, "status": status, "description": description,
-                            "requestedPermissions": list(permissions), "age": 0,
-                            "dateCreated": datetime.now(timezone.utc).isoformat()}
-        self.values[ref] = "%s|nip-5265877635|%s" % (ref, secrets.token_hex(32))
-        return ref
-
-    def create_token(self, permissions, description):
-        self.calls.append(("POST", description))
-        ref = self.add(description, permissions, status="Pending")
-        if self.ambiguous_creates:
-            self.ambiguous_creates -= 1
-            raise KsefAmbiguousError("connection dropped during POST /tokens")
-        return {"referenceNumber": ref, "token": self.values[ref]}
-
-    def list_tokens(self, statuses=None, description=None, **_):
-        self.calls.append(("LIST", tuple(statuses or ()), description))
-        for tok in self.tokens.values():
-            if tok["status"] == "Pending":
-                tok["age"] += 1
-                if tok["age"] >= self.polls:
-                    failing = _identity.name_of(tok["description"]) in self.fail
-                    tok["status"] = "Failed" if failing else self.activation
-        return [dict(t) for t in self.tokens.values()
-                if (not statuses or t["status"] in statuses)
-                and (not description or description.lower() in t["description"].lower())]
-
-    def revoke_token(self, ref):
-        self.calls.append(("DELETE", ref))
-        self.tokens[ref]["status"] = "Revoked"
-
-    def status(self, ref):
-        return self.tokens[ref]["status"]
-
-    def mutations(self):
-        return [c[:2] for c in self.calls if c[0] in ("POST", "DELETE")]
-
-
-class Kind(TokenKind):
-    """The token kind with the login proof replaced by a test function (None: always proven)."""
-
-    def __init__(self, proof=None):
-        self.proof = proof
-
-    def verify(self, module, value):
-        if self.proof is not None:
-            self.proof(value)
-
-
-def declared(name="erp", **kw):
-    kw.setdefault("description", "ERP")
-    kw.setdefault("permissions", ("InvoiceRead",))
-    return p.Declared(name=name, **kw)
-
-
-def file_stores(module, tmp_path, *names):
-    return build_stores(module, [{"type": "file", "path": str(tmp_path / n)} for n in names])
-
-
-def converge(ksef, module, items, proof=None, exclusive="false", wait_timeout=5.0, before_apply=lambda: None,
-             monotonic=time.monotonic):
-    """items: [(Declared, [Store])] -> (ContextPlan, Done), as _engine.converge does after the login."""
-    kind = Kind(proof)
-    options = _engine.RunOptions(exclusive=exclusive, wait_timeout=wait_timeout)
-    entries = [_engine.Entry(decl, stores) for decl, stores in items]
-    for entry in entries:
-        entry.snapshot = {s.label: s.read() for s in entry.stores}
-    live = kind.read_live(ksef, [e.declared for e in entries], options)
-    cplan = kind.plan([e.declared for e in entries], live, {e.name: e.holdings() for e in entries},
-                      datetime.now(timezone.utc), options, protected=set(), auth_token_unknown=False)
-    before_apply()
-    executor = _engine.Executor(kind, ksef, module, CONTEXT, entries, options, sleep=lambda s: None,
-                                monotonic=monotonic)
-    return cplan, executor.run(cplan)
-
-
-def one(ksef, module, stores, decl, **kw):
-    """One declared token, as the token module runs it: (Plan, Outcome or ApplyError)."""
-    cplan, done = converge(ksef, module, [(decl, stores)], **kw)
-    return cplan.declared[decl.name], done.outcomes.get(decl.name) or done.failures[decl.name]
-
-
-def break_file(path):
-    """After planning, the store can no longer be written: a directory now sits where its file was."""
-    if path.exists():
-        path.unlink()
-    path.mkdir()
-    (path / "keep").write_text("x")
-
-
-# -- one token ------------------------------------------------------------------------------------------------------
-
-def test_create_writes_every_store_registers_the_value_and_reads_back(tmp_path):
-    ksef, module = Ksef(polls=3), Module()
-    stores = file_stores(module, tmp_path, "a.token", "b.token")
-    _plan, outcome = one(ksef, module, stores, declared())
-    ref = outcome.current.reference_number
-    assert ksef.status(ref) == "Active"
-    value = ksef.values[ref]
-    assert value in module.no_log_values
-    for name in ("a.token", "b.token"):
-        assert (tmp_path / name).read_text().strip() == value
-        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
-    assert outcome.held == {s.label: ref for s in stores}
-    assert [a["action"] for a in outcome.actions] == ["create"]
-    # Activation was awaited with list calls only (one per poll), never GET per token.
-    assert {c[0] for c in ksef.calls} == {"POST", "LIST"}
-
-
-def test_rotation_revokes_the_previous_token_only_after_every_store_holds_the_new_one(tmp_path):
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    _plan, first = one(ksef, module, stores, declared())
-    old = first.current.reference_number
-    ksef.calls.clear()
-    _plan, second = one(ksef, module, stores, declared(rotate=True))
-    new = second.current.reference_number
-    assert new != old and ksef.status(old) == "Revoked" and ksef.status(new) == "Active"
-    assert (tmp_path / "a.token").read_text().strip() == ksef.values[new]
-    assert ksef.mutations() == [("POST", _identity.compose("erp", "ERP")), ("DELETE", old)]
-    assert [a["action"] for a in second.actions] == ["rotate", "revoke"]
-
-
-def test_store_failure_restores_written_stores_revokes_the_new_token_and_keeps_the_old(tmp_path):
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token", "b.token")
-    _plan, first = one(ksef, module, stores, declared())
-    old = first.current.reference_number
-    old_value = ksef.values[old]
-    _plan, failure = one(ksef, module, stores, declared(rotate=True),
-                         before_apply=lambda: break_file(tmp_path / "b.token"))
-    assert isinstance(failure, _engine.ApplyError)
-    new = [r for r in ksef.tokens if r != old][0]
-    message = str(failure)
-    assert "writing store file:%s" % (tmp_path / "b.token") in message
-    assert "restored file:%s" % (tmp_path / "a.token") in message and "revoked the new token %s" % new in message
-    assert ksef.status(new) == "Revoked" and ksef.status(old) == "Active"
-    assert (tmp_path / "a.token").read_text().strip() == old_value
-    assert ksef.values[new] not in message and old_value not in message
-
-
-def test_first_store_failure_on_create_leaves_nothing_behind(tmp_path):
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token", "b.token")
-    _plan, failure = one(ksef, module, stores, declared(), before_apply=lambda: break_file(tmp_path / "b.token"))
-    assert isinstance(failure, _engine.ApplyError)
-    assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
-    assert not (tmp_path / "a.token").exists()
-
-
-def test_a_store_that_drops_the_write_is_caught_by_the_read_back(tmp_path):
-    """Without the read-back after each write, this run would report success with an empty store."""
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    stores[0].write = lambda value, meta, expected_version: None  # accepts the write, keeps nothing
-    _plan, failure = one(ksef, module, stores, declared())
-    assert isinstance(failure, _engine.ApplyError)
-    assert "reading the value back after writing returned nothing" in str(failure)
-    assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
-
-
-def test_failed_activation_revokes_the_token_and_touches_no_store(tmp_path):
-    ksef, module = Ksef(activation="Failed"), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    _plan, failure = one(ksef, module, stores, declared())
-    assert "failed to activate" in str(failure)
-    assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
-    assert not (tmp_path / "a.token").exists()
-
-
-def test_activation_timeout_revokes_the_pending_token(tmp_path):
-    ksef, module = Ksef(polls=10 ** 6), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    clock = itertools.count(0, 1.0)
-    _plan, failure = one(ksef, module, stores, declared(), monotonic=lambda: next(clock))
-    assert "wait_timeout" in str(failure)
-    assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
-
-
-def test_failed_login_proof_rolls_back(tmp_path):
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-
-    def refuse(value):
-        assert value in module.no_log_values  # registered before anything could print it
-        raise KsefAuthError("authentication with the new token failed (status 450)")
-
-    _plan, failure = one(ksef, module, stores, declared(), proof=refuse)
-    assert "logging in with the new token" in str(failure)
-    assert [t["status"] for t in ksef.tokens.values()] == ["Revoked"]
-    assert not (tmp_path / "a.token").exists()
-
-
-def test_ambiguous_create_revokes_the_stray_and_retries_once(tmp_path):
-    ksef, module = Ksef(ambiguous_creates=1), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    _plan, outcome = one(ksef, module, stores, declared())
-    statuses = {ref: t["status"] for ref, t in ksef.tokens.items()}
-    assert sorted(statuses.values()) == ["Active", "Revoked"]
-    assert statuses[outcome.current.reference_number] == "Active"
-
-
-def test_twice_ambiguous_create_fails_and_leaves_nothing(tmp_path):
-    ksef, module = Ksef(ambiguous_creates=2), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    _plan, failure = one(ksef, module, stores, declared())
-    assert isinstance(failure, _engine.ApplyError)
-    assert {t["status"] for t in ksef.tokens.values()} == {"Revoked"}
-
-
-def test_copy_restores_a_lost_store_from_another_without_issuing(tmp_path):
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token", "b.token")
-    _plan, first = one(ksef, module, stores, declared())
-    (tmp_path / "b.token").unlink()
-    ksef.calls.clear()
-    plan, outcome = one(ksef, module, stores, declared())
-    assert [s.action for s in plan.steps] == ["copy", "keep"]
-    assert ksef.mutations() == []
-    assert (tmp_path / "b.token").read_text() == (tmp_path / "a.token").read_text()
-    assert outcome.held[stores[1].label] == first.current.reference_number
-
-
-def test_second_run_changes_nothing_and_lists_only_its_marker(tmp_path):
-    ksef, module = Ksef(), Module()
-    stores = file_stores(module, tmp_path, "a.token")
-    one(ksef, module, stores, declared())
-    ksef.calls.clear()
-    plan, outcome = one(ksef, module, stores, declared())
-    assert not plan.changed and ksef.mutations() == []
-    assert ksef.calls == [("LIST", ("Pending", "Active"), _identity.marker("erp"))]
-    assert outcome.actions == [{"action": "keep", "reason": plan.steps[0].reason,
-                                "reference_number": outcome.current.reference_number}]
-
-
-# -- many tokens of one context ---------------------------------------------------------------------------------
-
-def many(module, tmp_path, *names, **kw):
-    return [(declared(name, description="%s text" % name, permissions=RW, **kw),
-             file_stores(module, tmp_path, name + ".token")) for name in names]
-
-
-def test_all_creates_come_first_then_one_list_per_poll_for_all_of_them(tmp_path):
-    ksef, module = Ksef(polls=3), Module()
-    _cplan, done = converge(ksef, module, many(module, tmp_path, "a", "b", "c"))
-    assert not done.failures
-    kinds = [c[0] for c in ksef.calls]
-    assert kinds[:4] == ["LIST", "POST", "POST", "POST"], "every POST before the first poll"
-    polls = [c for c in ksef.calls[4:] if c[0] == "LIST"]
-    assert polls and all(c[1] == ("Pending", "Failed") for c in polls)
-    assert len(polls) == 3, "as many polls as one token needs to activate, not one round per token"
-    for name in ("a", "b", "c"):
-        ref = done.outcomes[name].current.reference_number
-        assert ksef.status(ref) == "Active"
-        assert (tmp_path / (name + ".token")).read_text().strip() == ksef.values[ref]
-        assert ksef.values[ref] in module.no_log_values
-
-
-def test_a_failing_token_is_rolled_back_alone(tmp_path):
-    ksef, module = Ksef(fail={"b"}), Module()
-    _cplan, done = converge(ksef, module, many(module, tmp_path, "a", "b", "c"))
-    assert sorted(done.failures) == ["b"]
-    assert "failed to activate" in str(done.failures["b"]) and "revoked the new token" in str(done.failures["b"])
-    assert not (tmp_path / "b.token").exists()
-    for name in ("a", "c"):
-        ref = done.outcomes[name].current.reference_number
-        assert ksef.status(ref) == "Active" and (tmp_path / (name + ".token")).exists()
-
-
-def test_a_failed_proof_keeps_the_previous_token_and_the_other_rotations(tmp_path):
-    ksef, module = Ksef(), Module()
-    _cplan, first = converge(ksef, module, many(module, tmp_path, "a", "b"))
-    old = {name: first.outcomes[name].current.reference_number for name in ("a", "b")}
-    old_b_value = (tmp_path / "b.token").read_text()
-    proofs = []
-
-    def proof(value):  # the first proof of this run (token a's) fails
-        proofs.append(value)
-        if len(proofs) == 1:
-            raise KsefAuthError("authentication with the new token failed (status 450)")
-
-    _cplan, done = converge(ksef, module, many(module, tmp_path, "a", "b", rotate=True), proof=proof)
-    assert list(done.failures) == ["a"] and "logging in with the new token" in str(done.failures["a"])
-    assert ksef.status(old["a"]) == "Active", "the previous token of the failed rotation is untouched"
-    assert ksef.status(old["b"]) == "Revoked" and (tmp_path / "b.token").read_text() != old_b_value
-
-
-def test_exclusive_revokes_after_the_declared_tokens_and_waits_for_pending_ones(tmp_path):
-    ksef, module = Ksef(polls=2), Module()
-    stray = ksef.add(_identity.compose("stray", "old"))
-    pending = ksef.add("another tool", status="Pending")
-    cplan, done = converge(ksef, module, many(module, tmp_path, "a"), exclusive="all")
-    assert [row["action"] for row in cplan.rows()] == ["create", "revoke", "wait", "revoke"]
-    assert ksef.status(stray) == "Revoked" and ksef.status(pending) == "Revoked"
-    deletes = [i for i, c in enumerate(ksef.calls) if c[0] == "DELETE"]
-    post = next(i for i, c in enumerate(ksef.calls) if c[0] == "POST")
-    assert deletes and min(deletes) > post
-    assert [e["reference_number"] for e in done.unmanaged if e["action"] == "revoke"] == [pending]
-
-
-def test_activation_times_out_per_token():
-    ksef = Ksef(polls=10 ** 6)
-    ref = ksef.add("slow", status="Pending")
-    clock = itertools.count(0, 1.0)
-    poller = Poller(3, sleep=lambda s: None, monotonic=lambda: next(clock))
-    done = TokenKind().activate(ksef, {ref: p.ActualToken.from_api(ksef.tokens[ref])}, poller)
-    assert isinstance(done[ref], Exception) and "wait_timeout" in str(done[ref])
-
-
-def test_check_mode_outcome_is_predicted_from_the_plan_alone():
-    now = datetime.now(timezone.utc)
-    a = p.ActualToken("A", "Active", RW, _identity.compose("a", "a text"), now)
-    entries = [_engine.Entry(declared("a", description="a text", permissions=RW)),
-               _engine.Entry(declared("b", description="b text", permissions=RW))]
-    cplan = p.plan_context([e.declared for e in entries], [a], {"a": [p.Holding("file:/s", "A")], "b": []}, now)
-    report = _engine.Report(entries, cplan, _engine.predict(cplan, entries), check_mode=True)
-    result = _engine.result(report, TokenKind())
-    assert result["changed"] is True and result["tokens"]["b"]["reference_number"] is None
-    assert result["tokens"]["a"]["reference_number"] == "A" and result["revoked"] == []
-    diff = _engine.diff(report)
-    assert list(diff["before"]) == ["b"] and diff["after"]["b"]["permissions"] == list(RW)
-
-
-# -- locks -----------------------------------------------------------------------------------------------------------
-
-def _hold(path, name, started, release):
-    with _locks.token_lock(CONTEXT, name, timeout=5, directory=path):
-        started.set()
-        release.wait(10)
-
-
-def test_lock_excludes_a_second_run_until_released(tmp_path):
-    started, release = multiprocessing.Event(), multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold, args=(str(tmp_path), "erp", started, release))
-    holder.start()
-    try:
-        assert started.wait(10)
-        with pytest.raises(_locks.LockTimeoutError) as err:
-            with _locks.token_lock(CONTEXT, "erp", timeout=0.3, directory=str(tmp_path)):
-                pass
-        assert "another run" in str(err.value)
-        with _locks.token_lock(CONTEXT, "other-name", timeout=0.3, directory=str(tmp_path)):
-            pass  # other tokens are not blocked
-        release.set()
-        with _locks.token_lock(CONTEXT, "erp", timeout=30, directory=str(tmp_path)) as path:
-            assert path.endswith("Nip-5265877635-erp.lock")
-    finally:
-        release.set()
-        holder.join(10)
-
-
-def test_lock_of_a_killed_holder_is_released(tmp_path):
-    started, release = multiprocessing.Event(), multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold, args=(str(tmp_path), "erp", started, release))
-    holder.start()
-    assert started.wait(10)
-    holder.kill()
-    holder.join(10)
-    with _locks.token_lock(CONTEXT, "erp", timeout=2, directory=str(tmp_path)):
-        pass
-
-
-def test_two_tokens_cannot_write_one_raw_file_or_one_file_in_two_formats(tmp_path):
-    from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
-    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
-    from tests.support.ansible_module import make_module
-
-    path = str(tmp_path / "shared")
-    items = [{"name": "a", "permissions": ["InvoiceRead"], "store": [{"type": "file", "path": path}]},
-             {"name": "b", "permissions": ["InvoiceRead"],
-              "store": [{"type": "file", "path": path, "format": "env", "key": "B"}]}]
-    with pytest.raises(KsefConfigError) as caught:
-        _engine.validate(make_module([]), TOKEN, items, "tokens")
-    assert caught.value.option == "tokens[1].store[0]" and "clashes with tokens[0].store[0]" in str(caught.value)
-    items[0]["store"] = [{"type": "file", "path": path, "format": "env", "key": "A"}]
-    assert [e.name for e in _engine.validate(make_module([]), TOKEN, items, "tokens")] == ["a", "b"]
+    _diff = False
+
+    class ksef_auth:  # noqa: N801 - the attribute the engine reads
+        method = "certificate"
+
+    def __init__(self, api):
+        self.api, self.no_log_values, self.warnings = api, set(), []
+        self.ksef_context = CONTEXT
+
+    @contextmanager
+    def ksef_session(self):
+        yield self.api
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("KSEF_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.setenv("KSEF_JOURNAL_DIR", str(tmp_path / "journal"))
+
+
+def run(api, *grants, wait_timeout=5.0, check_mode=False):
+    module, kind = Module(api), GrantLike()
+    module.check_mode = check_mode
+    entries = validate(module, kind, [dict(g) for g in grants], "grants")
+    report = _engine.converge(module, kind, entries, RunOptions(wait_timeout=wait_timeout))
+    return module, report, result(report, kind)
+
+
+def journal():
+    return Journal(CONTEXT, "grants").in_flight()
+
+
+# -- break-before-make ----------------------------------------------------------------------------------------------
+
+def test_a_changed_attribute_revokes_every_row_and_waits_for_both_before_granting_again():
+    api = Operations(polls=2)
+    old = [api.add("ops", "InvoiceRead", "old"), api.add("ops", "InvoiceWrite", "old")]
+    _module, report, outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead", "InvoiceWrite"], "note": "new"})
+    assert not report.done.failures
+    calls = api.calls
+    grant_at = calls.index(("grant", "ops", ("InvoiceRead", "InvoiceWrite")))
+    # Both revokes were sent before their statuses were read: they are waited for together.
+    assert [c for c in calls[:2]] == [("revoke", old[0]), ("revoke", old[1])]
+    revoke_ops = [ref for ref, op in api.ops.items() if op["what"][0] == "revoke"]
+    last_revoke_read = max(i for i, c in enumerate(calls) if c[0] == "status" and c[1] in revoke_ops)
+    assert last_revoke_read < grant_at, "a grant was sent before the revokes ended"
+    assert all(api.ops[ref]["code"] == 200 for ref in revoke_ops)
+    assert sorted(r["scope"] for r in api.rows.values()) == ["InvoiceRead", "InvoiceWrite"]
+    assert all(r["note"] == "new" for r in api.rows.values())
+    actions = outcome["grants"]["ops"]["actions"]
+    assert [a["action"] for a in actions] == ["revoke", "revoke", "replace"]
+    assert all(a["status"] == "done" and a["operation"].startswith("op-") for a in actions)
+    assert journal() == {}
+
+
+def test_an_added_scope_grants_only_that_scope_and_touches_no_live_row():
+    api = Operations()
+    kept = api.add("ops", "InvoiceRead", "n")
+    _module, _report, outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead", "InvoiceWrite"], "note": "n"})
+    assert api.mutations() == [("grant", "ops", ("InvoiceWrite",))]
+    assert kept in api.rows
+    # One declaration, several live rows: the result lists them all.
+    assert outcome["grants"]["ops"]["scopes"] == ["InvoiceRead", "InvoiceWrite"]
+    assert len(outcome["grants"]["ops"]["rows"]) == 2
+
+
+def test_a_revoke_that_ends_badly_issues_nothing_and_fails_that_declaration_alone():
+    api = Operations(fail={"ops": 420})
+    api.add("ops", "InvoiceRead", "old")
+    _module, report, outcome = run(
+        api, {"name": "ops", "scopes": ["InvoiceRead"], "note": "new"}, {"name": "other", "scopes": ["InvoiceRead"]}
+    )
+    assert ("grant", "ops", ("InvoiceRead",)) not in api.calls
+    assert ("grant", "other", ("InvoiceRead",)) in api.calls
+    failure = report.done.failures["ops"]
+    assert "did not end well" in str(failure) and "420" in str(failure)
+    assert failure.actions[0]["status"] == "failed"
+    assert "other" not in report.done.failures and outcome["grants"]["other"]["actions"][0]["status"] == "done"
+
+
+# -- a kind without a value ---------------------------------------------------------------------------------------
+
+def test_a_kind_without_a_value_registers_no_secret_and_has_no_stores_or_store_warnings():
+    api = Operations()
+    module, _report, outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead"]})
+    assert module.no_log_values == set()
+    assert "stores" not in outcome["grants"]["ops"]
+    assert not [w for w in module.warnings if "store" in w]
+
+
+def test_a_kind_without_a_value_refuses_a_store():
+    module, kind = Module(Operations()), GrantLike()
+    with pytest.raises(KsefError, match=r"grants\[0\].store\[0\].*has no value to store"):
+        validate(module, kind, [{"name": "ops", "store": [{"type": "file", "path": "/tmp/x"}]}], "grants")
+
+
+# -- operations in flight -----------------------------------------------------------------------------------------
+
+def test_an_operation_still_at_100_is_journaled_and_the_next_run_resumes_it_instead_of_granting_again():
+    api = Operations(polls=FOREVER)
+    _module, report, _outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead"]}, wait_timeout=0.1)
+    assert isinstance(report.done.failures["ops"].cause, KsefTimeoutError)
+    (op, entry), = journal().items()
+    assert entry["name"] == "ops" and entry["action"] == "create"
+
+    # Still in progress: the next run waits for it, sends nothing, and says why.
+    module, report, outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead"]}, wait_timeout=0.1)
+    assert api.mutations() == [("grant", "ops", ("InvoiceRead",))]
+    (step,) = report.plan.declared["ops"].steps
+    assert step.action == p.RETAIN and op in step.reason and "a later run resumes it" in step.reason
+    assert any("still in progress" in w for w in module.warnings)
+    assert not outcome["changed"] and list(journal()) == [op]
+
+    # It ends meanwhile: the run that resumes it sees the row and keeps it.
+    api.polls = 1
+    _module, report, outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead"]}, wait_timeout=0.1)
+    assert api.mutations() == [("grant", "ops", ("InvoiceRead",))]
+    assert [s.action for s in report.plan.declared["ops"].steps] == [p.KEEP]
+    assert journal() == {}
+
+
+def test_check_mode_reads_what_is_in_flight_but_leaves_the_journal_alone():
+    api = Operations(polls=FOREVER)
+    run(api, {"name": "ops", "scopes": ["InvoiceRead"]}, wait_timeout=0.1)
+    before = journal()
+    api.polls = 1
+    _module, report, _outcome = run(api, {"name": "ops", "scopes": ["InvoiceRead"]}, wait_timeout=0.1, check_mode=True)
+    assert journal() == before
+    assert [s.action for s in report.plan.declared["ops"].steps] == [p.KEEP]
+
+
+def test_a_revoke_left_in_flight_is_resumed_too():
+    api = Operations(polls=FOREVER)
+    row = api.add("ops", "InvoiceRead", "n")
+    run(api, {"name": "ops", "state": "absent"}, wait_timeout=0.1)
+    (entry,) = journal().values()
+    assert entry == dict(entry, action="revoke", target=row)
+    api.polls = 1
+    _module, report, _outcome = run(api, {"name": "ops", "state": "absent"}, wait_timeout=0.1)
+    assert api.mutations() == [("revoke", row)] and row not in api.rows
+    assert report.plan.declared["ops"].steps == [] and journal() == {}

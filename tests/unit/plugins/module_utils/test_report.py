@@ -48,7 +48,7 @@ def scan(nip="5265877635", hand_text="made by hand"):
         row = d.token_row(it, NOW, 90 * DAY, 60 * DAY)
         row["declared"] = row["name"] == "erp"
         row["stores"] = [h.label for h in holdings.get(row["name"], []) if h.reference_number == row["reference_number"]]
-        row["findings"] = sorted({f.kind for f in findings if f.reference_number == row["reference_number"]})
+        row["findings"] = sorted({f.kind for f in findings if f.reference == row["reference_number"]})
         rows.append(row)
     return {"changed": False, "tokens": rows, "findings": [f.as_dict() for f in findings],
             "declared_tokens": [{"name": "erp", "state": "present", "permissions": ["InvoiceRead", "InvoiceWrite"],

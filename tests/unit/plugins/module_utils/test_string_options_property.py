@@ -119,7 +119,7 @@ def test_an_api_url_is_refused_naming_it_or_is_a_clean_base_url(text, scheme):
 @SETTINGS
 @given(text=hostile, option=st.sampled_from(["ksef_token", "certificate", "pkcs12", "access_token"]))
 def test_a_login_string_is_refused_naming_it_or_holds_no_control_character(text, option):
-    from ansible_collections.ksef.credentials.plugins.module_utils._auth import validate_auth
+    from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import validate_auth
 
     auth = {option: text, "private_key": "/k"} if option == "certificate" else {option: text}
     try:

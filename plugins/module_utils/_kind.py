@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The interface every kind of MCU object implements (tokens, certificates, ...): what the engine may call, and
+the four facts that change how the engine treats a kind. See docs/architecture.md.
+
+    owner          whose objects they are: a context (tokens, grants), or the subject that logs in (certificates)
+    holds_value    whether an object has a secret value the stores keep (tokens, certificates) or none (grants):
+                   a kind without a value never touches no_log registration, stores or store results
+    change_order   make-before-break: the new object is issued, proven and stored before the old one is revoked;
+                   break-before-make: the old one is revoked (and the revoke waited for) before the new one is
+                   issued, for objects that cannot exist twice
+    journaled      whether an issue or revoke is an operation KSeF may finish much later: the engine journals it
+                   (`_journal.py`) so a run that stopped waiting resumes it instead of issuing it again
+
+Operations, in the order the engine calls them: `read_live`, `plan` (pure), `issue`, `activate` (wait for what was
+issued), `verify`, `revoke`, `wait_revoked` (wait for revokes that KSeF carries out later).
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any
+
+CONTEXT = "context"
+SUBJECT = "subject"
+MAKE_BEFORE_BREAK = "make-before-break"
+BREAK_BEFORE_MAKE = "break-before-make"
+
+
+class Kind(abc.ABC):
+    """One kind of MCU object. Subclasses set the class attributes and implement the abstract operations."""
+
+    noun: str  # one object in messages: "token"
+    plural: str  # the list option and the result key: "tokens"
+    exclusive_choices: tuple = ("false", "managed")
+    owner: str = CONTEXT
+    holds_value: bool = True
+    change_order: str = MAKE_BEFORE_BREAK
+    journaled: bool = False
+
+    # -- without I/O ------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def declare(self, options: dict) -> Any:
+        """One declaration (with `name`, `state`, `predicted()`, `absent()`) from the options of one entry; raises
+        KsefConfigError naming the option. No I/O."""
+
+    def check_auth(self, module) -> None:
+        """Refuse, before any request, a login that cannot manage this kind (KsefConfigError)."""
+        return None
+
+    def check_store(self, store) -> str | None:
+        """Why `store` cannot keep this kind's value, or None. A kind without a value keeps nothing anywhere."""
+        if not self.holds_value:
+            return "a %s has no value to store" % self.noun
+        return None
+
+    def protected(self, module) -> set:
+        """Identifiers of live objects this run must not remove by accident (what it logged in with)."""
+        return set()
+
+    @abc.abstractmethod
+    def plan(
+        self,
+        declared: list,
+        live: list,
+        holdings: dict,
+        now: datetime,
+        options,
+        protected: set,
+        auth_token_unknown: bool,
+    ) -> Any:
+        """A `_plan.ContextPlan` from the declarations, the live objects and what the stores hold. Pure."""
+
+    def drift(self, declared: list, live: list, holdings: dict, now: datetime) -> list:
+        """`_findings.Finding`s of the live objects against the declarations."""
+        return []
+
+    def pending(self, plan, reference: str, now: datetime) -> Any:
+        """The live view of an object just issued, until KSeF lists it (`reference_number`, `status`)."""
+        return _Pending(reference)
+
+    def completed(self, value: Any, live) -> Any:
+        """The value the stores keep, once the issued object is live (value kinds only)."""
+        return value
+
+    def store_meta(self, declared, live, context: str) -> Any:
+        """What a store keeps next to the value (value kinds only)."""
+        return None
+
+    # -- KSeF -------------------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def read_live(self, api, declared: list, options) -> list:
+        """The live objects of the owner, in as few requests as the API allows."""
+
+    @abc.abstractmethod
+    def issue(self, api, plan) -> tuple:
+        """Issue the object `plan` needs: (reference of the issue, its secret value or None)."""
+
+    @abc.abstractmethod
+    def activate(self, api, pending: dict, poller) -> dict:
+        """Wait for every issued object in `pending` (reference -> pending view) together: reference -> the live
+        object, or the KsefError it ended with."""
+
+    def verify(self, module, value: Any) -> None:
+        """Prove a new value by using it (value kinds)."""
+        return None
+
+    @abc.abstractmethod
+    def revoke(self, api, reference: str) -> str | None:
+        """Revoke one live object. Returns the reference of an operation KSeF carries out later, for
+        `wait_revoked`, or None when the revoke is done."""
+
+    def wait_revoked(self, api, operations: dict, poller) -> dict:
+        """Wait for the revoke operations (operation reference -> live reference) together: operation reference ->
+        None when done, or the KsefError it ended with. Only kinds whose `revoke` returns operations need it."""
+        return dict.fromkeys(operations)
+
+    def abandoned(self, api, plan, reference: str) -> str | None:
+        """What to revoke of an object whose issue never became usable (None: nothing exists)."""
+        return None
+
+
+class _Pending:
+    """An issued object KSeF has not finished yet."""
+
+    status = "Pending"
+
+    def __init__(self, reference: str):
+        self.reference_number = reference

@@ -1,0 +1,15 @@
+"""What a run reports: findings of any kind in the result and in the diff."""
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._executor import Done
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
+from ansible_collections.ksef.credentials.plugins.module_utils._results import Report, diff, result
+
+
+def test_a_finding_without_a_name_is_shown_by_its_identifier_in_the_diff_and_the_result():
+    finding = certificate_drift.Finding(certificate_drift.REVOKED_STORED, "stored but revoked", None, "1F83BD40E2353DDF")
+    report = Report([], p.ContextPlan(declared={}), Done(), check_mode=True, drift=[finding])
+    assert "! revoked_stored 1F83BD40E2353DDF: stored but revoked" in diff(report)["prepared"]
+    (found,) = result(report, CertificateKind())["drift"]
+    assert found == {"kind": "revoked_stored", "severity": "error", "name": None, "serial_number": "1F83BD40E2353DDF",
+                     "store": None, "message": "stored but revoked"}
