@@ -56,7 +56,7 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
   td.count-error { background: var(--bad-bg); color: var(--bad); font-weight: 600; }
   td.count-warning { background: var(--warn-bg); color: var(--warn); font-weight: 600; }
   td.count-zero { color: #8c959f; }
-  td.scan-error { color: var(--bad); font-weight: 600; min-width: 28ch; }
+  td.scan-error { color: var(--bad); font-weight: 600; min-width: 16ch; }
   td.total { font-weight: 700; }
   .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; margin: 1px 0; }
   .badge.error { background: var(--bad); color: #fff; } .badge.warning { background: #e9b949; color: #3b2a00; }

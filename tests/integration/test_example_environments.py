@@ -216,19 +216,26 @@ def test_the_environment_filter_in_headless_chromium(world, browser):  # noqa: F
 
 
 def _named_blocks(doc: Path):
-    """The ```yaml blocks of a guide whose first line names an example file (`# docs/examples/...`)."""
+    """The ```yaml blocks of a guide whose first line names an example file: `# docs/examples/...` (the whole file)
+    or `# excerpt of docs/examples/...` (lines of it, as they are)."""
     for block in re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
-        first = block.splitlines()[0]
+        first, _, rest = block.partition("\n")
         if first.startswith("# docs/examples/"):
-            yield first[2:], block
+            yield first[2:], block, False
+        elif first.startswith("# excerpt of docs/examples/"):
+            yield first[len("# excerpt of "):], rest, True
 
 
 def test_the_guides_show_the_example_files_as_they_are():
     shown = {}
     for doc in DOCS:
-        for path, block in _named_blocks(doc):
+        for path, block, excerpt in _named_blocks(doc):
             text = (REPO / path).read_text(encoding="utf-8")
-            assert text.removeprefix("---\n") == block, f"{doc.name} shows {path} differently from the file"
-            shown[path] = doc.name
+            if excerpt:
+                assert block in text and block.endswith("\n"), f"{doc.name} shows lines {path} does not have"
+            else:
+                assert text.removeprefix("---\n") == block, f"{doc.name} shows {path} differently from the file"
+                shown[path] = doc.name
     names = {str(p.relative_to(REPO)) for p in EXAMPLE.rglob("*.yml")}
-    assert names <= set(shown), f"example files no guide shows: {sorted(names - set(shown))}"
+    assert names <= set(shown), f"example files no guide shows whole: {sorted(names - set(shown))}"
+    assert len([e for doc in DOCS for _, _, e in _named_blocks(doc) if e]) >= 2  # the excerpts were found
