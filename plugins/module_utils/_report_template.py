@@ -33,9 +33,11 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
   table { border-collapse: collapse; width: 100%; margin-bottom: 8px; }
   th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top;
            overflow-wrap: break-word; }
-  table { font-size: 13px; }
-  thead th { vertical-align: bottom; font-size: 12px; }
+  table { font-size: 12.5px; }
+  thead th { vertical-align: bottom; font-size: 11.5px; }
+  td.host { overflow-wrap: anywhere; }
   td.path, td.env { word-break: break-all; }
+  td.path { min-width: 14ch; }
   td.env { min-width: 6ch; }
   td.nowrap, td.ctx { white-space: nowrap; }
   .sub { color: #57606a; font-size: 12px; white-space: nowrap; }
@@ -45,8 +47,8 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
   table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; color: var(--text); }
   table.sortable th[aria-sort="descending"]::after { content: " \\25BC"; color: var(--text); }
   td.num, td[data-sort] { font-variant-numeric: tabular-nums; }
-  td.ref { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; overflow-wrap: normal;
-           word-break: break-all; min-width: 15ch; }
+  td.ref { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 11.5px; overflow-wrap: normal;
+           word-break: break-all; min-width: 14ch; }
   .filter { margin: 8px 0 0; }
   .filter select { font: inherit; padding: 2px 4px; }
   tr.error td, tr.has-findings.error td { background: var(--bad-bg); }
@@ -91,7 +93,7 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <tbody>
 {% for ctx in report.contexts %}{% set cs = ctx.summary %}
 <tr class="company{{ ' has-findings' if cs.findings_total or ctx.error }}" data-context="{{ label(ctx.context) }}" data-environment="{{ ctx.environment }}">
-<td class="env">{{ ctx.environment }}</td><td>{{ ctx.host }}<div class="sub">{{ label(ctx.context) }}</div></td>
+<td class="env">{{ ctx.environment }}</td><td class="host">{{ ctx.host }}<div class="sub">{{ label(ctx.context) }}</div></td>
 <td class="{{ 'scan-error' if ctx.error else 'scan-ok' }}">{{ ctx.error or 'ok' }}</td>
 {% for key in ('tokens', 'live', 'managed', 'unmanaged', 'declared') %}<td data-sort="{{ cs[key] }}">{{ cs[key] }}</td>{% endfor %}
 {% for kind in kinds %}{% set count = cs.findings[kind] %}<td data-sort="{{ count }}" class="{{

@@ -170,7 +170,7 @@ def test_scans_of_several_environments_combine_into_one_report():
     select = page[page.index('<select id="environment-filter">'):page.index("</select>")]
     assert re.findall(r'<option value="([^"]*)">', select) == ["", *report["environments"]]
     summary = page[page.index('<table id="summary"'):page.index("</table>")]
-    rows_shown = re.findall(r'data-environment="([^"]*)">\s*<td class="env">([^<]*)</td><td>([^<]*)</td>', summary)
+    rows_shown = re.findall(r'data-environment="([^"]*)">\s*<td class="env">([^<]*)</td><td class="host">([^<]*)<div class="sub">', summary)
     assert rows_shown == [(env, env, host) for env, host in got]
     tokens = page[page.index('<table id="tokens"'):page.index("</table>", page.index('<table id="tokens"'))]
     assert tokens.count('data-environment="prod"') == 3 and tokens.count('data-environment="staging"') == 3
