@@ -107,10 +107,10 @@ class World:
         found = [m["token"] for m in self.managers.values()]
         for path in (self.base / "etc-ksef").rglob("*.token"):
             found.append(path.read_text().strip())
+        from ansible.parsing.vault import VaultLib, VaultSecret
+        auditors = VaultLib([("audit", VaultSecret(self.audit_pass.read_bytes().strip()))])
         for path in (self.base / "audit-tokens").glob("*.token"):
-            shown = _ansible("ansible-vault", "view", "--vault-id", f"audit@{self.audit_pass}", str(path), cwd=self.base)
-            assert shown.returncode == 0, shown.stderr
-            found.append(shown.stdout.strip())
+            found.append(auditors.decrypt(path.read_bytes()).decode().strip())
         assert len(found) == 9 and all(value.count("|") == 2 for value in found)
         return found
 
