@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 from tests.conftest import COLLECTIONS, OUTPUT, REPO, WORKER, Emulator, free_port
 from tests.integration.test_audit_report import SCHEMA, browser  # noqa: F401 - the shared headless Chromium
@@ -85,7 +86,6 @@ class World:
             assert made.returncode == 0, made.stderr
             text = made.stdout
         else:
-            from ansible.parsing.vault import VaultLib, VaultSecret
             devops = VaultLib([("devops", VaultSecret(self.devops_pass.read_bytes().strip()))])
             lines = devops.encrypt(token, vault_id="devops").decode().splitlines()
             text = "vault_ksef_manager_token: !vault |\n" + "".join(f"          {line}\n" for line in lines)
@@ -104,7 +104,7 @@ class World:
                         "--vault-id", f"{label}@{vault}", "-e", json.dumps(extra), *args, cwd=self.example)
 
     def tokens(self, env: str) -> dict:
-        """name marker or description -> the live tokens of acme in that environment."""
+        """reference number -> each live (Pending or Active) token of acme in that environment."""
         listed = self.emulators[env].admin("GET", "tokens", params={"context": f"Nip:{NIP}"})
         listed.raise_for_status()
         body = listed.json()
@@ -115,7 +115,6 @@ class World:
         found = [m["token"] for m in self.managers.values()]
         for path in (self.base / "etc-ksef").rglob("*.token"):
             found.append(path.read_text().strip())
-        from ansible.parsing.vault import VaultLib, VaultSecret
         auditors = VaultLib([("audit", VaultSecret(self.audit_pass.read_bytes().strip()))])
         for path in (self.base / "audit-tokens").glob("*.token"):
             found.append(auditors.decrypt(path.read_bytes()).decode().strip())
