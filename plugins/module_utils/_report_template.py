@@ -114,8 +114,10 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <th>Reference number</th><th>Store</th><th>Details</th></tr></thead>
 <tbody>
 {% for ctx in report.contexts %}{% for f in ctx.findings %}
-<tr class="finding {{ f.severity }}" data-kind="{{ f.kind }}" data-environment="{{ ctx.environment }}"><td data-sort="{{ 0 if f.severity == 'error' else 1 }}">{{ f.severity }}</td>
-<td data-sort="{{ kinds.index(f.kind) }}">{{ badges([f.kind]) }}</td><td class="env">{{ ctx.environment }}</td><td class="ctx">{{ label(ctx.context) }}</td><td>{{ f.name or '-' }}</td>
+<tr class="finding {{ f.severity }}" data-kind="{{ f.kind }}" data-environment="{{ ctx.environment }}">
+<td data-sort="{{ 0 if f.severity == 'error' else 1 }}">{{ f.severity }}</td>
+<td data-sort="{{ kinds.index(f.kind) }}">{{ badges([f.kind]) }}</td><td class="env">{{ ctx.environment }}</td><td class="ctx">{{ label(ctx.context) }}</td>
+<td>{{ f.name or '-' }}</td>
 <td class="ref">{{ f.reference_number or '-' }}</td><td class="path">{{ f.store or '-' }}</td><td>{{ f.message }}</td></tr>
 {% endfor %}{% endfor %}{% if not findings_count %}<tr class="empty"><td colspan="8">No findings.</td></tr>{% endif %}
 </tbody>
@@ -129,7 +131,8 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <tbody>
 {% for ctx in report.contexts %}{% for t in ctx.tokens %}{% set tk = t.findings or [] %}
 <tr class="{{ ('token has-findings ' ~ worst(tk)) if tk else 'token' }}" data-ref="{{ t.reference_number }}" data-environment="{{ ctx.environment }}">
-<td class="env">{{ ctx.environment }}</td><td class="ctx">{{ label(ctx.context) }}</td><td>{{ t.name or '(unmanaged)' }}</td><td class="ref">{{ t.reference_number }}</td>
+<td class="env">{{ ctx.environment }}</td><td class="ctx">{{ label(ctx.context) }}</td><td>{{ t.name or '(unmanaged)' }}</td>
+<td class="ref">{{ t.reference_number }}</td>
 <td>{{ t.status }}</td><td>{{ (t.permissions or []) | join(', ') }}</td>
 <td>{{ (t.author.type ~ ':' ~ t.author.value) if t.author and t.author.value else '-' }}</td>
 <td data-sort="{{ t.created }}">{{ t.created[:19] | replace('T', ' ') }}</td>
@@ -148,7 +151,8 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <tbody>
 {% for ctx in report.contexts %}{% for d in ctx.declared_tokens %}
 {% for store in (d.stores or [{'label': '(no store)', 'reference_number': none, 'holds_current': none}]) %}{% set holds = store.holds_current %}
-<tr class="{{ 'store-bad' if holds is sameas false else 'store' }}" data-environment="{{ ctx.environment }}"><td class="env">{{ ctx.environment }}</td><td class="ctx">{{ label(ctx.context) }}</td><td>{{ d.name }}</td>
+<tr class="{{ 'store-bad' if holds is sameas false else 'store' }}" data-environment="{{ ctx.environment }}"><td class="env">{{ ctx.environment }}</td>
+<td class="ctx">{{ label(ctx.context) }}</td><td>{{ d.name }}</td>
 <td>{{ d.state }}</td><td>{{ (d.permissions or []) | join(', ') }}</td><td>{{ d.rotate_after or '-' }}</td>
 <td class="ref">{{ d.reference_number or 'none' }}</td><td class="path">{{ store.label }}</td>
 <td>{{ '-' if holds is none else ('current' if holds else ('empty' if not store.reference_number else 'stale: ' ~ store.reference_number)) }}</td></tr>
@@ -163,12 +167,14 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <th data-type="number">Findings</th></tr></thead>
 <tbody>
 {% for ctx in report.contexts %}{% if ctx.certificate_error %}
-<tr class="error" data-environment="{{ ctx.environment }}"><td class="env">{{ ctx.environment }}</td><td>{{ ctx.host }}</td><td colspan="11" class="scan-error">{{ ctx.certificate_error }}</td></tr>
+<tr class="error" data-environment="{{ ctx.environment }}"><td class="env">{{ ctx.environment }}</td><td>{{ ctx.host }}</td>
+<td colspan="11" class="scan-error">{{ ctx.certificate_error }}</td></tr>
 {% endif %}{% for c in ctx.certificates %}{% set ck = c.findings or [] %}
 {% set cbad = ck | select('in', ['missing', 'revoked_stored', 'store_missing']) | list %}
 <tr class="{{ ('certificate has-findings ' ~ ('error' if cbad else 'warning')) if ck else 'certificate' }}"
  data-serial="{{ c.serial_number }}" data-environment="{{ ctx.environment }}">
-<td class="env">{{ ctx.environment }}</td><td>{{ ctx.host }}</td><td>{{ c.subject }}</td><td>{{ c.name or '(' ~ c.certificate_name ~ ')' }}</td><td class="ref">{{ c.serial_number }}</td>
+<td class="env">{{ ctx.environment }}</td><td>{{ ctx.host }}</td><td>{{ c.subject }}</td><td>{{ c.name or '(' ~ c.certificate_name ~ ')' }}</td>
+<td class="ref">{{ c.serial_number }}</td>
 <td>{{ c.certificate_type }}</td><td>{{ c.status }}</td><td data-sort="{{ c.valid_from }}">{{ c.valid_from[:10] }}</td>
 <td data-sort="{{ c.valid_to }}">{{ c.valid_to[:10] }}</td><td data-sort="{{ c.days_to_expiry }}" class="num">{{ c.days_to_expiry }}</td>
 <td data-sort="{{ c.last_used or '' }}">{{ (c.last_used or 'never')[:19] | replace('T', ' ') }}</td>
@@ -185,7 +191,8 @@ HTML_TEMPLATE = """{%- macro badges(found) -%}
 <tbody>
 {% for ctx in report.contexts %}{% for f in ctx.certificate_findings %}
 <tr class="finding {{ f.severity }}" data-kind="{{ f.kind }}" data-environment="{{ ctx.environment }}"><td>{{ f.severity }}</td>
-<td><span class="badge {{ f.kind }} {{ f.severity }}">{{ certificate_titles[f.kind] }}</span></td><td class="env">{{ ctx.environment }}</td><td>{{ ctx.host }}</td>
+<td><span class="badge {{ f.kind }} {{ f.severity }}">{{ certificate_titles[f.kind] }}</span></td><td class="env">{{ ctx.environment }}</td>
+<td>{{ ctx.host }}</td>
 <td>{{ f.name or '-' }}</td><td class="ref">{{ f.serial_number or '-' }}</td><td class="path">{{ f.store or '-' }}</td><td>{{ f.message }}</td></tr>
 {% endfor %}{% endfor %}{% if not s.certificate_findings.values() | sum %}<tr class="empty"><td colspan="8">No findings.</td></tr>{% endif %}
 </tbody>

@@ -200,7 +200,7 @@ def test_html_report_in_headless_chromium(reports, browser, output_dir):
         "return {page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,"
         " tables: Array.from(document.querySelectorAll('table')).map(t => [t.id, t.getBoundingClientRect().right])}")
     assert widths["window"] > 1300 and widths["page"] <= widths["window"], widths
-    assert all(right <= widths["window"] for _, right in widths["tables"]), widths
+    assert all(table[1] <= widths["window"] for table in widths["tables"]), widths
     browser.set_window_size(1600, 1400)
 
     # Back to the order of seriousness for the picture: sort findings by severity.

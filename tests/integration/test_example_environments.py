@@ -20,7 +20,8 @@ import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from tests.conftest import COLLECTIONS, OUTPUT, REPO, WORKER, Emulator, free_port
-from tests.integration.test_audit_report import SCHEMA, browser  # noqa: F401 - the shared headless Chromium
+# browser: the headless Chromium fixture of the audit report's test, shared by import.
+from tests.integration.test_audit_report import SCHEMA, browser  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 
@@ -231,7 +232,7 @@ def _named_blocks(doc: Path):
     """The ```yaml blocks of a guide whose first line names an example file: `# docs/examples/...` (the whole file)
     or `# excerpt of docs/examples/...` (lines of it, as they are)."""
     for block in re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
-        first, _, rest = block.partition("\n")
+        first, rest = block.split("\n", 1)
         if first.startswith("# docs/examples/"):
             yield first[2:], block, False
         elif first.startswith("# excerpt of docs/examples/"):
@@ -250,4 +251,4 @@ def test_the_guides_show_the_example_files_as_they_are():
                 shown[path] = doc.name
     names = {str(p.relative_to(REPO)) for p in EXAMPLE.rglob("*.yml")}
     assert names <= set(shown), f"example files no guide shows whole: {sorted(names - set(shown))}"
-    assert len([e for doc in DOCS for _, _, e in _named_blocks(doc) if e]) >= 2  # the excerpts were found
+    assert len([b for doc in DOCS for b in _named_blocks(doc) if b[2]]) >= 2  # the excerpts were found
