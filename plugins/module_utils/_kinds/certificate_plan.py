@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._certificate_bundle import DEFAULT_KEY_SIZES, KEY_TYPES
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint
 from ansible_collections.ksef.credentials.plugins.module_utils._plan import (
     ACTIVE,
     COPY,
@@ -328,7 +329,9 @@ def declare(options: dict) -> Declared:
         valid_from = _timestamps.parse_or_none(str(options["valid_from"]))
         if valid_from is None:
             raise KsefConfigError(
-                "valid_from", "valid_from must be an ISO 8601 date and time such as 2027-01-01T00:00:00Z"
+                "valid_from",
+                "valid_from must be an ISO 8601 date and time such as 2027-01-01T00:00:00Z"
+                + ascii_digits_hint(str(options["valid_from"])),
             )
     return Declared(
         name=name,

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint, not_ascii_digit
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
     AnsibleVault,
@@ -43,6 +44,7 @@ DEFAULT_KEYS = {"env": "KSEF_TOKEN", "json": "token", "yaml": "token"}
 # Both are matched whole (fullmatch): `$` would let a trailing newline through.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
+_NUMERIC_ID = re.compile(r"[0-9]+")  # not str.isdigit(): that is true of every Unicode digit
 _NAME_MAX = 255  # bytes in one path component (Linux NAME_MAX)
 # Permission bits of the group and of others: a secret file with any of them is shared.
 _SHARED_BITS = 0o077
@@ -186,8 +188,12 @@ class FileStore(Store):
         name = self.options.get(option)
         if not name:
             return -1
-        if name.isdigit():
+        if _NUMERIC_ID.fullmatch(name):
             return int(name)
+        if not_ascii_digit(name) is not None:  # str.isdigit() and int() take these, getpwnam() finds no one
+            raise self.config_error(
+                option, f"a numeric id is written with the ASCII digits 0-9, got {name!r}{ascii_digits_hint(name)}"
+            )
         try:
             return field(find(name))
         except KeyError:
