@@ -217,6 +217,72 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert after["summary"]["errors"] == 3
 
 
+# Logged in with the managed certificate itself: a plan that renews at every run, a revoke of it, a prune of it.
+LOCKOUT_PLAYBOOK = """
+- name: What a run logged in with a managed certificate must not do to it
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/ksef.credentials.ksef:
+      api_url: "{{ api_url }}"
+      context: {nip: "{{ nip }}"}
+      auth: {certificate: "{{ login_certificate }}", private_key: "{{ login_key }}"}
+  tasks:
+    - name: Plan with renew_before longer than the validity KSeF gives
+      ksef.credentials.certificate:
+        name: automation-login
+        renew_before: 3650d
+        store: "{{ stores }}"
+      check_mode: true
+
+    - name: Revoke the certificate the run logs in with
+      ksef.credentials.certificate:
+        name: automation-login
+        state: absent
+        store: "{{ stores }}"
+      ignore_errors: true
+
+    - name: Prune it as no longer declared
+      ksef.credentials.certificates:
+        exclusive: managed
+        certificates: []
+      ignore_errors: true
+"""
+
+
+def test_a_run_never_locks_itself_out_and_a_validity_within_renew_before_warns(subject, run_playbook, emulator):
+    run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(pkcs12_too=False)))
+    serial = subject.held_serial()
+    # From here on the run logs in with the managed certificate itself, read from its own store.
+    managed = dict(subject.vars, stores=subject.stores(pkcs12_too=False), login_certificate=str(subject.pem),
+                   login_key=str(subject.pem))
+    emulator.reset_stats()
+    run = run_playbook(LOCKOUT_PLAYBOOK, managed)
+
+    # KSeF issues certificates for two years: with renew_before 3650d every run would renew, and says so.
+    assert run.task("Plan with renew_before longer than the validity KSeF gives")["actions"][0]["action"] == "renew"
+    warning = " ".join((run.stdout + run.stderr).split())
+    assert "certificate automation-login: KSeF issues it valid for 730d" in warning, run.stderr[-3000:]
+    assert "not longer than renew_before 3650d, so every run renews it; set renew_before below 730d" in warning
+
+    statuses = {r["task"]: r["status"] for r in run.results}
+    refused = run.task("Revoke the certificate the run logs in with")
+    assert statuses["Revoke the certificate the run logs in with"] == "failed" and refused["option"] == "force", refused
+    assert f"certificate {serial}, which this run logs in with (auth), would be revoked" in refused["msg"]
+    assert "set force: true to revoke it anyway" in refused["msg"]
+    pruned = run.task("Prune it as no longer declared")
+    assert statuses["Prune it as no longer declared"] == "failed" and pruned["option"] == "exclusive", pruned
+    assert "'automation-login' is no longer declared" in pruned["msg"]
+    assert "declare 'automation-login' again to keep it" in pruned["msg"]
+    operations = emulator.stats()["operations"]
+    assert not [op for op in operations if "revoke" in op or "enrollments" in op], operations
+    assert subject.active() == {serial} and subject.held_serial() == serial and subject.logs_in(subject.pem)
+
+    forced = run_playbook(PLAYBOOK, dict(managed, cert_state="absent", force=True)).task(TASK)
+    assert [(a["action"], a["reference_number"]) for a in forced["actions"]] == [("revoke", serial), ("purge", None)]
+    assert subject.active() == set() and not subject.pem.exists()
+
+
 def test_a_ksef_token_login_is_refused_before_any_request(subject, run_playbook, emulator):
     emulator.reset_stats()
     failed = run_playbook(PLAYBOOK, dict(subject.vars, login_auth={"ksef_token": "not-used"}), expect_rc=2)
