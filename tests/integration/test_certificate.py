@@ -334,10 +334,15 @@ def test_renewal_before_expiry_never_interrupts_a_client(subject, run_playbook, 
     try:
         client.wait_for(old)
         emulator.admin("POST", f"certificates/{old}/age", json={"expires_in": 10 * 86400}).raise_for_status()
-        renewed = run_playbook(PLAYBOOK, base).task(TASK)
+        renewing = run_playbook(PLAYBOOK, base, diff=True)
+        renewed = renewing.task(TASK)
         new = renewed["serial_number"]
         assert [(a["action"], a["reference_number"]) for a in renewed["actions"]] == [("renew", new), ("retain", old)]
         assert "within renew_before 30d" in renewed["actions"][0]["reason"]
+        # The printed plan (no -v) says until when the old certificate logs in.
+        printed = " ".join(renewing.stdout.split())
+        assert f"; the old one, {old}, stays valid until " in printed and "Plan: 1 to renew. Old ones: 1 kept until " \
+            in printed, renewing.stdout[-3000:]
         client.wait_for(new)
         assert subject.active() == {old, new}  # the grace period: both log in
 

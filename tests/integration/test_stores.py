@@ -125,9 +125,13 @@ def test_after_the_grace_period_the_revoked_value_leaves_vault_and_secrets_manag
     secretsmanager = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name=REGION)
     run_playbook(PLAYBOOK, extra, env=env)
     old = vault_server.data("ksef/erp")["token"]
-    rotated = run_playbook(PLAYBOOK, {**extra, "rotate": True, "revoke_previous_after": "1s"}, env=env)
+    rotated = run_playbook(PLAYBOOK, {**extra, "rotate": True, "revoke_previous_after": "1s"}, env=env, diff=True)
     actions = [a["action"] for a in rotated.task("Declare the token")["actions"]]
     assert actions == ["rotate", "retain"], actions
+    # The printed plan (no -v) says until when the old token stays valid.
+    printed = " ".join(rotated.stdout.split())
+    assert f"; the old one, {old.split('|')[0]}, stays valid until " in printed, rotated.stdout[-3000:]
+    assert "Plan: 1 to rotate. Old ones: 1 kept until " in printed
     # during the grace period the previous value is still reachable where its users look for it
     assert secretsmanager.get_secret_value(SecretId="ksef/erp", VersionStage="AWSPREVIOUS")["SecretString"] == old
     assert vault_server.server.version_data("ksef/erp", 1) == {"token": old}
