@@ -408,3 +408,17 @@ def test_public_sdk_grants_polls_queries_and_revokes(ksef, nip, fresh_nip):
             revoke = sdk.permissions.revoke_common_permission(permission.id, access_token=access)
             assert wait(revoke.reference_number) == 200
         assert sdk.permissions.query_persons_grants(query, access_token=access).permissions == []
+
+
+def test_each_permission_operation_counts_its_own_contract_limits(ksef, owner):
+    """x-rate-limits of the contract as they are (10/s, 30/min), through /testdata/rate-limits/production."""
+    assert ksef.emu.api("POST", "testdata/rate-limits/production", headers=owner.headers).status_code == 200
+    try:
+        answers = [ksef.emu.api("GET", "permissions/query/entities/roles", headers=owner.headers) for _n in range(31)]
+        codes = [r.status_code for r in answers]
+        assert set(codes[:10]) == {200} and 429 in codes  # no limit can stop the first 10; 30/min stops the 31st
+        assert int(next(r for r in answers if r.status_code == 429).headers["Retry-After"]) >= 1
+        # another operation has a counter of its own
+        assert owner.post("permissions/query/personal/grants", {}).status_code == 200
+    finally:
+        ksef.emu.api("DELETE", "testdata/rate-limits", headers=owner.headers)
