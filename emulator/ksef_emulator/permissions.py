@@ -248,15 +248,11 @@ class PermissionRegistry:
         for g in self._store.all("SELECT * FROM permission_grants"):
             key = "|".join((g["context_type"], g["context_value"], g["subject_type"], g["subject_value"]))
             wanted[str(uuid.uuid5(_TESTDATA_NAMESPACE, f"{key}|{g['permission']}"))] = g
-        have = {
-            r["id"]
-            for r in self._store.all(
-                "SELECT id FROM permissions WHERE json_extract(extra, '$.origin') = ?", (TESTDATA_ORIGIN,)
-            )
-        }
-        if set(wanted) == have:
+        mirrored = "SELECT id FROM permissions WHERE json_extract(extra, '$.origin') = ?"
+        if {r["id"] for r in self._store.all(mirrored, (TESTDATA_ORIGIN,))} == set(wanted):
             return
         with self._store.transaction() as db:
+            have = {r[0] for r in db.execute(mirrored, (TESTDATA_ORIGIN,))}  # again, under the write lock
             for gone in have - set(wanted):
                 db.execute("DELETE FROM permissions WHERE id = ?", (gone,))
             for permission_id in set(wanted) - have:

@@ -110,6 +110,7 @@ def xades(ksef, tmp_path):
         if status["status"]["code"] != 200:
             return status["status"]["code"], None
         tokens = ksef.emu.api("POST", "auth/token/redeem", headers={"Authorization": f"Bearer {auth}"}).json()
+        login.refresh_token = tokens["refreshToken"]["token"]
         return 200, {"Authorization": f"Bearer {tokens['accessToken']['token']}"}
 
     login.cert = lambda **kw: testcerts.generate_certificate(tmp_path, **kw)
@@ -204,9 +205,14 @@ def test_grants_take_effect_on_login_and_tokens(ksef, owner, nip, xades):
     # the token carrying it is revoked ("tokeny są automatycznie unieważniane w przypadku utraty uprawnień")
     assert ksef.emu.api("GET", f"tokens/{token_ref}", headers=owner.headers).json()["status"] in ("Revoking",
                                                                                                    "Revoked")
+    refresh = {"Authorization": f"Bearer {xades.refresh_token}"}
+    assert ksef.emu.api("POST", "auth/token/refresh", headers=refresh).status_code == 200
     read = next(r for r in owner.persons() if r["permissionScope"] == "InvoiceRead")
     assert owner.revoke(read["id"])["code"] == 200
     assert xades(files, nip)[0] == 415
+    # the open session ends with the last permission: its refresh token no longer works
+    r = ksef.emu.api("POST", "auth/token/refresh", headers=refresh)
+    assert r.status_code == 400 and ksef.codes(r) == [21301]
 
 
 def test_entity_delegation_and_indirect_grants(ksef, nip, fresh_nip, xades):

@@ -596,7 +596,7 @@ async def query_persons(request: Request):
     for row in state.grants.rows("kind IN ('person', 'entity', 'indirect', 'subunit')"):
         granted_here = (row["granter_type"], row["granter_value"]) == here
         if query_type == "PermissionsInCurrentContext":
-            works_here = (row["context_type"], row["context_value"]) == here and row["kind"] in ("person", "entity")
+            works_here = (row["context_type"], row["context_value"]) == here and row["kind"] != "indirect"
             if not (works_here or (row["kind"] == "indirect" and granted_here)):
                 continue
         elif not (granted_here and (row["author_type"], row["author_value"]) in mine):
