@@ -10,6 +10,7 @@ import time
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from ksef_client import KsefClient, KsefClientOptions, models
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConstructionMethod, SignatureMethod
 from signxml.xades import XAdESSigner
@@ -24,15 +25,17 @@ EU_PERSON = {"subjectDetailsType": "PersonByFingerprintWithoutIdentifier",
 FINGERPRINT = "CEB3643BAC2C111ADDE971BDA5A80163441867D65389FC0BC0DFF8B4C1CD4E59"
 
 
-def sign(files: testcerts.CertificateFiles, challenge: str, ctx_type: str, ctx_value: str) -> bytes:
+def sign(files: testcerts.CertificateFiles, challenge: str, ctx_type: str, ctx_value: str,
+         subject: str = "certificateSubject") -> bytes:
     xml = (f'<?xml version="1.0" encoding="utf-8"?><AuthTokenRequest xmlns="http://ksef.mf.gov.pl/auth/token/2.0">'
            f'<Challenge>{challenge}</Challenge><ContextIdentifier><{ctx_type}>{ctx_value}</{ctx_type}>'
-           '</ContextIdentifier><SubjectIdentifierType>certificateSubject</SubjectIdentifierType>'
+           f'</ContextIdentifier><SubjectIdentifierType>{subject}</SubjectIdentifierType>'
            '</AuthTokenRequest>').encode()
     key = serialization.load_pem_private_key(files.key_path.read_bytes(), None)
     cert = x509.load_pem_x509_certificate(files.cert_path.read_bytes())
     signer = XAdESSigner(method=SignatureConstructionMethod.enveloped, signature_algorithm=SignatureMethod.RSA_SHA256,
-                         digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_1)
+                         digest_algorithm=DigestAlgorithm.SHA256,
+                         c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_1)
     return etree.tostring(signer.sign(etree.fromstring(xml), key=key, cert=[cert]))
 
 
@@ -100,9 +103,9 @@ def owner(ksef, nip) -> Api:
 def xades(ksef, tmp_path):
     """Log in with a self-signed certificate (the subject's identifier in it) to a context: (code, headers)."""
 
-    def login(files, ctx_value, ctx_type="Nip"):
+    def login(files, ctx_value, ctx_type="Nip", subject="certificateSubject"):
         challenge = ksef.challenge()["challenge"]
-        r = ksef.emu.api("POST", "auth/xades-signature", content=sign(files, challenge, ctx_type, ctx_value),
+        r = ksef.emu.api("POST", "auth/xades-signature", content=sign(files, challenge, ctx_type, ctx_value, subject),
                          headers={"Content-Type": "application/xml"})
         assert r.status_code == 202, r.text
         auth = r.json()["authenticationToken"]["token"]
@@ -223,7 +226,8 @@ def test_entity_delegation_and_indirect_grants(ksef, nip, fresh_nip, xades):
         "code"] == 200
     rows = client.persons(authorizedIdentifier={"type": "Nip", "value": office_nip})
     assert {(r["permissionScope"], r["canDelegate"]) for r in rows} == {("InvoiceRead", True), ("InvoiceWrite", False)}
-    assert rows[0]["subjectEntityDetails"] == {"subjectDetailsType": "EntityByIdentifier", "fullName": ENTITY["fullName"]}
+    assert rows[0]["subjectEntityDetails"] == {"subjectDetailsType": "EntityByIdentifier",
+                                               "fullName": ENTITY["fullName"]}
     received = office.query("entities")
     assert {(r["contextIdentifier"]["value"], r["permissionScope"]) for r in received} == {
         (nip, "InvoiceRead"), (nip, "InvoiceWrite")}
@@ -284,8 +288,28 @@ def test_subunit_and_eu_administrator_create_their_contexts(ksef, owner, nip, xa
                                                            "VatUeManage"]
     assert rows[0]["authorizedFingerprintIdentifier"] == FINGERPRINT
     assert rows[0]["subjectPersonDetails"]["idDocument"]["country"] == "DE"
-    r = owner.post("permissions/eu-entities/grants", {**eu, "permissions": ["InvoiceRead"]})
+    representative = {"subjectIdentifier": {"type": "Fingerprint", "value": "AB" * 32}, "permissions": ["InvoiceRead"],
+                      "description": "Reprezentant podmiotu unijnego", "subjectDetails": EU_PERSON}
+    r = owner.post("permissions/eu-entities/grants", representative)
     assert r.status_code == 403  # VatUeManage is held only inside the NipVatUe context
+
+    # the administrator (a certificate without NIP or PESEL, known by its fingerprint) works in the new context
+    files = xades.cert(identifier=False)
+    fingerprint = x509.load_pem_x509_certificate(files.cert_path.read_bytes()).fingerprint(hashes.SHA256()).hex()
+    context = f"{nip}-FRAB123456789"
+    admin = {**eu, "subjectIdentifier": {"type": "Fingerprint", "value": fingerprint},
+             "contextIdentifier": {"type": "NipVatUe", "value": context}}
+    assert xades(files, context, "NipVatUe", "certificateFingerprint")[0] == 415
+    assert owner.granted("eu-entities/administration", admin)["code"] == 200
+    code, headers = xades(files, context, "NipVatUe", "certificateFingerprint")
+    assert code == 200
+    eu_admin = Api(ksef, headers)
+    assert eu_admin.granted("eu-entities", representative)["code"] == 200
+    rows = eu_admin.query("eu-entities", {"authorizedFingerprintIdentifier": "ABAB"})
+    assert [(r["permissionScope"], r["vatUeIdentifier"], r["euEntityName"]) for r in rows] == [
+        ("InvoiceRead", "FRAB123456789", "Muller GmbH, Berlin")]
+    assert rows[0]["authorIdentifier"] == {"type": "Fingerprint", "value": fingerprint.upper()}
+    assert eu_admin.revoke(rows[0]["id"])["code"] == 200
 
 
 def test_authorizations_roles_and_attachments(ksef, owner, nip, fresh_nip):
@@ -387,8 +411,6 @@ def test_queries_page_by_number_sorted_newest_first_then_by_id(ksef, owner, nip)
 
 def test_public_sdk_grants_polls_queries_and_revokes(ksef, nip, fresh_nip):
     """ksef-client (PyPI, not written here) drives person and entity grants against the emulator over HTTP."""
-    from ksef_client import KsefClient, KsefClientOptions, models
-
     access = ksef.owner_login(nip).access_token
     pesel, office = testcerts.random_pesel(), fresh_nip()
     with KsefClient(KsefClientOptions(base_url=ksef.emu.base_url)) as sdk:
@@ -409,7 +431,8 @@ def test_public_sdk_grants_polls_queries_and_revokes(ksef, nip, fresh_nip):
         assert listed.has_more is False
         scopes = {(p.authorized_identifier.value, str(getattr(p.permission_scope, "value", p.permission_scope)),
                    p.can_delegate) for p in listed.permissions}
-        assert scopes == {(pesel, "InvoiceRead", False), (pesel, "Introspection", False), (office, "InvoiceWrite", True)}
+        assert scopes == {(pesel, "InvoiceRead", False), (pesel, "Introspection", False),
+                          (office, "InvoiceWrite", True)}
         for permission in listed.permissions:
             revoke = sdk.permissions.revoke_common_permission(permission.id, access_token=access)
             assert wait(revoke.reference_number) == 200
