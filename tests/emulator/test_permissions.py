@@ -384,6 +384,14 @@ def test_control_api_steers_operations_and_records_foreign_grants(ksef, owner, n
     assert all(r["authorIdentifier"] == {"type": "System"} for r in rows)
     assert owner.persons(authorIdentifier={"type": "System"}) == rows
     assert owner.persons("PermissionsGrantedInCurrentContext") == []  # not granted by this caller
+    # a grant another administrator made in the web app is listed with that author
+    clerk = testcerts.random_pesel()
+    r = emu.admin("POST", "permissions/grants", json={"context": f"Nip:{nip}", "subject": f"Pesel:{other}",
+                                                      "permissions": ["InvoiceRead"], "author": f"Pesel:{clerk}"})
+    assert r.status_code == 201
+    [web] = owner.persons(authorIdentifier={"type": "Pesel", "value": clerk})
+    assert web["id"] == r.json()["ids"][0] and web["authorIdentifier"] == {"type": "Pesel", "value": clerk}
+    assert owner.revoke(web["id"])["code"] == 200
     # revoking the /testdata row through the API removes it from /testdata's store too
     seeded_row = next(r for r in rows if r["permissionScope"] == "Introspection")
     assert owner.revoke(seeded_row["id"])["code"] == 200
