@@ -459,3 +459,34 @@ def test_each_permission_operation_counts_its_own_contract_limits(ksef, owner):
         assert owner.post("permissions/query/personal/grants", {}).status_code == 200
     finally:
         ksef.emu.api("DELETE", "testdata/rate-limits", headers=owner.headers)
+
+
+def test_general_indirect_grant_and_context_rules(ksef, nip, fresh_nip, xades):
+    client = Api(ksef, ksef.owner_login(nip).headers)
+    office_nip, stranger = fresh_nip(), fresh_nip()
+    office = Api(ksef, ksef.owner_login(office_nip).headers)
+    assert client.granted("entities", entity_grant(office_nip, [("InvoiceWrite", True)]))["code"] == 200
+    pesel = testcerts.random_pesel()
+    staff = xades.cert(pesel=pesel)
+    reference = office.grant("indirect", person_grant(pesel, ["InvoiceWrite"]))  # no target: every client
+    assert office.wait(reference)["code"] == 200
+    [row] = office.persons(targetIdentifier={"type": "AllPartners"})
+    assert row["targetIdentifier"] == {"type": "AllPartners"} and row["permissionState"] == "Active"
+    assert xades(staff, nip)[0] == 200  # a client that delegated to the office
+    assert xades(staff, stranger)[0] == 415  # a context that gave the office nothing
+    # an operation is visible only in the context that started it
+    r = ksef.emu.api("GET", f"permissions/operations/{reference}", headers=client.headers)
+    assert r.status_code == 400 and ksef.codes(r) == [21405]
+    # an InternalId must start with the granting context's NIP
+    unit = {"subjectIdentifier": {"type": "Pesel", "value": pesel}, "description": "Administrator cudzej jednostki",
+            "contextIdentifier": {"type": "InternalId", "value": identifiers.internal_id(stranger, 1)},
+            "subunitName": "Cudzy oddział", "subjectDetails": PERSON}
+    assert client.granted("subunits", unit)["code"] == 410
+    own_unit = {**unit, "contextIdentifier": {"type": "InternalId", "value": identifiers.internal_id(nip, 1)}}
+    assert client.granted("subunits", own_unit)["code"] == 200
+    # revoking a subunit administrator takes SubunitManage
+    [admin] = client.query("subunits")
+    manager = Api(ksef, ksef.owner_login(nip, ["CredentialsManage"]).headers)
+    failed = manager.revoke(admin["id"])
+    assert failed["code"] == 420 and "SubunitManage" in failed["details"][0]
+    assert client.revoke(admin["id"])["code"] == 200
