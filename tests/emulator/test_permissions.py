@@ -419,6 +419,9 @@ def test_control_api_steers_operations_and_records_foreign_grants(ksef, owner, n
     assert all(r["authorIdentifier"] == {"type": "System"} for r in rows)
     granted = owner.persons("PermissionsGrantedInCurrentContext")  # only what this caller granted
     assert all(r["authorIdentifier"] == {"type": "Nip", "value": nip} for r in granted)
+    for bad in ({"kind": "subunit"}, {"permissions": ["VatUeManage"]}, {"subject": "Regon:123"}, {"author": "Web"}):
+        body = {"context": f"Nip:{nip}", "subject": f"Pesel:{pesel}", "permissions": ["InvoiceRead"], **bad}
+        assert emu.admin("POST", "permissions/grants", json=body).status_code == 400, bad
     # a grant another administrator made in the web app is listed with that author
     clerk = testcerts.random_pesel()
     r = emu.admin("POST", "permissions/grants", json={"context": f"Nip:{nip}", "subject": f"Pesel:{other}",
