@@ -67,20 +67,20 @@ async def _body(request: Request) -> dict:
     return await read_json(request)
 
 
-def _object(body: dict, field: str, required: bool = True) -> dict | None:
+def _object(body: dict, field: str) -> dict:
     value = body.get(field)
-    if value is None and not required:
-        return None
     if not isinstance(value, dict):
         raise validation.invalid(f"Pole '{field}' jest wymagane i musi być obiektem.")
     return value
 
 
-def _identifier(body: dict, field: str, types: tuple[str, ...], required: bool = True) -> tuple[str, str] | None:
+def _optional_identifier(body: dict, field: str, types: tuple[str, ...]) -> tuple[str, str] | None:
+    return None if body.get(field) is None else _identifier(body, field, types)
+
+
+def _identifier(body: dict, field: str, types: tuple[str, ...]) -> tuple[str, str]:
     """(type, value) of an identifier object, its value checked for its type (Fingerprint upper-cased)."""
-    ident = _object(body, field, required)
-    if ident is None:
-        return None
+    ident = _object(body, field)
     kind = validation.enum_value(ident.get("type"), types, f"{field}.type")
     if kind in ("AllPartners", "System"):
         return kind, ""
@@ -120,7 +120,6 @@ def _description(body: dict) -> str:
 def _person_details(body: dict, subject_type: str, allowed: tuple[str, ...] = PERSON_DETAILS_TYPES) -> dict:
     """subjectDetails (PersonPermissionSubjectDetails / EuEntityPermissionSubjectDetails), required since RC6.0."""
     details = _object(body, "subjectDetails")
-    assert details is not None
     kind = validation.enum_value(details.get("subjectDetailsType"), allowed, "subjectDetails.subjectDetailsType")
     if (kind == "PersonByIdentifier") != (subject_type in ("Nip", "Pesel")):
         raise validation.invalid(
@@ -133,7 +132,6 @@ def _person_details(body: dict, subject_type: str, allowed: tuple[str, ...] = PE
         "EntityByFingerprint": "entityByFp",
     }[kind]
     inner = _object(details, part)
-    assert inner is not None
     out: dict = {"subjectDetailsType": kind}
     if kind == "EntityByFingerprint":
         out["fullName"] = validation.text(inner, "fullName", min_len=1, max_len=100)
@@ -142,12 +140,11 @@ def _person_details(body: dict, subject_type: str, allowed: tuple[str, ...] = PE
     out["firstName"] = validation.text(inner, "firstName", min_len=2, max_len=30)
     out["lastName"] = validation.text(inner, "lastName", min_len=2, max_len=81)
     if kind == "PersonByFingerprintWithIdentifier":
-        person_type, person_value = _identifier(inner, "identifier", ("Pesel", "Nip")) or ("", "")
+        person_type, person_value = _identifier(inner, "identifier", ("Pesel", "Nip"))
         out["personIdentifier"] = {"type": person_type, "value": person_value}
     elif kind == "PersonByFingerprintWithoutIdentifier":
         out["birthDate"] = validation.date_only(inner.get("birthDate"), "birthDate")
         document = _object(inner, "idDocument")
-        assert document is not None
         out["idDocument"] = {
             "type": validation.text(document, "type", min_len=1, max_len=20),
             "number": validation.text(document, "number", min_len=1, max_len=20),
@@ -158,7 +155,6 @@ def _person_details(body: dict, subject_type: str, allowed: tuple[str, ...] = PE
 
 def _entity_details(body: dict) -> dict:
     details = _object(body, "subjectDetails")
-    assert details is not None
     return {
         "subjectDetailsType": "EntityByIdentifier",
         "fullName": validation.text(details, "fullName", min_len=5, max_len=90),
@@ -237,7 +233,6 @@ async def grant_persons(request: Request):
     caller = _caller(request, "post", "/permissions/persons/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", SUBJECT_TYPES)
-    assert subject is not None
     scopes = _enum_list(body, "permissions", PERSON_PERMISSIONS)
     description = _description(body)
     details = _person_details(body, subject[0])
@@ -258,7 +253,6 @@ async def grant_entities(request: Request):
     caller = _caller(request, "post", "/permissions/entities/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", ("Nip",))
-    assert subject is not None
     items = body.get("permissions")
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise validation.invalid("Pole 'permissions' musi być niepustą listą obiektów {type, canDelegate}.")
@@ -286,7 +280,6 @@ async def grant_authorizations(request: Request):
     caller = _caller(request, "post", "/permissions/authorizations/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", ("Nip", "PeppolId"))
-    assert subject is not None
     scope = validation.enum_value(body.get("permission"), AUTHORIZATION_PERMISSIONS, "permission")
     description = _description(body)
     details = _entity_details(body)
@@ -304,11 +297,9 @@ async def grant_indirect(request: Request):
     caller = _caller(request, "post", "/permissions/indirect/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", SUBJECT_TYPES)
-    assert subject is not None
-    target = _identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"), required=False) or (
-        "AllPartners",
-        "",
-    )
+    # no targetIdentifier at all is a general grant, like AllPartners (uprawnienia.md)
+    target = _optional_identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"))
+    target = target or ("AllPartners", "")
     scopes = _enum_list(body, "permissions", INVOICE_PERMISSIONS)
     description = _description(body)
     details = _person_details(body, subject[0])
@@ -341,9 +332,7 @@ async def grant_subunits(request: Request):
     caller = _caller(request, "post", "/permissions/subunits/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", SUBJECT_TYPES)
-    assert subject is not None
     context = _identifier(body, "contextIdentifier", ("InternalId", "Nip"))
-    assert context is not None
     name = validation.text(body, "subunitName", min_len=5, max_len=256, required=context[0] == "InternalId")
     if context[0] == "InternalId" and not identifiers.internal_id_valid(context[1]):
         raise validation.invalid("Pole 'contextIdentifier.value': ostatnia cyfra identyfikatora wewnętrznego nie jest "
@@ -379,15 +368,12 @@ async def grant_eu_administration(request: Request):
     caller = _caller(request, "post", "/permissions/eu-entities/administration/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", ("Fingerprint",))
-    assert subject is not None
     context = _identifier(body, "contextIdentifier", ("NipVatUe",))
-    assert context is not None
     parts = identifiers.nip_vat_ue(context[1])
     if parts is None:
         raise validation.invalid("Pole 'contextIdentifier.value' musi mieć postać {nip}-{numer VAT UE}.")
     name = validation.text(body, "euEntityName", min_len=5, max_len=256)
     entity = _object(body, "euEntityDetails")
-    assert entity is not None
     entity_details = {
         "fullName": validation.text(entity, "fullName", min_len=1, max_len=100),
         "address": validation.text(entity, "address", min_len=1, max_len=512),
@@ -420,7 +406,6 @@ async def grant_eu_entities(request: Request):
     caller = _caller(request, "post", "/permissions/eu-entities/grants")
     body = await read_json(request)
     subject = _identifier(body, "subjectIdentifier", ("Fingerprint",))
-    assert subject is not None
     scopes = _enum_list(body, "permissions", INVOICE_PERMISSIONS)
     description = _description(body)
     details = _person_details(body, subject[0], EU_DETAILS_TYPES)
@@ -582,10 +567,10 @@ async def query_persons(request: Request):
     query_type = validation.enum_value(
         body.get("queryType"), ("PermissionsInCurrentContext", "PermissionsGrantedInCurrentContext"), "queryType"
     )
-    author = _identifier(body, "authorIdentifier", ("Nip", "Pesel", "Fingerprint", "System"), required=False)
-    authorized = _identifier(body, "authorizedIdentifier", SUBJECT_TYPES, required=False)
-    context = _identifier(body, "contextIdentifier", ("Nip", "InternalId"), required=False)
-    target = _identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"), required=False)
+    author = _optional_identifier(body, "authorIdentifier", ("Nip", "Pesel", "Fingerprint", "System"))
+    authorized = _optional_identifier(body, "authorizedIdentifier", SUBJECT_TYPES)
+    context = _optional_identifier(body, "contextIdentifier", ("Nip", "InternalId"))
+    target = _optional_identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"))
     scopes = set(_enum_list(body, "permissionTypes", PERSON_PERMISSIONS, required=False))
     wanted_state = body.get("permissionState")
     if wanted_state is not None:
@@ -621,8 +606,8 @@ async def query_personal(request: Request):
     state = _state(request)
     caller = access_caller(request)
     body = await _body(request)
-    context = _identifier(body, "contextIdentifier", ("Nip", "InternalId"), required=False)
-    target = _identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"), required=False)
+    context = _optional_identifier(body, "contextIdentifier", ("Nip", "InternalId"))
+    target = _optional_identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"))
     scopes = set(_enum_list(body, "permissionTypes", PERSONAL_PERMISSIONS, required=False))
     wanted_state = body.get("permissionState")
     if wanted_state is not None:
@@ -664,7 +649,7 @@ async def query_subunits(request: Request):
     state = _state(request)
     caller = _caller(request, "post", "/permissions/query/subunits/grants")
     body = await _body(request)
-    subunit = _identifier(body, "subunitIdentifier", ("InternalId", "Nip"), required=False)
+    subunit = _optional_identifier(body, "subunitIdentifier", ("InternalId", "Nip"))
     here = (caller.context_type, caller.context_value)
     selected = [
         r
@@ -695,7 +680,7 @@ async def query_entities(request: Request):
     state = _state(request)
     caller = _caller(request, "post", "/permissions/query/entities/grants")
     body = await _body(request)
-    context = _identifier(body, "contextIdentifier", ("Nip", "InternalId"), required=False)
+    context = _optional_identifier(body, "contextIdentifier", ("Nip", "InternalId"))
     selected = [
         r
         for r in state.grants.rows(
@@ -722,8 +707,8 @@ async def query_authorizations(request: Request):
     caller = _caller(request, "post", "/permissions/query/authorizations/grants")
     body = await read_json(request)
     query_type = validation.enum_value(body.get("queryType"), ("Granted", "Received"), "queryType")
-    authorizing = _identifier(body, "authorizingIdentifier", ("Nip",), required=False)
-    authorized = _identifier(body, "authorizedIdentifier", ("Nip", "PeppolId"), required=False)
+    authorizing = _optional_identifier(body, "authorizingIdentifier", ("Nip",))
+    authorized = _optional_identifier(body, "authorizedIdentifier", ("Nip", "PeppolId"))
     scopes = set(_enum_list(body, "permissionTypes", AUTHORIZATION_PERMISSIONS, required=False))
     here = (caller.context_type, caller.context_value)
     selected = []
@@ -810,7 +795,7 @@ async def query_subordinate_roles(request: Request):
     state = _state(request)
     caller = _caller(request, "post", "/permissions/query/subordinate-entities/roles")
     body = await _body(request)
-    wanted = _identifier(body, "subordinateEntityIdentifier", ("Nip",), required=False)
+    wanted = _optional_identifier(body, "subordinateEntityIdentifier", ("Nip",))
     rows = []
     for sub in state.store.all("SELECT * FROM subjects WHERE parent_nip = ?", (_context_nip(caller),)):
         if wanted is not None and wanted[1] != sub["nip"]:
