@@ -201,6 +201,11 @@ class PermissionRegistry:
                     ),
                 )
             lost.append((found["context_type"], found["context_value"], found["subject_type"], found["subject_value"]))
+            if found["kind"] == "entity":  # the intermediary's people lose what it passed on from this client
+                for row in db.execute(
+                    "SELECT * FROM permissions WHERE kind = 'indirect' AND granter_value = ?", (found["subject_value"],)
+                ):
+                    lost.append((row["context_type"], row["context_value"], row["subject_type"], row["subject_value"]))
         return lost
 
     @staticmethod

@@ -40,12 +40,19 @@ class EmulatorState:
 
     def _tokens_after_revoke(self, lost: list[tuple[str, str, str, str]]) -> None:
         """ "Tokeny są automatycznie unieważniane w przypadku utraty uprawnień" (uwierzytelnianie.md): a KSeF token
-        whose author no longer holds every permission it carries is revoked (see docs/emulator.md)."""
-        for context_type, context_value, subject_type, subject_value in set(lost):
+        whose author no longer holds every permission it carries is revoked, in whatever context (an indirect grant
+        works in its clients' contexts, not where it was granted); see docs/emulator.md."""
+        for subject_type, subject_value in {(s_type, s_value) for _c_type, _c_value, s_type, s_value in lost}:
             authors = self.authority.linked_identifiers(subject_type, subject_value)
-            for author_type, author_value in authors:
-                held = self.authority.permissions(context_type, context_value, author_type, author_value, settle=False)
-                self.tokens.revoke_beyond(context_type, context_value, author_type, author_value, held)
+            contexts = {
+                (t["context_type"], t["context_value"])
+                for t in self.tokens.in_context(None, None)
+                if (t["author_type"], t["author_value"]) in authors
+            }
+            for context_type, context_value in contexts:
+                for author_type, author_value in authors:
+                    held = self.authority.permissions(context_type, context_value, author_type, author_value, False)
+                    self.tokens.revoke_beyond(context_type, context_value, author_type, author_value, held)
 
     def apply_rate_limits(self, profile: str) -> None:
         self.settings.rate_limits = profile

@@ -274,10 +274,17 @@ def test_entity_delegation_and_indirect_grants(ksef, nip, fresh_nip, xades):
     mine = office.persons("PermissionsGrantedInCurrentContext")
     assert [(r["targetIdentifier"], r["permissionScope"], r["permissionState"]) for r in mine] == [
         ({"type": "Nip", "value": nip}, "InvoiceRead", "Active")]
-    assert xades(staff, nip)[0] == 200
+    code, staff_headers = xades(staff, nip)
+    assert code == 200
+    r = ksef.emu.api("POST", "tokens", headers=staff_headers, json={"permissions": ["InvoiceRead"],
+                                                                    "description": "Token pracownika biura"})
+    assert r.status_code == 202, r.text
+    staff_token = r.json()["referenceNumber"]
     # the client withdraws the delegation: the staff grant stays listed, Inactive, and gives nothing (ksef-api#370)
     read = next(r for r in rows if r["permissionScope"] == "InvoiceRead")
     assert client.revoke(read["id"])["code"] == 200
+    token = ksef.emu.api("GET", f"tokens/{staff_token}", headers=client.headers).json()
+    assert token["status"] in ("Revoking", "Revoked")  # the token the staff made with that right goes too
     assert office.persons(permissionState="Inactive")[0]["id"] == mine[0]["id"]
     assert office.persons(permissionState="Active") == []
     assert xades(staff, nip)[0] == 415
