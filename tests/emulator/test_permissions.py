@@ -236,8 +236,8 @@ def test_grants_take_effect_on_login_and_tokens(ksef, owner, nip, xades):
                                                               "description": "Token po odebraniu"})
     assert r.status_code == 400 and ksef.codes(r) == [26001]
     # the token carrying it is revoked ("tokeny są automatycznie unieważniane w przypadku utraty uprawnień")
-    assert ksef.emu.api("GET", f"tokens/{token_ref}", headers=owner.headers).json()["status"] in ("Revoking",
-                                                                                                   "Revoked")
+    status = ksef.emu.api("GET", f"tokens/{token_ref}", headers=owner.headers).json()["status"]
+    assert status in ("Revoking", "Revoked")
     refresh = {"Authorization": f"Bearer {xades.refresh_token}"}
     assert ksef.emu.api("POST", "auth/token/refresh", headers=refresh).status_code == 200
     read = next(r for r in owner.persons() if r["permissionScope"] == "InvoiceRead")
@@ -297,8 +297,8 @@ def test_subunit_and_eu_administrator_create_their_contexts(ksef, owner, nip, xa
             "contextIdentifier": {"type": "InternalId", "value": unit}, "subunitName": "Oddział Kraków",
             "subjectDetails": PERSON}
     wrong_digit = unit[:-1] + str((int(unit[-1]) + 1) % 10)
-    r = owner.post("permissions/subunits/grants", {**body, "contextIdentifier": {"type": "InternalId",
-                                                                                "value": wrong_digit}})
+    wrong = {"type": "InternalId", "value": wrong_digit}
+    r = owner.post("permissions/subunits/grants", {**body, "contextIdentifier": wrong})
     assert r.status_code == 400 and ksef.codes(r) == [21405]
     r = owner.post("permissions/subunits/grants", {k: v for k, v in body.items() if k != "subunitName"})
     assert r.status_code == 400
@@ -321,8 +321,8 @@ def test_subunit_and_eu_administrator_create_their_contexts(ksef, owner, nip, xa
     assert owner.granted("eu-entities/administration", other)["code"] == 410
     assert owner.granted("eu-entities/administration", eu)["code"] == 200
     rows = owner.query("eu-entities", {"vatUeIdentifier": "DE123456789"})
-    assert sorted(r["permissionScope"] for r in rows) == ["Introspection", "InvoiceRead", "InvoiceWrite",
-                                                           "VatUeManage"]
+    scopes = ["Introspection", "InvoiceRead", "InvoiceWrite", "VatUeManage"]
+    assert sorted(r["permissionScope"] for r in rows) == scopes
     assert rows[0]["authorizedFingerprintIdentifier"] == FINGERPRINT
     assert rows[0]["subjectPersonDetails"]["idDocument"]["country"] == "DE"
     representative = {"subjectIdentifier": {"type": "Fingerprint", "value": "AB" * 32}, "permissions": ["InvoiceRead"],
@@ -356,8 +356,8 @@ def test_authorizations_roles_and_attachments(ksef, owner, nip, fresh_nip):
     assert owner.granted("authorizations", body)["code"] == 200
     [row] = owner.query("authorizations", {"queryType": "Granted"}, key="authorizationGrants")
     assert row["authorizationScope"] == "SelfInvoicing" and row["authorizingEntityIdentifier"]["value"] == nip
-    received = Api(ksef, ksef.owner_login(partner).headers).query("authorizations", {"queryType": "Received"},
-                                                                   key="authorizationGrants")
+    partner_api = Api(ksef, ksef.owner_login(partner).headers)
+    received = partner_api.query("authorizations", {"queryType": "Received"}, key="authorizationGrants")
     assert [r["id"] for r in received] == [row["id"]]
     assert owner.revoke(row["id"])["code"] == 450  # an authorization has its own revoke
     assert owner.revoke(row["id"], kind="authorizations")["code"] == 200
@@ -416,8 +416,8 @@ def test_control_api_steers_operations_and_records_foreign_grants(ksef, owner, n
                                                       "permissions": ["CredentialsRead"], "author": "System"})
     assert r.status_code == 201
     other = testcerts.random_pesel()
-    seeded = {"contextIdentifier": {"type": "Nip", "value": nip}, "authorizedIdentifier": {"type": "Pesel",
-                                                                                            "value": other},
+    seeded = {"contextIdentifier": {"type": "Nip", "value": nip},
+              "authorizedIdentifier": {"type": "Pesel", "value": other},
               "permissions": [{"permissionType": "Introspection", "description": "Dane testowe"}]}
     assert emu.api("POST", "testdata/permissions", json=seeded).status_code == 200
     rows = owner.persons(authorIdentifier={"type": "System"})

@@ -26,8 +26,8 @@ def test_delay_is_scaled_and_the_outcome_shows_after_it(tmp_path):
         assert registry.status({**op, "final_at": op["start_date"]}) == (permissions.NOT_ALLOWED_LINK, [])
         assert registry.hold(reference) and registry.status(registry.operation(reference))[0] == 100
         assert registry.finish(reference, permissions.CANCELLED)
-        assert registry.status(registry.operation(reference)) == (permissions.CANCELLED,
-                                                                   [permissions.CANCELLED_DETAIL])
+        expected = (permissions.CANCELLED, [permissions.CANCELLED_DETAIL])
+        assert registry.status(registry.operation(reference)) == expected
         assert not registry.finish(reference, permissions.SUCCESS)  # ended operations stay as they ended
     finally:
         store.close()

@@ -115,7 +115,7 @@ def converge(ksef, module, items, proof=None, exclusive="false", wait_timeout=5.
                       datetime.now(timezone.utc), options, protected=set(), auth_token_unknown=False)
     before_apply()
     executor = _executor.Executor(kind, ksef, module, CONTEXT, entries, options, sleep=lambda s: None,
-                                monotonic=monotonic)
+                                  monotonic=monotonic)
     return cplan, executor.run(cplan)
 
 
