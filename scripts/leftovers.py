@@ -9,7 +9,8 @@ terminated, and the check fails.
 Only the mark counts: never a command name or a start time, so a server somebody else started (their own
 emulator, another checkout's test run) is never touched, whatever it runs and whenever it started.
 
-Usage: python scripts/leftovers.py RUN_ID
+Usage: python scripts/leftovers.py RUN_ID [--list]
+(--list: only print what carries the mark, signal nothing, exit 0; what a test of a run in progress can look at)
 """
 from __future__ import annotations
 
@@ -46,11 +47,16 @@ def _signal(pid: int, number: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not argv[0]:
-        print("usage: python scripts/leftovers.py RUN_ID", file=sys.stderr)
+    listing = argv[1:] == ["--list"]
+    if not (len(argv) == 1 or listing) or not argv[0]:
+        print("usage: python scripts/leftovers.py RUN_ID [--list]", file=sys.stderr)
         return 2
     run_id = argv[0]
     found = leftovers(run_id)
+    if listing:
+        for pid, command in found:
+            print(f"carries the mark: pid {pid}: {command[:200]}")
+        return 0
     for pid, command in found:
         print(f"left behind: pid {pid}: {command[:200]}", file=sys.stderr)
         _signal(pid, signal.SIGTERM)

@@ -63,7 +63,9 @@ def test_demo_playbook_runs_from_the_installed_copy(installed_collections, emula
 
     first = run_playbook(demo, extra_vars, env=env)
     assert first.recap_changed >= 3, first.stdout
+    # Next to each file, the lock its writers take turns with (docs/stores.md).
     assert sorted(p.name for p in secrets.iterdir()) == [
+        ".accounting-reader.token.lock", ".audit-reader.json.lock", ".erp-invoice-sender.env.lock",
         "accounting-reader.token", "audit-reader.json", "erp-invoice-sender.env"]
     second = run_playbook(demo, extra_vars, env=env)
     assert second.recap_changed == 0, second.stdout

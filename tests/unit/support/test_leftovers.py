@@ -165,10 +165,14 @@ def test_the_check_stops_what_the_run_left_and_leaves_other_users_servers_alone(
         starter, left_behind = _sanitised_starter(tmp_path / "copy", run_id)
         their_pids = {proc.pid for proc in others.values()}
 
-        # The current run's own check (when pytest runs inside `make test`) would not list them either.
-        current = os.environ.get(processes.RUN_MARK)
-        if current:
-            assert their_pids.isdisjoint(pid for pid, _command in _load().leftovers(current))
+        # The check of the current run (pytest inside `make test`): what it would stop, listed without signalling
+        # (the run's own servers are still in use). The other user's servers are not among them.
+        current = os.environ.get(processes.RUN_MARK) or run_id
+        listed = subprocess.run([sys.executable, str(SCRIPT), current, "--list"], capture_output=True, text=True,
+                                check=True, timeout=60).stdout
+        assert not [pid for pid in their_pids if f"pid {pid}:" in listed], listed
+        if current == run_id:
+            assert f"carries the mark: pid {left_behind}:" in listed, listed
 
         done = _check(run_id)
         assert done.returncode == 1, done.stderr
