@@ -50,11 +50,11 @@ class Office:
         self.inventory = tmp_path / "inventory.json"
         self.inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
 
-    def run(self, run_playbook, check=False):
+    def run(self, run_playbook, check=False, **extra_vars):
         self.emulator.reset_stats()
         # The misplaced host fails (rc 2); every other host must succeed.
-        played = run_playbook(PLAYBOOK, inventory=self.inventory, check=check, diff=check, expect_rc=2,
-                              extra_args=["-f", "4"])
+        played = run_playbook(PLAYBOOK, extra_vars or None, inventory=self.inventory, check=check, diff=check,
+                              expect_rc=2, extra_args=["-f", "4"])
         results = {r["host"]: dict(r["result"], status=r["status"]) for r in played.results if r["task"].endswith(TASK)}
         assert sorted(results) == sorted(self.nips), played.stdout[-3000:]
         return results, self.emulator.stats()
@@ -103,8 +103,10 @@ def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revo
     assert refused["api_calls"] == {}
 
     # A rerun in check mode: nothing changes anywhere, no host plans to revoke the seal's certificate, and each
-    # company costs one login, whatever it declares.
-    again, stats = office.run(run_playbook, check=True)
+    # company costs one login, whatever it declares. Each company's plan for review holds every kind it converges.
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    again, stats = office.run(run_playbook, check=True, ksef_plan_dir=str(plans))
     for host in ("office", *CLIENTS):
         result = again[host]
         assert result["status"] == "ok" and result["changed"] is False, (host, result.get("plan_text"))
@@ -117,3 +119,6 @@ def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revo
     assert again["office"]["api_calls"]["GET /tokens"] == 1
     assert [c["certificateSerialNumber"] for c in office.certificates()] == [enrolled["certificateSerialNumber"]]
     assert office.certificates("Revoked") == []
+    saved = {path.stem: json.loads(path.read_text()) for path in plans.glob("*.json")}
+    assert sorted(saved) == sorted(["office", *CLIENTS])
+    assert sorted(saved["office"]["kinds"]) == ["certificates", "tokens"] and list(saved["client1"]["kinds"]) == ["tokens"]
