@@ -1275,7 +1275,7 @@ options:
     default: 300
   drift:
     description:
-      - Also return each kind's findings against the declarations in its section (RV(tokens.drift)), as
+      - Also return each kind's findings against the declarations in its section (C(drift)), as
         O(ksef.credentials.tokens#module:drift). Certificates have no findings here yet (see
         M(ksef.credentials.certificate_info)).
     type: bool
@@ -1292,7 +1292,7 @@ options:
       - Carry out the plan saved by O(plan_file). Before any request the task fails when the file holds plans
         for other kinds than this run converges. Each kind is then carried out only if nothing its own plan was
         made from has moved (as O(ksef.credentials.tokens#module:apply_plan)); a kind whose plan moved changes
-        nothing, reports RV(tokens.moved) in its section, and fails the task.
+        nothing, reports C(moved) in its section, and fails the task.
       - Mutually exclusive with O(plan_file).
     type: path
 notes:
@@ -1421,7 +1421,7 @@ def main():
             certificates_exclusive=dict(type="str", choices=list(kinds[0].exclusive_choices), default="false"),
             certificates_store_template=dict(CERTIFICATE_OPTIONS["store"]),
             tokens_exclusive=dict(type="str", choices=list(kinds[1].exclusive_choices), default="false"),
-            tokens_store_template=dict(TOKEN_OPTIONS["store"]),
+            tokens_store_template=dict(TOKEN_OPTIONS["store"], no_log=False),  # stores, not a token
             adopt=dict(type="bool", default=False),
             revoke_auth_token=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
