@@ -4,6 +4,7 @@ real files as stores."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,21 @@ class Office:
                               expect_rc=2, extra_args=["-f", "4"])
         results = {r["host"]: dict(r["result"], status=r["status"]) for r in played.results if r["task"].endswith(TASK)}
         assert sorted(results) == sorted(self.nips), played.stdout[-3000:]
+        self.assert_no_secret_in(played)
         return results, self.emulator.stats()
+
+    def assert_no_secret_in(self, played):
+        """No token value, no line of the stored private key, in the output or any result."""
+        text = played.stdout + played.stderr + json.dumps(played.results)
+        secrets = [path.read_text().strip().split("|")[-1] for path in self.stores.glob("*.token")]
+        bundle = self.stores / "automation-login.pem"
+        if bundle.exists():
+            key = re.search(r"PRIVATE KEY-----(.*?)-----END", bundle.read_text(), re.S)
+            assert key, "the bundle holds no private key"
+            secrets += [line for line in key.group(1).split() if len(line) > 40]
+        assert len(secrets) > len(CLIENTS) + 1, "the stores hold no value to look for"
+        for secret in secrets:
+            assert secret not in text
 
     def certificates(self, status="Active") -> list:
         listed = self.emulator.admin("GET", "certificates").json()["certificates"]
