@@ -12,6 +12,10 @@ Targets, each between a `BEGIN generated` and an `END generated` comment line:
   plugins/doc_fragments/store_template.py  the `store_template` option of the list modules
   plugins/modules/tokens.py             `tokens[]`'s suboptions
   roles/tokens/meta/argument_specs.yml  `ksef_tokens[]`'s options (argument spec form)
+  plugins/modules/credentials.py        `tokens[]`, `certificates[]` and the two `*_store_template` options
+  roles/company/meta/argument_specs.yml `ksef_tokens[]` and `ksef_certificates[]`'s options
+
+A file with several generated blocks names each one after the source: `... (make schema) [tokens]`.
 
 Usage: python scripts/schema.py [--check]   (--check: exit 1 and name the files that are out of date)
 """
@@ -70,8 +74,15 @@ def resolve(options: dict, prefix: str, suboptions_key: str = "suboptions") -> d
     return resolved
 
 
+def store_template(option: str, exclusive: str, noun: str) -> dict:
+    """The store template option of one kind of a module that converges several kinds."""
+    description = [line.replace("O(@exclusive)", "O(%s)" % exclusive).replace("credential", noun)
+                   for line in STORE_TEMPLATE_DESCRIPTION]
+    return resolve({option: dict(STORE_SCHEMA, description=description)}, "")
+
+
 def targets() -> list:
-    """(file, source, indent, options) for every generated block."""
+    """(file, source, indent, options[, block]) for every generated block."""
     without_store = {name: doc for name, doc in TOKEN_SCHEMA.items() if name != "store"}
     certificate = {name: doc for name, doc in CERTIFICATE_SCHEMA.items() if name != "store"}
     return [
@@ -84,6 +95,18 @@ def targets() -> list:
         ("plugins/modules/tokens.py", TOKEN_SOURCE, 6, resolve(TOKEN_SCHEMA, "tokens[].")),
         ("roles/tokens/meta/argument_specs.yml", TOKEN_SOURCE, 10,
          resolve(TOKEN_SCHEMA, "ksef_tokens[].", suboptions_key="options")),
+        ("plugins/modules/credentials.py", CERTIFICATE_SOURCE, 6, resolve(CERTIFICATE_SCHEMA, "certificates[]."),
+         "certificates"),
+        ("plugins/modules/credentials.py", TOKEN_SOURCE, 6, resolve(TOKEN_SCHEMA, "tokens[]."), "tokens"),
+        ("plugins/modules/credentials.py", STORE_SOURCE, 2,
+         store_template("certificates_store_template", "certificates_exclusive", "certificate"),
+         "certificates_store_template"),
+        ("plugins/modules/credentials.py", STORE_SOURCE, 2,
+         store_template("tokens_store_template", "tokens_exclusive", "token"), "tokens_store_template"),
+        ("roles/company/meta/argument_specs.yml", CERTIFICATE_SOURCE, 10,
+         resolve(CERTIFICATE_SCHEMA, "ksef_certificates[].", suboptions_key="options"), "ksef_certificates"),
+        ("roles/company/meta/argument_specs.yml", TOKEN_SOURCE, 10,
+         resolve(TOKEN_SCHEMA, "ksef_tokens[].", suboptions_key="options"), "ksef_tokens"),
     ]
 
 
@@ -100,21 +123,28 @@ def render(options: dict, indent: int) -> str:
     return "".join(" " * indent + line if line.strip() else line for line in text.splitlines(True))
 
 
-def generated(path: Path, source: str, indent: int, options: dict) -> str:
-    """The file's text with its generated block replaced."""
-    lines = path.read_text().splitlines(True)
-    begin = next(i for i, line in enumerate(lines) if line.strip().startswith("# BEGIN generated"))
-    end = next(i for i, line in enumerate(lines) if line.strip() == END)
+def generated(text: str, source: str, indent: int, options: dict, block: str = "") -> str:
+    """The text with its generated block (the one named `block`, in a file with several) replaced."""
+    lines = text.splitlines(True)
+    header = BEGIN % source + (" [%s]" % block if block else "")
+    if block:
+        begin = next(i for i, line in enumerate(lines) if line.strip() == header)
+    else:
+        begin = next(i for i, line in enumerate(lines) if line.strip().startswith("# BEGIN generated"))
+    end = next(i for i, line in enumerate(lines) if i > begin and line.strip() == END)
     pad = " " * indent
-    block = pad + BEGIN % source + "\n" + render(options, indent) + pad + END + "\n"
-    return "".join(lines[:begin]) + block + "".join(lines[end + 1:])
+    new = pad + header + "\n" + render(options, indent) + pad + END + "\n"
+    return "".join(lines[:begin]) + new + "".join(lines[end + 1:])
 
 
 def stale(write: bool) -> list:
+    texts: dict = {}
+    for name, source, indent, options, *block in targets():
+        text = texts.get(name, (REPO / name).read_text())
+        texts[name] = generated(text, source, indent, options, *block)
     out_of_date = []
-    for name, source, indent, options in targets():
+    for name, text in texts.items():
         path = REPO / name
-        text = generated(path, source, indent, options)
         if text != path.read_text():
             out_of_date.append(name)
             if write:

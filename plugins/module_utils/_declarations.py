@@ -31,6 +31,8 @@ class RunOptions:
     saved_plan: dict | None = None  # that plan, read before any request
     store_template: tuple = ()  # store entries with {name}: the stores of a credential that declares none
     journal_dir: str | None = None  # where a journaled kind keeps its operations in flight (_journal.py)
+    keep_plan: bool = False  # make the saved-plan document even without plan_file (Report.document): a caller
+    # that converges several kinds writes their plans into one file
 
     @classmethod
     def from_params(cls, params: dict, kind) -> RunOptions:

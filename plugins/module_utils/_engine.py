@@ -39,13 +39,18 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry
 # -- the sequence -----------------------------------------------------------------------------------------------
 
 
-def converge(module, kind, entries: list, options: RunOptions, clock=lambda: datetime.now(timezone.utc)) -> Report:
+def converge(
+    module, kind, entries: list, options: RunOptions, clock=lambda: datetime.now(timezone.utc), api=None
+) -> Report:
     """Lock, read the stores, open a session, list, plan, apply (or predict in check mode). Raises KsefError
-    for what stops the whole run; a failure of one credential is reported in `Report.done.failures`."""
+    for what stops the whole run; a failure of one credential is reported in `Report.done.failures`.
+
+    `api`: a session already open (a KsefApi) to converge in, so that several kinds share one login; its opener
+    closes it. None: a session is opened once the stores are read, and closed at the end."""
     context = str(module.ksef_context)
     kind.check_auth(module)  # a login that cannot manage this kind fails before any request
     try:
-        return _converge(module, kind, entries, options, clock, context)
+        return _converge(module, kind, entries, options, clock, context, api)
     finally:
         for entry in entries:
             for store in entry.stores:
@@ -54,60 +59,66 @@ def converge(module, kind, entries: list, options: RunOptions, clock=lambda: dat
                     module.warn("%s: %s" % (store.label, warning))
 
 
-def _converge(module, kind, entries: list, options: RunOptions, clock, context: str) -> Report:
-    with ExitStack() as locks:
+def _converge(module, kind, entries: list, options: RunOptions, clock, context: str, api) -> Report:
+    with ExitStack() as held:
         if not module.check_mode:  # one lock per (context, name), taken in one order: no deadlock
             for name in sorted(entry.name for entry in entries):
-                locks.enter_context(_locks.token_lock(context, name, timeout=options.lock_timeout))
+                held.enter_context(_locks.token_lock(context, name, timeout=options.lock_timeout))
         for entry in entries:
             read_snapshot(entry)
-        with module.ksef_session() as api:
-            journal = Journal(context, kind.plural, options.journal_dir, clock) if kind.journaled else NoJournal()
-            in_flight = resume(module, kind, api, journal, options, clock)  # an earlier run's operations
-            declared = [entry.declared for entry in entries]
-            live = kind.read_live(api, declared, options)
-            holdings = {entry.name: entry.holdings() for entry in entries}  # what each store holds, once
+        if api is None:
+            api = held.enter_context(module.ksef_session())  # closed before the locks are released
+        return _converge_in(module, kind, api, entries, options, clock, context)
 
-            def plan():
-                return kind.plan(
-                    declared,
-                    live,
-                    holdings,
-                    clock(),
-                    options,
-                    protected=kind.protected(module),
-                    auth_token_unknown=module.ksef_auth.method == "session",
-                )
 
-            cplan = plan()
-            pruned = pruned_entries(module, kind, cplan, options)
-            if pruned:  # exclusive revokes names no longer declared: their template stores are emptied too
-                entries.extend(pruned)  # in place: converge() closes their stores too
-                holdings.update({entry.name: entry.holdings() for entry in pruned})
-                cplan = plan()
-            hold_in_flight(cplan, in_flight)
-            for warning in cplan.warnings:
-                module.warn(warning)
-            for entry in entries:
-                declared_plan = cplan.declared.get(entry.name)  # None: a name exclusive revokes
-                if kind.holds_value and declared_plan is not None and declared_plan.issue and not entry.stores:
-                    module.warn(
-                        "%s: no store is declared, the value of the new %s is not kept anywhere"
-                        % (entry.name, kind.noun)
-                    )
-            findings = None
-            if options.drift:
-                findings = kind.drift(declared, live, holdings, clock())
-            if options.plan_file or options.saved_plan is not None:
-                save_or_match(module, kind, cplan, entries, options, clock(), context)
-            refused = preflight(cplan, entries)
-            if module.check_mode:
-                done = predict(cplan, entries)
-            else:
-                executor = Executor(kind, api, module, context, entries, options, clock=clock, journal=journal)
-                done = executor.run(cplan, refused)
-            done.failures.update(refused)
-    return Report(entries, cplan, done, module.check_mode, findings)
+def _converge_in(module, kind, api, entries: list, options: RunOptions, clock, context: str) -> Report:
+    """The part of converge that talks to KSeF, in the open session `api`, under the locks."""
+    journal = Journal(context, kind.plural, options.journal_dir, clock) if kind.journaled else NoJournal()
+    in_flight = resume(module, kind, api, journal, options, clock)  # an earlier run's operations
+    declared = [entry.declared for entry in entries]
+    live = kind.read_live(api, declared, options)
+    holdings = {entry.name: entry.holdings() for entry in entries}  # what each store holds, once
+
+    def plan():
+        return kind.plan(
+            declared,
+            live,
+            holdings,
+            clock(),
+            options,
+            protected=kind.protected(module),
+            auth_token_unknown=module.ksef_auth.method == "session",
+        )
+
+    cplan = plan()
+    pruned = pruned_entries(module, kind, cplan, options)
+    if pruned:  # exclusive revokes names no longer declared: their template stores are emptied too
+        entries.extend(pruned)  # in place: converge() closes their stores too
+        holdings.update({entry.name: entry.holdings() for entry in pruned})
+        cplan = plan()
+    hold_in_flight(cplan, in_flight)
+    for warning in cplan.warnings:
+        module.warn(warning)
+    for entry in entries:
+        declared_plan = cplan.declared.get(entry.name)  # None: a name exclusive revokes
+        if kind.holds_value and declared_plan is not None and declared_plan.issue and not entry.stores:
+            module.warn(
+                "%s: no store is declared, the value of the new %s is not kept anywhere" % (entry.name, kind.noun)
+            )
+    findings = None
+    if options.drift:
+        findings = kind.drift(declared, live, holdings, clock())
+    document = None
+    if options.plan_file or options.saved_plan is not None or options.keep_plan:
+        document = save_or_match(module, kind, cplan, entries, options, clock(), context)
+    refused = preflight(cplan, entries)
+    if module.check_mode:
+        done = predict(cplan, entries)
+    else:
+        executor = Executor(kind, api, module, context, entries, options, clock=clock, journal=journal)
+        done = executor.run(cplan, refused)
+    done.failures.update(refused)
+    return Report(entries, cplan, done, module.check_mode, findings, document)
 
 
 def resume(module, kind, api, journal, options: RunOptions, clock) -> dict:
@@ -194,9 +205,9 @@ def pruned_entries(module, kind, cplan: p.ContextPlan, options: RunOptions) -> l
     return entries
 
 
-def save_or_match(module, kind, cplan: p.ContextPlan, entries: list, options: RunOptions, now, context: str):
+def save_or_match(module, kind, cplan: p.ContextPlan, entries: list, options: RunOptions, now, context: str) -> dict:
     """plan_file: write the plan. apply_plan: refuse, before any change, unless the saved plan is this plan made
-    from this state."""
+    from this state. Returns the saved-plan document of this run."""
     doc = _saved_plan.document(
         cplan, entries, kind, context, module.ksef_connection.base_url, now.isoformat(), _plan_render.lines(cplan)
     )
@@ -206,6 +217,7 @@ def save_or_match(module, kind, cplan: p.ContextPlan, entries: list, options: Ru
             raise _saved_plan.PlanMovedError(str(options.apply_plan), options.saved_plan.get("made"), moved)
     if options.plan_file:
         _saved_plan.write(module, options.plan_file, doc)
+    return doc
 
 
 def preflight(cplan: p.ContextPlan, entries: list) -> dict:

@@ -22,6 +22,7 @@ class Report:
     done: Done
     check_mode: bool
     drift: list | None = None  # the kind's findings, when RunOptions.drift asked for them
+    document: dict | None = None  # the saved-plan document, when the run made one (_saved_plan.document)
 
 
 def entry_result(declared, outcome: Outcome, holds_value: bool = True) -> dict:

@@ -67,6 +67,17 @@ class CertificateKind(Kind):
     def check_auth(self, module) -> None:
         if module.ksef_auth.method == "ksef_token":
             raise KsefConfigError("auth.ksef_token", "auth.ksef_token cannot manage certificates: " + _HOW_TO_LOG_IN)
+        if module.ksef_auth.on_behalf:
+            # The certificates are the signer's, whatever the context: every host that logs in with this signer on
+            # behalf of a client would converge the same certificates, and revoke each other's.
+            raise KsefConfigError(
+                "auth.on_behalf",
+                "certificates are refused with auth.on_behalf: true: KSeF certificates belong to the subject that "
+                "logs in, not to the context %s it acts for, so every host that logs in with this signer would "
+                "converge the same certificates and revoke each other's. Declare them once, on the host whose "
+                "context is the signer's own NIP (auth.on_behalf: false), and declare only tokens here "
+                "(docs/role-company.md)" % module.ksef_context,
+            )
 
     def protected(self, module) -> set:
         """The serial number of the certificate this run logged in with (auth.certificate or auth.pkcs12): revoking

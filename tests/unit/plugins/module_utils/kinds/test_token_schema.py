@@ -14,7 +14,8 @@ from ansible_collections.ksef.credentials.plugins.doc_fragments.stores import Mo
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS, TOKEN_SCHEMA
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import STORE_ARGSPEC
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._schema import STORE_SCHEMA
-from ansible_collections.ksef.credentials.plugins.modules import token, tokens
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_SCHEMA
+from ansible_collections.ksef.credentials.plugins.modules import credentials, token, tokens
 
 REPO = Path(__file__).resolve().parents[5]
 FIELDS = ("description", "type", "required", "default", "choices", "elements")
@@ -56,6 +57,34 @@ def test_the_token_module_documents_the_schema():
 def test_the_tokens_module_documents_the_schema_for_each_entry():
     suboptions = yaml.safe_load(tokens.DOCUMENTATION)["options"]["tokens"]["suboptions"]
     compare(suboptions, GEN.resolve(TOKEN_SCHEMA, "tokens[]."), "tokens[]")
+
+
+def test_the_credentials_module_documents_both_schemas_and_both_store_templates():
+    options = yaml.safe_load(credentials.DOCUMENTATION)["options"]
+    compare(options["tokens"]["suboptions"], GEN.resolve(TOKEN_SCHEMA, "tokens[]."), "tokens[]")
+    compare(options["certificates"]["suboptions"], GEN.resolve(CERTIFICATE_SCHEMA, "certificates[]."), "certificates[]")
+    for plural, noun in (("tokens", "token"), ("certificates", "certificate")):
+        option = "%s_store_template" % plural
+        compare({option: options[option]}, GEN.store_template(option, "%s_exclusive" % plural, noun), option)
+        assert "O(%s_exclusive)" % plural in " ".join(options[option]["description"])
+
+
+def test_the_company_role_validates_both_schemas():
+    specs = yaml.safe_load((REPO / "roles/company/meta/argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]
+    compare(options["ksef_tokens"]["options"], GEN.resolve(TOKEN_SCHEMA, "ksef_tokens[].", "options"),
+            "ksef_tokens[]", "options")
+    compare(options["ksef_certificates"]["options"],
+            GEN.resolve(CERTIFICATE_SCHEMA, "ksef_certificates[].", "options"), "ksef_certificates[]", "options")
+
+
+def test_both_roles_take_every_auth_option_of_the_modules():
+    from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import AUTH_ARGUMENT_SPEC
+
+    for role in ("tokens", "company"):
+        specs = yaml.safe_load((REPO / "roles" / role / "meta/argument_specs.yml").read_text())
+        auth = specs["argument_specs"]["main"]["options"]["ksef_auth"]["options"]
+        assert sorted(auth) == sorted(AUTH_ARGUMENT_SPEC["auth"]["options"]), role
 
 
 def test_the_role_validates_the_schema_and_nothing_narrower():

@@ -1,0 +1,1438 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: credentials
+short_description: Converge the declared KSeF tokens and certificates of one company with one login
+version_added: 0.3.0
+description:
+  - One task for every credential of a company. It logs in once, then converges the declared certificates
+    (as M(ksef.credentials.certificates) does) and the declared tokens (as M(ksef.credentials.tokens) does) in
+    that one session, and closes it.
+  - Certificates are converged first, then tokens. A kind with nothing declared and no exclusive
+    (O(certificates_exclusive), O(tokens_exclusive)) is skipped without any request.
+  - A failure of one kind never stops the other. The task fails at the end naming every failure.
+  - 'KSeF certificates belong to the subject that logs in (the seal''s or the person''s NIP), not to the context
+    it acts for. Certificates declared by a login with O(auth.on_behalf=true) are refused before any request:
+    declare them once, on the host whose context is the subject''s own NIP, and only tokens on the hosts of the
+    companies it acts for (see C(docs/role-company.md)).'
+  - Without O(certificates) this needs what M(ksef.credentials.tokens) needs (a KSeF token with
+    V(CredentialsManage) is enough); certificates need a login with a signature (O(auth.certificate) or
+    O(auth.pkcs12)).
+author:
+  - ksef.credentials maintainers (@ksef-credentials)
+extends_documentation_fragment:
+  - ksef.credentials.connection
+  - ksef.credentials.auth
+attributes:
+  check_mode:
+    support: full
+    description: Returns the plan of every kind. Enrolls, creates, revokes and writes nothing.
+  diff_mode:
+    support: full
+    description: The metadata of every credential that changes, per kind, before and after, and the plans for people.
+options:
+  certificates:
+    description:
+      - The declared certificates of the subject that logs in, each with the options of
+        M(ksef.credentials.certificate). Names are unique.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      # BEGIN generated from plugins/module_utils/_kinds/certificate_schema.py by scripts/schema.py (make schema) [certificates]
+      name:
+        description:
+          - Stable identity of the certificate among the subject's certificates. It must match C(^[a-z0-9][a-z0-9_-]{0,62}$)
+            (KSeF allows no dot in a certificate name).
+          - KSeF keeps it as the certificate's name, C(ksef-credentials NAME), which the MCU shows.
+        type: str
+        required: true
+      certificate_type:
+        description:
+          - V(Authentication) logs in to KSeF (XAdES, key usage Digital Signature). V(Offline) signs the
+            QR code II of offline invoices (key usage Non-Repudiation) and cannot log in.
+          - 'A certificate has one type for life: declaring the other type enrolls a replacement and revokes
+            the old certificate.'
+        type: str
+        choices:
+          - Authentication
+          - Offline
+        default: Authentication
+      key_type:
+        description:
+          - 'The private key made on the host that runs the module: V(ec) (NIST P-256, what KSeF recommends)
+            or V(rsa). The key never leaves that host except into the stores; KSeF gets the CSR only.'
+        type: str
+        choices:
+          - ec
+          - rsa
+        default: ec
+      key_size:
+        description:
+          - 'Bits of the key: V(256) for V(ec), V(2048) for V(rsa), the only sizes KSeF takes. Defaults
+            to the size of O(certificates[].key_type).'
+        type: int
+      state:
+        description:
+          - V(present) makes sure an Active certificate with this name and type exists, valid for longer
+            than O(certificates[].renew_before), and that every store holds it with its key.
+          - V(absent) revokes every Active certificate with this name.
+        type: str
+        choices:
+          - present
+          - absent
+        default: present
+      renew_before:
+        description:
+          - Renew the certificate once its end of validity (C(validTo)) is this close, for example V(30d),
+            V(2w) or V(12h). KSeF decides how long a certificate is valid.
+        type: str
+        default: 30d
+      renew:
+        description:
+          - 'Enroll a successor now even though the current certificate is fine (a compromised key, a
+            schedule). Not idempotent on purpose: every run with V(true) renews.'
+        type: bool
+        default: false
+      valid_from:
+        description:
+          - When a new certificate becomes valid (ISO 8601, for example V(2027-01-01T00:00:00Z)); KSeF's
+            C(validFrom). Not set means from its issue. It is the only part of the validity KSeF lets
+            a request choose; C(validTo) is KSeF's.
+          - A certificate valid only later cannot be proven by a login; its predecessor is kept until
+            then.
+        type: str
+      revoke_previous_after:
+        description:
+          - Grace period before a renewed or replaced certificate is revoked, counted from the issue of
+            its successor. V(0s) revokes it in the same run, after every store holds the successor.
+        type: str
+        default: 0s
+      verify:
+        description:
+          - 'Prove a new V(Authentication) certificate by logging in with it (XAdES) before any store
+            is written. An V(Offline) certificate is checked locally (key usage, key pair): it cannot
+            log in.'
+        type: bool
+        default: true
+      purge:
+        description:
+          - With O(certificates[].state=absent), remove the revoked certificate and its key from every
+            store.
+        type: bool
+        default: true
+      store:
+        description:
+          - 'Where the credential''s value is kept: a token''s value, or a certificate with its private
+            key. Each entry has a O(certificates[].store[].type) and options of that type only; an option
+            of another type is an error that names it, for example C(store[1].mode).'
+          - No store puts the value into a label, a diff, a result, a warning or an error message.
+          - See C(docs/stores.md) for each store's guarantees.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          type:
+            description:
+              - V(file) is a local file (raw, env, json or yaml; pem or pkcs12 for a certificate), optionally
+                ansible-vault encrypted.
+              - V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.
+              - V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).
+              - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
+            type: str
+            required: true
+            choices:
+              - aws_secretsmanager
+              - aws_ssm
+              - file
+              - hashicorp_vault
+          path:
+            description:
+              - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
+              - V(hashicorp_vault) - the secret's path inside O(certificates[].store[].mount) (required),
+                for example C(ksef/erp).
+            type: str
+          format:
+            description:
+              - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
+                and V(yaml) keep the value under O(certificates[].store[].key) of a mapping. Other lines
+                and keys of the file are kept (yaml comments are not).
+              - 'For a certificate: V(pem) is the certificate followed by its unencrypted private key,
+                usable as both C(auth.certificate) and C(auth.private_key); V(pkcs12) is a PKCS#12 file
+                encrypted with O(certificates[].store[].passphrase), usable as C(auth.pkcs12). V(env)
+                cannot keep a certificate (PEM spans lines).'
+              - Defaults to V(raw).
+            type: str
+            choices:
+              - raw
+              - env
+              - json
+              - yaml
+              - pem
+              - pkcs12
+          key:
+            description:
+              - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml)
+                (default C(token)).
+              - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are
+                kept.
+              - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under
+                this key; other keys are kept. Not set means the whole secret string is the value.
+            type: str
+          mode:
+            description:
+              - V(file) - permissions of the file as a quoted octal string, for example V('0600') (the
+                default) or V('0400'). An unquoted number is refused (YAML reads V(644) as decimal).
+              - Unless O(certificates[].store[].allow_shared_mode=true), a mode with any bit for the group
+                or others (V('0640'), V('0644')) is refused.
+              - The file is written to a temp file created C(0600) in the same directory, synced, given
+                this mode and renamed over the target, so readers never see half a file or a wider mode.
+            type: raw
+          allow_shared_mode:
+            description:
+              - V(file) - allow a O(certificates[].store[].mode) that lets the group or others read or
+                change the file, for an account that must read the secret and cannot own the file. Defaults
+                to V(false).
+            type: bool
+          owner:
+            description:
+              - V(file) - owner (name or uid) of the file.
+            type: str
+          group:
+            description:
+              - V(file) - group (name or gid) of the file.
+            type: str
+          backup:
+            description:
+              - V(file) - before replacing the file, keep a timestamped copy next to it (also C(0600)).
+              - Defaults to V(false).
+            type: bool
+          vault_password_file:
+            description:
+              - V(file) - encrypt the whole file with ansible-vault using the password in this file (or
+                printed by this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault
+                view) shows the content.
+              - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
+            type: path
+          vault_id:
+            description:
+              - V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).
+            type: str
+          passphrase:
+            description:
+              - V(file) with O(certificates[].store[].format=pkcs12) - the passphrase that encrypts the
+                PKCS#12 file (required there, refused elsewhere). Pass it from a vault, never in clear
+                text.
+            type: str
+          url:
+            description:
+              - V(hashicorp_vault) - Vault's (or OpenBao's) address, for example C(https://vault.example.com:8200).
+              - Defaults to the E(VAULT_ADDR) or E(BAO_ADDR) environment variable.
+              - Plain C(http://) is refused for any host but loopback unless O(certificates[].store[].allow_insecure_http=true).
+            type: str
+          namespace:
+            description:
+              - V(hashicorp_vault) - Vault Enterprise (or OpenBao) namespace, sent as C(X-Vault-Namespace).
+              - Defaults to the E(VAULT_NAMESPACE) or E(BAO_NAMESPACE) environment variable.
+            type: str
+          mount:
+            description:
+              - 'V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret). The version is checked
+                before the first read: a KV version 1 mount is refused.'
+            type: str
+          auth_method:
+            description:
+              - V(hashicorp_vault) - V(token) uses O(certificates[].store[].token), E(VAULT_TOKEN), E(BAO_TOKEN)
+                or O(certificates[].store[].token_file).
+              - V(approle) logs in with O(certificates[].store[].role_id) and O(certificates[].store[].secret_id);
+                V(jwt) with the role O(certificates[].store[].role_id) and O(certificates[].store[].jwt);
+                V(cert) with the TLS client certificate O(certificates[].store[].client_cert) and O(certificates[].store[].client_key)
+                (and the role O(certificates[].store[].role_id), if given).
+              - A token got by a login is revoked when the task ends.
+              - Defaults to V(token).
+            type: str
+            choices:
+              - token
+              - approle
+              - jwt
+              - cert
+          mount_point:
+            description:
+              - V(hashicorp_vault) - where the auth method is mounted, for example C(ksef-approle). Defaults
+                to the method's name (C(approle), C(jwt), C(cert)).
+            type: str
+          token:
+            description:
+              - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) or E(BAO_TOKEN) environment
+                variable, then to O(certificates[].store[].token_file).
+            type: str
+          token_file:
+            description:
+              - V(hashicorp_vault) - a file holding the token, as C(vault login) and C(bao login) write
+                it. Defaults to the E(KSEF_VAULT_TOKEN_FILE) environment variable (an AWX credential injects
+                it), then to C(~/.vault-token), when no token is given otherwise.
+            type: path
+          role_id:
+            description:
+              - V(hashicorp_vault) - the AppRole role id; for V(jwt) and V(cert), the role name.
+              - Defaults to the E(ANSIBLE_HASHI_VAULT_ROLE_ID) environment variable.
+            type: str
+          secret_id:
+            description:
+              - V(hashicorp_vault) - the AppRole secret id. Defaults to E(ANSIBLE_HASHI_VAULT_SECRET_ID).
+            type: str
+          jwt:
+            description:
+              - V(hashicorp_vault) - the JSON Web Token for V(jwt) login. Defaults to E(ANSIBLE_HASHI_VAULT_JWT).
+            type: str
+          client_cert:
+            description:
+              - V(hashicorp_vault) - the TLS client certificate (PEM) for V(cert) login. Defaults to E(VAULT_CLIENT_CERT)
+                or E(BAO_CLIENT_CERT).
+            type: path
+          client_key:
+            description:
+              - V(hashicorp_vault) - the private key of O(certificates[].store[].client_cert) (PEM, a
+                file). Defaults to E(VAULT_CLIENT_KEY) or E(BAO_CLIENT_KEY).
+            type: path
+          validate_certs:
+            description:
+              - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true), or V(false)
+                when E(VAULT_SKIP_VERIFY) or E(BAO_SKIP_VERIFY) is set.
+            type: bool
+          ca_path:
+            description:
+              - V(hashicorp_vault) - a CA bundle (or a directory of hashed certificates) to verify Vault's
+                certificate with. Defaults to E(VAULT_CACERT), E(BAO_CACERT), E(VAULT_CAPATH) or E(BAO_CAPATH).
+            type: path
+          allow_insecure_http:
+            description:
+              - V(hashicorp_vault) - allow plain C(http://) to a host that is not loopback. The Vault
+                token and the credential then cross the network unencrypted. Defaults to V(false).
+            type: bool
+          cas:
+            description:
+              - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just
+                before; C(0) when the secret is absent), so a concurrent writer makes the task fail instead
+                of being overwritten.
+              - Defaults to V(true).
+            type: bool
+          timeout:
+            description:
+              - V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).
+            type: int
+          name:
+            description:
+              - V(aws_secretsmanager) - the secret's name or ARN (required). Created when absent.
+              - V(aws_ssm) - the parameter's name (required), for example C(/ksef/erp/token).
+            type: str
+          kms_key_id:
+            description:
+              - V(aws_secretsmanager) - KMS key for a secret the store creates.
+            type: str
+          recovery_window_days:
+            description:
+              - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to
+                delete at once.
+              - Defaults to C(30).
+            type: int
+          key_id:
+            description:
+              - V(aws_ssm) - KMS key of the SecureString parameter. AWS's default key when not set.
+            type: str
+          region:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's
+                region.
+            type: str
+          endpoint_url:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint or
+                a local test server. Used for STS as well (the credential check before any change).
+            type: str
+          profile:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a profile from the AWS configuration files. Credentials
+                otherwise come from O(certificates[].store[].access_key) and O(certificates[].store[].secret_key),
+                or boto3's usual chain (environment, instance role).
+            type: str
+          access_key:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS access key id. Defaults to boto3's chain (E(AWS_ACCESS_KEY_ID),
+                the profile, an instance role).
+            type: str
+          secret_key:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS secret access key, with O(certificates[].store[].access_key).
+            type: str
+          session_token:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS session token of temporary credentials, with O(certificates[].store[].access_key).
+            type: str
+          aws_ca_bundle:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a CA bundle to verify the endpoint with. Defaults
+                to E(AWS_CA_BUNDLE), then the system's.
+            type: path
+          tags:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
+            type: dict
+      # END generated by scripts/schema.py
+  certificates_exclusive:
+    description:
+      - V(managed) also revokes the certificates this collection manages (named C(ksef-credentials ...)) that are
+        not declared. V(false) touches only declared names.
+    type: str
+    choices: ['false', managed]
+    default: 'false'
+  # BEGIN generated from plugins/module_utils/_stores/_schema.py by scripts/schema.py (make schema) [certificates_store_template]
+  certificates_store_template:
+    description:
+      - 'The stores of every declared certificate whose own C(store) list is empty: these entries, with
+        each C({name}) in their string options replaced by the certificate''s name (for example C(path:
+        /etc/ksef/{name}.token)). Each entry must contain C({name}) somewhere.'
+      - With O(certificates_exclusive), a managed name that is no longer declared is revoked and its template
+        stores are emptied too (only a store that holds its revoked value). Without a template the run
+        cannot know where that value was, and warns.
+      - Each entry takes the options of a store, as described below.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description:
+          - V(file) is a local file (raw, env, json or yaml; pem or pkcs12 for a certificate), optionally
+            ansible-vault encrypted.
+          - V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.
+          - V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).
+          - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
+        type: str
+        required: true
+        choices:
+          - aws_secretsmanager
+          - aws_ssm
+          - file
+          - hashicorp_vault
+      path:
+        description:
+          - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
+          - V(hashicorp_vault) - the secret's path inside O(certificates_store_template[].mount) (required),
+            for example C(ksef/erp).
+        type: str
+      format:
+        description:
+          - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
+            and V(yaml) keep the value under O(certificates_store_template[].key) of a mapping. Other
+            lines and keys of the file are kept (yaml comments are not).
+          - 'For a certificate: V(pem) is the certificate followed by its unencrypted private key, usable
+            as both C(auth.certificate) and C(auth.private_key); V(pkcs12) is a PKCS#12 file encrypted
+            with O(certificates_store_template[].passphrase), usable as C(auth.pkcs12). V(env) cannot
+            keep a certificate (PEM spans lines).'
+          - Defaults to V(raw).
+        type: str
+        choices:
+          - raw
+          - env
+          - json
+          - yaml
+          - pem
+          - pkcs12
+      key:
+        description:
+          - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default
+            C(token)).
+          - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are kept.
+          - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this
+            key; other keys are kept. Not set means the whole secret string is the value.
+        type: str
+      mode:
+        description:
+          - V(file) - permissions of the file as a quoted octal string, for example V('0600') (the default)
+            or V('0400'). An unquoted number is refused (YAML reads V(644) as decimal).
+          - Unless O(certificates_store_template[].allow_shared_mode=true), a mode with any bit for the
+            group or others (V('0640'), V('0644')) is refused.
+          - The file is written to a temp file created C(0600) in the same directory, synced, given this
+            mode and renamed over the target, so readers never see half a file or a wider mode.
+        type: raw
+      allow_shared_mode:
+        description:
+          - V(file) - allow a O(certificates_store_template[].mode) that lets the group or others read
+            or change the file, for an account that must read the secret and cannot own the file. Defaults
+            to V(false).
+        type: bool
+      owner:
+        description:
+          - V(file) - owner (name or uid) of the file.
+        type: str
+      group:
+        description:
+          - V(file) - group (name or gid) of the file.
+        type: str
+      backup:
+        description:
+          - V(file) - before replacing the file, keep a timestamped copy next to it (also C(0600)).
+          - Defaults to V(false).
+        type: bool
+      vault_password_file:
+        description:
+          - V(file) - encrypt the whole file with ansible-vault using the password in this file (or printed
+            by this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault view) shows
+            the content.
+          - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
+        type: path
+      vault_id:
+        description:
+          - V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).
+        type: str
+      passphrase:
+        description:
+          - V(file) with O(certificates_store_template[].format=pkcs12) - the passphrase that encrypts
+            the PKCS#12 file (required there, refused elsewhere). Pass it from a vault, never in clear
+            text.
+        type: str
+      url:
+        description:
+          - V(hashicorp_vault) - Vault's (or OpenBao's) address, for example C(https://vault.example.com:8200).
+          - Defaults to the E(VAULT_ADDR) or E(BAO_ADDR) environment variable.
+          - Plain C(http://) is refused for any host but loopback unless O(certificates_store_template[].allow_insecure_http=true).
+        type: str
+      namespace:
+        description:
+          - V(hashicorp_vault) - Vault Enterprise (or OpenBao) namespace, sent as C(X-Vault-Namespace).
+          - Defaults to the E(VAULT_NAMESPACE) or E(BAO_NAMESPACE) environment variable.
+        type: str
+      mount:
+        description:
+          - 'V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret). The version is checked
+            before the first read: a KV version 1 mount is refused.'
+        type: str
+      auth_method:
+        description:
+          - V(hashicorp_vault) - V(token) uses O(certificates_store_template[].token), E(VAULT_TOKEN),
+            E(BAO_TOKEN) or O(certificates_store_template[].token_file).
+          - V(approle) logs in with O(certificates_store_template[].role_id) and O(certificates_store_template[].secret_id);
+            V(jwt) with the role O(certificates_store_template[].role_id) and O(certificates_store_template[].jwt);
+            V(cert) with the TLS client certificate O(certificates_store_template[].client_cert) and O(certificates_store_template[].client_key)
+            (and the role O(certificates_store_template[].role_id), if given).
+          - A token got by a login is revoked when the task ends.
+          - Defaults to V(token).
+        type: str
+        choices:
+          - token
+          - approle
+          - jwt
+          - cert
+      mount_point:
+        description:
+          - V(hashicorp_vault) - where the auth method is mounted, for example C(ksef-approle). Defaults
+            to the method's name (C(approle), C(jwt), C(cert)).
+        type: str
+      token:
+        description:
+          - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) or E(BAO_TOKEN) environment
+            variable, then to O(certificates_store_template[].token_file).
+        type: str
+      token_file:
+        description:
+          - V(hashicorp_vault) - a file holding the token, as C(vault login) and C(bao login) write it.
+            Defaults to the E(KSEF_VAULT_TOKEN_FILE) environment variable (an AWX credential injects it),
+            then to C(~/.vault-token), when no token is given otherwise.
+        type: path
+      role_id:
+        description:
+          - V(hashicorp_vault) - the AppRole role id; for V(jwt) and V(cert), the role name.
+          - Defaults to the E(ANSIBLE_HASHI_VAULT_ROLE_ID) environment variable.
+        type: str
+      secret_id:
+        description:
+          - V(hashicorp_vault) - the AppRole secret id. Defaults to E(ANSIBLE_HASHI_VAULT_SECRET_ID).
+        type: str
+      jwt:
+        description:
+          - V(hashicorp_vault) - the JSON Web Token for V(jwt) login. Defaults to E(ANSIBLE_HASHI_VAULT_JWT).
+        type: str
+      client_cert:
+        description:
+          - V(hashicorp_vault) - the TLS client certificate (PEM) for V(cert) login. Defaults to E(VAULT_CLIENT_CERT)
+            or E(BAO_CLIENT_CERT).
+        type: path
+      client_key:
+        description:
+          - V(hashicorp_vault) - the private key of O(certificates_store_template[].client_cert) (PEM,
+            a file). Defaults to E(VAULT_CLIENT_KEY) or E(BAO_CLIENT_KEY).
+        type: path
+      validate_certs:
+        description:
+          - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true), or V(false) when
+            E(VAULT_SKIP_VERIFY) or E(BAO_SKIP_VERIFY) is set.
+        type: bool
+      ca_path:
+        description:
+          - V(hashicorp_vault) - a CA bundle (or a directory of hashed certificates) to verify Vault's
+            certificate with. Defaults to E(VAULT_CACERT), E(BAO_CACERT), E(VAULT_CAPATH) or E(BAO_CAPATH).
+        type: path
+      allow_insecure_http:
+        description:
+          - V(hashicorp_vault) - allow plain C(http://) to a host that is not loopback. The Vault token
+            and the credential then cross the network unencrypted. Defaults to V(false).
+        type: bool
+      cas:
+        description:
+          - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just before;
+            C(0) when the secret is absent), so a concurrent writer makes the task fail instead of being
+            overwritten.
+          - Defaults to V(true).
+        type: bool
+      timeout:
+        description:
+          - V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).
+        type: int
+      name:
+        description:
+          - V(aws_secretsmanager) - the secret's name or ARN (required). Created when absent.
+          - V(aws_ssm) - the parameter's name (required), for example C(/ksef/erp/token).
+        type: str
+      kms_key_id:
+        description:
+          - V(aws_secretsmanager) - KMS key for a secret the store creates.
+        type: str
+      recovery_window_days:
+        description:
+          - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete
+            at once.
+          - Defaults to C(30).
+        type: int
+      key_id:
+        description:
+          - V(aws_ssm) - KMS key of the SecureString parameter. AWS's default key when not set.
+        type: str
+      region:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's
+            region.
+        type: str
+      endpoint_url:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint or a
+            local test server. Used for STS as well (the credential check before any change).
+        type: str
+      profile:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - a profile from the AWS configuration files. Credentials
+            otherwise come from O(certificates_store_template[].access_key) and O(certificates_store_template[].secret_key),
+            or boto3's usual chain (environment, instance role).
+        type: str
+      access_key:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS access key id. Defaults to boto3's chain (E(AWS_ACCESS_KEY_ID),
+            the profile, an instance role).
+        type: str
+      secret_key:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS secret access key, with O(certificates_store_template[].access_key).
+        type: str
+      session_token:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS session token of temporary credentials, with O(certificates_store_template[].access_key).
+        type: str
+      aws_ca_bundle:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - a CA bundle to verify the endpoint with. Defaults to E(AWS_CA_BUNDLE),
+            then the system's.
+        type: path
+      tags:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
+        type: dict
+  # END generated by scripts/schema.py
+  tokens:
+    description:
+      - The declared tokens of the context, each with the options of M(ksef.credentials.token). Names are unique.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      # BEGIN generated from plugins/module_utils/_kinds/token_schema.py by scripts/schema.py (make schema) [tokens]
+      name:
+        description:
+          - Stable identity of the token within the context. It must match C(^[a-z0-9][a-z0-9_.-]{0,62}$).
+          - Recorded in the KSeF description as C([ksef.credentials:NAME]).
+        type: str
+        required: true
+      description:
+        description:
+          - Human text shown in the KSeF web app before the name marker.
+          - Together with the marker and one space it must fit the 256-character KSeF limit. This is checked
+            before any API call.
+          - A description cannot be changed on an existing token. A new text shows up when the token is
+            next rotated or replaced. Until then the module warns.
+        type: str
+        default: ''
+      permissions:
+        description:
+          - The token's permissions. Use the official names (V(InvoiceRead), V(InvoiceWrite), V(CredentialsRead),
+            V(CredentialsManage), V(SubunitManage), V(EnforcementOperations), V(Introspection)) or snake_case
+            (V(invoice_read)).
+          - Required when O(tokens[].state=present).
+        type: list
+        elements: str
+      state:
+        description:
+          - V(present) makes sure an Active token with this name and these permissions exists and the
+            stores hold it.
+          - V(absent) revokes every Pending or Active token with this name. The token this run logged
+            in with is kept unless the run allows it (C(force) of M(ksef.credentials.token), C(revoke_auth_token)
+            of M(ksef.credentials.tokens)).
+        type: str
+        choices:
+          - present
+          - absent
+        default: present
+      rotate_after:
+        description:
+          - Rotate the current token once it is this old, for example V(90d), V(12h), V(30m), V(2w) or
+            V(1d12h).
+          - Not set means no rotation because of age.
+        type: str
+      rotate:
+        description:
+          - Issue a new token now even though the current one is fine. Use it for a compromised token
+            or a scheduled rotation.
+          - This is not idempotent on purpose. Every run with V(true) rotates.
+        type: bool
+        default: false
+      revoke_previous_after:
+        description:
+          - Grace period before a replaced token is revoked, counted from the creation of its successor.
+            Consumers that cached the old value keep working until then.
+          - V(0s) revokes it in the same run, after every store holds the new value.
+          - A token kept for a grace period is revoked by the first run after the period ends.
+        type: str
+        default: 0s
+      verify:
+        description:
+          - Prove a new token by logging in with it (KSeF token authentication) before any store is written.
+          - Each proof is one KSeF-token login and its session close (C(POST /auth/challenge), C(POST
+            /auth/ksef-token), C(GET /auth/{referenceNumber}), C(POST /auth/token/redeem), C(DELETE /auth/sessions/current)).
+            The close counts against 30 per minute per context, so set V(false) when issuing many tokens
+            at once.
+        type: bool
+        default: true
+      purge:
+        description:
+          - With O(tokens[].state=absent), remove the revoked token's value from every store, with the
+            history a store keeps of it (see C(docs/stores.md)). A value of a token that stays alive (the
+            one this run logged in with, when it is not revoked) is kept.
+          - Set V(false) to leave the stores as they are.
+        type: bool
+        default: true
+      store:
+        description:
+          - 'Where the credential''s value is kept: a token''s value, or a certificate with its private
+            key. Each entry has a O(tokens[].store[].type) and options of that type only; an option of
+            another type is an error that names it, for example C(store[1].mode).'
+          - No store puts the value into a label, a diff, a result, a warning or an error message.
+          - See C(docs/stores.md) for each store's guarantees.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          type:
+            description:
+              - V(file) is a local file (raw, env, json or yaml; pem or pkcs12 for a certificate), optionally
+                ansible-vault encrypted.
+              - V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.
+              - V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).
+              - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
+            type: str
+            required: true
+            choices:
+              - aws_secretsmanager
+              - aws_ssm
+              - file
+              - hashicorp_vault
+          path:
+            description:
+              - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
+              - V(hashicorp_vault) - the secret's path inside O(tokens[].store[].mount) (required), for
+                example C(ksef/erp).
+            type: str
+          format:
+            description:
+              - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
+                and V(yaml) keep the value under O(tokens[].store[].key) of a mapping. Other lines and
+                keys of the file are kept (yaml comments are not).
+              - 'For a certificate: V(pem) is the certificate followed by its unencrypted private key,
+                usable as both C(auth.certificate) and C(auth.private_key); V(pkcs12) is a PKCS#12 file
+                encrypted with O(tokens[].store[].passphrase), usable as C(auth.pkcs12). V(env) cannot
+                keep a certificate (PEM spans lines).'
+              - Defaults to V(raw).
+            type: str
+            choices:
+              - raw
+              - env
+              - json
+              - yaml
+              - pem
+              - pkcs12
+          key:
+            description:
+              - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml)
+                (default C(token)).
+              - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are
+                kept.
+              - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under
+                this key; other keys are kept. Not set means the whole secret string is the value.
+            type: str
+          mode:
+            description:
+              - V(file) - permissions of the file as a quoted octal string, for example V('0600') (the
+                default) or V('0400'). An unquoted number is refused (YAML reads V(644) as decimal).
+              - Unless O(tokens[].store[].allow_shared_mode=true), a mode with any bit for the group or
+                others (V('0640'), V('0644')) is refused.
+              - The file is written to a temp file created C(0600) in the same directory, synced, given
+                this mode and renamed over the target, so readers never see half a file or a wider mode.
+            type: raw
+          allow_shared_mode:
+            description:
+              - V(file) - allow a O(tokens[].store[].mode) that lets the group or others read or change
+                the file, for an account that must read the secret and cannot own the file. Defaults to
+                V(false).
+            type: bool
+          owner:
+            description:
+              - V(file) - owner (name or uid) of the file.
+            type: str
+          group:
+            description:
+              - V(file) - group (name or gid) of the file.
+            type: str
+          backup:
+            description:
+              - V(file) - before replacing the file, keep a timestamped copy next to it (also C(0600)).
+              - Defaults to V(false).
+            type: bool
+          vault_password_file:
+            description:
+              - V(file) - encrypt the whole file with ansible-vault using the password in this file (or
+                printed by this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault
+                view) shows the content.
+              - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
+            type: path
+          vault_id:
+            description:
+              - V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).
+            type: str
+          passphrase:
+            description:
+              - V(file) with O(tokens[].store[].format=pkcs12) - the passphrase that encrypts the PKCS#12
+                file (required there, refused elsewhere). Pass it from a vault, never in clear text.
+            type: str
+          url:
+            description:
+              - V(hashicorp_vault) - Vault's (or OpenBao's) address, for example C(https://vault.example.com:8200).
+              - Defaults to the E(VAULT_ADDR) or E(BAO_ADDR) environment variable.
+              - Plain C(http://) is refused for any host but loopback unless O(tokens[].store[].allow_insecure_http=true).
+            type: str
+          namespace:
+            description:
+              - V(hashicorp_vault) - Vault Enterprise (or OpenBao) namespace, sent as C(X-Vault-Namespace).
+              - Defaults to the E(VAULT_NAMESPACE) or E(BAO_NAMESPACE) environment variable.
+            type: str
+          mount:
+            description:
+              - 'V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret). The version is checked
+                before the first read: a KV version 1 mount is refused.'
+            type: str
+          auth_method:
+            description:
+              - V(hashicorp_vault) - V(token) uses O(tokens[].store[].token), E(VAULT_TOKEN), E(BAO_TOKEN)
+                or O(tokens[].store[].token_file).
+              - V(approle) logs in with O(tokens[].store[].role_id) and O(tokens[].store[].secret_id);
+                V(jwt) with the role O(tokens[].store[].role_id) and O(tokens[].store[].jwt); V(cert)
+                with the TLS client certificate O(tokens[].store[].client_cert) and O(tokens[].store[].client_key)
+                (and the role O(tokens[].store[].role_id), if given).
+              - A token got by a login is revoked when the task ends.
+              - Defaults to V(token).
+            type: str
+            choices:
+              - token
+              - approle
+              - jwt
+              - cert
+          mount_point:
+            description:
+              - V(hashicorp_vault) - where the auth method is mounted, for example C(ksef-approle). Defaults
+                to the method's name (C(approle), C(jwt), C(cert)).
+            type: str
+          token:
+            description:
+              - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) or E(BAO_TOKEN) environment
+                variable, then to O(tokens[].store[].token_file).
+            type: str
+          token_file:
+            description:
+              - V(hashicorp_vault) - a file holding the token, as C(vault login) and C(bao login) write
+                it. Defaults to the E(KSEF_VAULT_TOKEN_FILE) environment variable (an AWX credential injects
+                it), then to C(~/.vault-token), when no token is given otherwise.
+            type: path
+          role_id:
+            description:
+              - V(hashicorp_vault) - the AppRole role id; for V(jwt) and V(cert), the role name.
+              - Defaults to the E(ANSIBLE_HASHI_VAULT_ROLE_ID) environment variable.
+            type: str
+          secret_id:
+            description:
+              - V(hashicorp_vault) - the AppRole secret id. Defaults to E(ANSIBLE_HASHI_VAULT_SECRET_ID).
+            type: str
+          jwt:
+            description:
+              - V(hashicorp_vault) - the JSON Web Token for V(jwt) login. Defaults to E(ANSIBLE_HASHI_VAULT_JWT).
+            type: str
+          client_cert:
+            description:
+              - V(hashicorp_vault) - the TLS client certificate (PEM) for V(cert) login. Defaults to E(VAULT_CLIENT_CERT)
+                or E(BAO_CLIENT_CERT).
+            type: path
+          client_key:
+            description:
+              - V(hashicorp_vault) - the private key of O(tokens[].store[].client_cert) (PEM, a file).
+                Defaults to E(VAULT_CLIENT_KEY) or E(BAO_CLIENT_KEY).
+            type: path
+          validate_certs:
+            description:
+              - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true), or V(false)
+                when E(VAULT_SKIP_VERIFY) or E(BAO_SKIP_VERIFY) is set.
+            type: bool
+          ca_path:
+            description:
+              - V(hashicorp_vault) - a CA bundle (or a directory of hashed certificates) to verify Vault's
+                certificate with. Defaults to E(VAULT_CACERT), E(BAO_CACERT), E(VAULT_CAPATH) or E(BAO_CAPATH).
+            type: path
+          allow_insecure_http:
+            description:
+              - V(hashicorp_vault) - allow plain C(http://) to a host that is not loopback. The Vault
+                token and the credential then cross the network unencrypted. Defaults to V(false).
+            type: bool
+          cas:
+            description:
+              - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just
+                before; C(0) when the secret is absent), so a concurrent writer makes the task fail instead
+                of being overwritten.
+              - Defaults to V(true).
+            type: bool
+          timeout:
+            description:
+              - V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).
+            type: int
+          name:
+            description:
+              - V(aws_secretsmanager) - the secret's name or ARN (required). Created when absent.
+              - V(aws_ssm) - the parameter's name (required), for example C(/ksef/erp/token).
+            type: str
+          kms_key_id:
+            description:
+              - V(aws_secretsmanager) - KMS key for a secret the store creates.
+            type: str
+          recovery_window_days:
+            description:
+              - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to
+                delete at once.
+              - Defaults to C(30).
+            type: int
+          key_id:
+            description:
+              - V(aws_ssm) - KMS key of the SecureString parameter. AWS's default key when not set.
+            type: str
+          region:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's
+                region.
+            type: str
+          endpoint_url:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint or
+                a local test server. Used for STS as well (the credential check before any change).
+            type: str
+          profile:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a profile from the AWS configuration files. Credentials
+                otherwise come from O(tokens[].store[].access_key) and O(tokens[].store[].secret_key),
+                or boto3's usual chain (environment, instance role).
+            type: str
+          access_key:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS access key id. Defaults to boto3's chain (E(AWS_ACCESS_KEY_ID),
+                the profile, an instance role).
+            type: str
+          secret_key:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS secret access key, with O(tokens[].store[].access_key).
+            type: str
+          session_token:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - AWS session token of temporary credentials, with O(tokens[].store[].access_key).
+            type: str
+          aws_ca_bundle:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - a CA bundle to verify the endpoint with. Defaults
+                to E(AWS_CA_BUNDLE), then the system's.
+            type: path
+          tags:
+            description:
+              - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
+            type: dict
+      # END generated by scripts/schema.py
+  tokens_exclusive:
+    description:
+      - V(false) touches only declared names; V(managed) also revokes managed tokens whose name is not declared;
+        V(all) also revokes unmanaged tokens, except adopted ones. As O(ksef.credentials.tokens#module:exclusive).
+    type: str
+    choices: ['false', managed, all]
+    default: 'false'
+  # BEGIN generated from plugins/module_utils/_stores/_schema.py by scripts/schema.py (make schema) [tokens_store_template]
+  tokens_store_template:
+    description:
+      - 'The stores of every declared token whose own C(store) list is empty: these entries, with each
+        C({name}) in their string options replaced by the token''s name (for example C(path: /etc/ksef/{name}.token)).
+        Each entry must contain C({name}) somewhere.'
+      - With O(tokens_exclusive), a managed name that is no longer declared is revoked and its template
+        stores are emptied too (only a store that holds its revoked value). Without a template the run
+        cannot know where that value was, and warns.
+      - Each entry takes the options of a store, as described below.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description:
+          - V(file) is a local file (raw, env, json or yaml; pem or pkcs12 for a certificate), optionally
+            ansible-vault encrypted.
+          - V(hashicorp_vault) is one key of a HashiCorp Vault KV version 2 secret, written with check-and-set.
+          - V(aws_secretsmanager) is an AWS Secrets Manager secret (needs C(boto3)).
+          - V(aws_ssm) is an AWS Systems Manager Parameter Store SecureString parameter (needs C(boto3)).
+        type: str
+        required: true
+        choices:
+          - aws_secretsmanager
+          - aws_ssm
+          - file
+          - hashicorp_vault
+      path:
+        description:
+          - V(file) - the file's path (required). Its directory must exist. A symlink is written through.
+          - V(hashicorp_vault) - the secret's path inside O(tokens_store_template[].mount) (required),
+            for example C(ksef/erp).
+        type: str
+      format:
+        description:
+          - V(file) - V(raw) is the value alone and a newline. V(env) is a C(KEY=value) line. V(json)
+            and V(yaml) keep the value under O(tokens_store_template[].key) of a mapping. Other lines
+            and keys of the file are kept (yaml comments are not).
+          - 'For a certificate: V(pem) is the certificate followed by its unencrypted private key, usable
+            as both C(auth.certificate) and C(auth.private_key); V(pkcs12) is a PKCS#12 file encrypted
+            with O(tokens_store_template[].passphrase), usable as C(auth.pkcs12). V(env) cannot keep a
+            certificate (PEM spans lines).'
+          - Defaults to V(raw).
+        type: str
+        choices:
+          - raw
+          - env
+          - json
+          - yaml
+          - pem
+          - pkcs12
+      key:
+        description:
+          - V(file) - the variable or key for V(env) (default C(KSEF_TOKEN)), V(json) and V(yaml) (default
+            C(token)).
+          - V(hashicorp_vault) - the key inside the secret's data (default C(token)); other keys are kept.
+          - V(aws_secretsmanager) - when set, the secret is a JSON object and the value goes under this
+            key; other keys are kept. Not set means the whole secret string is the value.
+        type: str
+      mode:
+        description:
+          - V(file) - permissions of the file as a quoted octal string, for example V('0600') (the default)
+            or V('0400'). An unquoted number is refused (YAML reads V(644) as decimal).
+          - Unless O(tokens_store_template[].allow_shared_mode=true), a mode with any bit for the group
+            or others (V('0640'), V('0644')) is refused.
+          - The file is written to a temp file created C(0600) in the same directory, synced, given this
+            mode and renamed over the target, so readers never see half a file or a wider mode.
+        type: raw
+      allow_shared_mode:
+        description:
+          - V(file) - allow a O(tokens_store_template[].mode) that lets the group or others read or change
+            the file, for an account that must read the secret and cannot own the file. Defaults to V(false).
+        type: bool
+      owner:
+        description:
+          - V(file) - owner (name or uid) of the file.
+        type: str
+      group:
+        description:
+          - V(file) - group (name or gid) of the file.
+        type: str
+      backup:
+        description:
+          - V(file) - before replacing the file, keep a timestamped copy next to it (also C(0600)).
+          - Defaults to V(false).
+        type: bool
+      vault_password_file:
+        description:
+          - V(file) - encrypt the whole file with ansible-vault using the password in this file (or printed
+            by this script, as with C(ansible-vault --vault-password-file)). C(ansible-vault view) shows
+            the content.
+          - The file is decrypted in memory only. Needs ansible-core on the host that runs the module.
+        type: path
+      vault_id:
+        description:
+          - V(file) - the vault id the encrypted file is labelled with (C($ANSIBLE_VAULT;1.2;AES256;ID)).
+        type: str
+      passphrase:
+        description:
+          - V(file) with O(tokens_store_template[].format=pkcs12) - the passphrase that encrypts the PKCS#12
+            file (required there, refused elsewhere). Pass it from a vault, never in clear text.
+        type: str
+      url:
+        description:
+          - V(hashicorp_vault) - Vault's (or OpenBao's) address, for example C(https://vault.example.com:8200).
+          - Defaults to the E(VAULT_ADDR) or E(BAO_ADDR) environment variable.
+          - Plain C(http://) is refused for any host but loopback unless O(tokens_store_template[].allow_insecure_http=true).
+        type: str
+      namespace:
+        description:
+          - V(hashicorp_vault) - Vault Enterprise (or OpenBao) namespace, sent as C(X-Vault-Namespace).
+          - Defaults to the E(VAULT_NAMESPACE) or E(BAO_NAMESPACE) environment variable.
+        type: str
+      mount:
+        description:
+          - 'V(hashicorp_vault) - the KV version 2 mount. Defaults to C(secret). The version is checked
+            before the first read: a KV version 1 mount is refused.'
+        type: str
+      auth_method:
+        description:
+          - V(hashicorp_vault) - V(token) uses O(tokens_store_template[].token), E(VAULT_TOKEN), E(BAO_TOKEN)
+            or O(tokens_store_template[].token_file).
+          - V(approle) logs in with O(tokens_store_template[].role_id) and O(tokens_store_template[].secret_id);
+            V(jwt) with the role O(tokens_store_template[].role_id) and O(tokens_store_template[].jwt);
+            V(cert) with the TLS client certificate O(tokens_store_template[].client_cert) and O(tokens_store_template[].client_key)
+            (and the role O(tokens_store_template[].role_id), if given).
+          - A token got by a login is revoked when the task ends.
+          - Defaults to V(token).
+        type: str
+        choices:
+          - token
+          - approle
+          - jwt
+          - cert
+      mount_point:
+        description:
+          - V(hashicorp_vault) - where the auth method is mounted, for example C(ksef-approle). Defaults
+            to the method's name (C(approle), C(jwt), C(cert)).
+        type: str
+      token:
+        description:
+          - V(hashicorp_vault) - a Vault token. Defaults to the E(VAULT_TOKEN) or E(BAO_TOKEN) environment
+            variable, then to O(tokens_store_template[].token_file).
+        type: str
+      token_file:
+        description:
+          - V(hashicorp_vault) - a file holding the token, as C(vault login) and C(bao login) write it.
+            Defaults to the E(KSEF_VAULT_TOKEN_FILE) environment variable (an AWX credential injects it),
+            then to C(~/.vault-token), when no token is given otherwise.
+        type: path
+      role_id:
+        description:
+          - V(hashicorp_vault) - the AppRole role id; for V(jwt) and V(cert), the role name.
+          - Defaults to the E(ANSIBLE_HASHI_VAULT_ROLE_ID) environment variable.
+        type: str
+      secret_id:
+        description:
+          - V(hashicorp_vault) - the AppRole secret id. Defaults to E(ANSIBLE_HASHI_VAULT_SECRET_ID).
+        type: str
+      jwt:
+        description:
+          - V(hashicorp_vault) - the JSON Web Token for V(jwt) login. Defaults to E(ANSIBLE_HASHI_VAULT_JWT).
+        type: str
+      client_cert:
+        description:
+          - V(hashicorp_vault) - the TLS client certificate (PEM) for V(cert) login. Defaults to E(VAULT_CLIENT_CERT)
+            or E(BAO_CLIENT_CERT).
+        type: path
+      client_key:
+        description:
+          - V(hashicorp_vault) - the private key of O(tokens_store_template[].client_cert) (PEM, a file).
+            Defaults to E(VAULT_CLIENT_KEY) or E(BAO_CLIENT_KEY).
+        type: path
+      validate_certs:
+        description:
+          - V(hashicorp_vault) - verify Vault's TLS certificate. Defaults to V(true), or V(false) when
+            E(VAULT_SKIP_VERIFY) or E(BAO_SKIP_VERIFY) is set.
+        type: bool
+      ca_path:
+        description:
+          - V(hashicorp_vault) - a CA bundle (or a directory of hashed certificates) to verify Vault's
+            certificate with. Defaults to E(VAULT_CACERT), E(BAO_CACERT), E(VAULT_CAPATH) or E(BAO_CAPATH).
+        type: path
+      allow_insecure_http:
+        description:
+          - V(hashicorp_vault) - allow plain C(http://) to a host that is not loopback. The Vault token
+            and the credential then cross the network unencrypted. Defaults to V(false).
+        type: bool
+      cas:
+        description:
+          - V(hashicorp_vault) - write with check-and-set (C(options.cas) = the version read just before;
+            C(0) when the secret is absent), so a concurrent writer makes the task fail instead of being
+            overwritten.
+          - Defaults to V(true).
+        type: bool
+      timeout:
+        description:
+          - V(hashicorp_vault) - seconds to wait for Vault, from 1 to 600. Defaults to C(30).
+        type: int
+      name:
+        description:
+          - V(aws_secretsmanager) - the secret's name or ARN (required). Created when absent.
+          - V(aws_ssm) - the parameter's name (required), for example C(/ksef/erp/token).
+        type: str
+      kms_key_id:
+        description:
+          - V(aws_secretsmanager) - KMS key for a secret the store creates.
+        type: str
+      recovery_window_days:
+        description:
+          - V(aws_secretsmanager) - days a removed secret stays recoverable (7 to 30), or C(0) to delete
+            at once.
+          - Defaults to C(30).
+        type: int
+      key_id:
+        description:
+          - V(aws_ssm) - KMS key of the SecureString parameter. AWS's default key when not set.
+        type: str
+      region:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS region. Defaults to E(AWS_REGION) or the profile's
+            region.
+        type: str
+      endpoint_url:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - a different endpoint, for example a VPC endpoint or a
+            local test server. Used for STS as well (the credential check before any change).
+        type: str
+      profile:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - a profile from the AWS configuration files. Credentials
+            otherwise come from O(tokens_store_template[].access_key) and O(tokens_store_template[].secret_key),
+            or boto3's usual chain (environment, instance role).
+        type: str
+      access_key:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS access key id. Defaults to boto3's chain (E(AWS_ACCESS_KEY_ID),
+            the profile, an instance role).
+        type: str
+      secret_key:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS secret access key, with O(tokens_store_template[].access_key).
+        type: str
+      session_token:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - AWS session token of temporary credentials, with O(tokens_store_template[].access_key).
+        type: str
+      aws_ca_bundle:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - a CA bundle to verify the endpoint with. Defaults to E(AWS_CA_BUNDLE),
+            then the system's.
+        type: path
+      tags:
+        description:
+          - V(aws_secretsmanager), V(aws_ssm) - tags for the secret or parameter.
+        type: dict
+  # END generated by scripts/schema.py
+  adopt:
+    description:
+      - Tokens only. Take over an unmanaged Active token whose value a store already holds, as
+        O(ksef.credentials.tokens#module:adopt).
+    type: bool
+    default: false
+  revoke_auth_token:
+    description:
+      - Allow O(tokens_exclusive) and O(tokens[].state=absent) to revoke the token this run logged in with.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait, per kind, for new tokens to become Active and enrollments to end, from 1 to 3600.
+    type: int
+    default: 120
+  lock_timeout:
+    description:
+      - Seconds to wait for another run on one of these credentials on the same host, from 0 to 86400.
+    type: int
+    default: 300
+  drift:
+    description:
+      - Also return each kind's findings against the declarations in its section (C(drift)), as
+        O(ksef.credentials.tokens#module:drift). Certificates have no findings here yet (see
+        M(ksef.credentials.certificate_info)).
+    type: bool
+    default: false
+  plan_file:
+    description:
+      - Write the plan of every converged kind to this file as one JSON document, atomically, in check mode too.
+        It holds each kind's saved plan (as O(ksef.credentials.tokens#module:plan_file) writes it) under C(kinds),
+        and no secret value.
+      - The directory must exist. Mutually exclusive with O(apply_plan).
+    type: path
+  apply_plan:
+    description:
+      - Carry out the plan saved by O(plan_file). Before any request the task fails when the file holds plans
+        for other kinds than this run converges. Each kind is then carried out only if nothing its own plan was
+        made from has moved (as O(ksef.credentials.tokens#module:apply_plan)); a kind whose plan moved changes
+        nothing, reports C(moved) in its section, and fails the task.
+      - Mutually exclusive with O(plan_file).
+    type: path
+notes:
+  - 'Requests of a run that changes nothing: one login and its close, one C(POST /certificates/query) when
+    certificates are declared, and ceil(T/100) C(GET /tokens) for T managed tokens.'
+seealso:
+  - module: ksef.credentials.tokens
+  - module: ksef.credentials.certificates
+"""
+
+EXAMPLES = r"""
+- name: The certificates and tokens of the company the seal belongs to, with one login
+  ksef.credentials.credentials:
+    environment: test
+    context: {nip: "5265877635"}
+    auth:
+      certificate: /etc/ksef/seal.crt.pem
+      private_key: /etc/ksef/seal.key.pem
+    certificates_exclusive: managed
+    certificates:
+      - name: automation-login
+        store:
+          - type: file
+            path: /etc/ksef/automation-login.pem
+            format: pem
+    tokens:
+      - name: erp-sender
+        permissions: [InvoiceWrite, InvoiceRead]
+        rotate_after: 90d
+    tokens_store_template:
+      - type: file
+        path: /etc/erp/{name}.token
+
+- name: A client company of the office - tokens only, the office's seal acting on its behalf
+  ksef.credentials.credentials:
+    environment: test
+    context: {nip: "7010001454"}
+    auth:
+      certificate: /etc/ksef/automation-login.pem
+      private_key: /etc/ksef/automation-login.pem
+      on_behalf: true
+    tokens:
+      - name: erp-sender
+        permissions: [InvoiceWrite, InvoiceRead]
+        store:
+          - type: file
+            path: /etc/erp/client-7010001454.token
+"""
+
+RETURN = r"""
+certificates:
+  description:
+    - What M(ksef.credentials.certificates) returns (C(changed), C(plan), C(plan_text), C(summary), C(revoked),
+      and per name under C(certificates)), or C(skipped=true) when nothing was declared, or C(failed) and C(msg)
+      when the kind stopped as a whole (the other kind still ran).
+  returned: always
+  type: dict
+  sample:
+    changed: false
+    plan: [{name: automation-login, action: keep, reference_number: 01F2C3A4B5D6E7F8, reason: active}]
+    plan_text: ["Plan: no changes."]
+    summary: {keep: 1}
+    revoked: []
+    certificates: {automation-login: {name: automation-login, status: Active, actions: []}}
+tokens:
+  description:
+    - What M(ksef.credentials.tokens) returns (C(changed), C(plan), C(plan_text), C(summary), C(revoked),
+      C(drift) with O(drift=true), C(moved) when its saved plan moved, and per name under C(tokens)), or
+      C(skipped=true) when nothing was declared, or C(failed) and C(msg) when the kind stopped as a whole.
+  returned: always
+  type: dict
+  sample:
+    changed: true
+    plan: [{name: erp-sender, action: create, reference_number: null, reason: "no active token named 'erp-sender'"}]
+    plan_text: ["+ erp-sender: create (no active token named 'erp-sender')", "Plan: 1 to create."]
+    summary: {create: 1}
+    revoked: []
+    tokens: {erp-sender: {name: erp-sender, status: Active, permissions: [InvoiceRead, InvoiceWrite]}}
+plan:
+  description: Every kind's plan rows, certificates first, each with C(kind) (V(certificate) or V(token)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: certificate, name: automation-login, action: keep, reference_number: 01F2C3A4B5D6E7F8, reason: active}
+plan_text:
+  description: The plan for people, a heading line per kind (C(certificates:), C(tokens:)) followed by its lines.
+  returned: always
+  type: list
+  elements: str
+  sample: ["certificates:", "  Plan: no changes.", "tokens:", "  + erp-sender: create (...)", "  Plan: 1 to create."]
+summary:
+  description: How many plan steps of every kind have each action.
+  returned: always
+  type: dict
+  sample: {create: 1, keep: 1}
+revoked:
+  description: The credentials revoked by this run, as C(kind), C(name) (null for unmanaged tokens) and C(reference_number).
+  returned: always
+  type: list
+  elements: dict
+api_calls:
+  description: Requests sent to KSeF in this run, per operation (one login for every kind).
+  returned: always
+  type: dict
+  sample: {"GET /tokens": 1, "POST /auth/xades-signature": 1, "POST /certificates/query": 1}
+"""
+
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
+from ansible_collections.ksef.credentials.plugins.module_utils._many_kinds import company_kinds, run_kinds
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
+
+
+def main():
+    kinds = company_kinds()
+    lists = {
+        # Declarations, not secrets: store secrets are marked no_log in the store options.
+        kind.plural: dict(type="list", elements="dict", default=[], options=options, no_log=False)
+        for kind, options in zip(kinds, (CERTIFICATE_OPTIONS, TOKEN_OPTIONS))
+    }
+    module = KsefModule(
+        argument_spec=dict(
+            **lists,
+            certificates_exclusive=dict(type="str", choices=list(kinds[0].exclusive_choices), default="false"),
+            certificates_store_template=dict(CERTIFICATE_OPTIONS["store"]),
+            tokens_exclusive=dict(type="str", choices=list(kinds[1].exclusive_choices), default="false"),
+            tokens_store_template=dict(TOKEN_OPTIONS["store"], no_log=False),  # stores, not a token
+            adopt=dict(type="bool", default=False),
+            revoke_auth_token=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=120),
+            lock_timeout=dict(type="int", default=300),
+            drift=dict(type="bool", default=False),
+            **PLAN_ARGUMENT_SPEC,
+        ),
+        supports_check_mode=True,
+    )
+    run_kinds(module, kinds)
+
+
+if __name__ == "__main__":
+    main()

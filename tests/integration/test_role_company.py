@@ -1,0 +1,139 @@
+"""The ksef.credentials.company role (module ksef.credentials.credentials): an accounting office whose one seal
+logs in for itself and for five client companies, through ansible-playbook against the shared emulator, with
+real files as stores."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from ksef_emulator.testcerts import generate_certificate, random_nip
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOK = Path(__file__).parent / "playbooks" / "company" / "converge.yml"
+TASK = "Converge the declared KSeF credentials of this company"
+CLIENTS = ("client1", "client2", "client3", "client4", "client5")
+GRANTED = ("CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite")
+
+
+class Office:
+    """The office (its own NIP, its seal), five clients that granted the office's NIP the right to manage their
+    credentials, and a sixth host that wrongly declares the seal's certificates while acting for a client."""
+
+    def __init__(self, emulator, tmp_path):
+        self.emulator = emulator
+        self.nips = {host: random_nip() for host in ("office", *CLIENTS, "misplaced")}
+        seal = generate_certificate(tmp_path / "seal", nip=self.nips["office"], kind="seal")
+        self.stores = tmp_path / "stores"
+        self.stores.mkdir()
+        for host in (*CLIENTS, "misplaced"):
+            for permission in GRANTED:
+                grant = {"contextIdentifier": {"type": "Nip", "value": self.nips[host]},
+                         "authorizedIdentifier": {"type": "Nip", "value": self.nips["office"]},
+                         "permissions": [{"permissionType": permission, "description": "Biuro rachunkowe"}]}
+                emulator.api("POST", "testdata/permissions", json=grant).raise_for_status()
+        seal_login = {"certificate": str(seal.cert_path), "private_key": str(seal.key_path)}
+        certificate = {"name": "automation-login", "verify": True,
+                       "store": [{"type": "file", "path": str(self.stores / "automation-login.pem"), "format": "pem"}]}
+        token = {"name": "erp-sender", "permissions": ["InvoiceRead", "InvoiceWrite"], "verify": False}
+        common = {"ksef_api_url": emulator.api_url, "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                  "ksef_tokens": [token],
+                  "ksef_tokens_store_template": [{"type": "file", "path": str(self.stores / "{{ inventory_hostname }}-{name}.token")}]}
+        hosts = {"office": dict(common, ksef_context={"nip": self.nips["office"]}, ksef_auth=seal_login,
+                                ksef_certificates=[certificate], ksef_certificates_exclusive="managed")}
+        for host in CLIENTS:
+            hosts[host] = dict(common, ksef_context={"nip": self.nips[host]}, ksef_auth=dict(seal_login, on_behalf=True))
+        hosts["misplaced"] = dict(hosts["client1"], ksef_context={"nip": self.nips["misplaced"]},
+                                  ksef_certificates=[certificate])
+        self.inventory = tmp_path / "inventory.json"
+        self.inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
+
+    def run(self, run_playbook, check=False, **extra_vars):
+        self.emulator.reset_stats()
+        # The misplaced host fails (rc 2); every other host must succeed.
+        played = run_playbook(PLAYBOOK, extra_vars or None, inventory=self.inventory, check=check, diff=check,
+                              expect_rc=2, extra_args=["-f", "4"])
+        results = {r["host"]: dict(r["result"], status=r["status"]) for r in played.results if r["task"].endswith(TASK)}
+        assert sorted(results) == sorted(self.nips), played.stdout[-3000:]
+        self.assert_no_secret_in(played)
+        return results, self.emulator.stats()
+
+    def assert_no_secret_in(self, played):
+        """No token value, no line of the stored private key, in the output or any result."""
+        text = played.stdout + played.stderr + json.dumps(played.results)
+        secrets = [path.read_text().strip().split("|")[-1] for path in self.stores.glob("*.token")]
+        bundle = self.stores / "automation-login.pem"
+        if bundle.exists():
+            key = re.search(r"PRIVATE KEY-----(.*?)-----END", bundle.read_text(), re.S)
+            assert key, "the bundle holds no private key"
+            secrets += [line for line in key.group(1).split() if len(line) > 40]
+        assert len(secrets) > len(CLIENTS) + 1, "the stores hold no value to look for"
+        for secret in secrets:
+            assert secret not in text
+
+    def certificates(self, status="Active") -> list:
+        listed = self.emulator.admin("GET", "certificates").json()["certificates"]
+        return [c for c in listed if c["subjectIdentifier"]["value"] == self.nips["office"] and c["status"] == status]
+
+    def tokens(self, host) -> list:
+        listed = self.emulator.admin("GET", "tokens", params={"context": f"Nip:{self.nips[host]}"}).json()
+        items = listed["tokens"] if isinstance(listed, dict) else listed
+        return [t for t in items if t["status"] in ("Pending", "Active")]
+
+
+def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revokes_another(
+        emulator, run_playbook, tmp_path):
+    office = Office(emulator, tmp_path)
+    first, stats = office.run(run_playbook)
+
+    # The office's host enrolled the seal's one managed certificate and stored it; no client host touched it.
+    (enrolled,) = office.certificates()
+    held = x509.load_pem_x509_certificate((office.stores / "automation-login.pem").read_bytes())
+    assert "%016X" % held.serial_number == enrolled["certificateSerialNumber"]
+    assert first["office"]["certificates"]["changed"] is True
+    for host in ("office", *CLIENTS):
+        result = first[host]
+        assert result["changed"] is True and result["status"] == "ok", (host, result.get("msg"))
+        (token,) = office.tokens(host)
+        stored = (office.stores / f"{host}-erp-sender.token").read_text()
+        assert stored.startswith(token["referenceNumber"])
+        assert result["tokens"]["tokens"]["erp-sender"]["reference_number"] == token["referenceNumber"]
+        # ONE login per company for every kind (the office's second is the proof of its new certificate).
+        ops = stats["by_context"][f"Nip:{office.nips[host]}"]
+        assert ops["POST /auth/token/redeem"] == (2 if host == "office" else 1), (host, ops)
+        assert ops["DELETE /auth/sessions/current"] == ops["POST /auth/token/redeem"]
+    for host in CLIENTS:  # a kind with nothing declared is skipped without a request
+        assert first[host]["certificates"]["skipped"] is True
+        assert "POST /certificates/query" not in first[host]["api_calls"]
+    assert [row["kind"] for row in first["office"]["plan"]] == ["certificate", "token"]
+
+    # Certificates declared by a login on behalf of a client are refused before any request, naming the fix.
+    refused = first["misplaced"]
+    assert refused["status"] == "failed" and refused["option"] == "auth.on_behalf"
+    assert "belong to the subject that logs in" in refused["msg"] and "auth.on_behalf: false" in refused["msg"]
+    assert f"Nip:{office.nips['misplaced']}" not in stats["by_context"]
+    assert refused["api_calls"] == {}
+
+    # A rerun in check mode: nothing changes anywhere, no host plans to revoke the seal's certificate, and each
+    # company costs one login, whatever it declares. Each company's plan for review holds every kind it converges.
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    again, stats = office.run(run_playbook, check=True, ksef_plan_dir=str(plans))
+    for host in ("office", *CLIENTS):
+        result = again[host]
+        assert result["status"] == "ok" and result["changed"] is False, (host, result.get("plan_text"))
+        assert not [row for row in result["plan"] if row["action"] != "keep"], (host, result["plan"])
+        assert result["revoked"] == []
+        ops = stats["by_context"][f"Nip:{office.nips[host]}"]
+        assert ops["POST /auth/token/redeem"] == 1 and ops["DELETE /auth/sessions/current"] == 1, (host, ops)
+    assert again["office"]["plan_text"] == ["certificates:", "  Plan: no changes.", "tokens:", "  Plan: no changes."]
+    assert again["office"]["api_calls"]["POST /certificates/query"] == 1
+    assert again["office"]["api_calls"]["GET /tokens"] == 1
+    assert [c["certificateSerialNumber"] for c in office.certificates()] == [enrolled["certificateSerialNumber"]]
+    assert office.certificates("Revoked") == []
+    saved = {path.stem: json.loads(path.read_text()) for path in plans.glob("*.json")}
+    assert sorted(saved) == sorted(["office", *CLIENTS])
+    assert sorted(saved["office"]["kinds"]) == ["certificates", "tokens"] and list(saved["client1"]["kinds"]) == ["tokens"]
