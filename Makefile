@@ -56,19 +56,20 @@ system-deps:
 	scripts/system_deps.sh
 
 demo: venv
-	@export KSEF_RUN_ID="demo-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; trap 'rc=130' INT TERM; \
+	@export KSEF_RUN_ID="demo-$$$$-$$(date +%s%N)"; rc=0; trap 'rc=130' INT TERM; \
 	$(PY) scripts/demo.py || rc=$$?; \
-	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 # Static checks first (seconds), then two pytest-xdist workers (one test file per worker), then the conformance
 # check of every capture of the run. Whatever the outcome (an interrupt included), the run ends by checking that
-# no server it started is still alive (scripts/leftovers.py): every process of the run carries KSEF_RUN_ID.
+# no process it started is still alive (scripts/leftovers.py): every process of the run carries KSEF_RUN_ID,
+# and only those are looked at.
 test: venv system-deps lint-python
-	@export KSEF_RUN_ID="test-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; \
+	@export KSEF_RUN_ID="test-$$$$-$$(date +%s%N)"; rc=0; \
 	trap 'rc=130' INT TERM; \
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 0 ]; then KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK) || rc=$$?; fi; \
-	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; \
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" || { [ $$rc -ne 0 ] || rc=1; }; \
 	exit $$rc
 
 test-unit: venv
@@ -118,9 +119,9 @@ ee: venv ee-deps $(EE_BUILD)/base-image.stamp
 	echo "built $(EE_IMAGE) in $$(( $$(date +%s) - start )) s: $$(podman image inspect --format '{{.Size}}' $(EE_IMAGE) | numfmt --to=si)B"
 
 ee-test: ee
-	@export KSEF_RUN_ID="ee-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; trap 'rc=130' INT TERM; \
+	@export KSEF_RUN_ID="ee-$$$$-$$(date +%s%N)"; rc=0; trap 'rc=130' INT TERM; \
 	KSEF_EE=1 $(PY) -m pytest tests/ee $(PYTEST_ARGS) || rc=$$?; \
-	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 sanity: venv system-deps
 	scripts/ansible_test.sh sanity
@@ -141,9 +142,9 @@ docs: venv
 	scripts/build_docs.sh
 
 bench: venv
-	@export KSEF_RUN_ID="bench-$$$$-$$(date +%s%N)"; started=$$(date +%s); rc=0; trap 'rc=130' INT TERM; \
+	@export KSEF_RUN_ID="bench-$$$$-$$(date +%s%N)"; rc=0; trap 'rc=130' INT TERM; \
 	$(PY) bench/run.py $(BENCH_ARGS) || rc=$$?; \
-	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" "$$started" --by-command || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
+	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 emulator: venv
 	$(PY) -m ksef_emulator --host 127.0.0.1 --port 8080 --state-dir build/emulator-state

@@ -64,6 +64,17 @@ if [ "$command" = units ]; then
     fi
 fi
 
+# ansible-test runs unit tests without the caller's environment, so the run's mark (KSEF_RUN_ID, which
+# scripts/leftovers.py finds its processes by) reaches the servers they start through this file of the copy
+# (tests/support/processes.py reads it). Outside a marked run no stale mark is left.
+run_id_file="$collection/tests/output/ksef-run-id"
+if [ -n "${KSEF_RUN_ID:-}" ]; then
+    mkdir -p "$(dirname "$run_id_file")"
+    printf '%s\n' "$KSEF_RUN_ID" > "$run_id_file"
+else
+    rm -f "$run_id_file"
+fi
+
 cd "$collection"
 export PATH="$VENV_BIN:$PATH"
 start=$(date +%s)

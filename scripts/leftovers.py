@@ -1,12 +1,15 @@
-"""Fail when a test run left a server behind: `make test`, `make demo` and `make bench` end with it.
+"""Fail when a run left a process behind: `make test`, `make demo` and `make bench` end with it.
 
-A run marks itself with KSEF_RUN_ID in the environment (the Makefile sets it); every process a test starts
-inherits it, ansible-test's children included. Any process still carrying the mark once the run is over was
-left behind: it is listed, terminated, and the check fails. Servers started under ansible-test's sanitised
-environment are found by what they run (our servers' command lines) and by having started during the run.
+A run marks itself with KSEF_RUN_ID in the environment (the Makefile sets it); every process it starts
+inherits the mark. Servers started under ansible-test, whose unit tests run in an environment of its own,
+are marked by tests/support/processes.py from the run id scripts/ansible_test.sh writes into its copy of the
+collection. Any process still carrying the mark once the run is over was left behind: it is listed,
+terminated, and the check fails.
 
-Usage: python scripts/leftovers.py RUN_ID STARTED_EPOCH [--by-command]
-(--by-command also takes our servers started since STARTED_EPOCH: only for a check after the whole run)
+Only the mark counts: never a command name or a start time, so a server somebody else started (their own
+emulator, another checkout's test run) is never touched, whatever it runs and whenever it started.
+
+Usage: python scripts/leftovers.py RUN_ID
 """
 from __future__ import annotations
 
@@ -16,25 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-# What our tests and scripts start: the emulator, moto, proxies, OpenBao.
-SERVER_MARKERS = ("ksef_emulator", "moto_server.py", "_fault_proxy", "bao server")
 
-
-def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    return 0.0
-
-
-def _started(pid: str, boot: float, ticks: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return boot + int(fields[19]) / ticks  # field 22 of stat: start time in clock ticks since boot
-
-
-def leftovers(run_id: str, since: float, by_command: bool = False) -> list[tuple[int, str]]:
+def leftovers(run_id: str) -> list[tuple[int, str]]:
+    """(pid, command line) of every process but this one and its parent that carries the run's mark."""
     mine = {os.getpid(), os.getppid()}
-    boot, ticks = _boot_time(), os.sysconf("SC_CLK_TCK")
+    mark = f"KSEF_RUN_ID={run_id}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) in mine:
@@ -42,32 +31,36 @@ def leftovers(run_id: str, since: float, by_command: bool = False) -> list[tuple
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-            started = _started(entry.name, boot, ticks)
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue  # gone meanwhile, or not ours to read
-        marked = f"KSEF_RUN_ID={run_id}".encode() in environ
-        server = by_command and any(marker in command for marker in SERVER_MARKERS) and started >= since - 1
-        if (marked or server) and "leftovers.py" not in command:
+        if mark in environ and "leftovers.py" not in command:
             found.append((int(entry.name), command))
     return found
 
 
-def main() -> int:
-    run_id, since = sys.argv[1], float(sys.argv[2])
-    found = leftovers(run_id, since, by_command="--by-command" in sys.argv[3:])
+def _signal(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except OSError:
+        pass  # gone already
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not argv[0]:
+        print("usage: python scripts/leftovers.py RUN_ID", file=sys.stderr)
+        return 2
+    run_id = argv[0]
+    found = leftovers(run_id)
     for pid, command in found:
         print(f"left behind: pid {pid}: {command[:200]}", file=sys.stderr)
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
+        _signal(pid, signal.SIGTERM)
     if found:
-        time.sleep(2)
-        for pid, _command in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        # Only what still carries the mark gets SIGKILL: a pid that ended meanwhile may be somebody else's now.
+        deadline = time.monotonic() + 5
+        while (remaining := leftovers(run_id)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid, _command in remaining:
+            _signal(pid, signal.SIGKILL)
         print(f"{len(found)} process(es) outlived the run (now stopped)", file=sys.stderr)
         return 1
     print("no process left behind")
@@ -75,4 +68,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

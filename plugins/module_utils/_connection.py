@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint
 from ansible_collections.ksef.credentials.plugins.module_utils._text import has_space_or_unprintable
 
 # Base URLs of the public KSeF 2.0 environments (srodowiska.md).
@@ -50,8 +51,10 @@ CONNECTION_ARGUMENT_SPEC = dict(
 CONNECTION_MUTUALLY_EXCLUSIVE = [("environment", "api_url")]
 
 # The OpenAPI patterns (components.schemas.Nip / InternalId) on top of the checksum.
-_NIP_PATTERN = re.compile(r"^[1-9]((\d[1-9])|([1-9]\d))\d{7}$")
-_INTERNAL_ID_PATTERN = re.compile(r"^(\d{10})-(\d{5})$")
+# [0-9], not \d or str.isdigit(): those take every Unicode digit, which KSeF does not.
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
+_NIP_PATTERN = re.compile(r"^[1-9](([0-9][1-9])|([1-9][0-9]))[0-9]{7}$")
+_INTERNAL_ID_PATTERN = re.compile(r"^([0-9]{10})-([0-9]{5})$")
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
 
@@ -71,7 +74,7 @@ class KsefContext:
 
 def nip_checksum_ok(nip):
     """True when `nip` is 10 digits whose weighted sum mod 11 equals the last digit (10 is never valid)."""
-    if not (isinstance(nip, str) and len(nip) == 10 and nip.isdigit()):
+    if not (isinstance(nip, str) and _TEN_DIGITS.fullmatch(nip)):
         return False
     check = sum(int(d) * w for d, w in zip(nip, _NIP_WEIGHTS)) % 11
     return check != 10 and check == int(nip[9])
@@ -79,8 +82,8 @@ def nip_checksum_ok(nip):
 
 def _nip_problem(nip):
     """Why `nip` is not a valid NIP, or None."""
-    if not (len(nip) == 10 and nip.isdigit()):
-        return "must be exactly 10 digits (no dashes, spaces or PL prefix)"
+    if not _TEN_DIGITS.fullmatch(nip):
+        return "must be exactly 10 digits (no dashes, spaces or PL prefix)" + ascii_digits_hint(nip)
     if not nip_checksum_ok(nip):
         return "has a wrong check digit (weights 6,5,7,2,3,4,5,6,7; sum mod 11 must equal the last digit)"
     if not _NIP_PATTERN.match(nip):

@@ -1,17 +1,23 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Human durations for rotate_after and revoke_previous_after: 90d, 12h, 30m, 45s, 2w, 1d12h, or seconds."""
+"""Human durations for rotate_after, revoke_previous_after and renew_before: 90d, 12h, 30m, 45s, 2w, 1d12h, or
+seconds. Written with the ASCII digits 0-9 only (see _numbers.py: Python's int() takes other digits too)."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+)([wdhms])")
-_WHOLE = re.compile(r"^(?:\d+[wdhms])+$")
+# [0-9], not \d: \d matches every Unicode digit.
+_SECONDS = re.compile(r"[0-9]+")
+_PART = re.compile(r"([0-9]+)([wdhms])")
+_WHOLE = re.compile(r"(?:[0-9]+[wdhms])+")
+_EXPECTED = "expected a duration such as 90d, 12h, 30m, 45s, 2w or 1d12h (the ASCII digits 0-9 and a unit), got %r"
 
 
 class DurationError(KsefConfigError, ValueError):
@@ -39,14 +45,16 @@ def parse(value, option: str = "duration") -> timedelta | None:
     if isinstance(value, bool):
         raise DurationError(option, "expected a duration such as 90d, 12h or 30m, got %r" % (value))
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DurationError(option, "expected a duration such as 90d, 12h or 30m, got %r" % (value))
         if value < 0:
             raise DurationError(option, "a duration cannot be negative, got %r" % (value))
         return _bounded(value, option, value)
     text = str(value).strip().lower().replace(" ", "")
-    if text.isdigit():
+    if _SECONDS.fullmatch(text):
         return _bounded(int(text), option, value)
     if not _WHOLE.fullmatch(text):
-        raise DurationError(option, "expected a duration such as 90d, 12h, 30m, 45s, 2w or 1d12h, got %r" % (value))
+        raise DurationError(option, _EXPECTED % (value,) + ascii_digits_hint(str(value)))
     seen = set()
     seconds = 0
     for amount, unit in _PART.findall(text):

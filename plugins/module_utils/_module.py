@@ -16,6 +16,7 @@ any API call, registers every runtime secret in `no_log_values`, and opens/close
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import traceback
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _token_auth_end
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
@@ -41,6 +43,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._connection impor
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import check_params as check_number_params
 from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import create_limiter
 
 
@@ -90,6 +93,20 @@ class KsefModule(AnsibleModule):
                 value = getattr(self.ksef_auth, option)
                 if value and not _xades.looks_like_content(value):
                     self.no_log_values.discard(value)
+
+    def _load_params(self):
+        """The raw arguments, read by AnsibleModule before it converts them: a number option written as text must
+        use the ASCII digits 0-9 (Ansible's int() would read "١٢٠" as 120 and fail on "1²" naming no option)."""
+        super()._load_params()
+        try:
+            check_number_params(self.argument_spec, self.params)
+        except KsefConfigError as exc:
+            # Failing before AnsibleModule's own validation: learn the no_log values from it first (on a copy), so
+            # the failure's invocation hides every secret of the arguments as usual.
+            checked = ModuleArgumentSpecValidator(self.argument_spec).validate(copy.deepcopy(self.params))
+            self.no_log_values.update(checked._no_log_values)
+            self._set_internal_properties()  # what fail_json needs (check mode, verbosity) from the raw arguments
+            self.fail_from(exc)
 
     def _forget_arguments_on_disk(self):
         """Without pipelining, Ansible copies this module, its arguments included (a login token, a store's

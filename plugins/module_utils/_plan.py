@@ -53,6 +53,7 @@ class Step:
     reference_number: str | None = None
     stores: tuple = ()  # labels the step writes (issue, copy) or empties (purge)
     source: str | None = None  # COPY: label of a store that holds the current value
+    until: str | None = None  # RETAIN of a superseded credential: when it is due for revocation (ISO 8601)
 
     def as_result(self) -> dict:
         return {"action": self.action, "reason": self.reason, "reference_number": self.reference_number}
@@ -100,7 +101,10 @@ def supersede(reference: str, successor: str, due, now, grace: str | None, noun:
     if now >= due:
         return Step(REVOKE, "superseded by %s" % successor, reference)
     return Step(
-        RETAIN, "previous %s kept until %s (revoke_previous_after %s)" % (noun, due.isoformat(), grace), reference
+        RETAIN,
+        "previous %s kept until %s (revoke_previous_after %s)" % (noun, due.isoformat(), grace),
+        reference,
+        until=due.isoformat(),
     )
 
 

@@ -31,17 +31,30 @@ SCHEMA_VERSION = 1
 LIVE = ("Pending", "Active")
 # `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`: what a token value looks like anywhere in a text.
 _TOKEN_VALUE = re.compile(r"[^|\s\"',;]+\|[^|\s\"',;]+\|[0-9a-fA-F]{64}")
+# One row per token and per KSeF certificate of every context; `credential` says which. A certificate row fills
+# serial_number, certificate_type, certificate_name (its name in KSeF), subject, valid_from, valid_to and
+# days_to_expiry, and `created` with the time it was requested; a token row fills reference_number, permissions,
+# author and the token clocks.
 CSV_COLUMNS = (
+    "environment",
     "host",
     "context",
+    "credential",
     "reference_number",
+    "serial_number",
     "name",
     "managed",
     "declared",
     "status",
     "permissions",
+    "certificate_type",
+    "certificate_name",
     "author",
+    "subject",
     "created",
+    "valid_from",
+    "valid_to",
+    "days_to_expiry",
     "last_used",
     "age_days",
     "unused_days",
@@ -80,10 +93,19 @@ class UnsafeReportError(KsefError, ValueError):
 
 
 def environment_of(api_url: str | None) -> str:
+    """test, demo or prod for a public KSeF URL; any other URL (an emulator, a proxy) names itself."""
     for name, url in ENVIRONMENTS.items():
         if api_url and api_url.rstrip("/") == url:
             return name
-    return "custom" if api_url else "unknown"
+    return api_url.rstrip("/") if api_url else "unknown"
+
+
+def environment_name(given: str | None, api_url: str | None) -> str:
+    """The environment a context is reported under: the name the play gave (a URL given as the name is treated as
+    the URL), else the one of the URL it was scanned at."""
+    if given:
+        return environment_of(given) if "://" in given else given
+    return environment_of(api_url)
 
 
 def _certificate_part(scan) -> tuple[list, list, str | None]:
@@ -106,8 +128,9 @@ def _certificate_summary(certificates, findings) -> dict:
     }
 
 
-def _context_entry(host: str, scan: dict, certificate_scan=None) -> dict:
+def _context_entry(host: str, scan: dict, certificate_scan=None, environment: str | None = None) -> dict:
     entry = _token_entry(host, scan)
+    entry["environment"] = environment_name(environment, entry["api_url"])
     certificates, findings, error = _certificate_part(certificate_scan)
     entry.update(certificates=certificates, certificate_findings=findings, certificate_error=error)
     entry["summary"].update(_certificate_summary(certificates, findings))
@@ -168,21 +191,31 @@ def build(
     environment: str | None = None,
     title: str | None = None,
     certificate_scans: dict | None = None,
+    environments: dict | None = None,
 ) -> dict:
     """scans: host -> registered token_info result (failed or skipped results become an entry with `error`);
-    certificate_scans: host -> registered certificate_info result of the subject that host logs in as."""
+    certificate_scans: host -> registered certificate_info result of the subject that host logs in as;
+    environments: host -> the environment that host is reported under (test, demo, prod, or a name or URL of one's
+    own); a host not named there gets `environment`, else the environment of the URL it was scanned at."""
     certificate_scans = certificate_scans or {}
-    contexts = [_context_entry(host, scans[host], certificate_scans.get(host)) for host in sorted(scans)]
+    environments = environments or {}
+    contexts = [
+        _context_entry(host, scans[host], certificate_scans.get(host), environments.get(host) or environment)
+        for host in sorted(scans)
+    ]
+    contexts.sort(key=lambda c: (_environment_order(c["environment"]), c["host"]))
     urls = sorted({c["api_url"] for c in contexts if c["api_url"]})
+    names = sorted({c["environment"] for c in contexts}, key=_environment_order)
     if not environment:
-        names = sorted({environment_of(u) for u in urls})
-        environment = ", ".join(names) if names else "unknown"
+        # A context that failed before naming its URL says nothing about where the others were scanned.
+        environment = ", ".join(n for n in names if n != "unknown") or "unknown"
     totals = {kind: sum(c["summary"]["findings"][kind] for c in contexts) for kind in _drift.KINDS}
     return {
         "schema_version": SCHEMA_VERSION,
         "title": title or "KSeF token audit",
         "generated_at": generated_at,
         "environment": environment,
+        "environments": names,
         "api_urls": urls,
         "summary": {
             "contexts": len(contexts),
@@ -204,6 +237,12 @@ def build(
         },
         "contexts": contexts,
     }
+
+
+def _environment_order(name: str) -> tuple:
+    """test, demo, prod first, in the order a change travels through them; then any other name."""
+    order = list(ENVIRONMENTS)
+    return (order.index(name), "") if name in order else (len(order), name)
 
 
 VOLATILE = ("generated_at", "scanned_at")
@@ -261,19 +300,23 @@ def _cell(value) -> str:
 
 
 def to_csv(report: dict) -> str:
-    """One row per token, every context; lists are space-separated."""
+    """One row per token and one per KSeF certificate, every context; lists are space-separated."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for ctx in report["contexts"]:
+        where = dict(environment=ctx["environment"], host=ctx["host"], context=context_label(ctx["context"]))
         for token in ctx["tokens"]:
             author = token.get("author") or {}
             row = dict(
                 token,
-                host=ctx["host"],
-                context=context_label(ctx["context"]),
+                **where,
+                credential="token",
                 author="%s:%s" % (author.get("type"), author.get("value")) if author.get("value") else None,
             )
+            writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
+        for certificate in ctx["certificates"]:
+            row = dict(certificate, **where, credential="certificate", created=certificate.get("requested"))
             writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
     return check_clean(out.getvalue())
 

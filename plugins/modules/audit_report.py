@@ -10,7 +10,10 @@ version_added: 0.1.0
 description:
   - Gathers the results of M(ksef.credentials.token_info) for every company of a run into one report and writes
     C(report.json) (schema C(docs/report.schema.json)), C(report.html) (a self-contained page with sortable
-    tables, no external assets) and C(report.csv) (one row per token) into O(dest).
+    tables and an environment filter, no external assets) and C(report.csv) (one row per token and per KSeF
+    certificate) into O(dest).
+  - The scans of several environments (TEST, DEMO, PROD) combine into one report; each company is listed with the
+    environment it was scanned in (O(environments)).
   - Makes no KSeF call. Run it once per play on the controller, for example with C(run_once) and
     delegated to C(localhost), after C(token_info) ran on every host.
   - A report holds reference numbers and metadata only. The module refuses to write a report that contains
@@ -43,10 +46,22 @@ options:
         expiry and stores, and their findings, are listed next to its tokens.
       - Not set means a report of tokens only.
     type: dict
+  environments:
+    description:
+      - The environment each host is reported under (host -> name), so that the scans of several environments
+        combine into one report with the environment as a column and a filter.
+      - A name such as V(test), V(demo), V(prod) or one of your own (V(staging)), or an API URL, which is reported as
+        the environment it belongs to (V(test), V(demo), V(prod)) or, for another URL (an emulator, a proxy), as the
+        URL itself.
+      - A host not named here gets O(environment), else the environment of the API URL it was scanned at.
+    type: dict
+    version_added: 0.2.0
   environment:
     description:
-      - The environment named in the report. Not set means the one matching the scanned API URL
-        (V(test), V(demo), V(prod) or V(custom)).
+      - The environment of every host not named in O(environments), and the environment named at the top of the
+        report.
+      - Not set means the environment of each host's API URL (V(test), V(demo), V(prod), or the URL itself for
+        another one), and at the top of the report every environment of its hosts.
     type: str
   title:
     description:
@@ -85,6 +100,14 @@ EXAMPLES = r"""
   ksef.credentials.audit_report:
     dest: /srv/audit/ksef
     scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scan'))) }}"
+  run_once: true
+  delegate_to: localhost
+
+- name: One report of the hosts of every environment (acme-test, acme-demo, acme-prod, ...)
+  ksef.credentials.audit_report:
+    dest: /srv/audit/ksef
+    scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scan'))) }}"
+    environments: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_environment'))) }}"
   run_once: true
   delegate_to: localhost
 """
@@ -139,6 +162,7 @@ def main():
             dest=dict(type="path", required=True),
             scans=dict(type="dict", required=True),
             certificate_scans=dict(type="dict"),
+            environments=dict(type="dict"),
             environment=dict(type="str"),
             title=dict(type="str", default="KSeF token audit"),
             formats=dict(type="list", elements="str", choices=list(RENDERERS), default=list(RENDERERS)),
@@ -156,6 +180,7 @@ def main():
         environment=params.get("environment"),
         title=params.get("title"),
         certificate_scans=params.get("certificate_scans"),
+        environments=params.get("environments"),
     )
     # Unchanged content keeps the times of the report already written: a rerun changes no file.
     previous = os.path.join(params["dest"], "report.json")

@@ -102,13 +102,16 @@ def test_json_report_validates_and_every_company_has_every_finding(reports):
         assert entry["summary"]["tokens"] == 5  # live tokens only: the revoked archiver is left out
     assert by_host["company-4-revoked"]["error"] and by_host["company-4-revoked"]["tokens"] == []
     assert document["summary"]["contexts"] == 4 and document["summary"]["contexts_failed"] == 1
-    assert document["environment"] == "custom"
+    # An emulator is no public environment: the report names it by its URL.
+    api_url = reports["companies"]["company-1"].emulator.api_url
+    assert document["environment"] == api_url and document["environments"] == [api_url]
+    assert {c["environment"] for c in document["contexts"]} == {api_url}
 
 
 def test_csv_has_one_row_per_token(reports):
     with open(reports["dir"] / "report.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 15
+    assert len(rows) == 15 and {r["credential"] for r in rows} == {"token"}
     company = reports["companies"]["company-2"]
     row = next(r for r in rows if r["reference_number"] == company.erp["referenceNumber"])
     assert row["host"] == "company-2" and row["name"] == "erp-sender" and row["rotation_due"] == "true"
@@ -158,7 +161,7 @@ def test_html_report_in_headless_chromium(reports, browser, output_dir):
     assert browser.find_element(By.ID, "count-contexts").text == "4"
     assert browser.find_element(By.ID, "count-tokens").text == "15"
     assert browser.find_element(By.ID, "count-findings").text == str(document["summary"]["findings_total"])
-    assert browser.find_element(By.ID, "environment").text == "custom"
+    assert browser.find_element(By.ID, "environment").text == document["environment"]
     assert browser.find_element(By.ID, "generated-at").get_attribute("datetime") == document["generated_at"]
     companies = browser.find_elements(By.CSS_SELECTOR, "#summary tbody tr.company")
     assert len(companies) == 4 and all("has-findings" in row.get_attribute("class") for row in companies)
@@ -190,6 +193,15 @@ def test_html_report_in_headless_chromium(reports, browser, output_dir):
     name_header.click()
     names = [n.lower() for n in _column(browser, "tokens", "Name")]
     assert names == sorted(names)
+
+    # Every table fits a 1400 px window: nothing scrolls sideways.
+    browser.set_window_size(1400, 1000)
+    widths = browser.execute_script(
+        "return {page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,"
+        " tables: Array.from(document.querySelectorAll('table')).map(t => [t.id, t.getBoundingClientRect().right])}")
+    assert widths["window"] > 1300 and widths["page"] <= widths["window"], widths
+    assert all(table[1] <= widths["window"] for table in widths["tables"]), widths
+    browser.set_window_size(1600, 1400)
 
     # Back to the order of seriousness for the picture: sort findings by severity.
     next(th for th in browser.find_elements(By.CSS_SELECTOR, "#findings thead th") if th.text.startswith("Severity")).click()

@@ -218,6 +218,80 @@ def test_enroll_rerun_login_with_it_audit_change_type_and_revoke(subject, run_pl
     assert after["summary"]["errors"] == 3
 
 
+# Logged in with the managed certificate itself: a plan that renews at every run, a revoke of it, a prune of it.
+LOCKOUT_PLAYBOOK = """
+- name: What a run logged in with a managed certificate must not do to it
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/ksef.credentials.ksef:
+      api_url: "{{ api_url }}"
+      context: {nip: "{{ nip }}"}
+      auth: {certificate: "{{ login_certificate }}", private_key: "{{ login_key }}"}
+  tasks:
+    - name: Plan with renew_before longer than the validity KSeF gives
+      ksef.credentials.certificate:
+        name: automation-login
+        renew_before: 3650d
+        store: "{{ stores }}"
+      check_mode: true
+
+    - name: Revoke the certificate the run logs in with
+      ksef.credentials.certificate:
+        name: automation-login
+        state: absent
+        store: "{{ stores }}"
+      ignore_errors: true
+
+    - name: Prune it as no longer declared
+      ksef.credentials.certificates:
+        exclusive: managed
+        certificates: []
+      ignore_errors: true
+
+    - name: Revoke it on purpose
+      ksef.credentials.certificate:
+        name: automation-login
+        state: absent
+        force: true
+        store: "{{ stores }}"
+"""
+
+
+def test_a_run_never_locks_itself_out_and_a_validity_within_renew_before_warns(subject, run_playbook, emulator):
+    run_playbook(PLAYBOOK, dict(subject.vars, stores=subject.stores(pkcs12_too=False)))
+    serial = subject.held_serial()
+    # From here on the run logs in with the managed certificate itself, read from its own store.
+    managed = dict(subject.vars, stores=subject.stores(pkcs12_too=False), login_certificate=str(subject.pem),
+                   login_key=str(subject.pem))
+    emulator.reset_stats()
+    run = run_playbook(LOCKOUT_PLAYBOOK, managed)
+
+    # KSeF issues certificates for two years: with renew_before 3650d every run would renew, and says so.
+    assert run.task("Plan with renew_before longer than the validity KSeF gives")["actions"][0]["action"] == "renew"
+    warning = " ".join((run.stdout + run.stderr).split())
+    assert "certificate automation-login: KSeF issues it valid for 730d" in warning, run.stderr[-3000:]
+    assert "not longer than renew_before 3650d, so every run renews it; set renew_before below 730d" in warning
+
+    statuses = {r["task"]: r["status"] for r in run.results}
+    refused = run.task("Revoke the certificate the run logs in with")
+    assert statuses["Revoke the certificate the run logs in with"] == "failed" and refused["option"] == "force", refused
+    assert f"certificate {serial}, which this run logs in with (auth), would be revoked" in refused["msg"]
+    assert "set force: true to revoke it anyway" in refused["msg"]
+    pruned = run.task("Prune it as no longer declared")
+    assert statuses["Prune it as no longer declared"] == "failed" and pruned["option"] == "exclusive", pruned
+    assert "'automation-login' is no longer declared" in pruned["msg"]
+    assert "declare 'automation-login' again to keep it" in pruned["msg"]
+    # The refusals sent nothing that changes: one revoke, the forced one, reached KSeF.
+    operations = emulator.stats()["operations"]
+    assert not [op for op in operations if "enrollments" in op], operations
+    assert sum(n for op, n in operations.items() if "revoke" in op) == 1, operations
+
+    forced = run.task("Revoke it on purpose")
+    assert [(a["action"], a["reference_number"]) for a in forced["actions"]] == [("revoke", serial), ("purge", None)]
+    assert subject.certificates()[serial]["status"] == "Revoked" and not subject.pem.exists()
+
+
 def test_a_ksef_token_login_is_refused_before_any_request(subject, run_playbook, emulator):
     emulator.reset_stats()
     failed = run_playbook(PLAYBOOK, dict(subject.vars, login_auth={"ksef_token": "not-used"}), expect_rc=2)
@@ -269,10 +343,15 @@ def test_renewal_before_expiry_never_interrupts_a_client(subject, run_playbook, 
     try:
         client.wait_for(old)
         emulator.admin("POST", f"certificates/{old}/age", json={"expires_in": 10 * 86400}).raise_for_status()
-        renewed = run_playbook(PLAYBOOK, base).task(TASK)
+        renewing = run_playbook(PLAYBOOK, base, diff=True)
+        renewed = renewing.task(TASK)
         new = renewed["serial_number"]
         assert [(a["action"], a["reference_number"]) for a in renewed["actions"]] == [("renew", new), ("retain", old)]
         assert "within renew_before 30d" in renewed["actions"][0]["reason"]
+        # The printed plan (no -v) says until when the old certificate logs in.
+        printed = " ".join(renewing.stdout.split())
+        assert f"; the old one, {old}, stays valid until " in printed and "Plan: 1 to renew. Old ones: 1 kept until " \
+            in printed, renewing.stdout[-3000:]
         client.wait_for(new)
         assert subject.active() == {old, new}  # the grace period: both log in
 

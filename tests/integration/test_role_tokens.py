@@ -282,12 +282,15 @@ def test_a_reviewed_plan_is_applied_exactly_per_company_or_refused_naming_what_m
                          "format": "env", "key": "KSEF_ARCHIVE_TOKEN"}]}]
     before = {host: {t["referenceNumber"] for t in companies.tokens(host)} for host in HOSTS}
     planned = companies.converge(check=True, diff=True, ksef_tokens=wider, ksef_plan_dir=str(plans))
-    assert planned.stdout.count("Plan: 1 to replace.") == 3
+    # Without -v, the printed plan says what the replace does to the token in use: revoked in this run.
+    assert planned.stdout.count("Plan: 1 to replace. Old ones: 1 revoked in this run.") == 3
+    assert planned.stdout.count("the old one, ") == 3
     for host in HOSTS:
         saved = json.loads((plans / f"{host}.json").read_text())
         assert [(row["name"], row["action"]) for row in saved["plan"]] == [
             ("erp-sender", "keep"), ("archive", "replace"), ("archive", "revoke")]
-        assert saved["context"] == f"Nip:{companies.nips[host]}" and saved["plan_text"][-1] == "Plan: 1 to replace."
+        assert saved["context"] == f"Nip:{companies.nips[host]}" and saved["plan_text"][-1] == (
+            "Plan: 1 to replace. Old ones: 1 revoked in this run.")
         assert saved["after"]["archive"]["permissions"] == ["InvoiceRead", "InvoiceWrite"]
         text = (plans / f"{host}.json").read_text()
         for secret in [companies.managers[host]["token"]] + [p.read_text() for p in companies.store_dir.glob(f"{host}-*")]:

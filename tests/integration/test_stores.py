@@ -125,9 +125,13 @@ def test_after_the_grace_period_the_revoked_value_leaves_vault_and_secrets_manag
     secretsmanager = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name=REGION)
     run_playbook(PLAYBOOK, extra, env=env)
     old = vault_server.data("ksef/erp")["token"]
-    rotated = run_playbook(PLAYBOOK, {**extra, "rotate": True, "revoke_previous_after": "1s"}, env=env)
+    rotated = run_playbook(PLAYBOOK, {**extra, "rotate": True, "revoke_previous_after": "1s"}, env=env, diff=True)
     actions = [a["action"] for a in rotated.task("Declare the token")["actions"]]
     assert actions == ["rotate", "retain"], actions
+    # The printed plan (no -v) says until when the old token stays valid.
+    printed = " ".join(rotated.stdout.split())
+    assert f"; the old one, {old.split('|')[0]}, stays valid until " in printed, rotated.stdout[-3000:]
+    assert "Plan: 1 to rotate. Old ones: 1 kept until " in printed
     # during the grace period the previous value is still reachable where its users look for it
     assert secretsmanager.get_secret_value(SecretId="ksef/erp", VersionStage="AWSPREVIOUS")["SecretString"] == old
     assert vault_server.server.version_data("ksef/erp", 1) == {"token": old}
@@ -163,3 +167,41 @@ def test_aws_credentials_as_options_and_the_documented_iam_policy_through_a_play
     allowed = run_playbook(PLAYBOOK, {**extra, "stores": [{**store, **aws_iam["allowed"]}]}, env=env, verbosity=3)
     assert allowed.task("Declare the token")["changed"] and len(created()) == 1
     assert aws_iam["allowed"]["secret_key"] not in allowed.stdout + allowed.stderr
+
+
+SHARED_FILES = Path(__file__).parent / "playbooks" / "stores" / "shared_files.yml"
+PARALLEL_HOSTS = 10
+
+
+def test_parallel_hosts_writing_keys_of_one_shared_file_lose_none(emulator, context, run_playbook, tmp_path):
+    """Ten forks write their own key of the same yaml, env and ansible-vault file at once: every write holds the
+    file's lock across its read-modify-write, so every key ends up holding its host's live token."""
+    nip, manager_token = context
+    password_file = tmp_path / "vault.pass"
+    password_file.write_text("shared file vault password\n")
+    hosts = [f"writer_{n}" for n in range(PARALLEL_HOSTS)]
+    inventory = tmp_path / "writers.ini"
+    inventory.write_text("\n".join(f"{host} ansible_connection=local" for host in hosts) + "\n")
+    extra = {"api_url": emulator.api_url, "nip": nip, "manager_token": manager_token, "shared_dir": str(tmp_path),
+             "vault_password_file": str(password_file)}
+    result = run_playbook(SHARED_FILES, extra, inventory=inventory, extra_args=["-f", str(PARALLEL_HOSTS)],
+                          env={"KSEF_LOCK_DIR": str(tmp_path / "locks")})
+    assert sum(1 for r in result.results if r["result"].get("changed")) == PARALLEL_HOSTS, result.stdout[-3000:]
+
+    listed = emulator.admin("GET", "tokens", params={"context": f"Nip:{nip}"}).json()["tokens"]
+    live = {t["referenceNumber"]: t["description"] for t in listed if t["status"] == "Active"}
+    view = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file",
+                           str(password_file), str(tmp_path / "shared-vault.yml")], capture_output=True, text=True,
+                          check=True)
+    held = {
+        "yaml": yaml.safe_load((tmp_path / "shared.yml").read_text()),
+        "env": dict(line.split("=", 1) for line in (tmp_path / "shared.env").read_text().splitlines()),
+        "ansible-vault": yaml.safe_load(view.stdout),
+    }
+    for form, keys in held.items():
+        assert len(keys) == PARALLEL_HOSTS, f"{form}: {sorted(keys)}"
+    for host in hosts:
+        values = {held["yaml"][host], held["env"][f"KSEF_{host.upper()}"], held["ansible-vault"][host]}
+        assert len(values) == 1, f"{host}: the three files hold different tokens"
+        reference = values.pop().split("|")[0]
+        assert reference in live and host in live[reference], f"{host}: the stored token is not its live token"

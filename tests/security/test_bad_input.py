@@ -114,6 +114,16 @@ def bad_input(emulator, tmp_path_factory):
     run.add("vault store without url", "store[0].url", "", store=[{"type": "hashicorp_vault", "path": "ksef/erp"}])
     run.add("duplicate store", "store[1]", "same place",
             store=[{"type": "file", "path": str(tmp / "a.token")}, {"type": "file", "path": str(tmp / "a.token")}])
+    # Numbers are read from the ASCII digits 0-9 only: int() would take the others, or fail naming no option.
+    run.add("duration with a superscript digit", "rotate_after", "'²' (U+00B2 SUPERSCRIPT TWO) is not an ASCII digit",
+            rotate_after="1²d")
+    run.add("number in Arabic-Indic digits", "wait_timeout", "(U+0661 ARABIC-INDIC DIGIT ONE) is not an ASCII digit",
+            wait_timeout="١٢٠")
+    run.add("store number in full-width digits", "store[0].timeout", "(U+FF13 FULLWIDTH DIGIT THREE)",
+            store=[{"type": "hashicorp_vault", "url": "http://127.0.0.1:9", "token": "x" * 20, "path": "ksef/erp",
+                    "timeout": "３０"}])
+    run.add("nip in Arabic-Indic digits", "context.nip", "(U+0665 ARABIC-INDIC DIGIT FIVE) is not an ASCII digit",
+            context={"nip": "٥٢٦٥٨٧٧٦٣٥"}, manager=False)
 
     return run
 
@@ -163,7 +173,9 @@ def _case_ids():
             "certificate unreadable", "wrong key passphrase", "certificate without identifier", "unreachable api",
             "wrong credentials", "permission the login lacks (26001)", "revoke without CredentialsManage (403)",
             "unknown store type", "store option missing",
-            "store directory missing", "vault store without url", "duplicate store"]
+            "store directory missing", "vault store without url", "duplicate store",
+            "duration with a superscript digit", "number in Arabic-Indic digits", "store number in full-width digits",
+            "nip in Arabic-Indic digits"]
 
 
 def test_every_case_is_covered(bad_input, outcome):

@@ -68,8 +68,27 @@ class CertificateKind(Kind):
         if module.ksef_auth.method == "ksef_token":
             raise KsefConfigError("auth.ksef_token", "auth.ksef_token cannot manage certificates: " + _HOW_TO_LOG_IN)
 
+    def protected(self, module) -> set:
+        """The serial number of the certificate this run logged in with (auth.certificate or auth.pkcs12): revoking
+        it, and emptying the file it is read from, would lock this run's later tasks and every later run out, so
+        the planner refuses that unless the declaration says force: true."""
+        auth = getattr(module, "ksef_auth", None)
+        if auth is None or auth.method != "xades":
+            return set()
+        from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # a XAdES login loaded it
+
+        try:
+            credentials = _xades.load_signing_credentials(
+                auth.certificate, auth.private_key, auth.private_key_passphrase, auth.pkcs12, auth.pkcs12_passphrase
+            )
+        except KsefError:  # the login has just read the same files; gone since, there is nothing left to lock out
+            return set()
+        return {"%016X" % credentials.certificate.serial_number}
+
     def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
-        return certificate_plan.plan_subject(declared, live, holdings, now, exclusive=options.exclusive)
+        return certificate_plan.plan_subject(
+            declared, live, holdings, now, exclusive=options.exclusive, protected=frozenset(protected)
+        )
 
     def store_meta(self, declared, live, context: str) -> TokenMeta:
         return TokenMeta(

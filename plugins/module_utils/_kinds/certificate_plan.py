@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._certificate_bundle import DEFAULT_KEY_SIZES, KEY_TYPES
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint
 from ansible_collections.ksef.credentials.plugins.module_utils._plan import (
     ACTIVE,
     COPY,
@@ -152,8 +153,62 @@ def _days(delta: timedelta) -> str:
     return _durations.describe(rounded) or "0m"
 
 
-def plan(declared: Declared, certificates, holdings, now: datetime, margin: timedelta = ORPHAN_MARGIN) -> Plan:
-    """The steps that bring KSeF and the stores to the declared state for one name."""
+class LockoutError(KsefConfigError):
+    """A run would revoke the certificate it logs in with (and empty the stores it is read from)."""
+
+
+def _refuse_lockout(declared: Declared, live: list, protected, pruned: bool) -> None:
+    login = next((c.reference_number for c in live if c.reference_number in protected), None)
+    if login is None or declared.force:
+        return
+    consequence = (
+        "certificate %s, which this run logs in with (auth), would be revoked and its stores emptied: this run's "
+        "later tasks and every later run that logs in with it would be locked out" % login
+    )
+    if pruned:
+        raise LockoutError(
+            "exclusive",
+            "exclusive: managed: name %r is no longer declared, and %s; declare %r again to keep it, or revoke it on "
+            "purpose with state: absent and force: true" % (declared.name, consequence, declared.name),
+        )
+    raise LockoutError(
+        "force",
+        "%s: state is absent, and %s; set force: true to revoke it anyway (log in with another certificate or a "
+        "KSeF token afterwards), or log in with another certificate first" % (declared.name, consequence),
+    )
+
+
+def _validity_warning(declared: Declared, current) -> str | None:
+    """A certificate KSeF issues for less than renew_before is due at once: every run would renew it."""
+    validity = current.valid_to - current.valid_from
+    if validity > declared.renew_before:
+        return None
+    return (
+        "certificate %s: KSeF issues it valid for %s (%s to %s), not longer than renew_before %s, so every run renews "
+        "it; set renew_before below %s"
+        % (
+            declared.name,
+            _days(validity),
+            current.valid_from.isoformat(),
+            current.valid_to.isoformat(),
+            _durations.describe(declared.renew_before),
+            _days(validity),
+        )
+    )
+
+
+def plan(
+    declared: Declared,
+    certificates,
+    holdings,
+    now: datetime,
+    margin: timedelta = ORPHAN_MARGIN,
+    protected=frozenset(),
+    pruned: bool = False,
+) -> Plan:
+    """The steps that bring KSeF and the stores to the declared state for one name. `protected`: serial numbers of
+    the certificate this run logged in with, never revoked without declared.force (LockoutError); `pruned`: the name
+    is revoked because exclusive no longer finds it declared."""
     live = sorted(
         (c for c in certificates if c.status == ACTIVE and c.name == declared.name and c.valid_to > now),
         key=lambda c: (c.created, c.reference_number),
@@ -161,6 +216,7 @@ def plan(declared: Declared, certificates, holdings, now: datetime, margin: time
     )
     holdings = list(holdings)
     if declared.state == "absent":
+        _refuse_lockout(declared, live, protected, pruned)
         revokes = [Step(REVOKE, "state is absent", c.reference_number) for c in live]
         if declared.purge:
             filled = tuple(h.label for h in holdings if h.reference_number)
@@ -172,6 +228,7 @@ def plan(declared: Declared, certificates, holdings, now: datetime, margin: time
     current = next((c for c in live if c.reference_number in held), None) if holdings else (live[0] if live else None)
     labels = tuple(h.label for h in holdings)
     steps: list = []
+    warnings: list = []
     issue = None
     if current is None:
         if live:
@@ -195,6 +252,9 @@ def plan(declared: Declared, certificates, holdings, now: datetime, margin: time
     elif declared.renew:
         issue = Step(RENEW, "renewal requested (renew: true)", current.reference_number, stores=labels)
     elif now >= current.valid_to - declared.renew_before:
+        warning = _validity_warning(declared, current)
+        if warning:
+            warnings.append(warning)
         issue = Step(
             RENEW,
             "valid to %s, %s left, within renew_before %s"
@@ -263,22 +323,29 @@ def plan(declared: Declared, certificates, holdings, now: datetime, margin: time
             steps.append(
                 Step(REVOKE, "no store holds its private key (requested %s ago)" % _days(now - cert.created), ref)
             )
-    return Plan(declared, steps, current, live)
+    return Plan(declared, steps, current, live, warnings)
 
 
-def plan_subject(declared, certificates, holdings: dict, now: datetime, exclusive: str = "false") -> ContextPlan:
-    """Plan every declared certificate of the authenticated subject from one query of its certificates."""
+def plan_subject(
+    declared, certificates, holdings: dict, now: datetime, exclusive: str = "false", protected=frozenset()
+) -> ContextPlan:
+    """Plan every declared certificate of the authenticated subject from one query of its certificates.
+    `protected`: the serial numbers of the certificate this run logged in with (see plan)."""
     if exclusive not in EXCLUSIVE_CHOICES:
         raise ValueError("exclusive must be one of %s" % ", ".join(EXCLUSIVE_CHOICES))
     live = [c if isinstance(c, ActualCertificate) else ActualCertificate.from_api(c) for c in certificates]
     result = ContextPlan(declared={})
     for decl in declared:
-        result.declared[decl.name] = plan(decl, live, holdings.get(decl.name, []), now)
+        one = plan(decl, live, holdings.get(decl.name, []), now, protected=protected)
+        result.declared[decl.name] = one
+        result.warnings += one.warnings
     if exclusive == "managed":
         undeclared = sorted({c.name for c in live if c.name and c.status == ACTIVE} - set(result.declared))
         for name in undeclared:
             # Its stores are known only from a store template (the engine passes their holdings under its name).
-            gone = plan(Declared(name=name, state="absent"), live, holdings.get(name, []), now)
+            gone = plan(
+                Declared(name=name, state="absent"), live, holdings.get(name, []), now, protected=protected, pruned=True
+            )
             gone.steps = [
                 replace(
                     s,
@@ -328,7 +395,9 @@ def declare(options: dict) -> Declared:
         valid_from = _timestamps.parse_or_none(str(options["valid_from"]))
         if valid_from is None:
             raise KsefConfigError(
-                "valid_from", "valid_from must be an ISO 8601 date and time such as 2027-01-01T00:00:00Z"
+                "valid_from",
+                "valid_from must be an ISO 8601 date and time such as 2027-01-01T00:00:00Z"
+                + ascii_digits_hint(str(options["valid_from"])),
             )
     return Declared(
         name=name,
@@ -341,4 +410,5 @@ def declare(options: dict) -> Declared:
         valid_from=valid_from,
         revoke_previous_after=grace,
         purge=options.get("purge") is not False,
+        force=bool(options.get("force")),
     )

@@ -107,6 +107,16 @@ CERTIFICATE_SCHEMA = {
         "type": "bool",
         "default": True,
     },
+    "force": {
+        "description": [
+            "With O(@state=absent), also revoke the certificate this run logs in with (O(auth.certificate) or"
+            " O(auth.pkcs12)) and empty its stores. Without it such a run fails before any change, naming the"
+            " certificate: revoking it would lock the run's later tasks and every later run that logs in with it"
+            " out. A name that C(exclusive: managed) would revoke is refused the same way; declare it to keep it.",
+        ],
+        "type": "bool",
+        "default": False,
+    },
     "store": STORE_SCHEMA,
 }
 

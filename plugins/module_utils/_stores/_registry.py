@@ -9,6 +9,7 @@ import re
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import check_params as check_number_params
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._base import (
     Store,
     StoreConfigError,
@@ -108,6 +109,8 @@ def build_store(module, spec: dict, index: int, option: str = "store") -> Store:
     result = ArgumentSpecValidator(cls.argument_spec).validate(given)
     secrets = set(result._no_log_values)
     module.no_log_values.update(secrets)
+    # Before the validator's own errors: its int() reads other Unicode digits, or fails naming no character.
+    check_number_params(cls.argument_spec, given, error=lambda name, problem: StoreConfigError(f"{at}.{name}", problem))
     if result.errors.errors:
         message = remove_values(result.errors.messages[0], secrets)
         named = _option_in_message(message, cls.argument_spec)

@@ -5,20 +5,31 @@ ansible-vault encrypted.
 
 Writes are atomic in the style of community.crypto: a 0600 temp file in the same directory,
 fsync, then rename over the target, so a reader sees the old or the new file, never half of one.
+
+Several credentials may share one env/json/yaml file, each under its own key, and parallel runs (forks of one
+playbook, or separate runs on one host) may write them at once. Each write reads the file, changes its own key
+and replaces the file: without a lock, two such writes interleaved lose one of them. So every read-modify-write
+holds an exclusive `fcntl.flock` on a lock file next to the target (`.NAME.lock`, never removed: removing it
+would let two writers lock two different files), and checks under that lock that the file holds exactly what it
+wrote before letting go.
 """
 
 from __future__ import annotations
 
 import datetime
+import fcntl
 import grp
 import json
 import os
 import pwd
 import re
 import tempfile
+from contextlib import contextmanager
 from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint, not_ascii_digit
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
     AnsibleVault,
     VaultCommandError,
@@ -33,9 +44,13 @@ DEFAULT_KEYS = {"env": "KSEF_TOKEN", "json": "token", "yaml": "token"}
 # Both are matched whole (fullmatch): `$` would let a trailing newline through.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
+_NUMERIC_ID = re.compile(r"[0-9]+")  # not str.isdigit(): that is true of every Unicode digit
 _NAME_MAX = 255  # bytes in one path component (Linux NAME_MAX)
 # Permission bits of the group and of others: a secret file with any of them is shared.
 _SHARED_BITS = 0o077
+# How long a write waits for the other writers of its file: ten writers of one ansible-vault file (a decrypt and
+# an encrypt each, about a second under load) take seconds, never minutes.
+LOCK_TIMEOUT = 120.0
 
 
 def _env_line(key: str) -> re.Pattern:
@@ -173,8 +188,12 @@ class FileStore(Store):
         name = self.options.get(option)
         if not name:
             return -1
-        if name.isdigit():
+        if _NUMERIC_ID.fullmatch(name):
             return int(name)
+        if not_ascii_digit(name) is not None:  # str.isdigit() and int() take these, getpwnam() finds no one
+            raise self.config_error(
+                option, f"a numeric id is written with the ASCII digits 0-9, got {name!r}{ascii_digits_hint(name)}"
+            )
         try:
             return field(find(name))
         except KeyError:
@@ -331,21 +350,68 @@ class FileStore(Store):
         finally:
             os.close(dir_fd)
 
-    def _put(self, value: str | None) -> None:
-        current = self._read_text()
-        new_text = self._render(current, value)
-        if current is not None and new_text == current and self._is_encrypted() == (self._vault is not None):
-            self._apply_attributes()  # same content: only owner/group/mode may need fixing
-            return
-        self._make_backup()
-        if not new_text:  # nothing left to keep: the file goes
-            if current is not None:
-                os.unlink(self.path)
-            return
+    def lock_path(self) -> str:
+        directory, name = os.path.split(self.path)
+        return os.path.join(directory, f".{name}.lock")
+
+    @contextmanager
+    def _locked(self):
+        """Hold the file's write lock: the other writers of this file (other keys, other runs) wait."""
+        path, timeout = self.lock_path(), LOCK_TIMEOUT
         try:
-            self._replace(self._encode(new_text))
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise self.error(f"cannot write the file: {exc.strerror}") from None
+            raise self.error(f"cannot open the lock file {path}: {exc.strerror}") from None
+        try:
+            poller = Poller(timeout, first=0.05, factor=1.0, cap=0.05)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not poller.wait():
+                        raise self.error(
+                            f"another writer has held the lock {path} for more than {timeout:g} s; retry later"
+                        ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _put(self, value: str | None) -> None:
+        with self._locked():
+            current = self._read_text()
+            new_text = self._render(current, value)
+            if current is not None and new_text == current and self._is_encrypted() == (self._vault is not None):
+                self._apply_attributes()  # same content: only owner/group/mode may need fixing
+                return
+            self._make_backup()
+            if not new_text:  # nothing left to keep: the file goes
+                if current is not None:
+                    os.unlink(self.path)
+                return
+            data = self._encode(new_text)
+            try:
+                self._replace(data)
+            except OSError as exc:
+                raise self.error(f"cannot write the file: {exc.strerror}") from None
+            self._check_written(data)
+
+    def _check_written(self, data: bytes) -> None:
+        """Under the lock the file must hold exactly what this write put there: anything else means a writer that
+        does not take the lock replaced it, and one of the two writes is lost."""
+        try:
+            with open(self.path, "rb") as handle:
+                same = handle.read() == data
+        except OSError:
+            same = False
+        if not same:
+            raise self.error(
+                "another writer replaced the file while this write held its lock (a program that does not take "
+                f"{self.lock_path()}); one of the two writes may be lost: run again"
+            )
 
     def _is_encrypted(self) -> bool:
         try:

@@ -29,14 +29,46 @@ def test_each_change_is_one_line_naming_the_credential_and_the_summary_counts_th
                  "kept": [p.Holding("f:k", "K")]}, NOW, exclusive="managed")
     assert render.lines(cplan) == [
         "+ erp-sender: create (no active token named 'erp-sender')",
-        "~ archive: rotate (age 91d reached rotate_after 90d)",
+        "~ archive: rotate (age 91d reached rotate_after 90d); the old one, A, is revoked in this run once the new "
+        "one is stored",
         "-/+ reader: replace (permissions differ (InvoiceRead -> InvoiceRead,InvoiceWrite) and cannot be changed on "
-        "an existing token)",
+        "an existing token); the old one, R, is revoked in this run once the new one is stored",
         "- old-tool: revoke (not declared (exclusive: managed))",
-        "Plan: 1 to create, 1 to rotate, 1 to replace, 1 to revoke.",
+        "Plan: 1 to create, 1 to rotate, 1 to replace, 1 to revoke. Old ones: 2 revoked in this run.",
     ]
 
 
 def test_nothing_to_change_says_so_and_lists_no_kept_credential():
     cplan = p.plan_context([declared("kept")], [live("K", "kept")], {"kept": [p.Holding("f:k", "K")]}, NOW)
     assert render.lines(cplan) == ["Plan: no changes."]
+
+
+def test_a_rotation_with_a_grace_period_says_until_when_the_old_one_stays_valid():
+    cplan = p.plan_context(
+        [declared("archive", rotate_after=90 * D, revoke_previous_after=D), declared("reader", revoke_previous_after=D)],
+        [live("A", "archive", age=91 * D), live("R", "reader", perms=("InvoiceRead",))],
+        {"archive": [p.Holding("f:a", "A")], "reader": [p.Holding("f:r", "R")]}, NOW)
+    until = (NOW + D).isoformat()
+    assert render.lines(cplan) == [
+        "~ archive: rotate (age 91d reached rotate_after 90d); the old one, A, stays valid until %s, then the first "
+        "run after that revokes it" % until,
+        "-/+ reader: replace (permissions differ (InvoiceRead -> InvoiceRead,InvoiceWrite) and cannot be changed on "
+        "an existing token); the old one, R, stays valid until %s, then the first run after that revokes it" % until,
+        "Plan: 1 to rotate, 1 to replace. Old ones: 2 kept until %s." % until,
+    ]
+
+
+def test_a_certificate_renewal_says_when_the_old_certificate_is_revoked():
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan as c
+
+    def certificate(serial, left):
+        return c.ActualCertificate(serial, "Active", "Authentication", c.ksef_name("login"), NOW - 700 * D, NOW + left,
+                                   NOW - 700 * D)
+
+    due = c.plan_subject([c.Declared("login")], [certificate("S", 10 * D)], {"login": [p.Holding("f:s", "S")]}, NOW)
+    assert render.lines(due)[0].endswith("; the old one, S, is revoked in this run once the new one is stored")
+    graced = c.plan_subject([c.Declared("login", revoke_previous_after=2 * D)], [certificate("S", 10 * D)],
+                            {"login": [p.Holding("f:s", "S")]}, NOW)
+    assert render.lines(graced)[0].endswith("; the old one, S, stays valid until %s, then the first run after that "
+                                            "revokes it" % (NOW + 2 * D).isoformat())
+    assert render.lines(graced)[-1] == "Plan: 1 to renew. Old ones: 1 kept until %s." % (NOW + 2 * D).isoformat()

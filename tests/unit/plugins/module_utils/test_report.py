@@ -102,6 +102,7 @@ def test_csv_has_one_row_per_token_and_defuses_formulas():
     assert len(rows) == 3 and list(rows[0]) == list(r.CSV_COLUMNS)
     by_ref = {row["reference_number"]: row for row in rows}
     assert by_ref[REF_A]["context"] == "Nip:5265877635" and by_ref[REF_A]["rotation_due"] == "true"
+    assert by_ref[REF_A]["environment"] == "test" and by_ref[REF_A]["credential"] == "token"
     assert by_ref[REF_A]["permissions"] == "InvoiceRead"
     assert by_ref[REF_H]["description"].startswith("'=")
     assert by_ref[REF_H]["name"] == "" and by_ref[REF_H]["managed"] == "false"
@@ -136,8 +137,79 @@ def test_a_token_value_is_never_written():
 
 def test_environment_from_the_api_url():
     assert r.environment_of("https://api.ksef.mf.gov.pl/v2") == "prod"
-    assert r.environment_of("http://127.0.0.1:8080/v2") == "custom"
+    assert r.environment_of("https://api-demo.ksef.mf.gov.pl/v2/") == "demo"
+    assert r.environment_of("http://127.0.0.1:8080/v2") == "http://127.0.0.1:8080/v2"  # an emulator names itself
     assert r.environment_of(None) == "unknown"
+    assert r.environment_name("staging", "http://127.0.0.1:8080/v2") == "staging"
+    assert r.environment_name("https://api-test.ksef.mf.gov.pl/v2", None) == "test"
+    assert r.environment_name(None, "https://api.ksef.mf.gov.pl/v2") == "prod"
+
+
+def at(api_url, nip="5265877635", hand_text="made by hand"):
+    return dict(scan(nip, hand_text), api_url=api_url)
+
+
+def test_scans_of_several_environments_combine_into_one_report():
+    scans = {"acme-prod": at("https://api.ksef.mf.gov.pl/v2"), "acme-test": scan(),
+             "acme-demo": at("https://api-demo.ksef.mf.gov.pl/v2"), "acme-lab": at("http://127.0.0.1:8080/v2"),
+             "acme-staging": at("http://127.0.0.1:9090/v2"), "down": {"failed": True, "msg": "KSeF did not answer"}}
+    report = r.build(scans, NOW.isoformat(), environments={"acme-staging": "staging", "down": "prod"})
+    got = [(c["environment"], c["host"]) for c in report["contexts"]]
+    assert got == [("test", "acme-test"), ("demo", "acme-demo"), ("prod", "acme-prod"), ("prod", "down"),
+                   ("http://127.0.0.1:8080/v2", "acme-lab"), ("staging", "acme-staging")]
+    assert report["environments"] == ["test", "demo", "prod", "http://127.0.0.1:8080/v2", "staging"]
+    assert report["environment"] == "test, demo, prod, http://127.0.0.1:8080/v2, staging"
+    assert r.build(scans, NOW.isoformat(), environment="all of them")["environment"] == "all of them"
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        json.loads(r.to_json(report)))
+
+    rows = list(csv.DictReader(io.StringIO(r.to_csv(report))))
+    assert {(row["environment"], row["host"]) for row in rows} == set(got) - {("prod", "down")}
+
+    page = r.to_html(report)
+    select = page[page.index('<select id="environment-filter">'):page.index("</select>")]
+    assert re.findall(r'<option value="([^"]*)">', select) == ["", *report["environments"]]
+    summary = page[page.index('<table id="summary"'):page.index("</table>")]
+    rows_shown = re.findall(r'data-environment="([^"]*)">\s*<td class="env">([^<]*)</td><td class="host">([^<]*)<div class="sub">', summary)
+    assert rows_shown == [(env, env, host) for env, host in got]
+    tokens = page[page.index('<table id="tokens"'):page.index("</table>", page.index('<table id="tokens"'))]
+    assert tokens.count('data-environment="prod"') == 3 and tokens.count('data-environment="staging"') == 3
+
+
+CERT_SERIAL = "0123456789ABCDEF"
+
+
+def certificate_scan():
+    """A certificate_info result: one managed certificate, expiring soon, that no store holds."""
+    return {"changed": False,
+            "certificates": [{"serial_number": CERT_SERIAL, "name": "login", "certificate_name": "ksef-credentials login",
+                              "managed": True, "declared": True, "certificate_type": "Authentication",
+                              "status": "Active", "subject": "Nip:5265877635",
+                              "valid_from": (NOW - 700 * DAY).isoformat(), "valid_to": (NOW + 20 * DAY).isoformat(),
+                              "days_to_expiry": 20, "requested": (NOW - 701 * DAY).isoformat(), "last_used": None,
+                              "stores": [], "findings": ["expiring", "store_missing"]}],
+            "findings": [{"kind": "expiring", "severity": "warning", "name": "login", "serial_number": CERT_SERIAL,
+                          "store": None, "message": "valid to ... (20 days)"},
+                         {"kind": "store_missing", "severity": "error", "name": "login", "serial_number": None,
+                          "store": "file:/etc/ksef/login.pem", "message": "file:/etc/ksef/login.pem holds nothing"}]}
+
+
+def test_csv_has_a_row_per_certificate_next_to_the_tokens():
+    report = r.build({"acme": scan()}, NOW.isoformat(), certificate_scans={"acme": certificate_scan()})
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        json.loads(r.to_json(report)))
+    rows = list(csv.DictReader(io.StringIO(r.to_csv(report))))
+    assert [row["credential"] for row in rows] == ["token"] * 3 + ["certificate"]
+    cert = rows[-1]
+    assert cert["serial_number"] == CERT_SERIAL and cert["reference_number"] == ""
+    assert cert["environment"] == "test" and cert["host"] == "acme" and cert["context"] == "Nip:5265877635"
+    assert cert["name"] == "login" and cert["certificate_name"] == "ksef-credentials login"
+    assert cert["certificate_type"] == "Authentication" and cert["status"] == "Active"
+    assert cert["days_to_expiry"] == "20" and cert["valid_to"] == (NOW + 20 * DAY).isoformat()
+    assert cert["created"] == (NOW - 701 * DAY).isoformat() and cert["last_used"] == ""
+    assert cert["findings"] == "expiring store_missing" and cert["permissions"] == ""
+    token = rows[0]
+    assert token["serial_number"] == "" and token["certificate_type"] == "" and token["permissions"]
 
 
 def test_an_unchanged_report_keeps_the_times_of_the_one_already_written():

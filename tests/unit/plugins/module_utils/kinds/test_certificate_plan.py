@@ -94,3 +94,38 @@ def test_declare_names_the_option_at_fault(options, option):
 def test_names_round_trip_through_the_ksef_name():
     assert c.name_of(c.ksef_name("automation-login")) == "automation-login"
     assert c.name_of("ksef-credentials Not Ours") is None and c.name_of("automation-login") is None
+
+
+def test_absent_refuses_to_revoke_the_certificate_the_run_logs_in_with_unless_forced():
+    live, held = [cert("B", H), cert("A", D)], stores("A")
+    with pytest.raises(c.LockoutError) as caught:
+        c.plan(c.Declared("login", state="absent"), live, held, NOW, protected={"A"})
+    assert caught.value.option == "force"
+    assert "certificate A, which this run logs in with" in str(caught.value) and "set force: true" in str(caught.value)
+    forced = c.plan(c.Declared("login", state="absent", force=True), live, held, NOW, protected={"A"})
+    assert [(s.action, s.reference_number) for s in forced.steps] == [("revoke", "B"), ("revoke", "A"), ("purge", None)]
+    # Another certificate of the name is no lockout; neither is a login with none of them.
+    assert c.plan(c.Declared("other", state="absent"), [cert("X", D, name="other")], [], NOW, protected={"A"}).steps
+
+
+def test_exclusive_refuses_to_prune_the_certificate_the_run_logs_in_with():
+    live = [cert("A", D), cert("L", D, name="old-login")]
+    with pytest.raises(c.LockoutError) as caught:
+        c.plan_subject([c.Declared("login")], live, {"login": stores("A")}, NOW, exclusive="managed", protected={"L"})
+    assert caught.value.option == "exclusive"
+    assert "'old-login' is no longer declared" in str(caught.value) and "declare 'old-login' again" in str(caught.value)
+    # Declared, the login certificate is kept; without exclusive nothing is pruned at all.
+    kept = c.plan_subject([c.Declared("login"), c.Declared("old-login")], live, {"login": stores("A"),
+                          "old-login": stores("L")}, NOW, exclusive="managed", protected={"L"})
+    assert [s.action for s in kept.declared["old-login"].steps] == ["keep"]
+    assert c.plan_subject([c.Declared("login")], live, {"login": stores("A")}, NOW, protected={"L"}).undeclared == []
+
+
+def test_a_validity_not_longer_than_renew_before_warns_naming_both():
+    short = cert("A", 10 * D, left=5 * D)  # valid 15 days, renew_before 30 days: due at every run
+    cplan = c.plan_subject([c.Declared("login")], [short], {"login": stores("A")}, NOW)
+    assert [s.action for s in cplan.declared["login"].steps] == ["renew", "revoke"]
+    (warning,) = cplan.warnings
+    assert "valid for 15d" in warning and "renew_before 30d" in warning and "every run renews it" in warning
+    long = cert("A", 700 * D, left=29 * D)  # due now, but a renewal lasts: no warning
+    assert c.plan_subject([c.Declared("login")], [long], {"login": stores("A")}, NOW).warnings == []

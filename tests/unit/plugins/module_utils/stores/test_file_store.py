@@ -39,7 +39,8 @@ def file_store(**options):
 
 
 def leftovers(directory: Path, name: str) -> list[str]:
-    return [p.name for p in directory.iterdir() if p.name.startswith(f".{name}.")]
+    """Temp files of a write left in the directory (the lock file stays by design)."""
+    return [p.name for p in directory.iterdir() if p.name.startswith(f".{name}.") and p.name != f".{name}.lock"]
 
 
 @pytest.mark.parametrize("fmt", ["raw", "env", "json", "yaml"])
@@ -363,3 +364,44 @@ def test_certificate_format_options_are_checked(tmp_path, options, option):
     with pytest.raises(StoreConfigError) as caught:
         file_store(path=str(tmp_path / "x"), **options)
     assert caught.value.option == f"store[0].{option}"
+
+
+def test_a_write_holds_the_files_lock_and_gives_up_with_a_clear_error_while_another_writer_holds_it(
+        tmp_path, monkeypatch):
+    import fcntl
+
+    from ansible_collections.ksef.credentials.plugins.module_utils._stores import file as file_store_module
+
+    path = tmp_path / "shared.yml"
+    path.write_text("other: kept\n")
+    store, _module = file_store(path=str(path), format="yaml", key="erp")
+    lock = tmp_path / ".shared.yml.lock"
+    monkeypatch.setattr(file_store_module, "LOCK_TIMEOUT", 0.3)
+    with open(lock, "a") as held:  # another writer of the file, in the middle of its read-modify-write
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        value, ref = token_value()
+        with pytest.raises(StoreError) as caught:
+            store.write(value, meta_for(ref), None)
+        assert f"another writer has held the lock {lock} for more than 0.3 s; retry later" in str(caught.value)
+        assert path.read_text() == "other: kept\n"
+    store.write(value, meta_for(ref), None)  # the lock is free again
+    assert yaml.safe_load(path.read_text()) == {"other": "kept", "erp": value}
+
+
+def test_a_writer_that_ignores_the_lock_and_replaces_the_file_is_caught_before_the_lock_is_let_go(tmp_path):
+    path = tmp_path / "shared.env"
+    store, _module = file_store(path=str(path), format="env", key="ERP")
+    replace = store._replace
+
+    def replaced_by_another_writer(data: bytes) -> None:
+        replace(data)
+        (tmp_path / "other").write_text("OTHER=1\n")
+        os.replace(tmp_path / "other", path)  # e.g. an editor or an older version of this store
+
+    store._replace = replaced_by_another_writer
+    value, ref = token_value()
+    with pytest.raises(StoreError) as caught:
+        store.write(value, meta_for(ref), None)
+    assert "another writer replaced the file while this write held its lock" in str(caught.value)
+    assert value.split("|")[-1] not in str(caught.value)
+    assert stat.S_IMODE(os.stat(tmp_path / ".shared.env.lock").st_mode) == 0o600  # created by the store
