@@ -204,7 +204,7 @@ class KsefModule(AnsibleModule):
         message = _token_auth_end.warning(
             self.token_auth_end,
             datetime.now(timezone.utc),
-            "this run uses KSeF tokens (a token login, or a token created)",
+            "this run logs in with, creates or rotates KSeF tokens",
         )
         if message:
             self.warn(message)
