@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--enrollment-delay", type=float, default=0.2, help="seconds GET /certificates/enrollments/{ref} answers 100"
     )
     p.add_argument(
+        "--permission-delay", type=float, default=0.2, help="seconds GET /permissions/operations/{ref} answers 100"
+    )
+    p.add_argument(
         "--certificate-validity", type=float, default=2 * 365 * 86400.0, help="seconds a KSeF certificate is valid"
     )
     p.add_argument("--access-token-ttl", type=float, default=900.0)
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         activation_delay=args.activation_delay,
         auth_delay=args.auth_delay,
         enrollment_delay=args.enrollment_delay,
+        permission_delay=args.permission_delay,
         certificate_validity=args.certificate_validity,
         access_token_ttl=args.access_token_ttl,
         refresh_token_ttl=args.refresh_token_ttl,

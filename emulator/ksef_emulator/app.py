@@ -12,7 +12,7 @@ from . import errors
 from .capture import CaptureMiddleware
 from .errors import ApiError, Forbidden, Unauthorized
 from .pipeline import API_PREFIX, Pipeline, RawSendKeeper
-from .routes import admin, auth, certificates, security, sessions, testdata, tokens
+from .routes import admin, auth, certificates, permissions, security, sessions, testdata, tokens
 from .settings import Settings
 from .state import EmulatorState
 
@@ -66,6 +66,7 @@ def build_app(settings: Settings):
         + [auth.status_route]
         + tokens.routes
         + certificates.routes
+        + permissions.routes
         + testdata.routes
     )
     guard = admin.token_guard(settings.admin_token) if settings.admin_token else None

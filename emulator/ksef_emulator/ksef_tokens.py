@@ -156,6 +156,21 @@ class TokenRegistry:
             (clock.now() + self._settings.scaled(self._settings.activation_delay), reference),
         )
 
+    def revoke_beyond(
+        self, context_type: str, context_value: str, author_type: str, author_value: str, held: list[str]
+    ) -> list[str]:
+        """Revoke the author's live tokens in a context that carry a permission the author no longer holds."""
+        revoked = []
+        for token in self.in_context(context_type, context_value):
+            if (token["author_type"], token["author_value"]) != (author_type, author_value):
+                continue
+            if token["status"] in ("Revoking", "Revoked", "Failed"):
+                continue
+            if set(token["permissions"]) - set(held):
+                self.revoke(token["reference_number"])
+                revoked.append(token["reference_number"])
+        return revoked
+
     def fail(self, reference: str) -> bool:
         """A Pending token becomes Failed (admin API)."""
         self.settle()

@@ -1,7 +1,7 @@
 """Reference numbers in the format the API uses, e.g. `20250514-CR-226FB7B000-3ACF9BE4C0-10`.
 
 Layout: date, two-letter kind (CR challenge, AU authentication, EC KSeF token,
-EH certificate enrollment), a time-derived and a
+EH certificate enrollment, EG permission operation), a time-derived and a
 random 10-hex-digit part, and a CRC-8 check of everything before it.
 """
 
@@ -17,6 +17,7 @@ CHALLENGE = "CR"
 AUTHENTICATION = "AU"
 KSEF_TOKEN = "EC"
 CERTIFICATE_ENROLLMENT = "EH"
+PERMISSION_OPERATION = "EG"  # the contract's example of a grant's referenceNumber
 
 
 def crc8(data: bytes, poly: int = 0x07) -> int:

@@ -14,6 +14,7 @@ class Settings:
     activation_delay: float = 1.0
     auth_delay: float = 0.2
     enrollment_delay: float = 0.2  # seconds GET /certificates/enrollments/{ref} answers 100
+    permission_delay: float = 0.2  # seconds GET /permissions/operations/{ref} answers 100
     # KSeF certificates are valid for two years (the contract's CertificateListItem example).
     certificate_validity: float = 2 * 365 * 86400.0
     access_token_ttl: float = 900.0

@@ -133,6 +133,39 @@ CREATE TABLE IF NOT EXISTS testdata_overrides (
     value TEXT NOT NULL,
     PRIMARY KEY (kind, key)
 );
+CREATE TABLE IF NOT EXISTS permissions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    context_type TEXT NOT NULL,
+    context_value TEXT NOT NULL,
+    granter_type TEXT NOT NULL,
+    granter_value TEXT NOT NULL,
+    subject_type TEXT NOT NULL,
+    subject_value TEXT NOT NULL,
+    target_type TEXT,
+    target_value TEXT,
+    can_delegate INTEGER NOT NULL DEFAULT 0,
+    author_type TEXT NOT NULL,
+    author_value TEXT,
+    description TEXT NOT NULL,
+    subject_details TEXT NOT NULL DEFAULT '{}',
+    extra TEXT NOT NULL DEFAULT '{}',
+    start_date REAL NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS permissions_context ON permissions (context_type, context_value);
+CREATE INDEX IF NOT EXISTS permissions_subject ON permissions (subject_type, subject_value);
+CREATE TABLE IF NOT EXISTS permission_operations (
+    reference_number TEXT PRIMARY KEY,
+    context_type TEXT NOT NULL,
+    context_value TEXT NOT NULL,
+    start_date REAL NOT NULL,
+    final_at REAL,
+    outcome_code INTEGER NOT NULL,
+    effect TEXT NOT NULL,
+    applied INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS subject_certificate_limits (
     subject_type TEXT NOT NULL,
     subject_value TEXT NOT NULL,

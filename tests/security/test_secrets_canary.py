@@ -113,7 +113,10 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
     assert (store_dir / "erp.token").read_text().strip().split("|")[0] == result.task(
         "Rotate the ERP token")["reference_number"]
     assert (store_dir / "erp-vault.yml").read_text().startswith("$ANSIBLE_VAULT;")
-    left = sorted(p.name for p in store_dir.iterdir())
+    # The file store's write locks (.NAME.lock, docs/stores.md) stay, empty and 0600; nothing else may.
+    locks = sorted(p for p in store_dir.iterdir() if p.name.startswith(".") and p.name.endswith(".lock"))
+    assert all(p.stat().st_size == 0 and stat.S_IMODE(p.stat().st_mode) == 0o600 for p in locks), locks
+    left = sorted(p.name for p in store_dir.iterdir() if p not in locks)
     assert left == ["archiver.json", "erp-vault.yml", "erp.token", "login.p12", "login.pem"], \
         "a temporary or backup file was left next to the stores"
 

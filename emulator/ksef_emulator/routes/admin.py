@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import permissions as perms
 from .. import validation
-from ..authority import ALL_PERMISSIONS
+from ..authority import ALL_PERMISSIONS, GRANT_ONLY_PERMISSIONS
 from ..errors import ApiError
 from ..faults import FaultConfig
 from ..ksef_tokens import CONTEXT_WORDS, STATUSES, token_as_api
@@ -186,6 +187,128 @@ async def seed_token(request: Request):
     return JSONResponse({"referenceNumber": reference, "token": value}, status_code=201)
 
 
+def _outcome_code(value) -> int:
+    allowed = (perms.SUCCESS, *perms.FAILURE_CODES)
+    if not isinstance(value, int) or isinstance(value, bool) or value not in allowed:
+        raise AdminError(f"code must be one of {', '.join(map(str, allowed))}")
+    return value
+
+
+async def permission_outcomes(request: Request):
+    """`{"next": [440, 200, ...]}`: the next permission operations end with these codes, in order."""
+    grants = _state(request).grants
+    if request.method == "PUT":
+        body = await _body(request)
+        codes = body.get("next")
+        if not isinstance(codes, list):
+            raise AdminError("next must be a list of status codes")
+        grants.next_outcomes = [_outcome_code(c) for c in codes]
+    return JSONResponse({"next": grants.next_outcomes})
+
+
+def _permission_operation(request: Request) -> tuple[object, str]:
+    grants = _state(request).grants
+    reference = request.path_params["referenceNumber"]
+    if grants.operation(reference) is None:
+        raise AdminError("no such permission operation", 404)
+    return grants, reference
+
+
+def _operation_view(grants, reference: str) -> JSONResponse:
+    op = grants.operation(reference)
+    code, details = grants.status(op)
+    return JSONResponse({"referenceNumber": reference, "status": perms.status_as_api(code, details)})
+
+
+async def hold_permission_operation(request: Request):
+    """The operation answers 100 until finished (whatever --permission-delay says)."""
+    grants, reference = _permission_operation(request)
+    if not grants.hold(reference):  # type: ignore[attr-defined]
+        raise AdminError("the operation has already ended", 409)
+    return _operation_view(grants, reference)
+
+
+async def finish_permission_operation(request: Request):
+    """`{"code": 200|400|410|420|430|440|450|550}`: the operation ends now with this code (200 applies it)."""
+    grants, reference = _permission_operation(request)
+    code = _outcome_code((await _body(request)).get("code"))
+    if not grants.finish(reference, code):  # type: ignore[attr-defined]
+        raise AdminError("the operation has already ended", 409)
+    return _operation_view(grants, reference)
+
+
+async def backdate_permission_operation(request: Request):
+    """`{"seconds": N}`: the operation started N seconds earlier (its status answers 410 after 30 days)."""
+    grants, reference = _permission_operation(request)
+    seconds = (await _body(request)).get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        raise AdminError("seconds must be a number")
+    grants.backdate(reference, float(seconds))  # type: ignore[attr-defined]
+    return _operation_view(grants, reference)
+
+
+RECORDED_KINDS = {"person": "Nip", "entity": "Nip", "indirect": "Nip"}
+
+
+async def record_permission(request: Request):
+    """A grant in force at once, as made elsewhere (the web app, ZAW-FA as `System`, another administrator).
+
+    Body: kind (person, entity or indirect), context `Nip:...`, subject `Pesel:...`, permissions, author (`System`
+    or `Type:value`, default System), description, can_delegate (entity), target (indirect: `Nip:...` or
+    `AllPartners`), subject_details (stored and listed as given).
+    """
+    body = await _body(request)
+    kind = body.get("kind", "person")
+    if kind not in RECORDED_KINDS:
+        raise AdminError(f"kind must be one of {', '.join(RECORDED_KINDS)}")
+    ctx_type, ctx_value = _identifier(body.get("context"), "context", ("Nip", "InternalId"))
+    subject_type, subject_value = _identifier(body.get("subject"), "subject", AUTHOR_TYPES)
+    if subject_type == "Fingerprint":
+        subject_value = subject_value.upper()
+    author = body.get("author", "System")
+    author_type, author_value = ("System", None) if author == "System" else _identifier(author, "author", AUTHOR_TYPES)
+    scopes = body.get("permissions")
+    # PersonPermissionType (VatUeManage comes only with an EU administrator grant)
+    person_scopes = ALL_PERMISSIONS + tuple(p for p in GRANT_ONLY_PERMISSIONS if p != "VatUeManage")
+    allowed = person_scopes if kind == "person" else ("InvoiceRead", "InvoiceWrite")
+    if not isinstance(scopes, list) or not scopes or any(p not in allowed for p in scopes):
+        raise AdminError(f"permissions must be a non-empty list of {', '.join(allowed)}")
+    description = body.get("description", "Uprawnienie nadane poza API")
+    if not isinstance(description, str) or not 5 <= len(description) <= 256:
+        raise AdminError("description must have 5 to 256 characters")
+    target_type = target_value = None
+    if kind == "indirect":
+        target = body.get("target", "AllPartners")
+        if target == "AllPartners":
+            target_type = "AllPartners"
+        else:
+            target_type, target_value = _identifier(target, "target", ("Nip", "InternalId"))
+    details = body.get("subject_details") or {}
+    if not isinstance(details, dict):
+        raise AdminError("subject_details must be an object")
+    rows = [
+        {
+            "kind": kind,
+            "scope": scope,
+            "context_type": ctx_type,
+            "context_value": ctx_value,
+            "granter_type": ctx_type,
+            "granter_value": ctx_value,
+            "subject_type": subject_type,
+            "subject_value": subject_value,
+            "target_type": target_type,
+            "target_value": target_value,
+            "can_delegate": bool(body.get("can_delegate")) and kind == "entity",
+            "author_type": author_type,
+            "author_value": author_value,
+            "description": description,
+            "subject_details": details,
+        }
+        for scope in scopes
+    ]
+    return JSONResponse({"ids": _state(request).grants.record(rows)}, status_code=201)
+
+
 async def rotate_keys(request: Request):
     body = await _body(request)
     mode = body.get("mode", "planned")
@@ -213,6 +336,7 @@ async def config(request: Request):
             "auth_delay",
             "refresh_token_ttl",
             "enrollment_delay",
+            "permission_delay",
             "certificate_validity",
         }
         if unknown:
@@ -228,6 +352,7 @@ async def config(request: Request):
             "auth_delay",
             "refresh_token_ttl",
             "enrollment_delay",
+            "permission_delay",
             "certificate_validity",
         ):
             if name in body:
@@ -253,6 +378,7 @@ async def config(request: Request):
             "access_token_ttl": s.access_token_ttl,
             "refresh_token_ttl": s.refresh_token_ttl,
             "enrollment_delay": s.enrollment_delay,
+            "permission_delay": s.permission_delay,
             "certificate_validity": s.certificate_validity,
         }
     )
@@ -294,6 +420,11 @@ routes = [
     Route("/tokens/{referenceNumber}/backdate", backdate_token, methods=["POST"]),
     Route("/certificates", list_certificates, methods=["GET"]),
     Route("/certificates/{serialNumber}/age", age_certificate, methods=["POST"]),
+    Route("/permissions/grants", record_permission, methods=["POST"]),
+    Route("/permissions/outcomes", permission_outcomes, methods=["GET", "PUT"]),
+    Route("/permissions/operations/{referenceNumber}/hold", hold_permission_operation, methods=["POST"]),
+    Route("/permissions/operations/{referenceNumber}/finish", finish_permission_operation, methods=["POST"]),
+    Route("/permissions/operations/{referenceNumber}/backdate", backdate_permission_operation, methods=["POST"]),
     Route("/keys/rotate", rotate_keys, methods=["POST"]),
     Route("/config", config, methods=["GET", "PUT"]),
     Route("/rate-limits/reset", reset_rate_limits, methods=["POST"]),

@@ -262,6 +262,8 @@ async def refresh(request: Request):
         permissions = state.authority.permissions(
             op["context_type"], op["context_value"], op["subject_type"], op["subject_value"]
         )
+        if not permissions:  # "Tokeny są automatycznie unieważniane w przypadku utraty uprawnień."
+            raise ApiError(21301, "Brak przypisanych uprawnień.")
     state.operations.mark_refreshed(reference, permissions)
     access = state.jwt.session_token(jwts.ACCESS, {**op, "permissions": permissions}, state.settings.access_token_ttl)
     state.secrets.record("access_tokens", access.token)

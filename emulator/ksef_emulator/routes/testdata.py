@@ -44,7 +44,7 @@ async def create_subject(request: Request):
     if not isinstance(subunits, list):
         raise ApiError(21405, "Pole 'subunits' musi być listą.")
     parsed = [
-        (_nip(u, "subunits.subjectNip"), validation.text(u, "description", min_len=5, max_len=256))
+        (_nip(u, "subjectNip"), validation.text(u, "description", min_len=5, max_len=256))
         for u in subunits
         if isinstance(u, dict)
     ]

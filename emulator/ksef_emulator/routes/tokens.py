@@ -35,7 +35,13 @@ async def generate(request: Request):
             26002,
             f"Aktualny typ kontekstu: {caller.context_type}. Dozwolone typy kontekstu: {', '.join(CONTEXT_WORDS)}.",
         )
-    missing = [p for p in ALL_PERMISSIONS if p in permissions and p not in caller.permissions]
+    # What the session carries and its subject still holds now (a revoked grant counts no more).
+    held = set(caller.permissions) & set(
+        state.authority.permissions(
+            caller.context_type, caller.context_value, caller.subject_type, caller.subject_value
+        )
+    )
+    missing = [p for p in ALL_PERMISSIONS if p in permissions and p not in held]
     if missing:
         raise ApiError(26001, f"Brakujące uprawnienia: {', '.join(missing)}.")
     reference, value = state.tokens.create(
