@@ -250,6 +250,9 @@ def run_playbook(tmp_path, output_dir):
             # pacing state of a test run stays in the run's own folder (tests may override both through env=).
             "KSEF_RATE_LIMITS": "te",
             "KSEF_RATELIMIT_DIR": str(RATELIMIT_DIR),
+            # A fixed end of token authentication, so that no test depends on today's date; the tests of that
+            # date (test_token_info.py) and the secrets canary set their own.
+            "KSEF_TOKEN_AUTH_END": "2099-12-31",
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         })
         full_env.update(env or {})

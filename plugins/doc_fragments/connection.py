@@ -57,6 +57,16 @@ options:
     type: str
     choices: [prd, te, 'off']
     default: prd
+  token_auth_end:
+    description:
+      - The last day KSeF tokens authenticate in this environment, as C(YYYY-MM-DD).
+      - By the regulation in force that is V(2026-12-31); the Ministry proposes keeping tokens with a validity of
+        1 to 365 days (CIRFMF/ksef-api#834). Set this when the law or an environment's date changes.
+      - A run that logs in with a KSeF token, or creates or rotates one, within 30 days of this date (or after it)
+        warns once, naming the date and the migration guide (docs/migration.md);
+        M(ksef.credentials.token_info) shows the days left per token as a finding.
+      - Unset means the E(KSEF_TOKEN_AUTH_END) environment variable, else V(2026-12-31).
+    type: str
   allow_insecure_http:
     description:
       - Allow plain C(http://) in O(api_url) for non-loopback hosts. Tokens would travel unencrypted.

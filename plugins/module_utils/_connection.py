@@ -37,6 +37,8 @@ CONNECTION_ARGUMENT_SPEC = dict(
     rate_limits=dict(
         type="str", choices=["prd", "te", "off"], default="prd", fallback=(env_fallback, ["KSEF_RATE_LIMITS"])
     ),
+    # The last day KSeF tokens log in (_token_auth_end.py); unset: KSEF_TOKEN_AUTH_END, else the regulation's.
+    token_auth_end=dict(type="str"),
     context=dict(
         type="dict",
         required=True,

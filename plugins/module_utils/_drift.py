@@ -15,6 +15,8 @@ Finding kinds (one context):
 - unused: a live token not used for `unused_after` (never used: counted from its creation).
 - store_missing: a store of a declared token holds no value.
 - store_stale: a store holds a token that is not the current one (older, revoked or unknown).
+- token_auth_end: every live token, and the token a run logs in with: the days left until the end of token
+  authentication (`_token_auth_end.py`); info before, warning within 30 days, error once past.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions, _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils import (
+    _durations,
+    _identity,
+    _permissions,
+    _timestamps,
+    _token_auth_end,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._findings import Catalogue
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 
@@ -34,9 +42,20 @@ ROTATION_OVERDUE = "rotation_overdue"
 UNUSED = "unused"
 STORE_MISSING = "store_missing"
 STORE_STALE = "store_stale"
+TOKEN_AUTH_END = "token_auth_end"
 
 # Report order, most serious first. `error`: a consumer breaks or a secret is at risk; `warning`: housekeeping.
-KINDS = (MISSING, SCOPE_DIFFERS, STORE_MISSING, STORE_STALE, ROTATION_OVERDUE, EXTRA_MANAGED, UNMANAGED, UNUSED)
+KINDS = (
+    MISSING,
+    SCOPE_DIFFERS,
+    STORE_MISSING,
+    STORE_STALE,
+    ROTATION_OVERDUE,
+    EXTRA_MANAGED,
+    UNMANAGED,
+    UNUSED,
+    TOKEN_AUTH_END,
+)
 SEVERITY = {
     MISSING: "error",
     SCOPE_DIFFERS: "error",
@@ -46,6 +65,7 @@ SEVERITY = {
     EXTRA_MANAGED: "warning",
     UNMANAGED: "warning",
     UNUSED: "warning",
+    TOKEN_AUTH_END: "info",  # by the days left: _token_auth_end.severity
 }
 
 
@@ -97,6 +117,26 @@ def token_row(item: dict, now: datetime, rotate_after: timedelta | None, unused_
         "unused_after": _durations.describe(unused_after),
         "unused": (live and now - idle_since >= unused_after) if unused_after is not None else None,
     }
+
+
+def token_auth_end(items, end, now: datetime, login: str | None = None) -> list:
+    """One finding per live token (API items), and one for the token this run logged in with (`login`, its
+    reference number) when it is not among them: the days left until `end`, the last day tokens authenticate."""
+    found = []
+    severity = _token_auth_end.severity(end, now)
+    left = _token_auth_end.describe(end, now)
+    listed = set()
+    for item in items:
+        if item.get("status") not in p.LIVE_STATUSES:
+            continue
+        ref = item["referenceNumber"]
+        listed.add(ref)
+        used = "; this run logged in with it" if ref == login else ""
+        message = "%s%s" % (left, used)
+        found.append(Finding(TOKEN_AUTH_END, message, _identity.name_of(item.get("description")), ref, None, severity))
+    if login and login not in listed:
+        found.append(Finding(TOKEN_AUTH_END, "%s; this run logged in with it" % left, None, login, None, severity))
+    return found
 
 
 def drift(declared, items, holdings: dict, now: datetime, policy: Policy = Policy()) -> list:

@@ -97,6 +97,7 @@ def _converge_in(module, kind, api, entries: list, options: RunOptions, clock, c
         holdings.update({entry.name: entry.holdings() for entry in pruned})
         cplan = plan()
     hold_in_flight(cplan, in_flight)
+    kind.review(module, cplan)
     for warning in cplan.warnings:
         module.warn(warning)
     for entry in entries:

@@ -48,9 +48,16 @@ class Catalogue:
     id_key: str  # what the identifier of a live object is called in results
 
     def finding(
-        self, kind: str, message: str, name: str | None = None, reference: str | None = None, store: str | None = None
+        self,
+        kind: str,
+        message: str,
+        name: str | None = None,
+        reference: str | None = None,
+        store: str | None = None,
+        severity: str | None = None,
     ) -> Finding:
-        return Finding(kind, self.severity[kind], message, name, reference, store, self.id_key)
+        """A finding of `kind`, with the catalogue's severity unless one that depends on time is given."""
+        return Finding(kind, severity or self.severity[kind], message, name, reference, store, self.id_key)
 
     def summary(self, findings: list) -> dict:
         """Finding kind -> how many, every kind of the catalogue listed."""

@@ -73,6 +73,10 @@ class Kind(abc.ABC):
     ) -> Any:
         """A `_plan.ContextPlan` from the declarations, the live objects and what the stores hold. Pure."""
 
+    def review(self, module, cplan) -> None:
+        """A last look at the plan with the run at hand, for warnings that need the run's settings."""
+        return None
+
     def drift(self, declared: list, live: list, holdings: dict, now: datetime) -> list:
         """`_findings.Finding`s of the live objects against the declarations."""
         return []

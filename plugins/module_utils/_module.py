@@ -21,10 +21,12 @@ import os
 import sys
 import traceback
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
+from ansible_collections.ksef.credentials.plugins.module_utils import _token_auth_end
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, Authenticator
 from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import (
@@ -76,6 +78,7 @@ class KsefModule(AnsibleModule):
         try:
             self.ksef_context = validate_context(self.params.get("context"))
             self.ksef_connection = resolve_connection(self.params)
+            self.token_auth_end = _token_auth_end.resolve(self.params.get("token_auth_end"))
             self.ksef_auth = validate_auth(self.params.get("auth"), os.environ)
         except KsefConfigError as exc:
             self.fail_from(exc)
@@ -170,6 +173,7 @@ class KsefModule(AnsibleModule):
         authenticator = Authenticator(self.http, on_secret=on_token, poll_timeout=self.ksef_auth.poll_timeout)
         if self.ksef_auth.ksef_token:
             self.register_secret(self.ksef_auth.ksef_token)
+            self.warn_token_auth_end()
         session = authenticator.authenticate(self.ksef_context, self.ksef_auth)
         self._sessions.append(session)
         return KsefApi(self.http, session, on_secret=self.register_secret)
@@ -190,6 +194,20 @@ class KsefModule(AnsibleModule):
             yield api
         finally:
             self._close_session(api.session, close)
+
+    def warn_token_auth_end(self):
+        """Once per module run: this run logs in with a KSeF token, or creates or rotates one, and the end of token
+        authentication is near or past (_token_auth_end.py)."""
+        if getattr(self, "_token_auth_end_warned", False):
+            return
+        self._token_auth_end_warned = True
+        message = _token_auth_end.warning(
+            self.token_auth_end,
+            datetime.now(timezone.utc),
+            "this run logs in with, creates or rotates KSeF tokens",
+        )
+        if message:
+            self.warn(message)
 
     def _close_session(self, session, close=None):
         should_close = session.opened if close is None else close

@@ -76,6 +76,7 @@ KIND_TITLES = {
     _drift.EXTRA_MANAGED: "Extra managed",
     _drift.UNMANAGED: "Unmanaged",
     _drift.UNUSED: "Unused",
+    _drift.TOKEN_AUTH_END: "Token auth end",
 }
 
 

@@ -195,6 +195,12 @@ tokens:
       type: list
       returned: always
       elements: str
+    token_auth_end:
+      description:
+        - "For a live token, the days left until the end of token authentication (O(token_auth_end)), or
+          C(past the end of token authentication); null for a token that no longer authenticates."
+      type: str
+      returned: always
   sample:
     - reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
       name: erp-sender
@@ -212,12 +218,16 @@ tokens:
       rotation_due: true
       unused: true
       stores: ["file:/etc/erp/ksef.token"]
-      findings: [rotation_overdue, unused]
+      findings: [rotation_overdue, unused, token_auth_end]
+      token_auth_end: 27 days left until the end of token authentication (2026-12-31)
 findings:
   description:
     - Drift and policy findings, most serious first. Kinds are V(missing), V(scope_differs), V(store_missing),
-      V(store_stale), V(rotation_overdue), V(extra_managed), V(unmanaged) and V(unused).
-    - Empty without O(declared), O(rotate_after) and O(unused_after).
+      V(store_stale), V(rotation_overdue), V(extra_managed), V(unmanaged), V(unused) and V(token_auth_end).
+    - Drift and policy findings need O(declared), O(rotate_after) or O(unused_after).
+    - V(token_auth_end) is always there, one per live token and one for the token this task logged in with: the
+      days left until the end of token authentication, with severity C(info), C(warning) within 30 days and
+      C(error) once past.
   returned: always
   type: list
   elements: dict
@@ -255,6 +265,11 @@ api_url:
   description: The KSeF API base URL that was scanned.
   returned: always
   type: str
+token_auth_end:
+  description: The last day KSeF tokens authenticate, as this task was told (O(token_auth_end)).
+  returned: always
+  type: str
+  sample: "2026-12-31"
 scanned_at:
   description: When the list was read (ISO 8601, UTC).
   returned: always
@@ -268,12 +283,13 @@ api_calls:
 
 from datetime import datetime, timezone
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity
+from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity, _token_auth_end
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import Entry, declarations, read_holdings
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
 MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
@@ -363,6 +379,9 @@ def main():
     if declarations or policy.rotate_after or policy.unused_after:
         declared = [d for d, _s in declarations] if params.get("declared") is not None else None
         findings = _drift.drift(declared, items, holdings, now, policy)
+    # Every live token, and the token this run logged in with, against the end of token authentication.
+    login = parse_reference_number(module.ksef_auth.ksef_token) if module.ksef_auth.method == "ksef_token" else None
+    findings += _drift.token_auth_end(items, module.token_auth_end, now, login)
     kinds_by_ref: dict = {}
     for finding in findings:
         if finding.reference:
@@ -381,6 +400,9 @@ def main():
         row["declared"] = declared is not None and declared.state == "present"
         row["stores"] = [h.label for h in holdings.get(name, []) if h.reference_number == row["reference_number"]]
         row["findings"] = kinds_by_ref.get(row["reference_number"], [])
+        row["token_auth_end"] = (
+            _token_auth_end.describe(module.token_auth_end, now) if row["status"] in p.LIVE_STATUSES else None
+        )
         rows.append(row)
 
     module.exit_json(
@@ -398,6 +420,7 @@ def main():
         },
         context=module.ksef_context.as_api(),
         api_url=module.ksef_connection.base_url,
+        token_auth_end=module.token_auth_end.isoformat(),
         scanned_at=now.isoformat(),
     )
 

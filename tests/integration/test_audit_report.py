@@ -115,7 +115,7 @@ def test_csv_has_one_row_per_token(reports):
     company = reports["companies"]["company-2"]
     row = next(r for r in rows if r["reference_number"] == company.erp["referenceNumber"])
     assert row["host"] == "company-2" and row["name"] == "erp-sender" and row["rotation_due"] == "true"
-    assert set(row["findings"].split()) == {"rotation_overdue", "store_missing", "unused"}
+    assert set(row["findings"].split()) == {"rotation_overdue", "store_missing", "unused", "token_auth_end"}
     assert row["stores"].endswith("erp.token")
 
 

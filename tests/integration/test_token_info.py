@@ -1,6 +1,7 @@
 """ksef.credentials.token_info through real playbooks against the emulator, logged in with a CredentialsRead-only token."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ PLAYBOOKS = Path(__file__).parent / "playbooks" / "audit"
 DAY = 86400
 MUTATIONS = ("POST /tokens", "DELETE /tokens/")
 ALL_KINDS = {"missing", "scope_differs", "store_missing", "store_stale", "rotation_overdue", "extra_managed",
-             "unmanaged", "unused"}
+             "unmanaged", "unused", "token_auth_end"}
 # Fast pacing for the emulator (it enforces the TEST limits).
 ENV = {"KSEF_RATE_LIMITS": "te"}
 
@@ -121,7 +122,9 @@ def test_filters_with_a_credentials_read_token_and_no_mutation(company, run_play
     assert erp["permissions"] == ["InvoiceRead", "InvoiceWrite"] and erp["status"] == "Active"
     assert erp["author"] == {"type": "Nip", "value": c.nip}
     assert erp["age_days"] in (99, 100, 101) and erp["rotation_due"] is True and erp["unused"] is True
-    assert erp["last_used"] is None and erp["findings"] == ["rotation_overdue", "unused"]
+    assert erp["last_used"] is None and erp["findings"] == ["rotation_overdue", "unused", "token_auth_end"]
+    # The test environment sets the end of token authentication to 2099-12-31 (tests/conftest.py): info only.
+    assert erp["token_auth_end"].endswith("left until the end of token authentication (2099-12-31)")
     hand = rows[c.hand["referenceNumber"]]
     assert hand["name"] is None and hand["managed"] is False and hand["author"]["value"] == c.other_author
     assert hand["unused_days"] >= 39 and hand["unused"] is True
@@ -130,7 +133,10 @@ def test_filters_with_a_credentials_read_token_and_no_mutation(company, run_play
     assert rows[c.archiver_old["referenceNumber"]]["status"] == "Revoked"
     assert rows[c.archiver_old["referenceNumber"]]["rotation_due"] is False
     kinds = {f["kind"] for f in every["findings"]}
-    assert kinds == {"rotation_overdue", "unused"}  # policy only: nothing declared
+    assert kinds == {"rotation_overdue", "unused", "token_auth_end"}  # policy only: nothing declared
+    ending = [f for f in every["findings"] if f["kind"] == "token_auth_end"]
+    assert {f["reference_number"] for f in ending} == refs(every) - {c.archiver_old["referenceNumber"]}
+    assert {f["severity"] for f in ending} == {"info"} and not every.get("warnings")
 
     assert refs(result.task("Active tokens")) == refs(every) - {c.archiver_old["referenceNumber"]}
     assert refs(result.task("By name")) == {c.erp["referenceNumber"], c.archiver["referenceNumber"],
@@ -186,3 +192,36 @@ def test_a_wrong_declaration_fails_before_any_call(company, run_playbook):
     failed = result.task("Compare declared and actual")
     assert failed["option"] == "declared[0].name" and "name must match" in failed["msg"]
     assert company.emulator.stats()["total"] == before
+
+
+def test_the_end_of_token_authentication_is_a_setting_shown_per_token_and_warned_once(company, run_playbook):
+    today = datetime.now(timezone.utc).date()
+    manager = company.seed(["CredentialsManage", "InvoiceRead"], "Manager for the date test")
+    variables = dict(company.vars(), manager_token=manager["token"], near=str(today + timedelta(days=10)),
+                     past=str(today - timedelta(days=1)))
+    result = run_playbook(PLAYBOOKS / "token_auth_end.yml", variables, env=ENV)
+    company.assert_no_secret_in(result.stdout + result.stderr + repr(result.results))
+
+    near = result.task("Near the end")
+    assert near["token_auth_end"] == variables["near"]
+    ending = {f["reference_number"]: f for f in near["findings"] if f["kind"] == "token_auth_end"}
+    live = {t["reference_number"] for t in near["tokens"] if t["status"] in ("Active", "Pending")}
+    assert set(ending) == live and {f["severity"] for f in ending.values()} == {"warning"}
+    assert ending[manager["referenceNumber"]]["message"] == (
+        "10 days left until the end of token authentication (%s); this run logged in with it" % variables["near"])
+    (warning,) = near["warnings"]
+    assert "KSeF tokens authenticate until %s" % variables["near"] in warning and "docs/migration.md" in warning
+
+    past = result.task("Past the end")
+    rows = {t["reference_number"]: t for t in past["tokens"]}
+    assert rows[manager["referenceNumber"]]["token_auth_end"] == (
+        "past the end of token authentication (%s)" % variables["past"])
+    assert rows[company.archiver_old["referenceNumber"]]["token_auth_end"] is None  # Revoked: logs in no more
+    assert {f["severity"] for f in past["findings"] if f["kind"] == "token_auth_end"} == {"error"}
+
+    created = result.task("A token created near the end")
+    # A token login and a create in one task: one warning.
+    assert created["changed"] is True and len([w for w in created["warnings"] if "authenticate until" in w]) == 1
+    # Ansible prints the same words once per run, however many tasks or hosts warned: near (twice) and past.
+    printed = " ".join((result.stdout + result.stderr).split())
+    assert printed.count("this run logs in with, creates or rotates KSeF tokens") == 2

@@ -3,6 +3,7 @@ password a realistic run handled is looked for in every output and every file th
 appear outside the stores chosen to hold them."""
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import secrets
@@ -64,8 +65,11 @@ def test_no_secret_reaches_any_output_log_result_or_file(emulator_factory, run_p
         "ANSIBLE_LOG_PATH": str(tmp_path / "ansible.log"),
         "ANSIBLE_CALLBACKS_ENABLED": "result_dump,ansible.builtin.tree",
         "ANSIBLE_CALLBACK_TREE_DIR": str(tmp_path / "tree"),
+        # The end of token authentication today: every token login and create warns, and the warning is scanned too.
+        "KSEF_TOKEN_AUTH_END": datetime.date.today().isoformat(),
     }
     result = run_playbook(PLAYBOOK, extra_vars, verbosity=4, env=env)
+    assert "KSeF tokens authenticate until" in " ".join((result.stdout + result.stderr).split())
 
     # The scenario did what it says: every failure on purpose failed with a clear message, the rest worked.
     assert result.task("Create the ERP token through the session")["changed"] is True

@@ -81,6 +81,11 @@ class TokenKind(Kind):
             guard_option=options.guard_option,
         )
 
+    def review(self, module, cplan) -> None:
+        """A plan that creates or rotates a token near the end of token authentication warns (once per run)."""
+        if any(plan.issue is not None for plan in cplan.plans()):
+            module.warn_token_auth_end()
+
     def drift(self, declared: list, live: list, holdings: dict, now) -> list:
         """Findings of the live tokens against the declarations (`_drift.py`)."""
         from ansible_collections.ksef.credentials.plugins.module_utils import _drift  # only when asked for
