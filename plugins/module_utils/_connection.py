@@ -38,7 +38,7 @@ CONNECTION_ARGUMENT_SPEC = dict(
         type="str", choices=["prd", "te", "off"], default="prd", fallback=(env_fallback, ["KSEF_RATE_LIMITS"])
     ),
     # The last day KSeF tokens log in (_token_auth_end.py); unset: KSEF_TOKEN_AUTH_END, else the regulation's.
-    token_auth_end=dict(type="str"),
+    token_auth_end=dict(type="str", no_log=False),  # a date, not a secret
     context=dict(
         type="dict",
         required=True,

@@ -225,9 +225,9 @@ findings:
     - Drift and policy findings, most serious first. Kinds are V(missing), V(scope_differs), V(store_missing),
       V(store_stale), V(rotation_overdue), V(extra_managed), V(unmanaged), V(unused) and V(token_auth_end).
     - Drift and policy findings need O(declared), O(rotate_after) or O(unused_after).
-    - V(token_auth_end) is always there, one per live token and one for the token this task logged in with: the
-      days left until the end of token authentication, with severity C(info), C(warning) within 30 days and
-      C(error) once past.
+    - V(token_auth_end) is always there, one per live token and one for the token this task logged in with, with
+      the days left until the end of token authentication; severity C(info), C(warning) within 30 days, C(error)
+      once past.
   returned: always
   type: list
   elements: dict

@@ -195,7 +195,8 @@ def test_one_report_of_every_environment(world):
         assert by_name["auditor"]["declared"] is True and by_name["auditor"]["last_used"] is not None
         assert by_name["erp-sender"]["stores"] == [f"file:{world.base}/etc-ksef/{HOSTS[env]}/erp-sender.token"]
         # Declared, so no extra_managed; the store holds the current token; only the bootstrap token is unmanaged.
-        assert {f["kind"] for f in ctx["findings"]} == {"unmanaged"}, ctx["findings"]
+        # Beside the end of token authentication, which every live token shows (test date: 2099-12-31, info).
+        assert {f["kind"] for f in ctx["findings"]} == {"unmanaged", "token_auth_end"}, ctx["findings"]
     with open(world.report_dir / "report.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted({(r["environment"], r["host"]) for r in rows}) == sorted((e, HOSTS[e]) for e in ENVIRONMENTS)
