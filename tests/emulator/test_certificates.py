@@ -235,7 +235,7 @@ def test_testdata_operations_of_the_contract_answer(owner, ksef, nip):
     group = {"perSecond": 5, "perMinute": 50, "perHour": 500}
     groups = {g: group for g in ("onlineSession", "batchSession", "invoiceSend", "invoiceStatus", "sessionList",
                                  "sessionInvoiceList", "sessionMisc", "invoiceMetadata", "invoiceExport",
-                                 "invoiceExportStatus", "invoiceDownload", "other")}
+                                 "invoiceExportStatus", "invoiceDownload", "collectiveIdentifier", "other")}
     session = {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 2, "maxInvoices": 10}
     calls = [
         ("POST", "testdata/rate-limits", {"rateLimits": groups}),
@@ -265,7 +265,7 @@ def test_testdata_rate_limits_apply_to_the_context(owner, ksef):
     group = {"perSecond": 100, "perMinute": 2, "perHour": 1000}
     groups = {g: group for g in ("onlineSession", "batchSession", "invoiceSend", "invoiceStatus", "sessionList",
                                  "sessionInvoiceList", "sessionMisc", "invoiceMetadata", "invoiceExport",
-                                 "invoiceExportStatus", "invoiceDownload", "other")}
+                                 "invoiceExportStatus", "invoiceDownload", "collectiveIdentifier", "other")}
     assert owner.call("POST", "testdata/rate-limits", json={"rateLimits": groups}).status_code == 200
     answers = [owner.call("GET", "certificates/limits").status_code for _attempt in range(3)]
     # Three requests on one operation within a minute: the third breaches perMinute 2 (the TEST factor is off).

@@ -156,12 +156,16 @@ def _overrides(request: Request) -> overrides.TestdataOverrides:
     return request.app.state.emulator.overrides
 
 
-def _int_field(body, field: str, minimum: int, maximum: int | None = None, required: bool = True) -> int | None:
+INT32_MAX = 2**31 - 1
+
+
+def _int_field(body, field: str, minimum: int, maximum: int = INT32_MAX, required: bool = True) -> int | None:
+    """An integer within [minimum, maximum] (the contract's fields are int32), else 400 21405 naming the field."""
     value = body.get(field) if isinstance(body, dict) else None
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum or (maximum and value > maximum):
-        bound = f"od {minimum} do {maximum}" if maximum else f"co najmniej {minimum}"
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        bound = f"od {minimum} do {maximum}" if maximum < INT32_MAX else f"co najmniej {minimum}"
         raise ApiError(21405, f"Pole '{field}' musi być liczbą całkowitą {bound}.")
     return value
 
@@ -224,6 +228,7 @@ RATE_LIMIT_GROUPS = (
     "invoiceExport",
     "invoiceExportStatus",
     "invoiceDownload",
+    "collectiveIdentifier",
     "other",
 )
 
