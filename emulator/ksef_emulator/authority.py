@@ -20,6 +20,7 @@ ALL_PERMISSIONS = (
     "SubunitManage",
     "EnforcementOperations",
     "Introspection",
+    "CollectiveIdentifierManage",
 )
 OWNER_PERMISSIONS = tuple(p for p in ALL_PERMISSIONS if p != "EnforcementOperations")
 
