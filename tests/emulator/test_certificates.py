@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 import ksef_emulator
 from ksef_emulator import testcerts
-from ksef_emulator.routes import auth, certificates, security, sessions, testdata, tokens
+from ksef_emulator.routes import auth, certificates, limits, security, sessions, testdata, tokens
 
 from .test_signature_auth import Signer
 
@@ -242,7 +242,8 @@ def test_testdata_operations_of_the_contract_answer(owner, ksef, nip):
         ("DELETE", "testdata/rate-limits", None),
         ("POST", "testdata/rate-limits/production", None),
         ("DELETE", "testdata/rate-limits", None),
-        ("POST", "testdata/limits/context/session", {"onlineSession": session, "batchSession": session}),
+        ("POST", "testdata/limits/context/session", {"onlineSession": session, "batchSession": session,
+                                                     "collectiveIdentifier": {"maxInvoices": 10}}),
         ("DELETE", "testdata/limits/context/session", None),
         ("POST", "testdata/attachment", {"nip": nip}),
         ("POST", "testdata/attachment/revoke", {"nip": nip, "expectedEndDate": "2027-01-31"}),
@@ -292,7 +293,8 @@ def test_wrong_method_on_a_known_path_is_405(ksef):
     contract = json.loads((Path(ksef_emulator.__file__).parent / "contract" / "open-api.json").read_text())
     templates = {path: {m.upper() for m in ops if m in ("get", "post", "put", "delete", "patch")}
                  for path, ops in contract["paths"].items()}
-    served = {r.path for module in (auth, certificates, security, sessions, testdata, tokens) for r in module.routes}
+    served = {r.path for module in (auth, certificates, limits, security, sessions, testdata, tokens)
+              for r in module.routes}
     wrong = []
     with httpx.Client(base_url=ksef.emu.api_url, timeout=30) as client:
         for path in sorted(served | {auth.status_route.path}):

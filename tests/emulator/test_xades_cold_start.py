@@ -7,7 +7,6 @@ signxml's verifiers and the AuthTokenRequest schema are first used in parallel),
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,8 +23,7 @@ from .test_signature_auth import NS, sign
 
 pytestmark = pytest.mark.timeout(180)
 
-PARALLEL = 6
-ROUNDS = 20 if os.environ.get("KSEF_SOAK") == "1" else 4
+PARALLEL = 12
 
 
 def sign_plain(files: testcerts.CertificateFiles, challenge: str, nip: str) -> bytes:
@@ -39,10 +37,14 @@ def sign_plain(files: testcerts.CertificateFiles, challenge: str, nip: str) -> b
     return etree.tostring(signer.sign(etree.fromstring(xml), key=key, cert=[cert]))
 
 
-def test_parallel_first_xades_logins_on_a_cold_emulator(emulator_factory, tmp_path, fresh_nip):
+# Before the fix about one round in 20 to 30 failed (a 500, or the process aborting on a heap corruption): the
+# default run is a smoke check, the soak run the proof; tests/unit/emulator/test_xades_schemas_unit.py checks the
+# mechanism itself deterministically.
+@pytest.mark.parametrize("rounds", [3, pytest.param(60, marks=pytest.mark.soak)])
+def test_parallel_first_xades_logins_on_a_cold_emulator(emulator_factory, tmp_path, fresh_nip, rounds):
     owners = [(nip, testcerts.generate_certificate(tmp_path / str(n), nip=nip))
               for n, nip in enumerate(fresh_nip() for _owner in range(PARALLEL))]
-    for round_number in range(ROUNDS):
+    for round_number in range(rounds):
         emu = emulator_factory("--activation-delay", "0")
         with httpx.Client(base_url=emu.api_url, timeout=60) as client:
             documents = []
