@@ -43,8 +43,9 @@ pytestmark = pytest.mark.timeout(300)
 
 FUZZED = re.compile(r"^/(auth|tokens|certificates|permissions|testdata|security)(/|$)")
 
-# Paths of the fuzzed groups the emulator does not serve yet. They answer 404, which this test tolerates for these
-# paths only; test_paths_not_served_yet_still_answer_404 fails as soon as one is served, so it is removed here.
+# Paths of the fuzzed groups the emulator does not serve yet: they answer 404, the only place where this test
+# tolerates one. They are not fuzzed; test_paths_not_served_yet_still_answer_404 fails as soon as one is served, so
+# that it is removed here and fuzzed like the others.
 NOT_SERVED_YET = frozenset({
     "/permissions/attachments/status",
     "/permissions/authorizations/grants",
@@ -121,7 +122,9 @@ def fuzzed_contract() -> dict:
     return document
 
 
-schema = schemathesis.openapi.from_dict(fuzzed_contract()).include(path_regex=FUZZED.pattern)
+# A path not served yet is left out of the fuzzing (its 404 is checked by test_paths_not_served_yet_still_answer_404).
+schema = (schemathesis.openapi.from_dict(fuzzed_contract()).include(path_regex=FUZZED.pattern)
+          .exclude(path=sorted(NOT_SERVED_YET)))
 # The coverage phase (boundary values, wrong types, missing fields, unexpected methods of every parameter: about a
 # hundred requests an operation) runs in the soak run; `make test` keeps the examples and the bounded fuzzing.
 schema.config.phases.coverage.enabled = SOAK
@@ -133,15 +136,13 @@ schema.config.phases.coverage.enabled = SOAK
 def test_every_fuzzed_request_gets_an_answer_the_contract_documents(case, fuzzing):
     call = {"base_url": fuzzing.emu.api_url, "session": fuzzing.session, "headers": fuzzing.headers(case),
             "timeout": 30}
-    if case.operation.path in NOT_SERVED_YET:
-        response = case.call(**call)
-        assert response.status_code == 404, (case.method, case.operation.path, response.status_code)
-        return
     case.call_and_validate(checks=CHECKS, **call)
 
 
 def test_paths_not_served_yet_still_answer_404(fuzzing):
     """A path of NOT_SERVED_YET that the emulator now serves must leave the list (and so be fuzzed)."""
+    fuzzed = {operation.path for operation in (r.ok() for r in schema.get_all_operations())}
+    assert fuzzed and not fuzzed & NOT_SERVED_YET
     served = []
     for template in sorted(NOT_SERVED_YET):
         for method in contract()["paths"][template]:
