@@ -33,7 +33,6 @@ from schemathesis.specs.openapi.checks import (
 
 from ksef_emulator.conformance import OFFSET_OPTIONAL_DATE_TIMES, ContractChecker
 from ksef_emulator.contract import contract
-
 from tests.conftest import WORKER, Emulator, free_port
 
 from .conftest import KsefClient, new_nip

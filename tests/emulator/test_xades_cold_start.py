@@ -54,8 +54,8 @@ def test_parallel_first_xades_logins_on_a_cold_emulator(emulator_factory, tmp_pa
                 documents.append(signed)
             start = threading.Barrier(len(documents))
 
-            def submit(document: bytes) -> httpx.Response:
-                start.wait(timeout=30)
+            def submit(document: bytes, start: threading.Barrier = start) -> httpx.Response:
+                start.wait(timeout=30)  # every document leaves at the same moment
                 return client.post("/auth/xades-signature", content=document,
                                    headers={"Content-Type": "application/xml"})
 

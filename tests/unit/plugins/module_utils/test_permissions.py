@@ -1,8 +1,8 @@
 """Permission names: official spelling, snake_case, order, duplicates, unknown names."""
 import pytest
-from ksef_emulator.contract import contract
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _permissions as permissions
+from ksef_emulator.contract import contract
 
 
 def test_official_and_snake_case_normalise_to_the_canonical_order():
