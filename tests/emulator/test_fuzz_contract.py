@@ -7,15 +7,14 @@ only documented statuses, content types, headers and bodies (schemathesis' own c
 checked once more by the emulator's conformance check (ksef_emulator.conformance), which also knows the two error
 formats and X-Error-Format.
 
-Where the contract contradicts itself, the finding is excused in CONTRACT_INCONSISTENCIES, each with its reason in
-docs/emulator-limits.md; nothing else is. `make test` runs a bounded number of examples per operation; the soak run
-(KSEF_SOAK=1) many more.
+Where the contract contradicts itself, fuzzed_contract() makes it consistent the way the service behaves, each case
+with its reason in docs/emulator-limits.md; nothing else is excused. `make test` runs a bounded number of examples per
+operation; the soak run (the `soak` marker, KSEF_SOAK=1) the coverage phase and many more.
 """
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 
 import httpx
@@ -70,8 +69,6 @@ NOT_SERVED_YET = frozenset({
 # Operations that end the caller's own session: each example gets a session of its own.
 ENDS_THE_SESSION = {("DELETE", "/auth/sessions/current")}
 
-SOAK = os.environ.get("KSEF_SOAK") == "1"
-EXAMPLES = 300 if SOAK else 40
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 
@@ -121,21 +118,41 @@ def fuzzed_contract() -> dict:
     return document
 
 
-# A path not served yet is left out of the fuzzing (its 404 is checked by test_paths_not_served_yet_still_answer_404).
-schema = (schemathesis.openapi.from_dict(fuzzed_contract()).include(path_regex=FUZZED.pattern)
-          .exclude(path=sorted(NOT_SERVED_YET)))
-# The coverage phase (boundary values, wrong types, missing fields, unexpected methods of every parameter: about a
-# hundred requests an operation) runs in the soak run; `make test` keeps the examples and the bounded fuzzing.
-schema.config.phases.coverage.enabled = SOAK
+def fuzzed_schema(coverage: bool):
+    """The operations to fuzz; a path not served yet is left out (test_paths_not_served_yet_still_answer_404).
+
+    coverage: schemathesis' coverage phase too (boundary values, wrong types, missing fields and unexpected methods
+    for every parameter: about a hundred requests an operation), for the soak run.
+    """
+    fuzzed = (schemathesis.openapi.from_dict(fuzzed_contract()).include(path_regex=FUZZED.pattern)
+              .exclude(path=sorted(NOT_SERVED_YET)))
+    fuzzed.config.phases.coverage.enabled = coverage
+    return fuzzed
 
 
+schema = fuzzed_schema(coverage=False)
+soak_schema = fuzzed_schema(coverage=True)
+
+
+def send_and_check(case, fuzzing) -> None:
+    case.call_and_validate(checks=CHECKS, base_url=fuzzing.emu.api_url, session=fuzzing.session,
+                           headers=fuzzing.headers(case), timeout=30)
+
+
+# make test: the contract's examples and 40 fuzzed examples per operation, the same every run (derandomize), so a
+# failure reproduces.
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_fuzzed_request_gets_an_answer_the_contract_documents(case, fuzzing):
-    call = {"base_url": fuzzing.emu.api_url, "session": fuzzing.session, "headers": fuzzing.headers(case),
-            "timeout": 30}
-    case.call_and_validate(checks=CHECKS, **call)
+    send_and_check(case, fuzzing)
+
+
+# The soak run: the coverage phase and 300 random examples per operation.
+@pytest.mark.soak
+@soak_schema.parametrize()
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+def test_soak_every_fuzzed_request_gets_an_answer_the_contract_documents(case, fuzzing):
+    send_and_check(case, fuzzing)
 
 
 def test_paths_not_served_yet_still_answer_404(fuzzing):
@@ -153,11 +170,12 @@ def test_paths_not_served_yet_still_answer_404(fuzzing):
     assert {t for t in contract()["paths"] if FUZZED.match(t)} >= NOT_SERVED_YET
 
 
-def test_every_fuzzed_exchange_keeps_the_contract(fuzzing):
+def check_the_capture(fuzzing) -> None:
     """The emulator's own conformance check on every exchange of the fuzzing (the 404s of NOT_SERVED_YET aside)."""
-    # Still alive after all of it; stopped so that the capture is complete.
-    assert httpx.get(f"{fuzzing.emu.base_url}/_emulator/health", timeout=10).status_code == 200
-    fuzzing.emu.stop()
+    if fuzzing.emu.proc is not None and fuzzing.emu.proc.poll() is None:
+        # Still alive after all of it; stopped so that the capture is complete.
+        assert httpx.get(f"{fuzzing.emu.base_url}/_emulator/health", timeout=10).status_code == 200
+        fuzzing.emu.stop()
     checker = ContractChecker.from_file()
     # One exchange a line; fuzzed text may hold other line breaks (U+2028 and the like), so split on "\n" only.
     lines = fuzzing.capture.read_text(encoding="utf-8").split("\n")
@@ -171,3 +189,13 @@ def test_every_fuzzed_exchange_keeps_the_contract(fuzzing):
             continue
         problems += checker.check_exchange(record)
     assert problems == [], f"{len(problems)} problems in {len(fuzzed)} exchanges:\n" + "\n".join(problems[:40])
+
+
+# These two run after the fuzzing (file order; `--dist loadfile` keeps a file on one worker).
+def test_every_fuzzed_exchange_keeps_the_contract(fuzzing):
+    check_the_capture(fuzzing)
+
+
+@pytest.mark.soak
+def test_soak_every_fuzzed_exchange_keeps_the_contract(fuzzing):
+    check_the_capture(fuzzing)
