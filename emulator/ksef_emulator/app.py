@@ -13,6 +13,7 @@ from .capture import CaptureMiddleware
 from .errors import ApiError, Forbidden, Unauthorized
 from .pipeline import API_PREFIX, Pipeline, RawSendKeeper
 from .routes import admin, auth, certificates, permissions, security, sessions, testdata, tokens
+from .routes import limits as limit_routes
 from .settings import Settings
 from .state import EmulatorState
 
@@ -68,6 +69,7 @@ def build_app(settings: Settings):
         + certificates.routes
         + permissions.routes
         + testdata.routes
+        + limit_routes.routes
     )
     guard = admin.token_guard(settings.admin_token) if settings.admin_token else None
     routes = _prefixed(API_PREFIX, api_routes) + _prefixed(ADMIN_PREFIX, admin.routes, guard)

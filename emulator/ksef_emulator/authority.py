@@ -23,11 +23,12 @@ ALL_PERMISSIONS = (
     "SubunitManage",
     "EnforcementOperations",
     "Introspection",
+    "CollectiveIdentifierManage",
 )
 OWNER_PERMISSIONS = tuple(p for p in ALL_PERMISSIONS if p != "EnforcementOperations")
-# Held through grants only, never put in a KSeF token: VatUeManage (EU administrators, PersonalPermissionType) and
-# CollectiveIdentifierManage (PersonPermissionType since 2.7.0).
-GRANT_ONLY_PERMISSIONS = ("VatUeManage", "CollectiveIdentifierManage")
+# Held through grants only, never put in a KSeF token: VatUeManage (EU administrators, PersonalPermissionType).
+# CollectiveIdentifierManage is in TokenPermissionType since 2.7.0, so it is one of ALL_PERMISSIONS.
+GRANT_ONLY_PERMISSIONS = ("VatUeManage",)
 
 
 def ordered(permissions) -> list[str]:

@@ -426,6 +426,12 @@ class CertificateRegistry:
                 (clock.now() + expires_in, serial_number),
             )
 
+    def set_valid_to(self, serial_number: str, valid_to: float) -> None:
+        """PUT /testdata/certificates/{serialNumber}: a new end of validity (the route checks it is not later)."""
+        self._store.execute(
+            "UPDATE ksef_certificates SET valid_to = ? WHERE serial_number = ?", (valid_to, serial_number)
+        )
+
     @staticmethod
     def as_list_item(cert: dict) -> dict:
         item = {

@@ -1,4 +1,7 @@
-"""Check captured exchanges (see capture.py) against the official OpenAPI contract.
+"""Check captured exchanges (see capture.py) against the OpenAPI contract the emulator follows.
+
+By default that is contract.contract(): the bundled official open-api.json with the newer changes contract.py
+applies; `--contract` checks against another file as it is.
 
 For every /v2 exchange: the operation must exist in open-api.json, the status must be one of its
 documented responses, the content type one documented for that status (none for 204), the body
@@ -30,7 +33,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-DEFAULT_CONTRACT = Path(__file__).resolve().parent / "contract" / "open-api.json"
+from .contract import contract as followed_contract
+
 CONTRACT_URI = "urn:ksef:open-api"
 API_PREFIX = "/v2"
 UNCHECKED_PREFIXES = ("/_emulator",)
@@ -222,7 +226,10 @@ class ContractChecker:
         self._validators: dict[str, Draft202012Validator] = {}
 
     @classmethod
-    def from_file(cls, contract_path: str | Path = DEFAULT_CONTRACT) -> ContractChecker:
+    def from_file(cls, contract_path: str | Path | None = None) -> ContractChecker:
+        """A checker for a contract file, or (None) for the contract the emulator follows."""
+        if contract_path is None:
+            return cls(followed_contract())
         return cls(json.loads(Path(contract_path).read_text(encoding="utf-8")))
 
     def match(self, method: str, path: str) -> tuple[str | None, bool]:
@@ -396,7 +403,7 @@ def _header_value(value: str, schema: dict):
     return value
 
 
-def check_capture(capture_path: str | Path, contract_path: str | Path = DEFAULT_CONTRACT) -> list[str]:
+def check_capture(capture_path: str | Path, contract_path: str | Path | None = None) -> list[str]:
     """Every problem found in one capture file (empty list: the emulator kept the contract)."""
     return ContractChecker.from_file(contract_path).check_file(capture_path)
 
@@ -406,7 +413,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m ksef_emulator.conformance", description="Check captured /v2 exchanges against open-api.json."
     )
     parser.add_argument("captures", nargs="+", type=Path, help="capture files written by --capture")
-    parser.add_argument("--contract", type=Path, default=DEFAULT_CONTRACT, help="open-api.json to check against")
+    parser.add_argument(
+        "--contract",
+        type=Path,
+        default=None,
+        help="open-api.json to check against (default: the one the emulator follows)",
+    )
     args = parser.parse_args(argv)
     checker = ContractChecker.from_file(args.contract)
     total = 0

@@ -10,6 +10,8 @@ Choices the documentation leaves open (see docs/emulator-limits.md):
   `Retry-After`, so a client that honours it is let through when it says.
 - Repeated breaches lengthen the block: the n-th breach within one (scaled) hour waits
   2**(n-1) times what the window alone needs, at most 64 times, never longer than one (scaled) hour.
+- A limit of 0 refuses every request of the operation (Retry-After: the length of its window) without
+  recording a block, so setting a positive limit again takes effect at once.
 - The time scale compresses minutes and hours only; a second stays one real second, otherwise
   the per-second threshold could only be reached by concurrent bursts.
 """
@@ -139,6 +141,13 @@ class RateLimiter:
 
             longest = max(self.window_seconds(name) for name in effective)
             del counter.accepted[: bisect_right(counter.accepted, now - longest)]
+
+            closed = [(self.window_seconds(name), limit, name) for name, limit in effective.items() if limit <= 0]
+            if closed:
+                # A limit of 0 (set through /testdata/rate-limits) lets nothing through; no block is recorded, so
+                # raising the limit again opens the operation at once. Retry-After names the longest such window.
+                window, limit, name = max(closed)
+                return Denial(retry_after=max(1, math.ceil(window)), limit=0, window=name)
 
             wait, breached = 0.0, None
             for name, limit in effective.items():

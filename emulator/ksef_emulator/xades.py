@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import datetime
 import re
+import threading
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +196,15 @@ def _parse(xml: bytes) -> etree._Element:
     return root
 
 
-@cache
-def _schema(version: str) -> etree.XMLSchema:
+# libxml2 is not thread-safe while it builds an XML schema (its table of built-in types is set up by the first
+# build): parallel first requests once left it broken until a restart (XMLSchemaParseError "Internal error:
+# xmlSchemaPValAttrNodeValue"). So every schema this module uses, ours and signxml's, is built once under this lock
+# when the module is imported, before the server runs a request; validation with a shared schema object, whose
+# error log is per object, holds the lock too.
+_SCHEMA_LOCK = threading.Lock()
+
+
+def _build_schema(version: str) -> etree.XMLSchema:
     def load(name: str) -> etree._ElementTree:
         return etree.parse(str(SCHEMA_DIR / name))
 
@@ -221,6 +228,21 @@ def _schema(version: str) -> etree.XMLSchema:
     return etree.XMLSchema(doc)
 
 
+def _build_schemas() -> dict[str, etree.XMLSchema]:
+    with _SCHEMA_LOCK:
+        schemas = {version: _build_schema(version) for version in sorted(set(NS_AUTH.values()))}
+        XMLVerifier.schemas()
+        XAdESVerifier.schemas()
+    return schemas
+
+
+_SCHEMAS = _build_schemas()
+
+
+def _schema(version: str) -> etree.XMLSchema:
+    return _SCHEMAS[version]
+
+
 def _validate_schema(request: etree._Element) -> str:
     qname = etree.QName(request)
     if qname.localname != "AuthTokenRequest" or qname.namespace not in NS_AUTH:
@@ -231,8 +253,11 @@ def _validate_schema(request: etree._Element) -> str:
     version = NS_AUTH[qname.namespace]
     standalone = etree.fromstring(etree.tostring(request))
     schema = _schema(version)
-    if not schema.validate(standalone):
-        raise fail(SCHEMA_INVALID, *[f"line {e.line}: {e.message}" for e in schema.error_log][:10])
+    with _SCHEMA_LOCK:
+        valid = schema.validate(standalone)
+        messages = [f"line {e.line}: {e.message}" for e in schema.error_log][:10]
+    if not valid:
+        raise fail(SCHEMA_INVALID, *messages)
     return version
 
 

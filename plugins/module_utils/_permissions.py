@@ -17,7 +17,14 @@ OFFICIAL = (
     "SubunitManage",
     "EnforcementOperations",
     "Introspection",
+    "CollectiveIdentifierManage",
 )
+
+
+# Every permission enum of the API this collection knows, by its schema name in open-api.json: a unit test compares
+# each with the contract, so a value KSeF adds fails a test here rather than a user's run. A new enum (person, entity,
+# indirect or authorization permission types) is listed here when the collection starts to use it.
+CONTRACT_ENUMS = {"TokenPermissionType": OFFICIAL}
 
 
 def _key(name: str) -> str:

@@ -40,7 +40,8 @@ WINDOW_SECONDS = {SECOND: 1.0, MINUTE: 60.0, HOUR: 3600.0}
 
 # Production limits (per second, per minute, per hour; None = no such threshold) of the operations this
 # collection calls, copied from `x-rate-limits` of each operation in the official open-api.json
-# (KSeF 2.0, API 2.6.0). The collection never reads the emulator's copy of that file.
+# (KSeF 2.0, API 2.7.0; none of these changed since 2.6.0, nor in 2.8.1). The collection never reads the emulator's
+# copy of that file.
 PRODUCTION_LIMITS = {
     "POST /auth/challenge": (60, None, None),
     "POST /auth/ksef-token": (60, None, None),

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 import ksef_emulator
 from ksef_emulator import testcerts
-from ksef_emulator.routes import auth, certificates, security, sessions, testdata, tokens
+from ksef_emulator.routes import auth, certificates, limits, security, sessions, testdata, tokens
 
 from .test_signature_auth import Signer
 
@@ -235,14 +235,15 @@ def test_testdata_operations_of_the_contract_answer(owner, ksef, nip):
     group = {"perSecond": 5, "perMinute": 50, "perHour": 500}
     groups = {g: group for g in ("onlineSession", "batchSession", "invoiceSend", "invoiceStatus", "sessionList",
                                  "sessionInvoiceList", "sessionMisc", "invoiceMetadata", "invoiceExport",
-                                 "invoiceExportStatus", "invoiceDownload", "other")}
+                                 "invoiceExportStatus", "invoiceDownload", "collectiveIdentifier", "other")}
     session = {"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 2, "maxInvoices": 10}
     calls = [
         ("POST", "testdata/rate-limits", {"rateLimits": groups}),
         ("DELETE", "testdata/rate-limits", None),
         ("POST", "testdata/rate-limits/production", None),
         ("DELETE", "testdata/rate-limits", None),
-        ("POST", "testdata/limits/context/session", {"onlineSession": session, "batchSession": session}),
+        ("POST", "testdata/limits/context/session", {"onlineSession": session, "batchSession": session,
+                                                     "collectiveIdentifier": {"maxInvoices": 10}}),
         ("DELETE", "testdata/limits/context/session", None),
         ("POST", "testdata/attachment", {"nip": nip}),
         ("POST", "testdata/attachment/revoke", {"nip": nip, "expectedEndDate": "2027-01-31"}),
@@ -265,7 +266,7 @@ def test_testdata_rate_limits_apply_to_the_context(owner, ksef):
     group = {"perSecond": 100, "perMinute": 2, "perHour": 1000}
     groups = {g: group for g in ("onlineSession", "batchSession", "invoiceSend", "invoiceStatus", "sessionList",
                                  "sessionInvoiceList", "sessionMisc", "invoiceMetadata", "invoiceExport",
-                                 "invoiceExportStatus", "invoiceDownload", "other")}
+                                 "invoiceExportStatus", "invoiceDownload", "collectiveIdentifier", "other")}
     assert owner.call("POST", "testdata/rate-limits", json={"rateLimits": groups}).status_code == 200
     answers = [owner.call("GET", "certificates/limits").status_code for _attempt in range(3)]
     # Three requests on one operation within a minute: the third breaches perMinute 2 (the TEST factor is off).
@@ -292,7 +293,8 @@ def test_wrong_method_on_a_known_path_is_405(ksef):
     contract = json.loads((Path(ksef_emulator.__file__).parent / "contract" / "open-api.json").read_text())
     templates = {path: {m.upper() for m in ops if m in ("get", "post", "put", "delete", "patch")}
                  for path, ops in contract["paths"].items()}
-    served = {r.path for module in (auth, certificates, security, sessions, testdata, tokens) for r in module.routes}
+    served = {r.path for module in (auth, certificates, limits, security, sessions, testdata, tokens)
+              for r in module.routes}
     wrong = []
     with httpx.Client(base_url=ksef.emu.api_url, timeout=30) as client:
         for path in sorted(served | {auth.status_route.path}):

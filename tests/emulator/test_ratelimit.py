@@ -15,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from ksef_emulator.conformance import ContractChecker
+
 pytestmark = pytest.mark.timeout(60)
 
 NIP_A = "5265877635"
@@ -182,3 +184,30 @@ def test_switching_to_off_at_runtime_lifts_limits_and_blocks(prd):
         assert prd.admin("PUT", "config", json={"rate_limits": "off"}).json()["rate_limits"] == "off"
         statuses = {client.get("/tokens", headers=bearer(token)).status_code for _attempt in range(60)}
     assert statuses == {200}
+
+
+def test_a_limit_of_zero_refuses_its_group_and_a_negative_one_is_a_validation_error(emulator, fresh_nip):
+    """A context's limit of 0 once crashed the limiter, and every later request on every route got 500."""
+    contract = ContractChecker.from_file().contract
+    groups = contract["components"]["schemas"]["ApiRateLimitsOverride"]["required"]
+    generous = {group: {"perSecond": 100, "perMinute": 1000, "perHour": 10000} for group in groups}
+    token, bystander = login(emulator, fresh_nip()), login(emulator, fresh_nip())
+    with httpx.Client(base_url=emulator.api_url, timeout=10) as client:
+        for extra in ({}, PROBLEM):
+            negative = {**generous, "other": {"perSecond": 100, "perMinute": -1, "perHour": 10000}}
+            refused = client.post("/testdata/rate-limits", headers=bearer(token, **extra),
+                                  json={"rateLimits": negative})
+            assert refused.status_code == 400, refused.text
+            errors = (refused.json()["errors"] if extra else
+                      refused.json()["exception"]["exceptionDetailList"])
+            assert [e.get("code", e.get("exceptionCode")) for e in errors] == [21405]
+            assert "perMinute" in refused.text
+
+        zero = {**generous, "other": {"perSecond": 100, "perMinute": 0, "perHour": 10000}}
+        assert client.post("/testdata/rate-limits", headers=bearer(token), json={"rateLimits": zero}).status_code == 200
+        for _attempt in range(3):
+            assert assert_json_429(client.get("/tokens", headers=bearer(token))) == 60
+            assert assert_problem_429(client.get("/tokens", headers=bearer(token, **PROBLEM)), "/v2/tokens") == 60
+        # The rest of the emulator is unharmed: another context, the public routes.
+        assert client.get("/tokens", headers=bearer(bystander)).status_code == 200
+        assert client.post("/auth/challenge").status_code == 200

@@ -38,6 +38,8 @@ def test_certificate_bootstraps_the_manager_token_which_then_manages_the_rest(em
     (manager,) = by_marker(tokens_of(emulator, nip), "ansible-manager")
     assert manager["referenceNumber"] == manager_ref and manager["status"] == "Active"
     assert manager["authorIdentifier"] == {"type": "Nip", "value": nip}  # the certificate's subject
+    assert manager["requestedPermissions"] == ["InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
+                                               "CollectiveIdentifierManage"]
 
     emulator.reset_stats()
     second = run_playbook(PLAYBOOKS / "tokens_with_manager_token.yml", common)

@@ -269,7 +269,7 @@ async def record_permission(request: Request):
     author_type, author_value = ("System", None) if author == "System" else _identifier(author, "author", AUTHOR_TYPES)
     scopes = body.get("permissions")
     # PersonPermissionType (VatUeManage comes only with an EU administrator grant)
-    person_scopes = ALL_PERMISSIONS + tuple(p for p in GRANT_ONLY_PERMISSIONS if p != "VatUeManage")
+    person_scopes = ALL_PERMISSIONS
     allowed = person_scopes if kind == "person" else ("InvoiceRead", "InvoiceWrite")
     if not isinstance(scopes, list) or not scopes or any(p not in allowed for p in scopes):
         raise AdminError(f"permissions must be a non-empty list of {', '.join(allowed)}")

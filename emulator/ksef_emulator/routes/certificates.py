@@ -33,7 +33,7 @@ def _login_certificate(request: Request, caller: Caller, code: int) -> x509.Cert
     return certificate
 
 
-def _owned(request: Request, caller: Caller, serial: str) -> dict | None:
+def owned(request: Request, caller: Caller, serial: str) -> dict | None:
     """The certificate if it belongs to the caller's subject (or its NIP-PESEL twin)."""
     state = request.app.state.emulator
     cert = _registry(request).get(serial)
@@ -43,7 +43,7 @@ def _owned(request: Request, caller: Caller, serial: str) -> dict | None:
     return cert if (cert["subject_type"], cert["subject_value"]) in owners else None
 
 
-def _serial(value, field: str) -> str:
+def serial_number(value, field: str) -> str:
     if not isinstance(value, str) or not SERIAL.match(value):
         raise ApiError(21405, f"Pole '{field}' musi mieć 16 znaków szesnastkowych (0-9, A-F).")
     return value
@@ -97,7 +97,7 @@ async def retrieve(request: Request):
         raise ApiError(21405, "Pole 'certificateSerialNumbers' musi zawierać od 1 do 10 numerów seryjnych.")
     found = []
     for serial in serials:
-        cert = _owned(request, caller, _serial(serial, "certificateSerialNumbers"))
+        cert = owned(request, caller, serial_number(serial, "certificateSerialNumbers"))
         if cert is not None:
             found.append(
                 {
@@ -118,7 +118,7 @@ async def query(request: Request):
     body = await read_json(request) if await request.body() else {}
     serial = body.get("certificateSerialNumber")
     if serial is not None:
-        _serial(serial, "certificateSerialNumber")
+        serial_number(serial, "certificateSerialNumber")
     name = body.get("name")
     if name is not None and not isinstance(name, str):
         raise ApiError(21405, "Pole 'name' musi być tekstem.")
@@ -162,11 +162,11 @@ async def revoke(request: Request):
     caller = access_caller(request)
     if caller.method == "Token":
         raise Forbidden("auth-method-not-allowed", {"authenticationMethodCategory": "Token"})
-    serial = _serial(request.path_params["certificateSerialNumber"], "certificateSerialNumber")
+    serial = serial_number(request.path_params["certificateSerialNumber"], "certificateSerialNumber")
     body = await read_json(request) if await request.body() else {}
     reason = body.get("revocationReason")
     reason = "Unspecified" if reason is None else validation.enum_value(reason, REVOCATION_REASONS, "revocationReason")
-    cert = _owned(request, caller, serial)
+    cert = owned(request, caller, serial)
     if cert is None:
         raise ApiError(25008)
     if cert["status"] != "Active":

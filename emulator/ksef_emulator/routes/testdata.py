@@ -1,5 +1,6 @@
 """TEST-environment data endpoints: subjects, persons (NIP-PESEL link, bailiffs), permission grants, attachments,
-blocked contexts, and the limits of the current context (sessions, API rates) and subject (certificates)."""
+blocked contexts, the limits of the current context (sessions, API rates) and subject (certificates), and the
+shortening of a KSeF certificate's validity."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..caller import access_caller
 from ..errors import ApiError
 from ..ratelimit import WINDOW_NAMES
 from ..web import empty_response, read_json
+from . import certificates as certificate_routes
 
 SUBJECT_TYPES = ("EnforcementAuthority", "VatGroup", "JST")
 AUTHORIZED_TYPES = ("Nip", "Pesel", "Fingerprint")
@@ -156,14 +158,25 @@ def _overrides(request: Request) -> overrides.TestdataOverrides:
     return request.app.state.emulator.overrides
 
 
-def _int_field(body, field: str, minimum: int, maximum: int | None = None, required: bool = True) -> int | None:
+INT32_MAX = 2**31 - 1
+
+
+def _int_field(body, field: str, minimum: int, maximum: int = INT32_MAX, required: bool = True) -> int | None:
+    """An integer within [minimum, maximum] (the contract's fields are int32), else 400 21405 naming the field."""
     value = body.get(field) if isinstance(body, dict) else None
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum or (maximum and value > maximum):
-        bound = f"od {minimum} do {maximum}" if maximum else f"co najmniej {minimum}"
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        bound = f"od {minimum} do {maximum}" if maximum < INT32_MAX else f"co najmniej {minimum}"
         raise ApiError(21405, f"Pole '{field}' musi być liczbą całkowitą {bound}.")
     return value
+
+
+def _part(body: dict, kind: str) -> dict:
+    part = body.get(kind)
+    if not isinstance(part, dict):
+        raise ApiError(21405, f"Pole '{kind}' jest wymagane.")
+    return part
 
 
 async def set_session_limits(request: Request):
@@ -171,14 +184,14 @@ async def set_session_limits(request: Request):
     body = await read_json(request)
     limits = {}
     for kind in ("onlineSession", "batchSession"):
-        part = body.get(kind)
-        if not isinstance(part, dict):
-            raise ApiError(21405, f"Pole '{kind}' jest wymagane.")
+        part = _part(body, kind)
         limits[kind] = {
             "maxInvoiceSizeInMB": _int_field(part, "maxInvoiceSizeInMB", 0, 5),
             "maxInvoiceWithAttachmentSizeInMB": _int_field(part, "maxInvoiceWithAttachmentSizeInMB", 0, 10),
             "maxInvoices": _int_field(part, "maxInvoices", 0, 100000),
         }
+    # 2.7.1 (contract.py): the collective identifiers' limit is required too.
+    limits["collectiveIdentifier"] = {"maxInvoices": _int_field(_part(body, "collectiveIdentifier"), "maxInvoices", 0)}
     _overrides(request).put(overrides.SESSION_LIMITS, caller.context, limits)
     return empty_response(200, request)
 
@@ -212,6 +225,23 @@ async def reset_certificate_limits(request: Request):
     return empty_response(200, request)
 
 
+async def update_certificate(request: Request):
+    """Shortens a KSeF certificate's validity (TEST only): the new end may not be later than the current one."""
+    caller = access_caller(request)
+    serial = certificate_routes.serial_number(request.path_params["serialNumber"], "serialNumber")
+    body = await read_json(request)
+    valid_to = validation.date_time(body.get("validTo"), "validTo")
+    if valid_to is None:
+        raise ApiError(21405, "Pole 'validTo' jest wymagane.")
+    cert = certificate_routes.owned(request, caller, serial)
+    if cert is None:
+        raise ApiError(25008)
+    if valid_to > cert["valid_to"]:
+        raise ApiError(21405, "Pole 'validTo' nie może być późniejsze niż obecna data ważności certyfikatu.")
+    request.app.state.emulator.certificates.set_valid_to(serial, valid_to)
+    return empty_response(200, request)
+
+
 RATE_LIMIT_GROUPS = (
     "onlineSession",
     "batchSession",
@@ -224,6 +254,7 @@ RATE_LIMIT_GROUPS = (
     "invoiceExport",
     "invoiceExportStatus",
     "invoiceDownload",
+    "collectiveIdentifier",
     "other",
 )
 
@@ -310,4 +341,5 @@ routes = [
     Route("/testdata/rate-limits", set_rate_limits, methods=["POST"]),
     Route("/testdata/rate-limits", reset_rate_limits, methods=["DELETE"]),
     Route("/testdata/rate-limits/production", production_rate_limits, methods=["POST"]),
+    Route("/testdata/certificates/{serialNumber}", update_certificate, methods=["PUT"]),
 ]

@@ -38,7 +38,7 @@ TOKEN_SCHEMA = {
         "description": [
             "The token's permissions. Use the official names (V(InvoiceRead), V(InvoiceWrite), "
             "V(CredentialsRead), V(CredentialsManage), V(SubunitManage), V(EnforcementOperations), "
-            "V(Introspection)) or snake_case (V(invoice_read)).",
+            "V(Introspection), V(CollectiveIdentifierManage)) or snake_case (V(invoice_read)).",
             "Required when O(@state=present).",
         ],
         "type": "list",

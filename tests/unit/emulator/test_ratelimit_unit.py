@@ -206,6 +206,22 @@ def test_any_subset_of_thresholds(clock):
     assert limiter.check("POST /auth/challenge", "|127.0.0.1", public) == 1
 
 
+@pytest.mark.parametrize(("limits", "retry_after", "window"), [
+    ({"perSecond": 0, "perMinute": 30, "perHour": 120}, 1, "perSecond"),
+    ({"perSecond": 10, "perMinute": 0, "perHour": 120}, 60, "perMinute"),
+    ({"perSecond": 0, "perMinute": 30, "perHour": 0}, 3600, "perHour"),
+])
+def test_a_limit_of_zero_refuses_every_request_and_leaves_no_block(clock, limits, retry_after, window):
+    """A context's limit of 0 (/testdata/rate-limits) once made the limiter index an empty list."""
+    limiter = RateLimiter("prd", clock=clock)
+    for _attempt in range(3):
+        denial = limiter.check_request(OP, KEY, limits, absolute=True)
+        assert denial is not None and (denial.retry_after, denial.limit, denial.window) == (retry_after, 0, window)
+        assert denial.detail.startswith("Przekroczono limit 0 żądań na ")
+    # Nothing was recorded: the documented limits apply at once again.
+    assert burst(limiter, 10) == [None] * 10
+
+
 def test_concurrent_checks_never_admit_more_than_the_limit(clock):
     limiter = RateLimiter("prd", clock=clock)
     results = []

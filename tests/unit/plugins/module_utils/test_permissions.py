@@ -2,6 +2,7 @@
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _permissions as permissions
+from ksef_emulator.contract import contract
 
 
 def test_official_and_snake_case_normalise_to_the_canonical_order():
@@ -11,8 +12,28 @@ def test_official_and_snake_case_normalise_to_the_canonical_order():
 
 def test_every_official_name_has_a_snake_case_form():
     snake = ["invoice_read", "invoice_write", "credentials_read", "credentials_manage", "subunit_manage",
-             "enforcement_operations", "introspection"]
+             "enforcement_operations", "introspection", "collective_identifier_manage"]
     assert permissions.normalise(snake) == permissions.OFFICIAL
+    assert permissions.normalise(["CollectiveIdentifierManage", "collective-identifier-manage"]) == (
+        "CollectiveIdentifierManage",)
+
+
+@pytest.mark.parametrize("schema", sorted(permissions.CONTRACT_ENUMS))
+def test_each_permission_enum_equals_the_contracts(schema):
+    """The enum as the emulator's bundled contract (with the newer changes it applies) defines it, in its order."""
+    enum = contract()["components"]["schemas"][schema]["enum"]
+    assert permissions.CONTRACT_ENUMS[schema] == tuple(enum), (
+        f"{schema}: the collection has {permissions.CONTRACT_ENUMS[schema]}, the contract {tuple(enum)}")
+
+
+def test_every_permission_enum_of_the_collection_is_compared_with_the_contract():
+    """A tuple of permission names added to _permissions must be listed in CONTRACT_ENUMS (and so compared)."""
+    assert "TokenPermissionType" in permissions.CONTRACT_ENUMS
+    enums = {name for name, value in vars(permissions).items()
+             if isinstance(value, tuple) and value and all(isinstance(v, str) and v[:1].isupper() for v in value)}
+    listed = {name for name, value in vars(permissions).items()
+              if any(value is mirrored for mirrored in permissions.CONTRACT_ENUMS.values())}
+    assert enums == listed, f"permission enums not in CONTRACT_ENUMS: {sorted(enums - listed)}"
 
 
 def test_duplicates_and_spellings_collapse():
