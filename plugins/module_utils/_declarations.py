@@ -169,15 +169,15 @@ def validate(module, kind, items: list, where: str | None, template=()) -> list:
     return entries
 
 
-def declarations(module, kind, items: list, option: str) -> list:
+def declarations(module, kind, items: list, option: str, template=()) -> list:
     """[Entry] of a read-only module's list of declarations (`declared`): the same validation as the modules that
-    apply them, before any request."""
+    apply them (the stores of `template` for an item without its own), before any request."""
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise KsefConfigError(
                 "%s[%d]" % (option, index), "%s[%d]: must be a dictionary with at least a name" % (option, index)
             )
-    return validate(module, kind, items, option)
+    return validate(module, kind, items, option, template)
 
 
 def read_holdings(module, entries: list) -> dict:

@@ -14,7 +14,9 @@ What the engine needs of a kind's objects:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 PENDING = "Pending"
@@ -33,6 +35,8 @@ WAIT = "wait"  # Pending: wait until it is usable
 RETAIN = "retain"  # stays for now (grace period, run in progress, protected)
 
 ISSUING = (CREATE, REPLACE, ROTATE, RENEW)
+# A live credential no store holds that is younger than this may belong to a change in progress on another host.
+ORPHAN_MARGIN = timedelta(minutes=10)
 CHANGING = ISSUING + (COPY, REVOKE, PURGE)
 
 UNMANAGED = None  # the `name` of a plan row about a credential the collection does not manage
@@ -106,6 +110,116 @@ def supersede(reference: str, successor: str, due, now, grace: str | None, noun:
         reference,
         until=due.isoformat(),
     )
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a value kind's planner speaks of its credentials in the steps every value kind shares."""
+
+    noun: str  # "token"
+    value: str  # what the stores keep of one: "value", "private key"
+    issued: str  # "created", "requested"
+    change: str  # "rotation", "renewal"
+    age: Callable[[timedelta], str]  # a duration in the kind's precision
+    describe: Callable[[timedelta], str | None]  # revoke_previous_after and the orphan margin, as written
+
+
+def current_of(live: list, holdings: list):
+    """The current live credential: the newest live one a store holds; with no stores, the newest live one."""
+    if not holdings:
+        return live[0] if live else None
+    held = {h.reference_number for h in holdings if h.reference_number}
+    return next((c for c in live if c.reference_number in held), None)
+
+
+def first_issue(unheld: list, name: str, labels: tuple, words: Wording, action: str) -> Step:
+    """What to issue when no store holds a live credential of `name`: a successor of the newest one in `unheld`
+    (its value, which only its stores kept, is lost: store drift), or the first one."""
+    if unheld:
+        lost = unheld[0].reference_number
+        return Step(
+            action,
+            "store drift: no store holds the %s of active %s %s and KSeF never gives it again, so a new %s is issued"
+            % (words.value, words.noun, lost, words.noun),
+            lost,
+            stores=labels,
+        )
+    return Step(CREATE, "no active %s named %r" % (words.noun, name), stores=labels)
+
+
+def copy_step(current, holdings: list, why: Callable[[Holding], str], what: str) -> Step | None:
+    """COPY the current value into every store that lost it (or holds another one), from a store that holds it."""
+    missing = [h for h in holdings if h.reference_number != current.reference_number]
+    if not missing:
+        return None
+    source = next(h.label for h in holdings if h.reference_number == current.reference_number)
+    return Step(
+        COPY,
+        "store drift: %s; copying the current %s from %s" % ("; ".join(why(h) for h in missing), what, source),
+        current.reference_number,
+        stores=tuple(h.label for h in missing),
+        source=source,
+    )
+
+
+def previous_steps(
+    live: list, current, issue, now, grace: timedelta, margin: timedelta, words: Wording, successor_from=None
+) -> list:
+    """The steps for every live credential of a name but the current one it keeps: superseded ones (by the one
+    issued now, or by the current one) are revoked once `grace` has passed, lost ones (no store holds any) with the
+    new one, young unheld ones are left to a change in progress elsewhere, older ones are orphans and revoked.
+    `successor_from`: when the credential issued now starts to work, if later than now."""
+    steps = []
+    for item in live:
+        if item is current and issue is None:
+            continue
+        ref, age = item.reference_number, words.age(now - item.created)
+        if item is current or (current is not None and item.created < current.created):
+            successor_at = now if item is current else current.created
+            if item is current and successor_from is not None:
+                successor_at = max(now, successor_from)
+            successor = (
+                "the new %s" % words.noun
+                if item is current
+                else "current %s %s" % (words.noun, current.reference_number)
+            )
+            steps.append(supersede(ref, successor, successor_at + grace, now, words.describe(grace), words.noun))
+        elif now - item.created < margin:
+            steps.append(
+                Step(
+                    RETAIN,
+                    "no store holds it but it was %s %s ago; it may belong to a %s in progress, revoked by a later "
+                    "run once older than %s" % (words.issued, age, words.change, words.describe(margin)),
+                    ref,
+                )
+            )
+        elif issue is not None and current is None:
+            # No store holds any live one: its value is lost, the new one supersedes it.
+            if grace:
+                due = now + grace
+                steps.append(
+                    Step(
+                        RETAIN,
+                        "%s lost from the stores; kept until %s (revoke_previous_after %s)"
+                        % (words.value, due.isoformat(), words.describe(grace)),
+                        ref,
+                        until=due.isoformat(),
+                    )
+                )
+            else:
+                steps.append(
+                    Step(REVOKE, "no store holds its %s; superseded by the new %s" % (words.value, words.noun), ref)
+                )
+        else:
+            steps.append(
+                Step(
+                    REVOKE,
+                    "orphan: newer than the current %s, no store holds its %s, %s %s ago"
+                    % (words.noun, words.value, words.issued, age),
+                    ref,
+                )
+            )
+    return steps
 
 
 def row(name: str | None, step: Step) -> dict:

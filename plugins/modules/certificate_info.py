@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
+  - ksef.credentials.store_template
 attributes:
   check_mode:
     support: full
@@ -34,6 +35,8 @@ options:
       - The declared certificates of this subject, each with the options of M(ksef.credentials.certificate)
         (C(name), C(certificate_type), C(state), C(renew_before), C(store), ...). Options that only steer a run are
         ignored.
+      - A declared certificate without stores of its own has those of O(store_template), as in
+        M(ksef.credentials.certificates).
     type: list
     elements: dict
   renew_before:
@@ -119,6 +122,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import Ks
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift as drift
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 
 
@@ -127,12 +131,19 @@ def main():
         argument_spec=dict(
             declared=dict(type="list", elements="dict"),
             renew_before=dict(type="str", default="30d"),
+            store_template=dict(CERTIFICATE_OPTIONS["store"]),
         ),
         supports_check_mode=True,
     )
     try:
         policy = _durations.parse(module.params.get("renew_before"), "renew_before")
-        entries = declarations(module, CertificateKind(), module.params.get("declared") or [], "declared")
+        entries = declarations(
+            module,
+            CertificateKind(),
+            module.params.get("declared") or [],
+            "declared",
+            module.params.get("store_template") or (),
+        )
         holdings = read_holdings(module, entries)
         with module.ksef_session() as api:
             items = api.query_certificates()

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - ksef.credentials.connection
   - ksef.credentials.auth
+  - ksef.credentials.store_template
 attributes:
   check_mode:
     support: full
@@ -73,6 +74,8 @@ options:
       - The declared tokens of this context, each with the options of M(ksef.credentials.token) (C(name),
         C(permissions), C(state), C(rotate_after), C(store), ...). Options that only steer a run are ignored.
       - When set, RV(findings) compares them with every token of the context, whatever the filters.
+      - A declared token without stores of its own has those of O(store_template), as in M(ksef.credentials.tokens),
+        so the scan reads where the role keeps it.
     type: list
     elements: dict
 notes:
@@ -288,6 +291,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._declarations imp
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
@@ -299,7 +303,9 @@ def _declarations(module):
     """[(Declared, [Store])] from the `declared` option: the same validation as the tokens module, before any call."""
     return [
         (entry.declared, entry.stores)
-        for entry in declarations(module, TOKEN, module.params.get("declared") or [], "declared")
+        for entry in declarations(
+            module, TOKEN, module.params.get("declared") or [], "declared", module.params.get("store_template") or ()
+        )
     ]
 
 
@@ -353,6 +359,7 @@ def main():
             rotate_after=dict(type="str"),
             unused_after=dict(type="str"),
             declared=dict(type="list", elements="dict"),
+            store_template=dict(TOKEN_OPTIONS["store"]),
         ),
         supports_check_mode=True,
     )

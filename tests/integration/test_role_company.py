@@ -137,3 +137,21 @@ def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revo
     saved = {path.stem: json.loads(path.read_text()) for path in plans.glob("*.json")}
     assert sorted(saved) == sorted(["office", *CLIENTS])
     assert sorted(saved["office"]["kinds"]) == ["certificates", "tokens"] and list(saved["client1"]["kinds"]) == ["tokens"]
+
+    # The role's report: every company's tokens where the store template keeps them, and the seal's certificate
+    # once, on the office's host that declares it (the clients log in with the same seal and list nothing twice).
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    office.run(run_playbook, check=True, ksef_report_dir=str(reports))
+    document = json.loads((reports / "report.json").read_text())
+    contexts = {c["host"]: c for c in document["contexts"]}
+    assert sorted(contexts) == sorted(["office", *CLIENTS])
+    for host in ("office", *CLIENTS):
+        (token,) = [t for t in contexts[host]["tokens"] if t["name"] == "erp-sender"]
+        assert token["stores"] == [f"file:{office.stores / f'{host}-erp-sender.token'}"], (host, token)
+        assert "store_missing" not in token["findings"]
+    (certificate,) = contexts["office"]["certificates"]
+    assert certificate["serial_number"] == enrolled["certificateSerialNumber"]
+    assert certificate["stores"] == [f"file:{office.stores / 'automation-login.pem'}"]
+    assert all(not contexts[host]["certificates"] for host in CLIENTS)
+    assert "automation-login" in (reports / "report.csv").read_text()

@@ -24,24 +24,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._certificate_bundle import DEFAULT_KEY_SIZES, KEY_TYPES
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint
-from ansible_collections.ksef.credentials.plugins.module_utils._plan import (
-    ACTIVE,
-    COPY,
-    CREATE,
-    KEEP,
-    PURGE,
-    RENEW,
-    REPLACE,
-    RETAIN,
-    REVOKE,
-    ContextPlan,
-    Plan,
-    Step,
-    supersede,
-)
 
 NAME_PREFIX = "ksef-credentials "
 # KSeF's certificateName allows letters, digits, '_', '-' and spaces (5..100 characters): no '.' as token names have.
@@ -49,7 +35,8 @@ NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 _NAME_RE = re.compile(NAME_PATTERN)
 TYPES = ("Authentication", "Offline")
 EXCLUSIVE_CHOICES = ("false", "managed")
-ORPHAN_MARGIN = timedelta(minutes=10)
+ORPHAN_MARGIN = p.ORPHAN_MARGIN
+ACTIVE = p.ACTIVE  # the status of a certificate that logs in (certificate.py and certificate_drift.py read it here)
 DEFAULT_RENEW_BEFORE = timedelta(days=30)
 
 
@@ -90,7 +77,7 @@ class Declared:
             "name": self.name,
             "reference_number": None,
             "serial_number": None,
-            "status": ACTIVE,
+            "status": p.ACTIVE,
             "certificate_type": self.certificate_type,
             "valid_from": None,
             "valid_to": None,
@@ -153,6 +140,9 @@ def _days(delta: timedelta) -> str:
     return _durations.describe(rounded) or "0m"
 
 
+WORDING = p.Wording("certificate", "private key", "requested", "renewal", _days, _durations.describe)
+
+
 class LockoutError(KsefConfigError):
     """A run would revoke the certificate it logs in with (and empty the stores it is read from)."""
 
@@ -205,58 +195,50 @@ def plan(
     margin: timedelta = ORPHAN_MARGIN,
     protected=frozenset(),
     pruned: bool = False,
-) -> Plan:
+) -> p.Plan:
     """The steps that bring KSeF and the stores to the declared state for one name. `protected`: serial numbers of
     the certificate this run logged in with, never revoked without declared.force (LockoutError); `pruned`: the name
     is revoked because exclusive no longer finds it declared."""
     live = sorted(
-        (c for c in certificates if c.status == ACTIVE and c.name == declared.name and c.valid_to > now),
+        (c for c in certificates if c.status == p.ACTIVE and c.name == declared.name and c.valid_to > now),
         key=lambda c: (c.created, c.reference_number),
         reverse=True,
     )
     holdings = list(holdings)
     if declared.state == "absent":
         _refuse_lockout(declared, live, protected, pruned)
-        revokes = [Step(REVOKE, "state is absent", c.reference_number) for c in live]
+        revokes = [p.Step(p.REVOKE, "state is absent", c.reference_number) for c in live]
         if declared.purge:
             filled = tuple(h.label for h in holdings if h.reference_number)
             if filled:
-                revokes.append(Step(PURGE, "state is absent: the stores keep no revoked certificate", stores=filled))
-        return Plan(declared, revokes, live[0] if live else None, live)
+                revokes.append(
+                    p.Step(p.PURGE, "state is absent: the stores keep no revoked certificate", stores=filled)
+                )
+        return p.Plan(declared, revokes, live[0] if live else None, live)
 
-    held = {h.reference_number for h in holdings if h.reference_number}
-    current = next((c for c in live if c.reference_number in held), None) if holdings else (live[0] if live else None)
+    current = p.current_of(live, holdings)
     labels = tuple(h.label for h in holdings)
     steps: list = []
     warnings: list = []
     issue = None
     if current is None:
-        if live:
-            issue = Step(
-                RENEW,
-                "store drift: no store holds active certificate %s and its private key exists only where it was "
-                "stored, so a new certificate is enrolled" % live[0].reference_number,
-                live[0].reference_number,
-                stores=labels,
-            )
-        else:
-            issue = Step(CREATE, "no active certificate named %r" % declared.name, stores=labels)
+        issue = p.first_issue(live, declared.name, labels, WORDING, p.RENEW)
     elif current.certificate_type != declared.certificate_type:
-        issue = Step(
-            REPLACE,
+        issue = p.Step(
+            p.REPLACE,
             "certificate_type differs (%s -> %s) and a certificate has one type for life"
             % (current.certificate_type, declared.certificate_type),
             current.reference_number,
             stores=labels,
         )
     elif declared.renew:
-        issue = Step(RENEW, "renewal requested (renew: true)", current.reference_number, stores=labels)
+        issue = p.Step(p.RENEW, "renewal requested (renew: true)", current.reference_number, stores=labels)
     elif now >= current.valid_to - declared.renew_before:
         warning = _validity_warning(declared, current)
         if warning:
             warnings.append(warning)
-        issue = Step(
-            RENEW,
+        issue = p.Step(
+            p.RENEW,
             "valid to %s, %s left, within renew_before %s"
             % (current.valid_to.isoformat(), _days(current.valid_to - now), _durations.describe(declared.renew_before)),
             current.reference_number,
@@ -268,22 +250,14 @@ def plan(
     else:
         if current is None:  # nothing to issue means a current certificate exists
             raise AssertionError("no current certificate and nothing to issue")
-        missing = [h for h in holdings if h.reference_number != current.reference_number]
-        if missing:
-            source = next(h.label for h in holdings if h.reference_number == current.reference_number)
-            why = "; ".join("%s holds %s" % (h.label, h.reference_number or "nothing") for h in missing)
-            steps.append(
-                Step(
-                    COPY,
-                    "store drift: %s; copying the current certificate from %s" % (why, source),
-                    current.reference_number,
-                    stores=tuple(h.label for h in missing),
-                    source=source,
-                )
-            )
+        copy = p.copy_step(
+            current, holdings, lambda h: "%s holds %s" % (h.label, h.reference_number or "nothing"), "certificate"
+        )
+        if copy is not None:
+            steps.append(copy)
         steps.append(
-            Step(
-                KEEP,
+            p.Step(
+                p.KEEP,
                 "active %s certificate valid to %s, %s left, renewed %s before"
                 % (
                     current.certificate_type,
@@ -295,52 +269,28 @@ def plan(
             )
         )
 
-    grace = declared.revoke_previous_after
-    for cert in live:
-        if cert is current and issue is None:
-            continue
-        ref = cert.reference_number
-        if cert is current or (current is not None and cert.created < current.created):
-            successor_at = now if cert is current else current.created
-            if cert is current and declared.valid_from is not None:
-                successor_at = max(now, declared.valid_from)  # the successor logs in from its validFrom on
-            successor = (
-                "the new certificate" if cert is current else "current certificate %s" % (current.reference_number)
-            )
-            steps.append(
-                supersede(ref, successor, successor_at + grace, now, _durations.describe(grace), "certificate")
-            )
-        elif now - cert.created < margin:
-            steps.append(
-                Step(
-                    RETAIN,
-                    "no store holds it but it was requested %s ago; it may belong to a renewal in progress"
-                    % _days(now - cert.created),
-                    ref,
-                )
-            )
-        else:
-            steps.append(
-                Step(REVOKE, "no store holds its private key (requested %s ago)" % _days(now - cert.created), ref)
-            )
-    return Plan(declared, steps, current, live, warnings)
+    # The successor logs in from its validFrom on.
+    steps += p.previous_steps(
+        live, current, issue, now, declared.revoke_previous_after, margin, WORDING, successor_from=declared.valid_from
+    )
+    return p.Plan(declared, steps, current, live, warnings)
 
 
 def plan_subject(
     declared, certificates, holdings: dict, now: datetime, exclusive: str = "false", protected=frozenset()
-) -> ContextPlan:
+) -> p.ContextPlan:
     """Plan every declared certificate of the authenticated subject from one query of its certificates.
     `protected`: the serial numbers of the certificate this run logged in with (see plan)."""
     if exclusive not in EXCLUSIVE_CHOICES:
         raise ValueError("exclusive must be one of %s" % ", ".join(EXCLUSIVE_CHOICES))
     live = [c if isinstance(c, ActualCertificate) else ActualCertificate.from_api(c) for c in certificates]
-    result = ContextPlan(declared={})
+    result = p.ContextPlan(declared={})
     for decl in declared:
         one = plan(decl, live, holdings.get(decl.name, []), now, protected=protected)
         result.declared[decl.name] = one
         result.warnings += one.warnings
     if exclusive == "managed":
-        undeclared = sorted({c.name for c in live if c.name and c.status == ACTIVE} - set(result.declared))
+        undeclared = sorted({c.name for c in live if c.name and c.status == p.ACTIVE} - set(result.declared))
         for name in undeclared:
             # Its stores are known only from a store template (the engine passes their holdings under its name).
             gone = plan(
@@ -350,7 +300,7 @@ def plan_subject(
                 replace(
                     s,
                     reason="not declared (exclusive: managed)"
-                    + (": the stores keep no revoked certificate" if s.action == PURGE else ""),
+                    + (": the stores keep no revoked certificate" if s.action == p.PURGE else ""),
                 )
                 for s in gone.steps
             ]

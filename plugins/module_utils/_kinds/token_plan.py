@@ -23,7 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _durations, _identity, _permissions, _timestamps
+from ansible_collections.ksef.credentials.plugins.module_utils import (
+    _durations,
+    _identity,
+    _permissions,
+    _plan,
+    _timestamps,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._plan import (  # noqa: F401 - the vocabulary, re-exported
     ACTIVE,
@@ -44,6 +50,11 @@ from ansible_collections.ksef.credentials.plugins.module_utils._plan import (  #
     Holding,
     Plan,
     Step,
+    Wording,
+    copy_step,
+    current_of,
+    first_issue,
+    previous_steps,
     row,
     supersede,
 )
@@ -81,7 +92,7 @@ __all__ = [
 ]
 
 LIVE_STATUSES = (PENDING, ACTIVE)
-ORPHAN_MARGIN = timedelta(minutes=10)
+ORPHAN_MARGIN = _plan.ORPHAN_MARGIN
 EXCLUSIVE_CHOICES = ("false", "managed", "all")
 MANAGER_PERMISSION = "CredentialsManage"
 
@@ -153,6 +164,16 @@ def _age(now: datetime, then: datetime) -> str:
     return _durations.describe(max(now - then, timedelta(0))) or "0s"
 
 
+WORDING = Wording(
+    "token",
+    "value",
+    "created",
+    "rotation",
+    lambda delta: _durations.describe(max(delta, timedelta(0))) or "0s",
+    _durations.describe,
+)
+
+
 def plan(
     declared: Declared, tokens, holdings, now: datetime, protected=frozenset(), margin: timedelta = ORPHAN_MARGIN
 ) -> Plan:
@@ -200,12 +221,8 @@ def _plan_absent(declared, live, holdings, protected) -> Plan:
 
 
 def _plan_present(declared, live, holdings, now, margin) -> Plan:
-    held = {h.reference_number for h in holdings if h.reference_number}
     by_ref = {t.reference_number: t for t in live}
-    if holdings:
-        current = next((t for t in live if t.reference_number in held), None)
-    else:
-        current = live[0] if live else None
+    current = current_of(live, holdings)
     labels = tuple(h.label for h in holdings)
     steps, warnings = [], []
 
@@ -214,17 +231,7 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
 
     issue = None
     if current is None:
-        unheld_active = [t for t in live if t.status == ACTIVE]
-        if unheld_active:
-            issue = Step(
-                ROTATE,
-                "store drift: no store holds the value of active token %s and a value cannot be "
-                "fetched again, so a new token is issued" % unheld_active[0].reference_number,
-                unheld_active[0].reference_number,
-                stores=labels,
-            )
-        else:
-            issue = Step(CREATE, "no active token named %r" % declared.name, stores=labels)
+        issue = first_issue([t for t in live if t.status == ACTIVE], declared.name, labels, WORDING, ROTATE)
     elif current.permissions != tuple(declared.permissions):
         issue = Step(
             REPLACE,
@@ -248,19 +255,9 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
     else:
         if current is None:  # nothing to issue means a current token exists
             raise AssertionError("no current token and nothing to issue")
-        missing = [h for h in holdings if h.reference_number != current.reference_number]
-        if missing:
-            source = next(h.label for h in holdings if h.reference_number == current.reference_number)
-            why = "; ".join(_drift(h, by_ref) for h in missing)
-            steps.append(
-                Step(
-                    COPY,
-                    "store drift: %s; copying the current value from %s" % (why, source),
-                    current.reference_number,
-                    stores=tuple(h.label for h in missing),
-                    source=source,
-                )
-            )
+        copy = copy_step(current, holdings, lambda h: _drift(h, by_ref), "value")
+        if copy is not None:
+            steps.append(copy)
         keep_reason = "active with the declared permissions"
         if declared.rotate_after is not None:
             keep_reason += ", age %s below rotate_after %s" % (
@@ -275,49 +272,7 @@ def _plan_present(declared, live, holdings, now, margin) -> Plan:
                 "cannot be changed, the new text is used from the next rotation" % current.reference_number
             )
 
-    grace = declared.revoke_previous_after
-    for token in live:
-        if token is current and not issue:
-            continue
-        ref = token.reference_number
-        if token is current or (current is not None and token.created < current.created):
-            # Superseded: by the token issued now, or by the current one.
-            successor_at = now if token is current else current.created
-            successor = "the new token" if token is current else "current token %s" % current.reference_number
-            steps.append(supersede(ref, successor, successor_at + grace, now, _durations.describe(grace), "token"))
-        elif now - token.created < margin:
-            steps.append(
-                Step(
-                    RETAIN,
-                    "no store holds it but it was created %s ago; it may belong to a rotation in "
-                    "progress, revoked by a later run once older than %s"
-                    % (_age(now, token.created), _durations.describe(margin)),
-                    ref,
-                )
-            )
-        elif issue is not None:
-            # No store holds any live token: the value is lost, the new token supersedes it.
-            due = now + grace
-            if grace:
-                steps.append(
-                    Step(
-                        RETAIN,
-                        "value lost from the stores; kept until %s (revoke_previous_after %s)"
-                        % (due.isoformat(), _durations.describe(grace)),
-                        ref,
-                    )
-                )
-            else:
-                steps.append(Step(REVOKE, "no store holds its value; superseded by the new token", ref))
-        else:
-            steps.append(
-                Step(
-                    REVOKE,
-                    "orphan: newer than the current token, no store holds it, created %s ago"
-                    % _age(now, token.created),
-                    ref,
-                )
-            )
+    steps += previous_steps(live, current, issue, now, declared.revoke_previous_after, margin, WORDING)
     return Plan(declared, steps, current, live, warnings)
 
 

@@ -41,6 +41,8 @@ CASES = {
         [("replace", "A"), ("revoke", "A")]),
     "no store holds the active one -> renew (the key is lost)": (
         c.Declared("login"), [cert("A", D)], stores(None), [("renew", "A"), ("revoke", "A")]),
+    "the key is lost, with grace -> renew, the lost one kept like a token": (
+        c.Declared("login", revoke_previous_after=D), [cert("A", D)], stores(None), [("renew", "A"), ("retain", "A")]),
     "a store lost it, another holds it -> copy": (
         c.Declared("login"), [cert("A", D)], stores("A", None), [("copy", "A"), ("keep", "A")]),
     "previous certificate past its grace -> revoke": (
