@@ -91,7 +91,10 @@ def targets() -> list:
         ("plugins/modules/certificates.py", CERTIFICATE_SOURCE, 6, resolve(CERTIFICATE_SCHEMA, "certificates[].")),
         ("plugins/doc_fragments/stores.py", STORE_SOURCE, 2, resolve({"store": STORE_SCHEMA}, "")),
         ("plugins/doc_fragments/store_template.py", STORE_SOURCE, 2,
-         resolve({"store_template": dict(STORE_SCHEMA, description=STORE_TEMPLATE_DESCRIPTION)}, "")),
+         # The fragment serves the info modules too, which have no exclusive option to link to.
+         resolve({"store_template": dict(STORE_SCHEMA, description=[
+             line.replace("O(@exclusive)", "C(exclusive) (in the modules that converge)")
+             for line in STORE_TEMPLATE_DESCRIPTION])}, "")),
         ("plugins/modules/tokens.py", TOKEN_SOURCE, 6, resolve(TOKEN_SCHEMA, "tokens[].")),
         ("roles/tokens/meta/argument_specs.yml", TOKEN_SOURCE, 10,
          resolve(TOKEN_SCHEMA, "ksef_tokens[].", suboptions_key="options")),

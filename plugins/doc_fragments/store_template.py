@@ -14,9 +14,9 @@ options:
       - 'The stores of every declared credential whose own C(store) list is empty: these entries, with
         each C({name}) in their string options replaced by the credential''s name (for example C(path:
         /etc/ksef/{name}.token)). Each entry must contain C({name}) somewhere.'
-      - With O(exclusive), a managed name that is no longer declared is revoked and its template stores
-        are emptied too (only a store that holds its revoked value). Without a template the run cannot
-        know where that value was, and warns.
+      - With C(exclusive) (in the modules that converge), a managed name that is no longer declared is
+        revoked and its template stores are emptied too (only a store that holds its revoked value). Without
+        a template the run cannot know where that value was, and warns.
       - Each entry takes the options of a store, as described below.
     type: list
     elements: dict

@@ -684,8 +684,8 @@ options:
       permissions:
         description:
           - The token's permissions. Use the official names (V(InvoiceRead), V(InvoiceWrite), V(CredentialsRead),
-            V(CredentialsManage), V(SubunitManage), V(EnforcementOperations), V(Introspection)) or snake_case
-            (V(invoice_read)).
+            V(CredentialsManage), V(SubunitManage), V(EnforcementOperations), V(Introspection), V(CollectiveIdentifierManage))
+            or snake_case (V(invoice_read)).
           - Required when O(tokens[].state=present).
         type: list
         elements: str
