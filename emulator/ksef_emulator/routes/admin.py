@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from .. import permissions as perms
 from .. import validation
-from ..authority import ALL_PERMISSIONS, GRANT_ONLY_PERMISSIONS
+from ..authority import ALL_PERMISSIONS
 from ..errors import ApiError
 from ..faults import FaultConfig
 from ..ksef_tokens import CONTEXT_WORDS, STATUSES, token_as_api
