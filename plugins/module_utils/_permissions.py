@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""KSeF token permissions: the official names (TokenPermissionType) and their snake_case spelling."""
+"""KSeF permission names: the official names of tokens (TokenPermissionType) and of each kind of grant
+(PersonPermissionType, EntityPermissionType, IndirectPermissionType, EntityAuthorizationPermissionType), and
+their snake_case spelling."""
 
 from __future__ import annotations
 
@@ -20,6 +22,22 @@ OFFICIAL = (
 )
 
 
+# The permission types of grants, in the order of open-api.json (tests compare them with the contract).
+PERSON = (
+    "CredentialsManage",
+    "CredentialsRead",
+    "InvoiceWrite",
+    "InvoiceRead",
+    "Introspection",
+    "SubunitManage",
+    "EnforcementOperations",
+    "CollectiveIdentifierManage",
+)
+ENTITY = ("InvoiceWrite", "InvoiceRead")
+INDIRECT = ("InvoiceRead", "InvoiceWrite")
+AUTHORIZATION = ("SelfInvoicing", "RRInvoicing", "TaxRepresentative", "PefInvoicing")
+
+
 def _key(name: str) -> str:
     return re.sub(r"[_\-\s]", "", name).lower()
 
@@ -34,16 +52,18 @@ class UnknownPermissionError(KsefConfigError, ValueError):
         super().__init__("permissions", message)
 
 
-def normalise(names) -> tuple[str, ...]:
-    """Official names, deduplicated, in canonical order; accepts InvoiceRead, invoice_read, invoice-read."""
+def normalise(names, allowed: tuple = OFFICIAL) -> tuple[str, ...]:
+    """Official names of `allowed`, deduplicated, in canonical order; accepts InvoiceRead, invoice_read,
+    invoice-read."""
     if names is None:
         return ()
     if isinstance(names, str):
         names = [names]
+    by_key = _BY_KEY if allowed is OFFICIAL else {_key(p): p for p in allowed}
     found = set()
     unknown = []
     for raw in names:
-        official = _BY_KEY.get(_key(str(raw)))
+        official = by_key.get(_key(str(raw)))
         if official is None:
             unknown.append(str(raw))
         else:
@@ -51,9 +71,9 @@ def normalise(names) -> tuple[str, ...]:
     if unknown:
         raise UnknownPermissionError(
             "unknown permission(s) %s; allowed: %s (or snake_case, e.g. invoice_read)"
-            % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL))
+            % (", ".join(repr(u) for u in unknown), ", ".join(allowed))
         )
-    return tuple(p for p in OFFICIAL if p in found)
+    return tuple(p for p in allowed if p in found)
 
 
 def canonical(names) -> tuple[str, ...]:

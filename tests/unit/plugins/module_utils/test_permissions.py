@@ -36,3 +36,21 @@ def test_canonical_sorts_api_output_and_keeps_unknown_future_names():
     assert permissions.canonical(["InvoiceWrite", "InvoiceRead"]) == ("InvoiceRead", "InvoiceWrite")
     assert permissions.canonical(["Zeta", "InvoiceRead"]) == ("InvoiceRead", "Zeta")
     assert permissions.canonical(None) == ()
+
+
+@pytest.mark.parametrize("names, schema", [
+    (permissions.PERSON, "PersonPermissionType"),
+    (permissions.ENTITY, "EntityPermissionType"),
+    (permissions.INDIRECT, "IndirectPermissionType"),
+    (permissions.AUTHORIZATION, "EntityAuthorizationPermissionType"),
+])
+def test_the_permission_types_of_grants_are_those_of_the_contract_in_its_order(names, schema):
+    from ksef_emulator.contract import contract
+
+    assert names == tuple(contract()["components"]["schemas"][schema]["enum"])
+
+
+def test_a_grant_kind_accepts_only_its_own_permission_types_and_names_them_when_refusing():
+    assert permissions.normalise(["invoice_read", "InvoiceWrite"], permissions.ENTITY) == ("InvoiceWrite", "InvoiceRead")
+    with pytest.raises(permissions.UnknownPermissionError, match=r"'CredentialsManage'.*allowed: InvoiceWrite, InvoiceRead"):
+        permissions.normalise(["CredentialsManage"], permissions.ENTITY)

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one source of a declared permission grant's options: each entry of ksef.credentials.permissions (and of
+the `declared` list of ksef.credentials.permission_info).
+
+`GRANT_SCHEMA` is in the form of module documentation; the argument spec `GRANT_OPTIONS` is derived from it here.
+`O(@...)` is a reference to an option of the same entry.
+"""
+
+from __future__ import annotations
+
+# The grant kinds this collection manages. The other kinds of the contract (authorization, indirect, subunit,
+# eu_administrator, eu_representative) are refused naming the option until they are supported.
+KINDS = ("person", "entity")
+
+SUBJECT_SCHEMA = {
+    "pesel": {"description": ["PESEL of the person (11 digits)."], "type": "str"},
+    "nip": {"description": ["NIP of the person or of the entity (10 digits)."], "type": "str"},
+    "fingerprint": {
+        "description": [
+            "SHA-256 fingerprint of the person's certificate (64 hex digits), for a certificate without"
+            " a NIP or PESEL, with the person's C(pesel) or C(nip) too."
+        ],
+        "type": "str",
+    },
+    "first_name": {"description": ["First name of a person (C(kind: person))."], "type": "str"},
+    "last_name": {"description": ["Last name of a person (C(kind: person))."], "type": "str"},
+    "full_name": {"description": ["Full name of an entity (C(kind: entity)), 5 to 90 characters."], "type": "str"},
+}
+
+GRANT_SCHEMA = {
+    "name": {
+        "description": [
+            "Stable identity of the grant within the context. It must match C(^[a-z0-9][a-z0-9_.-]{0,62}$).",
+            "Recorded in the KSeF description as C([ksef.credentials:NAME]); a grant is one KSeF row per"
+            " permission, each with this marker.",
+        ],
+        "type": "str",
+        "required": True,
+    },
+    "kind": {
+        "description": [
+            "V(person): permissions of a person (C(POST /permissions/persons/grants)).",
+            "V(entity): invoice permissions of another entity, for example an accounting office"
+            " (C(POST /permissions/entities/grants)), with O(@can_delegate).",
+            "Required when O(@state=present).",
+        ],
+        "type": "str",
+        "choices": list(KINDS),
+    },
+    "description": {
+        "description": [
+            "Human text shown in KSeF before the name marker. Together with the marker and one space it must fit"
+            " KSeF's 256 characters.",
+            "KSeF cannot change a grant: a new text revokes the grant's rows and grants them again.",
+        ],
+        "type": "str",
+        "default": "",
+    },
+    "subject": {
+        "description": [
+            "Who receives the permissions. A person: one of O(@subject.pesel), O(@subject.nip) or"
+            " O(@subject.fingerprint), with O(@subject.first_name) and O(@subject.last_name). An entity:"
+            " O(@subject.nip) and O(@subject.full_name).",
+            "Changed details (a name) revoke the grant's rows and grant them again.",
+            "Required when O(@state=present).",
+        ],
+        "type": "dict",
+        "suboptions": SUBJECT_SCHEMA,
+    },
+    "permissions": {
+        "description": [
+            "The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),"
+            " V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),"
+            " V(CollectiveIdentifierManage). An entity: V(InvoiceWrite), V(InvoiceRead).",
+            "A permission added is granted alone; a permission removed has its row revoked alone.",
+            "Required when O(@state=present).",
+        ],
+        "type": "list",
+        "elements": "str",
+    },
+    "can_delegate": {
+        "description": [
+            "O(@kind=entity) only: the entity may pass the permissions on to its people (indirect grants).",
+            "A change revokes the grant's rows and grants them again.",
+        ],
+        "type": "bool",
+        "default": False,
+    },
+    "state": {
+        "description": [
+            "V(present) makes sure KSeF holds one row per declared permission, as declared.",
+            "V(absent) revokes every row with this name.",
+        ],
+        "type": "str",
+        "choices": ["present", "absent"],
+        "default": "present",
+    },
+}
+
+_SPEC_KEYS = ("type", "required", "default", "choices", "elements", "no_log")
+
+
+def argument_spec(schema: dict) -> dict:
+    spec = {}
+    for name, doc in schema.items():
+        spec[name] = {key: doc[key] for key in _SPEC_KEYS if key in doc}
+        if "suboptions" in doc:
+            spec[name]["options"] = argument_spec(doc["suboptions"])
+    return spec
+
+
+GRANT_OPTIONS = argument_spec(GRANT_SCHEMA)

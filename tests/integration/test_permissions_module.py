@@ -1,0 +1,144 @@
+"""ksef.credentials.permissions through real playbooks against the emulator over HTTP; after each converge the
+public client ksef-client (PyPI) reads the rows back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ksef_client import KsefClient, KsefClientOptions, models
+from ksef_client.services.workflows import AuthCoordinator
+
+from ksef_emulator.testcerts import random_nip, random_pesel
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOKS = Path(__file__).parent / "playbooks" / "permissions"
+MARKER = "[ksef.credentials:%s]"
+MANAGER = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]
+
+
+class Context:
+    """A fresh context (random NIP) with a seeded manager token; the rows are read back with ksef-client."""
+
+    def __init__(self, emulator, run_playbook, tmp_path):
+        self.emulator, self.run_playbook, self.tmp_path = emulator, run_playbook, tmp_path
+        self.nip = random_nip()
+        seeded = emulator.admin("POST", "tokens", json={
+            "context": f"Nip:{self.nip}", "author": f"Nip:{self.nip}", "status": "Active",
+            "description": "bootstrap manager", "permissions": MANAGER})
+        seeded.raise_for_status()
+        self.token = seeded.json()["token"]
+        self.env = {"KSEF_LOCK_DIR": str(tmp_path / "locks"), "KSEF_JOURNAL_DIR": str(tmp_path / "journal")}
+
+    def record(self, subject: str, permissions: list, author: str, description: str, kind="person", **extra):
+        """A row made outside the module: in the web app (author the owner) or by ZAW-FA (System)."""
+        answer = self.emulator.admin("POST", "permissions/grants", json={
+            "kind": kind, "context": f"Nip:{self.nip}", "subject": subject, "permissions": permissions,
+            "author": author, "description": description, **extra})
+        answer.raise_for_status()
+
+    def play(self, playbook: str, expect_rc=0, **variables):
+        result = self.run_playbook(PLAYBOOKS / playbook, {"api_url": self.emulator.api_url, "nip": self.nip,
+                                                          "manager_token": self.token, **variables},
+                                   env=self.env, expect_rc=expect_rc)
+        assert self.token.split("|")[-1] not in result.stdout + result.stderr + json.dumps(result.results)
+        return result
+
+    def rows(self) -> dict:
+        """Every row in force in the context, read with ksef-client: id -> PersonPermission."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            keys = sdk.security.get_public_key_certificates()
+            key = next(k for k in keys if "KsefTokenEncryption" in [str(getattr(u, "value", u)) for u in k.usage])
+            access = AuthCoordinator(sdk.auth).authenticate_with_ksef_token(
+                token=self.token, public_certificate=key.certificate, context_identifier_type="Nip",
+                context_identifier_value=self.nip, poll_interval_seconds=0.05).access_token
+            query = models.PersonPermissionsQueryRequest.from_dict({"queryType": "PermissionsInCurrentContext"})
+            listed = sdk.permissions.query_persons_grants(query, page_offset=0, page_size=100, access_token=access)
+            assert listed.has_more is False
+            return {row.id: row for row in listed.permissions}
+
+
+def scope(row) -> str:
+    return str(getattr(row.permission_scope, "value", row.permission_scope))
+
+
+def by_name(rows: dict) -> dict:
+    """name marker -> {permission: row}; unmanaged rows under None."""
+    named: dict = {}
+    for row in rows.values():
+        name = next((n for n in ("erp-operator", "office", "auditor") if row.description.endswith(MARKER % n)), None)
+        named.setdefault(name, {})[scope(row)] = row
+    return named
+
+
+@pytest.fixture
+def ctx(emulator, run_playbook, tmp_path):
+    return Context(emulator, run_playbook, tmp_path)
+
+
+def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
+    operator, auditor, web_user, zaw_user, admin = (random_pesel() for _n in range(5))
+    office = random_nip()
+    person = {"first_name": "Jan", "last_name": "Kowalski"}
+    first = [
+        {"name": "erp-operator", "kind": "person", "description": "ERP operator",
+         "subject": dict(person, pesel=operator), "permissions": ["InvoiceRead", "invoice_write"]},
+        {"name": "office", "kind": "entity", "description": "Accounting office",
+         "subject": {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."},
+         "permissions": ["InvoiceRead", "InvoiceWrite"], "can_delegate": True},
+        {"name": "auditor", "kind": "person", "description": "Auditor",
+         "subject": {"pesel": auditor, "first_name": "Anna", "last_name": "Nowak"}, "permissions": ["InvoiceRead"]},
+    ]
+    # erp-operator: InvoiceWrite removed, Introspection added; office: can_delegate flipped; auditor: dropped.
+    second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False)]
+    ctx.record(f"Pesel:{web_user}", ["InvoiceRead"], f"Nip:{ctx.nip}", "Granted in the web app")
+    ctx.record(f"Pesel:{zaw_user}", ["InvoiceWrite"], "System", "Granted through ZAW-FA")
+    ctx.record(f"Pesel:{admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "The only administrator")
+    plan_file = ctx.tmp_path / "grants.plan.json"
+    result = ctx.play("converge.yml", first=first, second=second, plan_file=str(plan_file))
+
+    granted = result.task("Grant")
+    assert granted["changed"] is True
+    assert [(r["name"], r["action"]) for r in granted["plan"]] == [
+        ("erp-operator", "create"), ("office", "create"), ("auditor", "create")]
+    assert granted["plan_text"][-1].startswith("Calls: POST /permissions/entities/grants 1, POST /permissions/persons"
+                                               "/grants 2, GET /permissions/operations/{referenceNumber} at least 3")
+    erp = granted["grants"]["erp-operator"]
+    assert erp["permissions"] == ["InvoiceWrite", "InvoiceRead"] and len(erp["permission_ids"]) == 2
+    (action,) = erp["actions"]
+    assert action["status"] == "done" and "-EG-" in action["operation"]
+    assert granted["grants"]["office"]["can_delegate"] is True
+
+    again = result.task("Grant again")
+    assert again["changed"] is False and again["summary"] == {"keep": 5}
+    permission_calls = {op: n for op, n in again["api_calls"].items() if "/permissions/" in op}
+    assert permission_calls == {"POST /permissions/query/persons/grants": 1}
+
+    preview = result.task("Preview the change")
+    planned = {(r["name"], r["action"], r["reference_number"]) for r in preview["plan"]}
+    ids = {name: {scope: rid for scope, rid in zip(g["permissions"], g["permission_ids"])}
+           for name, g in granted["grants"].items()}
+    assert ("erp-operator", "revoke", ids["erp-operator"]["InvoiceWrite"]) in planned
+    assert ("erp-operator", "keep", ids["erp-operator"]["InvoiceRead"]) in planned
+    assert ("erp-operator", "create", None) in planned
+    assert {("office", "revoke", rid) for rid in ids["office"].values()} <= planned
+    assert ("office", "replace", None) in planned and ("auditor", "revoke", ids["auditor"]["InvoiceRead"]) in planned
+    assert sorted(r["action"] for r in preview["plan"] if r["name"] is None) == ["retain", "revoke"]
+    assert json.loads(plan_file.read_text())["kind"] == "grant"
+
+    applied = result.task("Apply the reviewed plan")
+    assert any("lockout guard" in w and "last listed holder" in w for w in applied["warnings"])
+    operations = [a for g in applied["grants"].values() for a in g["actions"] if a["action"] != "keep"]
+    assert operations and all(a["status"] == "done" and "-EG-" in a["operation"] for a in operations)
+
+    rows = by_name(ctx.rows())
+    assert set(rows["erp-operator"]) == {"InvoiceRead", "Introspection"}
+    assert rows["erp-operator"]["InvoiceRead"].id == ids["erp-operator"]["InvoiceRead"]  # untouched
+    assert set(rows["office"]) == {"InvoiceRead", "InvoiceWrite"}
+    assert all(row.can_delegate is False and row.id not in ids["office"].values() for row in rows["office"].values())
+    assert "auditor" not in rows
+    unmanaged = {(row.authorized_identifier.value, scope(row)) for row in rows[None].values()}
+    assert unmanaged == {(zaw_user, "InvoiceWrite"), (admin, "CredentialsManage")}  # System and the guard
+    assert sorted(applied["grants"]["erp-operator"]["permission_ids"]) == sorted(r.id for r in
+                                                                                 rows["erp-operator"].values())
