@@ -142,3 +142,30 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert unmanaged == {(zaw_user, "InvoiceWrite"), (admin, "CredentialsManage")}  # System and the guard
     assert sorted(applied["grants"]["erp-operator"]["permission_ids"]) == sorted(r.id for r in
                                                                                  rows["erp-operator"].values())
+
+
+def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_again(ctx):
+    declared = [{"name": "erp-operator", "kind": "person", "description": "ERP operator",
+                 "subject": {"pesel": random_pesel(), "first_name": "Jan", "last_name": "Kowalski"},
+                 "permissions": ["InvoiceRead"]}]
+    previous = ctx.emulator.admin("GET", "config").json()["permission_delay"]
+    ctx.emulator.admin("PUT", "config", json={"permission_delay": 3600}).raise_for_status()
+    try:
+        stopped = ctx.play("declare.yml", expect_rc=2, declared_grants=declared, wait_timeout=1)
+    finally:
+        ctx.emulator.admin("PUT", "config", json={"permission_delay": previous}).raise_for_status()
+    failed = stopped.task("Declare the grants")
+    assert failed["failed_grants"] == ["erp-operator"] and "still in progress" in failed["msg"]
+    (journal,) = (ctx.tmp_path / "journal").glob("*.json")
+    ((operation, entry),) = json.loads(journal.read_text()).items()
+    assert entry["name"] == "erp-operator" and entry["action"] == "create"
+    assert ctx.rows() == {}  # KSeF lists nothing of an operation in progress
+
+    ctx.emulator.admin("POST", f"permissions/operations/{operation}/finish", json={"code": 200}).raise_for_status()
+    resumed = ctx.play("declare.yml", declared_grants=declared).task("Declare the grants")
+    assert resumed["changed"] is False and resumed["summary"] == {"keep": 1}
+    assert "POST /permissions/persons/grants" not in resumed["api_calls"]  # waited for, not sent again
+    assert resumed["api_calls"]["GET /permissions/operations/{referenceNumber}"] == 1
+    assert json.loads(journal.read_text()) == {}
+    (row,) = ctx.rows().values()
+    assert row.description == "ERP operator " + MARKER % "erp-operator" and scope(row) == "InvoiceRead"

@@ -1,0 +1,222 @@
+"""The grant planner: declarations and listed rows -> steps; pure, no I/O."""
+from datetime import datetime, timezone
+
+import pytest
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan as g
+
+HERE = ("Nip", "5265877635")
+PESEL = "85011512345"
+OFFICE = "1234563218"
+JAN = {"pesel": PESEL, "first_name": "Jan", "last_name": "Kowalski"}
+_ids = iter(range(1, 10000))
+
+
+def person(name="erp", permissions=("InvoiceRead", "InvoiceWrite"), **extra):
+    return g.declare(dict({"name": name, "kind": "person", "description": "ERP operator", "subject": JAN,
+                           "permissions": list(permissions)}, **extra))
+
+
+def entity(name="office", permissions=("InvoiceRead",), can_delegate=True, **extra):
+    return g.declare(dict({"name": name, "kind": "entity", "description": "Office",
+                           "subject": {"nip": OFFICE, "full_name": "Biuro Rachunkowe"},
+                           "permissions": list(permissions), "can_delegate": can_delegate}, **extra))
+
+
+def row_of(decl, scope, **changes):
+    """A listed row exactly as `decl` grants `scope`, with `changes`."""
+    fields = dict(
+        reference_number="id-%d" % next(_ids), kind=decl.kind, scope=scope, subject_type=decl.subject_type,
+        subject_value=decl.subject_value, description=decl.full_description, can_delegate=decl.can_delegate,
+        details=decl.details, author=("Nip", HERE[1]), context=HERE,
+        created=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    fields.update(changes)
+    return g.GrantRow(**fields)
+
+
+def unmanaged(scope, subject="99010112345", author=("Nip", HERE[1]), kind="person"):
+    return g.GrantRow("id-%d" % next(_ids), kind, scope, "Pesel", subject, "Made in the web app", author=author,
+                      context=HERE)
+
+
+def steps(cplan, name):
+    return [(s.action, s.reference_number) for s in cplan.declared[name].steps]
+
+
+def plan(declared, live, **options):
+    return g.plan_context(declared, live, context=HERE, **options)
+
+
+# -- only the rows that change ---------------------------------------------------------------------------------------
+
+def test_nothing_listed_creates_every_permission_in_one_request():
+    decl = person()
+    cplan = plan([decl], [])
+    assert steps(cplan, "erp") == [(p.CREATE, None)]
+    assert g.to_grant(cplan.declared["erp"]) == ["InvoiceWrite", "InvoiceRead"]
+    body = g.grant_request(decl, g.to_grant(cplan.declared["erp"]))
+    assert body == {"subjectIdentifier": {"type": "Pesel", "value": PESEL}, "permissions": ["InvoiceWrite", "InvoiceRead"],
+                    "description": "ERP operator [ksef.credentials:erp]",
+                    "subjectDetails": {"subjectDetailsType": "PersonByIdentifier",
+                                       "personById": {"firstName": "Jan", "lastName": "Kowalski"}}}
+
+
+def test_rows_as_declared_are_kept_and_the_plan_changes_nothing():
+    decl = person()
+    live = [row_of(decl, "InvoiceRead"), row_of(decl, "InvoiceWrite")]
+    cplan = plan([decl], live)
+    assert not cplan.changed and [a for a, _r in steps(cplan, "erp")] == [p.KEEP, p.KEEP]
+    assert g.budget(cplan) == ("", [])
+
+
+def test_an_added_permission_is_granted_alone_and_a_removed_ones_row_revoked_alone():
+    old = person(permissions=["InvoiceRead", "InvoiceWrite"])
+    read, write = row_of(old, "InvoiceRead"), row_of(old, "InvoiceWrite")
+    cplan = plan([person(permissions=["InvoiceRead", "Introspection"])], [read, write])
+    assert steps(cplan, "erp") == [(p.REVOKE, write.reference_number), (p.CREATE, None), (p.KEEP, read.reference_number)]
+    assert g.to_grant(cplan.declared["erp"]) == ["Introspection"]
+    assert "InvoiceWrite no longer declared" in cplan.declared["erp"].steps[0].reason
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"description": "Another text"}, "description changed"),
+    ({"subject": dict(JAN, last_name="Nowak")}, "subject details changed (lastName)"),
+])
+def test_a_changed_description_or_subject_detail_revokes_and_grants_every_row_again(change, reason):
+    old = person()
+    live = [row_of(old, "InvoiceRead"), row_of(old, "InvoiceWrite")]
+    cplan = plan([person(**change)], live)
+    assert [a for a, _r in steps(cplan, "erp")] == [p.REVOKE, p.REVOKE, p.REPLACE]
+    assert all(reason in s.reason for s in cplan.declared["erp"].steps[:2])
+    assert g.to_grant(cplan.declared["erp"]) == ["InvoiceWrite", "InvoiceRead"]
+
+
+def test_can_delegate_changed_revokes_and_grants_the_entity_rows_again_with_the_new_flag():
+    old = entity(permissions=["InvoiceRead", "InvoiceWrite"], can_delegate=True)
+    live = [row_of(old, "InvoiceRead"), row_of(old, "InvoiceWrite")]
+    new = entity(permissions=["InvoiceRead", "InvoiceWrite"], can_delegate=False)
+    cplan = plan([new], live)
+    assert [a for a, _r in steps(cplan, "office")] == [p.REVOKE, p.REVOKE, p.REPLACE]
+    assert "can_delegate true, declared false" in cplan.declared["office"].steps[0].reason
+    body = g.grant_request(new, g.to_grant(cplan.declared["office"]))
+    assert body["permissions"] == [{"type": "InvoiceWrite", "canDelegate": False},
+                                   {"type": "InvoiceRead", "canDelegate": False}]
+    assert body["subjectDetails"] == {"fullName": "Biuro Rachunkowe"}
+
+
+def test_a_duplicate_row_of_one_permission_is_revoked_and_the_older_kept():
+    decl = person(permissions=["InvoiceRead"])
+    first = row_of(decl, "InvoiceRead")
+    second = row_of(decl, "InvoiceRead", created=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    cplan = plan([decl], [second, first])
+    assert steps(cplan, "erp") == [(p.REVOKE, second.reference_number), (p.KEEP, first.reference_number)]
+
+
+def test_state_absent_revokes_every_row_of_the_name():
+    decl = person()
+    live = [row_of(decl, "InvoiceRead"), row_of(decl, "InvoiceWrite")]
+    cplan = plan([g.declare({"name": "erp", "state": "absent"})], live)
+    assert [a for a, _r in steps(cplan, "erp")] == [p.REVOKE, p.REVOKE]
+    assert cplan.declared["erp"].after() == {}
+
+
+# -- exclusive ---------------------------------------------------------------------------------------------------------
+
+def test_exclusive_managed_revokes_undeclared_names_only_and_all_also_unmanaged_rows_of_declared_kinds():
+    erp, office = person(), entity()
+    gone = person(name="gone")
+    web = unmanaged("InvoiceRead")
+    system = unmanaged("InvoiceWrite", author=("System", None))
+    foreign_entity = g.GrantRow("id-x", "entity", "InvoiceRead", "Nip", "1111111111", "other", context=HERE)
+    live = [row_of(erp, "InvoiceRead"), row_of(erp, "InvoiceWrite"), row_of(gone, "InvoiceRead"), web, system,
+            foreign_entity, row_of(office, "InvoiceRead")]
+    assert not plan([erp], live).undeclared  # exclusive false: other names are left alone
+    managed = plan([erp], live, exclusive="managed")
+    assert [(pl.declared.name, [s.action for s in pl.steps]) for pl in managed.undeclared] == [
+        ("gone", [p.REVOKE]), ("office", [p.REVOKE])]
+    assert managed.unmanaged == []
+    everything = plan([erp], live, exclusive="all")
+    assert [(row.reference_number, step.action) for row, step in everything.unmanaged] == [
+        (web.reference_number, p.REVOKE)]  # not System's, not an entity row (no entity declared)
+
+
+# -- the lockout guard -------------------------------------------------------------------------------------------------
+
+def test_the_login_identitys_credentials_manage_is_retained_unless_forced():
+    admin = person(name="admin", permissions=["CredentialsManage"])
+    other = unmanaged("CredentialsManage", subject="99010112345")
+    live = [row_of(admin, "CredentialsManage"), other]
+    absent = g.declare({"name": "admin", "state": "absent"})
+    guarded = plan([absent], live, protected={("Pesel", PESEL)})
+    (step,) = guarded.declared["admin"].steps
+    assert step.action == p.RETAIN and "the identity this run logs in with" in step.reason
+    assert any("force: true" in w for w in guarded.warnings)
+    forced = plan([absent], live, protected={("Pesel", PESEL)}, force=True)
+    assert [s.action for s in forced.declared["admin"].steps] == [p.REVOKE]
+
+
+def test_the_last_listed_holder_of_credentials_manage_is_retained_and_not_granted_twice():
+    admin = person(name="admin", permissions=["CredentialsManage", "InvoiceRead"])
+    cm, read = row_of(admin, "CredentialsManage"), row_of(admin, "InvoiceRead")
+    changed = person(name="admin", permissions=["CredentialsManage", "InvoiceRead"], description="New text")
+    cplan = plan([changed], [cm, read])
+    actions = {s.reference_number: s.action for s in cplan.declared["admin"].steps}
+    assert actions[cm.reference_number] == p.RETAIN and actions[read.reference_number] == p.REVOKE
+    assert g.to_grant(cplan.declared["admin"]) == ["InvoiceRead"]  # CredentialsManage still held by the kept row
+    # Another holder stays: the revoke goes ahead.
+    cplan = plan([changed], [cm, read, unmanaged("CredentialsManage")])
+    assert {s.action for s in cplan.declared["admin"].steps} == {p.REVOKE, p.REPLACE}
+
+
+# -- budget and declarations -----------------------------------------------------------------------------------------
+
+def test_the_budget_counts_calls_per_operation_and_warns_beyond_120_an_hour():
+    declared = [person(name="p%03d" % n) for n in range(121)]
+    line, warnings = g.budget(plan(declared, []))
+    assert line.startswith("Calls: POST /permissions/persons/grants 121, GET /permissions/operations/"
+                           "{referenceNumber} at least 121")
+    assert len(warnings) == 1 and "more than the 120 an hour" in warnings[0]
+
+
+@pytest.mark.parametrize("options, option, text", [
+    ({"kind": "group"}, "kind", "one of person, entity"),
+    ({"subject": {"pesel": "123", "first_name": "Jan", "last_name": "Kowalski"}}, "subject.pesel", "11 digits"),
+    ({"subject": {"pesel": PESEL, "first_name": "Jan"}}, "subject.last_name", "required for a person"),
+    ({"permissions": ["InvoiceRead", "VatUeManage"]}, "permissions", "'VatUeManage'"),
+    ({"permissions": []}, "permissions", "at least one"),
+    ({"can_delegate": True}, "can_delegate", "kind entity only"),
+    ({"kind": "entity", "permissions": ["CredentialsManage"], "subject": {"nip": OFFICE, "full_name": "Biuro X"}},
+     "permissions", "allowed: InvoiceWrite, InvoiceRead"),
+    ({"kind": "entity", "subject": {"pesel": PESEL, "full_name": "Biuro X"}}, "subject.nip", "subject.nip only"),
+])
+def test_bad_declarations_name_the_option_and_the_fix(options, option, text):
+    base = {"name": "erp", "kind": "person", "subject": JAN, "permissions": ["InvoiceRead"]}
+    with pytest.raises(KsefConfigError) as err:
+        g.declare(dict(base, **options))
+    assert err.value.option == option and text in str(err.value)
+
+
+def test_a_fingerprint_person_is_granted_with_the_identifier_it_has():
+    fp = "ab" * 32
+    decl = g.declare({"name": "eu", "kind": "person", "subject": {"fingerprint": fp, "nip": OFFICE,
+                                                                  "first_name": "Hans", "last_name": "Muller"},
+                      "permissions": ["InvoiceRead"]})
+    assert decl.subject == ("Fingerprint", fp.upper())
+    assert g.grant_request(decl, ["InvoiceRead"])["subjectDetails"] == {
+        "subjectDetailsType": "PersonByFingerprintWithIdentifier",
+        "personByFpWithId": {"firstName": "Hans", "lastName": "Muller", "identifier": {"type": "Nip", "value": OFFICE}}}
+
+
+def test_a_listed_row_is_read_as_its_kind_with_its_marker_name():
+    row = g.GrantRow.from_api({
+        "id": "0d3f9a4e", "authorizedIdentifier": {"type": "Nip", "value": OFFICE},
+        "contextIdentifier": {"type": "Nip", "value": HERE[1]}, "targetIdentifier": None,
+        "authorIdentifier": {"type": "System"}, "permissionScope": "InvoiceRead",
+        "description": "Office [ksef.credentials:office]", "permissionState": "Active",
+        "startDate": "2026-01-01T00:00:00Z", "canDelegate": True,
+        "subjectEntityDetails": {"subjectDetailsType": "EntityByIdentifier", "fullName": "Biuro Rachunkowe"}})
+    assert (row.kind, row.name, row.can_delegate, row.author, row.context) == (
+        "entity", "office", True, ("System", None), HERE)
+    assert row.metadata()["subject"] == {"nip": OFFICE, "full_name": "Biuro Rachunkowe"}
