@@ -8,8 +8,8 @@ module: permissions
 short_description: Declare the KSeF 2.0 permission grants of one context in one call
 version_added: 0.3.0
 description:
-  - Brings the permission grants of one KSeF context to the declared set in O(grants): permissions of people
-    (O(grants[].kind=person)) and invoice permissions of other entities (O(grants[].kind=entity)).
+  - Brings the permission grants of one KSeF context to the declared set in O(grants), the permissions of people
+    (O(grants[].kind=person)) and the invoice permissions of other entities (O(grants[].kind=entity)).
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row

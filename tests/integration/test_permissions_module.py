@@ -143,6 +143,18 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert sorted(applied["grants"]["erp-operator"]["permission_ids"]) == sorted(r.id for r in
                                                                                  rows["erp-operator"].values())
 
+    inventory = result.task("Inventory")
+    assert inventory["changed"] is False and inventory["summary"]["grants"] == 6
+    findings = {(f["kind"], f["severity"], f["permission_id"]) for f in inventory["findings"]}
+    admin_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == admin)
+    zaw_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == zaw_user)
+    assert findings == {("undeclared_manager", "error", admin_row), ("system_authored", "info", zaw_row)}
+    assert inventory["summary"]["errors"] == 1
+    listed = {r["permission_id"]: r for r in inventory["grants"]}
+    assert set(listed) == set(ctx.rows())
+    assert listed[rows["office"]["InvoiceRead"].id]["subject"] == {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."}
+    assert listed[zaw_row]["author"] == "System" and listed[zaw_row]["findings"] == ["system_authored"]
+
 
 def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_again(ctx):
     declared = [{"name": "erp-operator", "kind": "person", "description": "ERP operator",
