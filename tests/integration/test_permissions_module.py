@@ -95,6 +95,10 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     ctx.record(f"Pesel:{web_user}", ["InvoiceRead"], f"Nip:{ctx.nip}", "Granted in the web app")
     ctx.record(f"Pesel:{zaw_user}", ["InvoiceWrite"], "System", "Granted through ZAW-FA")
     ctx.record(f"Pesel:{admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "The only administrator")
+    sender = ctx.emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{ctx.nip}", "author": f"Pesel:{operator}", "status": "Active",
+        "description": "ERP sender " + MARKER % "erp-sender", "permissions": ["InvoiceWrite"]})
+    sender.raise_for_status()
     plan_file = ctx.tmp_path / "grants.plan.json"
     result = ctx.play("converge.yml", first=first, second=second, plan_file=str(plan_file))
 
@@ -126,12 +130,20 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert ("office", "replace", None) in planned and ("auditor", "revoke", ids["auditor"]["InvoiceRead"]) in planned
     assert sorted(r["action"] for r in preview["plan"] if r["name"] is None) == ["retain", "revoke"]
     assert json.loads(plan_file.read_text())["kind"] == "grant"
+    # erp-operator created the token erp-sender with InvoiceWrite: the plan says the revoke takes it away.
+    assert any(w.startswith(f"erp-operator: revoking InvoiceWrite of Pesel:{operator}") and
+               f"erp-sender ({sender.json()['referenceNumber']})" in w for w in preview["warnings"])
+    assert preview["api_calls"]["GET /tokens"] == 1 and "GET /tokens" not in again["api_calls"]
 
     applied = result.task("Apply the reviewed plan")
     assert any("lockout guard" in w and "last listed holder" in w for w in applied["warnings"])
     operations = [a for g in applied["grants"].values() for a in g["actions"] if a["action"] != "keep"]
     assert operations and all(a["status"] == "done" and "-EG-" in a["operation"] for a in operations)
 
+    tokens = ctx.emulator.admin("GET", "tokens", params={"context": f"Nip:{ctx.nip}"}).json()
+    tokens = tokens["tokens"] if isinstance(tokens, dict) else tokens
+    status = next(t["status"] for t in tokens if t["referenceNumber"] == sender.json()["referenceNumber"])
+    assert status in ("Revoking", "Revoked"), "the warning said KSeF revokes it"
     rows = by_name(ctx.rows())
     assert set(rows["erp-operator"]) == {"InvoiceRead", "Introspection"}
     assert rows["erp-operator"]["InvoiceRead"].id == ids["erp-operator"]["InvoiceRead"]  # untouched

@@ -5,7 +5,8 @@
     declare        options of one entry -> Declared (grant_plan.declare; no I/O)
     read_live      every row of POST /permissions/query/persons/grants (PermissionsInCurrentContext), pages of 100;
                    with a KSeF-token login also GET /tokens/{referenceNumber} of that token, for its author (the
-                   identity the lockout guard protects)
+                   identity the lockout guard protects); when the plan revokes, one GET /tokens of the managed
+                   tokens, to name those a revoke takes a permission from
     plan           grant_plan.plan_context (pure), and the call budget
     issue          one POST /permissions/{persons,entities}/grants for the declared permissions no kept row carries
     activate       GET /permissions/operations/{referenceNumber} per operation and poll, then the rows listed again
@@ -16,6 +17,7 @@ A grant is recognised again by the name marker `[ksef.credentials:NAME]` in the 
 
 from __future__ import annotations
 
+from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, KsefTimeoutError
 from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE, CONTEXT, Kind
@@ -90,6 +92,7 @@ class GrantKind(Kind):
         self._context: tuple = (None, None)
         self._login_token: str | None = None
         self._identities: set = set()
+        self._tokens: list = []  # managed tokens, listed only when the plan revokes something
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -132,6 +135,7 @@ class GrantKind(Kind):
         if line:
             cplan.notes.append(line)
         cplan.warnings.extend(warnings)
+        cplan.warnings.extend(grant_plan.dependencies(cplan, live, self._tokens))
         return cplan
 
     def pending(self, plan, reference: str, now) -> _PendingGrant:
@@ -142,12 +146,20 @@ class GrantKind(Kind):
     # -- KSeF -------------------------------------------------------------------------------------------------
 
     def read_live(self, api, declared: list, options) -> list:
+        """The rows; and, when the plan they lead to revokes any, the managed tokens of the context (one more
+        GET /tokens), so the plan can name the tokens a revoke takes a permission from."""
         if self._login_token:
             token = api.get_token(self._login_token)
             author = token.get("authorIdentifier") or {}
             if author.get("value"):
                 self._identities.add((author.get("type"), author.get("value")))
-        return [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+        live = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+        preview = grant_plan.plan_context(
+            declared, live, options.exclusive, self._identities, options.revoke_auth_token, self._context
+        )
+        if grant_plan.revokes(preview):
+            self._tokens = api.list_tokens(statuses=["Pending", "Active"], description=_identity.MARKER_PREFIX)
+        return live
 
     def issue(self, api, plan) -> tuple:
         body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan))

@@ -473,6 +473,44 @@ def _guard(rows: list, verdict: dict, protected, warnings: list) -> None:
             warnings.append("%s: %s" % (row.name or "unmanaged %s" % row.reference_number, reason))
 
 
+def revokes(cplan: p.ContextPlan) -> list:
+    """The permissionIds the plan revokes."""
+    found = [step.reference_number for plan in cplan.plans() for step in plan.steps if step.action == p.REVOKE]
+    return found + [step.reference_number for _row, step in cplan.unmanaged if step.action == p.REVOKE]
+
+
+def dependencies(cplan: p.ContextPlan, live: list, tokens: list) -> list:
+    """Warnings for managed tokens whose author loses a permission the token carries: KSeF revokes such a token
+    (uwierzytelnianie.md), even when the permission is granted again afterwards. `tokens`: the listed managed tokens
+    (GET /tokens items)."""
+    revoked = set(revokes(cplan))
+    rows = {row.reference_number: row for row in live}
+    lost: dict = {}  # (subject, scope) -> names of the grants whose revoke takes it
+    for ref in revoked:
+        row = rows.get(ref)
+        if row is None:
+            continue
+        stays = any(
+            other.subject == row.subject and other.scope == row.scope and other.reference_number not in revoked
+            for other in live
+        )
+        if not stays:
+            lost.setdefault((row.subject, row.scope), set()).add(row.name or "unmanaged %s" % ref)
+    warnings = []
+    for (subject, scope), grants in sorted(lost.items()):
+        hit = sorted(
+            "%s (%s)" % (_identity.name_of(token.get("description")), token.get("referenceNumber"))
+            for token in tokens
+            if _ident(token.get("authorIdentifier")) == subject and scope in (token.get("requestedPermissions") or [])
+        )
+        if hit:
+            warnings.append(
+                "%s: revoking %s of %s:%s leaves the managed tokens it created without that permission, and KSeF"
+                " revokes them: %s" % (", ".join(sorted(grants)), scope, subject[0], subject[1], ", ".join(hit))
+            )
+    return warnings
+
+
 def to_grant(plan: p.Plan) -> list:
     """The declared permissions no row that stays carries: what the plan's issue grants (in one request)."""
     decl = plan.declared

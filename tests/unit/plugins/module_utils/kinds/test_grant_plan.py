@@ -220,3 +220,26 @@ def test_a_listed_row_is_read_as_its_kind_with_its_marker_name():
     assert (row.kind, row.name, row.can_delegate, row.author, row.context) == (
         "entity", "office", True, ("System", None), HERE)
     assert row.metadata()["subject"] == {"nip": OFFICE, "full_name": "Biuro Rachunkowe"}
+
+
+def test_a_revoke_names_the_managed_tokens_whose_author_loses_a_permission_they_carry():
+    old = person(permissions=["InvoiceRead", "InvoiceWrite"])
+    read, write = row_of(old, "InvoiceRead"), row_of(old, "InvoiceWrite")
+    tokens = [
+        {"referenceNumber": "T1", "description": "ERP sender [ksef.credentials:erp-sender]",
+         "authorIdentifier": {"type": "Pesel", "value": PESEL}, "requestedPermissions": ["InvoiceWrite"]},
+        {"referenceNumber": "T2", "description": "Reader [ksef.credentials:reader]",
+         "authorIdentifier": {"type": "Pesel", "value": PESEL}, "requestedPermissions": ["InvoiceRead"]},
+        {"referenceNumber": "T3", "description": "Other [ksef.credentials:other]",
+         "authorIdentifier": {"type": "Pesel", "value": "99010112345"}, "requestedPermissions": ["InvoiceWrite"]},
+    ]
+    cplan = plan([person(permissions=["InvoiceRead"])], [read, write])
+    assert g.dependencies(cplan, [read, write], tokens) == [
+        "erp: revoking InvoiceWrite of Pesel:%s leaves the managed tokens it created without that permission, and"
+        " KSeF revokes them: erp-sender (T1)" % PESEL]
+    # Another row of the same permission stays: nothing is lost.
+    other = row_of(person(name="erp2", permissions=["InvoiceWrite"]), "InvoiceWrite")
+    cplan = plan([person(permissions=["InvoiceRead"]), person(name="erp2", permissions=["InvoiceWrite"])],
+                 [read, write, other])
+    assert g.dependencies(cplan, [read, write, other], tokens) == []
+    assert g.revokes(cplan) == [write.reference_number]
