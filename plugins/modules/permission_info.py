@@ -28,6 +28,7 @@ attributes:
     description: Reads only, in check mode too.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show.
 options:
   declared:
     description:
