@@ -172,6 +172,11 @@ class KsefApi:
         response = self._call("POST", "/permissions/entities/grants", json=body)
         return response_json(response, "POST /permissions/entities/grants")["referenceNumber"]
 
+    def grant_indirect(self, body):
+        """POST /permissions/indirect/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/indirect/grants", json=body)
+        return response_json(response, "POST /permissions/indirect/grants")["referenceNumber"]
+
     def revoke_grant(self, permission_id):
         """DELETE /permissions/common/grants/{permissionId} -> the operation's reference number."""
         response = self._call(

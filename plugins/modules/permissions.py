@@ -9,7 +9,8 @@ short_description: Declare the KSeF 2.0 permission grants of one context in one 
 version_added: 0.3.0
 description:
   - Brings the permission grants of one KSeF context to the declared set in O(grants), the permissions of people
-    (O(grants[].kind=person)) and the invoice permissions of other entities (O(grants[].kind=entity)).
+    (O(grants[].kind=person)), the invoice permissions of other entities (O(grants[].kind=entity)) and the invoice
+    permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)).
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row
@@ -60,11 +61,15 @@ options:
           - 'V(person): permissions of a person (C(POST /permissions/persons/grants)).'
           - 'V(entity): invoice permissions of another entity, for example an accounting office (C(POST
             /permissions/entities/grants)), with O(grants[].can_delegate).'
+          - 'V(indirect): invoice permissions this context (an intermediary, for example an accounting
+            office) passes on to a person for its clients (C(POST /permissions/indirect/grants)), for
+            one client (O(grants[].target)) or for every client (O(grants[].target=AllPartners)).'
           - Required when O(grants[].state=present).
         type: str
         choices:
           - person
           - entity
+          - indirect
       description:
         description:
           - Human text shown in KSeF before the name marker. Together with the marker and one space it
@@ -74,9 +79,9 @@ options:
         default: ''
       subject:
         description:
-          - 'Who receives the permissions. A person: one of O(grants[].subject.pesel), O(grants[].subject.nip)
-            or O(grants[].subject.fingerprint), with O(grants[].subject.first_name) and O(grants[].subject.last_name).
-            An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).'
+          - 'Who receives the permissions. A person (also of an indirect grant): one of O(grants[].subject.pesel),
+            O(grants[].subject.nip) or O(grants[].subject.fingerprint), with O(grants[].subject.first_name)
+            and O(grants[].subject.last_name). An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).'
           - Changed details (a name) revoke the grant's rows and grant them again.
           - Required when O(grants[].state=present).
         type: dict
@@ -110,11 +115,18 @@ options:
         description:
           - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
-            V(CollectiveIdentifierManage). An entity: V(InvoiceWrite), V(InvoiceRead).'
+            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list
         elements: str
+      target:
+        description:
+          - 'O(grants[].kind=indirect) only, and required there: the NIP of the client whose invoices
+            the person may handle (a selective grant; the client must have granted this context the permissions
+            with C(can_delegate)), or V(AllPartners) for every client that did (a general grant).'
+          - A change revokes the grant's rows and grants them again.
+        type: str
       can_delegate:
         description:
           - 'O(grants[].kind=entity) only: the entity may pass the permissions on to its people (indirect
@@ -139,7 +151,7 @@ options:
       - V(all) also revokes every unmanaged row (without a marker, made in the web app or by other tools) of the
         kinds declared in O(grants).
       - Neither touches rows authored by C(System) (ZAW-FA, test data), grants this context received from others,
-        indirect grants, or the Owner (never listed).
+        or the Owner (never listed).
     type: str
     choices: ['false', managed, all]
     default: 'false'

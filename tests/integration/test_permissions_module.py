@@ -67,7 +67,7 @@ def by_name(rows: dict) -> dict:
     """name marker -> {permission: row}; unmanaged rows under None."""
     named: dict = {}
     for row in rows.values():
-        name = next((n for n in ("erp-operator", "office", "auditor") if row.description.endswith(MARKER % n)), None)
+        name = next((n for n in ("erp-operator", "office", "auditor", "clerk") if row.description.endswith(MARKER % n)), None)
         named.setdefault(name, {})[scope(row)] = row
     return named
 
@@ -78,8 +78,8 @@ def ctx(emulator, run_playbook, tmp_path):
 
 
 def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
-    operator, auditor, web_user, zaw_user, admin = (random_pesel() for _n in range(5))
-    office = random_nip()
+    operator, auditor, web_user, zaw_user, admin, clerk = (random_pesel() for _n in range(6))
+    office, client = random_nip(), random_nip()
     person = {"first_name": "Jan", "last_name": "Kowalski"}
     first = [
         {"name": "erp-operator", "kind": "person", "description": "ERP operator",
@@ -89,9 +89,16 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
          "permissions": ["InvoiceRead", "InvoiceWrite"], "can_delegate": True},
         {"name": "auditor", "kind": "person", "description": "Auditor",
          "subject": {"pesel": auditor, "first_name": "Anna", "last_name": "Nowak"}, "permissions": ["InvoiceRead"]},
+        {"name": "clerk", "kind": "indirect", "description": "Clerk for one client", "target": client,
+         "subject": {"pesel": clerk, "first_name": "Ewa", "last_name": "Lis"}, "permissions": ["InvoiceRead"]},
     ]
     # erp-operator: InvoiceWrite removed, Introspection added; office: can_delegate flipped; auditor: dropped.
-    second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False)]
+    second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False),
+              first[3]]
+    # The client lets this context (an accounting office for it) pass InvoiceRead on: the clerk's selective grant.
+    ctx.emulator.admin("POST", "permissions/grants", json={
+        "kind": "entity", "context": f"Nip:{client}", "subject": f"Nip:{ctx.nip}", "permissions": ["InvoiceRead"],
+        "can_delegate": True, "description": "Our accounting office"}).raise_for_status()
     ctx.record(f"Pesel:{web_user}", ["InvoiceRead"], f"Nip:{ctx.nip}", "Granted in the web app")
     ctx.record(f"Pesel:{zaw_user}", ["InvoiceWrite"], "System", "Granted through ZAW-FA")
     ctx.record(f"Pesel:{admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "The only administrator")
@@ -105,9 +112,10 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     granted = result.task("Grant")
     assert granted["changed"] is True
     assert [(r["name"], r["action"]) for r in granted["plan"]] == [
-        ("erp-operator", "create"), ("office", "create"), ("auditor", "create")]
-    assert granted["plan_text"][-1].startswith("Calls: POST /permissions/entities/grants 1, POST /permissions/persons"
-                                               "/grants 2, GET /permissions/operations/{referenceNumber} at least 3")
+        ("erp-operator", "create"), ("office", "create"), ("auditor", "create"), ("clerk", "create")]
+    assert granted["plan_text"][-1].startswith(
+        "Calls: POST /permissions/entities/grants 1, POST /permissions/indirect/grants 1, POST /permissions/persons"
+        "/grants 2, GET /permissions/operations/{referenceNumber} at least 4")
     erp = granted["grants"]["erp-operator"]
     assert erp["permissions"] == ["InvoiceWrite", "InvoiceRead"] and len(erp["permission_ids"]) == 2
     (action,) = erp["actions"]
@@ -115,7 +123,7 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert granted["grants"]["office"]["can_delegate"] is True
 
     again = result.task("Grant again")
-    assert again["changed"] is False and again["summary"] == {"keep": 5}
+    assert again["changed"] is False and again["summary"] == {"keep": 6}
     permission_calls = {op: n for op, n in again["api_calls"].items() if "/permissions/" in op}
     assert permission_calls == {"POST /permissions/query/persons/grants": 1}
 
@@ -150,13 +158,15 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert set(rows["office"]) == {"InvoiceRead", "InvoiceWrite"}
     assert all(row.can_delegate is False and row.id not in ids["office"].values() for row in rows["office"].values())
     assert "auditor" not in rows
+    (clerk_row,) = rows["clerk"].values()
+    assert clerk_row.target_identifier.value == client and clerk_row.id == ids["clerk"]["InvoiceRead"]  # kept
     unmanaged = {(row.authorized_identifier.value, scope(row)) for row in rows[None].values()}
     assert unmanaged == {(zaw_user, "InvoiceWrite"), (admin, "CredentialsManage")}  # System and the guard
     assert sorted(applied["grants"]["erp-operator"]["permission_ids"]) == sorted(r.id for r in
                                                                                  rows["erp-operator"].values())
 
     inventory = result.task("Inventory")
-    assert inventory["changed"] is False and inventory["summary"]["grants"] == 6
+    assert inventory["changed"] is False and inventory["summary"]["grants"] == 7
     findings = {(f["kind"], f["severity"], f["permission_id"]) for f in inventory["findings"]}
     admin_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == admin)
     zaw_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == zaw_user)

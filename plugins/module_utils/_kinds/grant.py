@@ -8,7 +8,8 @@
                    identity the lockout guard protects); when the plan revokes, one GET /tokens of the managed
                    tokens, to name those a revoke takes a permission from
     plan           grant_plan.plan_context (pure), and the call budget
-    issue          one POST /permissions/{persons,entities}/grants for the declared permissions no kept row carries
+    issue          one POST /permissions/{persons,entities,indirect}/grants for the declared permissions no kept
+                   row carries
     activate       GET /permissions/operations/{referenceNumber} per operation and poll, then the rows listed again
     revoke         DELETE /permissions/common/grants/{permissionId}: an operation, waited for by wait_revoked
 
@@ -163,8 +164,8 @@ class GrantKind(Kind):
 
     def issue(self, api, plan) -> tuple:
         body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan))
-        send = api.grant_entities if plan.declared.kind == "entity" else api.grant_persons
-        return send(body), None
+        send = {"person": api.grant_persons, "entity": api.grant_entities, "indirect": api.grant_indirect}
+        return send[plan.declared.kind](body), None
 
     def activate(self, api, pending: dict, poller) -> dict:
         """Wait for the grant operations together, then list the rows once (again while a granted permission is not

@@ -29,9 +29,14 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_sche
 EXCLUSIVE_CHOICES = ("false", "managed", "all")
 MANAGER = "CredentialsManage"
 SYSTEM = "System"
-PERMISSIONS_OF = {"person": _permissions.PERSON, "entity": _permissions.ENTITY}
+PERMISSIONS_OF = {"person": _permissions.PERSON, "entity": _permissions.ENTITY, "indirect": _permissions.INDIRECT}
+ALL_PARTNERS = "AllPartners"
 # The grant request of each kind, and the revoke of its rows.
-GRANT_ENDPOINT = {"person": "/permissions/persons/grants", "entity": "/permissions/entities/grants"}
+GRANT_ENDPOINT = {
+    "person": "/permissions/persons/grants",
+    "entity": "/permissions/entities/grants",
+    "indirect": "/permissions/indirect/grants",
+}
 REVOKE_ENDPOINT = "/permissions/common/grants/{permissionId}"
 STATUS_ENDPOINT = "/permissions/operations/{referenceNumber}"
 HOURLY_LIMIT = 120  # x-rate-limits of every /permissions operation, per context and endpoint
@@ -56,6 +61,7 @@ class Declared:
     request_details: tuple = ()  # subjectDetails of the grant request, as ((key, value), ...)
     permissions: tuple = ()
     can_delegate: bool = False
+    target: tuple = (None, None)  # indirect: ("Nip", client) or ("AllPartners", None)
 
     @property
     def subject(self) -> tuple:
@@ -64,6 +70,7 @@ class Declared:
     def predicted(self) -> dict:
         return {
             "kind": self.kind,
+            "target": _target_result(self.target),
             "subject": _subject_result(self.subject_type, self.subject_value, dict(self.details)),
             "permissions": list(self.permissions),
             "permission_ids": [],
@@ -74,6 +81,10 @@ class Declared:
 
     def absent(self) -> dict:
         return {"kind": self.kind, "subject": None, "permissions": [], "permission_ids": [], "description": None}
+
+
+def _target_result(target: tuple) -> str | None:
+    return target[1] or target[0]
 
 
 def _subject_result(subject_type, value, details: dict) -> dict | None:
@@ -194,7 +205,25 @@ def declare(options: dict) -> Declared:
         request,
         permissions,
         can_delegate,
+        _target(options.get("target"), kind),
     )
+
+
+def _target(raw, kind: str) -> tuple:
+    """("Nip", client) or (ALL_PARTNERS, None) of an indirect grant; (None, None) for the other kinds."""
+    if kind != "indirect":
+        if raw:
+            raise KsefConfigError("target", "target is for kind indirect only")
+        return (None, None)
+    text = str(raw or "").strip()
+    if text.replace("_", "").lower() == ALL_PARTNERS.lower():
+        return (ALL_PARTNERS, None)
+    if not (len(text) == 10 and text.isascii() and text.isdigit()):
+        raise KsefConfigError(
+            "target",
+            "target is required for kind indirect: the client's NIP (10 digits) or AllPartners, got %r" % text,
+        )
+    return ("Nip", text)
 
 
 # -- live rows ----------------------------------------------------------------------------------------------------
@@ -220,6 +249,7 @@ class GrantRow:
     details: tuple = ()
     author: tuple = (None, None)
     context: tuple = (None, None)
+    target: tuple = (None, None)
     state: str = "Active"
     created: datetime = _EPOCH
     status: str = p.ACTIVE
@@ -259,6 +289,7 @@ class GrantRow:
             details=tuple(sorted((k, v) for k, v in details.items() if isinstance(v, str))),
             author=_ident(item.get("authorIdentifier")),
             context=_ident(item.get("contextIdentifier")),
+            target=_ident(item.get("targetIdentifier")),
             state=item.get("permissionState") or "Active",
             created=created,
         )
@@ -267,6 +298,7 @@ class GrantRow:
         return {
             "name": self.name,
             "kind": self.kind,
+            "target": _target_result(self.target),
             "permission": self.scope,
             "subject": _subject_result(self.subject_type, self.subject_value, dict(self.details)),
             "description": self.description,
@@ -299,6 +331,7 @@ class Granted:
         rows = sorted(self.rows, key=lambda r: (order.index(r.scope) if r.scope in order else len(order), r.scope))
         return {
             "kind": first.kind if first else None,
+            "target": _target_result(first.target) if first else None,
             "subject": _subject_result(first.subject_type, first.subject_value, dict(first.details)) if first else None,
             "permissions": [row.scope for row in rows],
             "permission_ids": [row.reference_number for row in rows],  # in the order of `permissions`
@@ -343,6 +376,8 @@ def _differences(row: GrantRow, decl: Declared) -> list:
             why.append("subject details changed (%s)" % ", ".join(changed))
     if row.description != decl.full_description:
         why.append("description changed")
+    if row.target != decl.target:
+        why.append("target %s, declared %s" % (_target_result(row.target), _target_result(decl.target)))
     if decl.kind == "entity" and row.can_delegate != decl.can_delegate:
         why.append("can_delegate %s, declared %s" % (str(row.can_delegate).lower(), str(decl.can_delegate).lower()))
     if row.scope not in decl.permissions:
@@ -363,7 +398,7 @@ def plan_context(
     `protected`: the identifiers ((type, value)) this run logs in as; `context`: (type, value) of the context.
     """
     names = {decl.name for decl in declared}
-    here = [row for row in live if row.context in (context, (None, None)) and row.kind != "indirect"]
+    here = [row for row in live if row.context in (context, (None, None))]
     by_name: dict = {}
     for row in here:
         if row.name is not None:
@@ -531,6 +566,10 @@ def grant_request(decl: Declared, scopes: list) -> dict:
         body["permissions"] = [{"type": scope, "canDelegate": decl.can_delegate} for scope in scopes]
     else:
         body["permissions"] = list(scopes)
+    if decl.kind == "indirect":
+        body["targetIdentifier"] = (
+            {"type": ALL_PARTNERS} if decl.target[0] == ALL_PARTNERS else {"type": "Nip", "value": decl.target[1]}
+        )
     return body
 
 

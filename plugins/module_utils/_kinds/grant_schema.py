@@ -9,9 +9,9 @@ the `declared` list of ksef.credentials.permission_info).
 
 from __future__ import annotations
 
-# The grant kinds this collection manages. The other kinds of the contract (authorization, indirect, subunit,
+# The grant kinds this collection manages. The other kinds of the contract (authorization, subunit,
 # eu_administrator, eu_representative) are refused naming the option until they are supported.
-KINDS = ("person", "entity")
+KINDS = ("person", "entity", "indirect")
 
 SUBJECT_SCHEMA = {
     "pesel": {"description": ["PESEL of the person (11 digits)."], "type": "str"},
@@ -43,6 +43,9 @@ GRANT_SCHEMA = {
             "V(person): permissions of a person (C(POST /permissions/persons/grants)).",
             "V(entity): invoice permissions of another entity, for example an accounting office"
             " (C(POST /permissions/entities/grants)), with O(@can_delegate).",
+            "V(indirect): invoice permissions this context (an intermediary, for example an accounting office) passes"
+            " on to a person for its clients (C(POST /permissions/indirect/grants)), for one client (O(@target)) or"
+            " for every client (O(@target=AllPartners)).",
             "Required when O(@state=present).",
         ],
         "type": "str",
@@ -59,7 +62,8 @@ GRANT_SCHEMA = {
     },
     "subject": {
         "description": [
-            "Who receives the permissions. A person: one of O(@subject.pesel), O(@subject.nip) or"
+            "Who receives the permissions. A person (also of an indirect grant): one of O(@subject.pesel),"
+            " O(@subject.nip) or"
             " O(@subject.fingerprint), with O(@subject.first_name) and O(@subject.last_name). An entity:"
             " O(@subject.nip) and O(@subject.full_name).",
             "Changed details (a name) revoke the grant's rows and grant them again.",
@@ -72,12 +76,21 @@ GRANT_SCHEMA = {
         "description": [
             "The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),"
             " V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),"
-            " V(CollectiveIdentifierManage). An entity: V(InvoiceWrite), V(InvoiceRead).",
+            " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).",
             "A permission added is granted alone; a permission removed has its row revoked alone.",
             "Required when O(@state=present).",
         ],
         "type": "list",
         "elements": "str",
+    },
+    "target": {
+        "description": [
+            "O(@kind=indirect) only, and required there: the NIP of the client whose invoices the person may handle"
+            " (a selective grant; the client must have granted this context the permissions with"
+            " C(can_delegate)), or V(AllPartners) for every client that did (a general grant).",
+            "A change revokes the grant's rows and grants them again.",
+        ],
+        "type": "str",
     },
     "can_delegate": {
         "description": [

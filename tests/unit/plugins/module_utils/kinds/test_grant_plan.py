@@ -243,3 +243,40 @@ def test_a_revoke_names_the_managed_tokens_whose_author_loses_a_permission_they_
                  [read, write, other])
     assert g.dependencies(cplan, [read, write, other], tokens) == []
     assert g.revokes(cplan) == [write.reference_number]
+
+
+def indirect(name="clerk", target="5213000000", **extra):
+    return g.declare(dict({"name": name, "kind": "indirect", "description": "Clerk", "subject": JAN,
+                           "permissions": ["InvoiceRead"], "target": target}, **extra))
+
+
+def test_an_indirect_grant_names_its_client_or_every_partner_and_a_changed_target_grants_again():
+    selective = indirect()
+    assert g.grant_request(selective, ["InvoiceRead"])["targetIdentifier"] == {"type": "Nip", "value": "5213000000"}
+    general = indirect(target="all_partners")
+    assert general.target == ("AllPartners", None)
+    assert g.grant_request(general, ["InvoiceRead"])["targetIdentifier"] == {"type": "AllPartners"}
+    row = row_of(selective, "InvoiceRead", target=("Nip", "5213000000"))
+    assert steps(plan([selective], [row]), "clerk") == [(p.KEEP, row.reference_number)]
+    cplan = plan([general], [row])
+    assert [a for a, _r in steps(cplan, "clerk")] == [p.REVOKE, p.REPLACE]
+    assert "target 5213000000, declared AllPartners" in cplan.declared["clerk"].steps[0].reason
+
+
+def test_exclusive_all_revokes_unmanaged_indirect_rows_only_when_an_indirect_grant_is_declared():
+    other = g.GrantRow("id-i", "indirect", "InvoiceRead", "Pesel", "99010112345", "web app", context=HERE,
+                       target=("AllPartners", None))
+    assert plan([person()], [other], exclusive="all").unmanaged == []
+    assert [r.reference_number for r, _s in plan([indirect()], [other], exclusive="all").unmanaged] == ["id-i"]
+
+
+@pytest.mark.parametrize("options, text", [
+    ({"kind": "person", "target": "5213000000"}, "target is for kind indirect only"),
+    ({"kind": "indirect", "target": None}, "target is required for kind indirect"),
+    ({"kind": "indirect", "target": "52130"}, "the client's NIP (10 digits) or AllPartners"),
+])
+def test_a_bad_target_names_the_option(options, text):
+    base = {"name": "clerk", "subject": JAN, "permissions": ["InvoiceRead"]}
+    with pytest.raises(KsefConfigError) as err:
+        g.declare(dict(base, **options))
+    assert err.value.option == "target" and text in str(err.value)
