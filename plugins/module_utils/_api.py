@@ -177,6 +177,35 @@ class KsefApi:
         response = self._call("POST", "/permissions/indirect/grants", json=body)
         return response_json(response, "POST /permissions/indirect/grants")["referenceNumber"]
 
+    def grant_authorizations(self, body):
+        """POST /permissions/authorizations/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/authorizations/grants", json=body)
+        return response_json(response, "POST /permissions/authorizations/grants")["referenceNumber"]
+
+    def revoke_authorization(self, permission_id):
+        """DELETE /permissions/authorizations/grants/{permissionId} -> the operation's reference number."""
+        response = self._call(
+            "DELETE", "/permissions/authorizations/grants/{permissionId}", path_params={"permissionId": permission_id}
+        )
+        return response_json(response, "DELETE /permissions/authorizations/grants/{permissionId}")["referenceNumber"]
+
+    def query_authorization_grants(self, query_type="Granted"):
+        """Every row of POST /permissions/query/authorizations/grants (all pages of 100), deduplicated by id."""
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/authorizations/grants",
+                json={"queryType": query_type},
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/authorizations/grants")
+            for row in page.get("authorizationGrants") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/authorizations/grants returned more than %d pages" % _MAX_PAGES)
+
     def revoke_grant(self, permission_id):
         """DELETE /permissions/common/grants/{permissionId} -> the operation's reference number."""
         response = self._call(

@@ -9,7 +9,8 @@ short_description: Inventory of the permission grants of one KSeF 2.0 context an
 version_added: 0.3.0
 description:
   - Lists every permission row in force in the context (C(POST /permissions/query/persons/grants),
-    C(PermissionsInCurrentContext), pages of 100), of people and entities, and the indirect grants made from here. The Owner
+    C(PermissionsInCurrentContext), pages of 100), of people and entities, and the indirect grants made from here;
+    and the authorizations granted from here (C(POST /permissions/query/authorizations/grants), C(Granted)). The Owner
     holds every permission and is never listed.
   - With O(declared) (the O(ksef.credentials.permissions#module:grants) of M(ksef.credentials.permissions)), judges
     the rows against them. Findings (RV(findings)) are V(undeclared_manager) (error; a row holding
@@ -106,11 +107,11 @@ def main():
     try:
         entries = declarations(module, GrantKind(), given or [], "declared")
         with module.ksef_session() as api:
-            items = api.query_person_grants()
+            rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+            rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
     except KsefError as exc:
         module.fail_from(exc)
     context = module.ksef_context
-    rows = [grant_plan.GrantRow.from_api(item) for item in items]
     declared = [entry.declared for entry in entries] if given is not None else None
     found = grant_drift.findings(declared, rows, (context.type, context.value))
     names = {d.name for d in declared or [] if d.state == "present"}

@@ -10,7 +10,8 @@ version_added: 0.3.0
 description:
   - Brings the permission grants of one KSeF context to the declared set in O(grants), the permissions of people
     (O(grants[].kind=person)), the invoice permissions of other entities (O(grants[].kind=entity)) and the invoice
-    permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)).
+    permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)), and the
+    authorizations of other entities (O(grants[].kind=authorization)).
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row
@@ -64,12 +65,16 @@ options:
           - 'V(indirect): invoice permissions this context (an intermediary, for example an accounting
             office) passes on to a person for its clients (C(POST /permissions/indirect/grants)), for
             one client (O(grants[].target)) or for every client (O(grants[].target=AllPartners)).'
+          - 'V(authorization): an authorization of another entity (C(POST /permissions/authorizations/grants)),
+            for example to issue invoices in this context''s name (V(SelfInvoicing)); exactly one permission
+            per grant; revoked through C(DELETE /permissions/authorizations/grants/{permissionId}).'
           - Required when O(grants[].state=present).
         type: str
         choices:
           - person
           - entity
           - indirect
+          - authorization
       description:
         description:
           - Human text shown in KSeF before the name marker. Together with the marker and one space it
@@ -81,7 +86,8 @@ options:
         description:
           - 'Who receives the permissions. A person (also of an indirect grant): one of O(grants[].subject.pesel),
             O(grants[].subject.nip) or O(grants[].subject.fingerprint), with O(grants[].subject.first_name)
-            and O(grants[].subject.last_name). An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).'
+            and O(grants[].subject.last_name). An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).
+            An authorization: O(grants[].subject.nip) or O(grants[].subject.peppol_id), and O(grants[].subject.full_name).'
           - Changed details (a name) revoke the grant's rows and grant them again.
           - Required when O(grants[].state=present).
         type: dict
@@ -99,6 +105,10 @@ options:
               - SHA-256 fingerprint of the person's certificate (64 hex digits), for a certificate without
                 a NIP or PESEL, with the person's C(pesel) or C(nip) too.
             type: str
+          peppol_id:
+            description:
+              - 'PEPPOL identifier of the entity of an authorization (C(kind: authorization)).'
+            type: str
           first_name:
             description:
               - 'First name of a person (C(kind: person)).'
@@ -115,7 +125,8 @@ options:
         description:
           - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
-            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).'
+            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
+            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list

@@ -45,14 +45,23 @@ class Context:
         assert self.token.split("|")[-1] not in result.stdout + result.stderr + json.dumps(result.results)
         return result
 
+    def login(self, sdk) -> str:
+        keys = sdk.security.get_public_key_certificates()
+        key = next(k for k in keys if "KsefTokenEncryption" in [str(getattr(u, "value", u)) for u in k.usage])
+        return AuthCoordinator(sdk.auth).authenticate_with_ksef_token(
+            token=self.token, public_certificate=key.certificate, context_identifier_type="Nip",
+            context_identifier_value=self.nip, poll_interval_seconds=0.05).access_token
+
+    def authorizations(self) -> list:
+        """The authorizations granted from the context, read with ksef-client."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            query = models.EntityAuthorizationPermissionsQueryRequest.from_dict({"queryType": "Granted"})
+            return sdk.permissions.query_authorizations_grants(query, access_token=self.login(sdk)).authorization_grants
+
     def rows(self) -> dict:
         """Every row in force in the context, read with ksef-client: id -> PersonPermission."""
         with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
-            keys = sdk.security.get_public_key_certificates()
-            key = next(k for k in keys if "KsefTokenEncryption" in [str(getattr(u, "value", u)) for u in k.usage])
-            access = AuthCoordinator(sdk.auth).authenticate_with_ksef_token(
-                token=self.token, public_certificate=key.certificate, context_identifier_type="Nip",
-                context_identifier_value=self.nip, poll_interval_seconds=0.05).access_token
+            access = self.login(sdk)
             query = models.PersonPermissionsQueryRequest.from_dict({"queryType": "PermissionsInCurrentContext"})
             listed = sdk.permissions.query_persons_grants(query, page_offset=0, page_size=100, access_token=access)
             assert listed.has_more is False
@@ -79,7 +88,7 @@ def ctx(emulator, run_playbook, tmp_path):
 
 def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     operator, auditor, web_user, zaw_user, admin, clerk = (random_pesel() for _n in range(6))
-    office, client = random_nip(), random_nip()
+    office, client, partner = random_nip(), random_nip(), random_nip()
     person = {"first_name": "Jan", "last_name": "Kowalski"}
     first = [
         {"name": "erp-operator", "kind": "person", "description": "ERP operator",
@@ -91,6 +100,8 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
          "subject": {"pesel": auditor, "first_name": "Anna", "last_name": "Nowak"}, "permissions": ["InvoiceRead"]},
         {"name": "clerk", "kind": "indirect", "description": "Clerk for one client", "target": client,
          "subject": {"pesel": clerk, "first_name": "Ewa", "last_name": "Lis"}, "permissions": ["InvoiceRead"]},
+        {"name": "self-billing", "kind": "authorization", "description": "Partner issues our invoices",
+         "subject": {"nip": partner, "full_name": "Partner sp. z o.o."}, "permissions": ["self_invoicing"]},
     ]
     # erp-operator: InvoiceWrite removed, Introspection added; office: can_delegate flipped; auditor: dropped.
     second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False),
@@ -112,10 +123,13 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     granted = result.task("Grant")
     assert granted["changed"] is True
     assert [(r["name"], r["action"]) for r in granted["plan"]] == [
-        ("erp-operator", "create"), ("office", "create"), ("auditor", "create"), ("clerk", "create")]
+        ("erp-operator", "create"), ("office", "create"), ("auditor", "create"), ("clerk", "create"),
+        ("self-billing", "create")]
     assert granted["plan_text"][-1].startswith(
-        "Calls: POST /permissions/entities/grants 1, POST /permissions/indirect/grants 1, POST /permissions/persons"
-        "/grants 2, GET /permissions/operations/{referenceNumber} at least 4")
+        "Calls: POST /permissions/authorizations/grants 1, POST /permissions/entities/grants 1, POST /permissions"
+        "/indirect/grants 1, POST /permissions/persons/grants 2, GET /permissions/operations/{referenceNumber} at"
+        " least 5")
+    assert granted["grants"]["self-billing"]["permissions"] == ["SelfInvoicing"]
     erp = granted["grants"]["erp-operator"]
     assert erp["permissions"] == ["InvoiceWrite", "InvoiceRead"] and len(erp["permission_ids"]) == 2
     (action,) = erp["actions"]
@@ -123,9 +137,10 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert granted["grants"]["office"]["can_delegate"] is True
 
     again = result.task("Grant again")
-    assert again["changed"] is False and again["summary"] == {"keep": 6}
+    assert again["changed"] is False and again["summary"] == {"keep": 7}
     permission_calls = {op: n for op, n in again["api_calls"].items() if "/permissions/" in op}
-    assert permission_calls == {"POST /permissions/query/persons/grants": 1}
+    assert permission_calls == {"POST /permissions/query/persons/grants": 1,
+                                "POST /permissions/query/authorizations/grants": 1}
 
     preview = result.task("Preview the change")
     planned = {(r["name"], r["action"], r["reference_number"]) for r in preview["plan"]}
@@ -135,6 +150,8 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert ("erp-operator", "keep", ids["erp-operator"]["InvoiceRead"]) in planned
     assert ("erp-operator", "create", None) in planned
     assert {("office", "revoke", rid) for rid in ids["office"].values()} <= planned
+    assert ("self-billing", "revoke", ids["self-billing"]["SelfInvoicing"]) in planned
+    assert "DELETE /permissions/authorizations/grants/{permissionId} 1" in preview["plan_text"][-1]
     assert ("office", "replace", None) in planned and ("auditor", "revoke", ids["auditor"]["InvoiceRead"]) in planned
     assert sorted(r["action"] for r in preview["plan"] if r["name"] is None) == ["retain", "revoke"]
     assert json.loads(plan_file.read_text())["kind"] == "grant"
@@ -152,6 +169,7 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     tokens = tokens["tokens"] if isinstance(tokens, dict) else tokens
     status = next(t["status"] for t in tokens if t["referenceNumber"] == sender.json()["referenceNumber"])
     assert status in ("Revoking", "Revoked"), "the warning said KSeF revokes it"
+    assert ctx.authorizations() == []  # revoked through its own endpoint (the common one ends 450)
     rows = by_name(ctx.rows())
     assert set(rows["erp-operator"]) == {"InvoiceRead", "Introspection"}
     assert rows["erp-operator"]["InvoiceRead"].id == ids["erp-operator"]["InvoiceRead"]  # untouched

@@ -6,12 +6,14 @@
     read_live      every row of POST /permissions/query/persons/grants (PermissionsInCurrentContext), pages of 100;
                    with a KSeF-token login also GET /tokens/{referenceNumber} of that token, for its author (the
                    identity the lockout guard protects); when the plan revokes, one GET /tokens of the managed
-                   tokens, to name those a revoke takes a permission from
+                   tokens, to name those a revoke takes a permission from; POST /permissions/query/authorizations/
+                   grants (Granted) when the run may touch an authorization
     plan           grant_plan.plan_context (pure), and the call budget
     issue          one POST /permissions/{persons,entities,indirect}/grants for the declared permissions no kept
                    row carries
     activate       GET /permissions/operations/{referenceNumber} per operation and poll, then the rows listed again
-    revoke         DELETE /permissions/common/grants/{permissionId}: an operation, waited for by wait_revoked
+    revoke         DELETE /permissions/common/grants/{permissionId} (an authorization: DELETE
+                   /permissions/authorizations/grants/{permissionId}): an operation, waited for by wait_revoked
 
 A grant is recognised again by the name marker `[ksef.credentials:NAME]` in the description of each of its rows.
 """
@@ -51,10 +53,11 @@ class _PendingGrant:
 
     status = p.PENDING
 
-    def __init__(self, reference: str, name: str | None, scopes: tuple):
+    def __init__(self, reference: str, name: str | None, scopes: tuple, kind: str | None = None):
         self.reference_number = reference
         self.name = name
         self.scopes = scopes
+        self.kind = kind
 
 
 def wait_operations(api, operations, poller) -> dict:
@@ -78,6 +81,12 @@ def wait_operations(api, operations, poller) -> dict:
     return done
 
 
+def needs_authorizations(declared: list, exclusive: str) -> bool:
+    """Authorizations are listed by an endpoint of their own: asked only when a run may touch one (one is
+    declared, a name is declared absent, or exclusive revokes undeclared names)."""
+    return exclusive != "false" or any(d.state == "absent" or d.kind == "authorization" for d in declared)
+
+
 class GrantKind(Kind):
     """Permission grants of one context: rows without a value; a change revokes first, then grants."""
 
@@ -94,6 +103,7 @@ class GrantKind(Kind):
         self._login_token: str | None = None
         self._identities: set = set()
         self._tokens: list = []  # managed tokens, listed only when the plan revokes something
+        self._authorizations: set = set()  # permissionIds revoked through the authorizations endpoint
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -142,7 +152,7 @@ class GrantKind(Kind):
     def pending(self, plan, reference: str, now) -> _PendingGrant:
         if plan is None:  # resumed from the journal
             return _PendingGrant(reference, None, ())
-        return _PendingGrant(reference, plan.declared.name, tuple(grant_plan.to_grant(plan)))
+        return _PendingGrant(reference, plan.declared.name, tuple(grant_plan.to_grant(plan)), plan.declared.kind)
 
     # -- KSeF -------------------------------------------------------------------------------------------------
 
@@ -155,6 +165,10 @@ class GrantKind(Kind):
             if author.get("value"):
                 self._identities.add((author.get("type"), author.get("value")))
         live = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+        if needs_authorizations(declared, options.exclusive):
+            authorizations = [grant_plan.GrantRow.from_authorization(i) for i in api.query_authorization_grants()]
+            self._authorizations = {row.reference_number for row in authorizations}
+            live += authorizations
         preview = grant_plan.plan_context(
             declared, live, options.exclusive, self._identities, options.revoke_auth_token, self._context
         )
@@ -164,7 +178,12 @@ class GrantKind(Kind):
 
     def issue(self, api, plan) -> tuple:
         body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan))
-        send = {"person": api.grant_persons, "entity": api.grant_entities, "indirect": api.grant_indirect}
+        send = {
+            "person": api.grant_persons,
+            "entity": api.grant_entities,
+            "indirect": api.grant_indirect,
+            "authorization": api.grant_authorizations,
+        }
         return send[plan.declared.kind](body), None
 
     def activate(self, api, pending: dict, poller) -> dict:
@@ -175,8 +194,11 @@ class GrantKind(Kind):
         granted = {ref: view for ref, view in pending.items() if ref not in done}
         if not granted:
             return done
+        authorizations = any(view.kind == "authorization" for view in granted.values())
         while True:
             rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+            if authorizations:
+                rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
             views = {}
             for ref, view in granted.items():
                 mine = tuple(row for row in rows if view.name is not None and row.name == view.name)
@@ -188,6 +210,8 @@ class GrantKind(Kind):
         return done
 
     def revoke(self, api, reference: str) -> str:
+        if reference in self._authorizations:  # the common revoke ends 450 for an authorization
+            return api.revoke_authorization(reference)
         return api.revoke_grant(reference)
 
     def wait_revoked(self, api, operations: dict, poller) -> dict:

@@ -29,15 +29,22 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_sche
 EXCLUSIVE_CHOICES = ("false", "managed", "all")
 MANAGER = "CredentialsManage"
 SYSTEM = "System"
-PERMISSIONS_OF = {"person": _permissions.PERSON, "entity": _permissions.ENTITY, "indirect": _permissions.INDIRECT}
+PERMISSIONS_OF = {
+    "person": _permissions.PERSON,
+    "entity": _permissions.ENTITY,
+    "indirect": _permissions.INDIRECT,
+    "authorization": _permissions.AUTHORIZATION,
+}
 ALL_PARTNERS = "AllPartners"
 # The grant request of each kind, and the revoke of its rows.
 GRANT_ENDPOINT = {
     "person": "/permissions/persons/grants",
     "entity": "/permissions/entities/grants",
     "indirect": "/permissions/indirect/grants",
+    "authorization": "/permissions/authorizations/grants",
 }
 REVOKE_ENDPOINT = "/permissions/common/grants/{permissionId}"
+REVOKE_AUTHORIZATION_ENDPOINT = "/permissions/authorizations/grants/{permissionId}"
 STATUS_ENDPOINT = "/permissions/operations/{referenceNumber}"
 HOURLY_LIMIT = 120  # x-rate-limits of every /permissions operation, per context and endpoint
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -132,16 +139,29 @@ def declare(options: dict) -> Declared:
             "subject is required with state present: for example {pesel: ..., "
             "first_name: ..., last_name: ...} or, for an entity, {nip: ..., full_name: ...}",
         )
-    given = [key for key in ("pesel", "nip", "fingerprint") if subject.get(key)]
-    if kind == "entity":
+    given = [key for key in ("pesel", "nip", "fingerprint", "peppol_id") if subject.get(key)]
+    details: tuple
+    request: tuple
+    if kind == "authorization":
+        if len(given) != 1 or given[0] not in ("nip", "peppol_id"):
+            raise KsefConfigError(
+                "subject.nip", "an authorization names its subject by subject.nip or subject.peppol_id (one of them)"
+            )
+        if given == ["nip"]:
+            subject_type, value = "Nip", _digits(subject, "nip", 10)
+        else:
+            subject_type, value = "PeppolId", _text(subject, "peppol_id", "a PEPPOL identifier", 9, 10)
+        details = (("fullName", _text(subject, "full_name", "an entity", 5, 90)),)
+        request = details
+    elif kind == "entity":
         if given != ["nip"]:
             raise KsefConfigError("subject.nip", "an entity grant names its subject by subject.nip only")
         subject_type, value = "Nip", _digits(subject, "nip", 10)
-        details: tuple = (("fullName", _text(subject, "full_name", "an entity", 5, 90)),)
-        request: tuple = details
+        details = (("fullName", _text(subject, "full_name", "an entity", 5, 90)),)
+        request = details
     else:
-        if not given:
-            raise KsefConfigError("subject", "subject needs one of pesel, nip or fingerprint")
+        if not given or "peppol_id" in given:
+            raise KsefConfigError("subject", "subject of a person needs one of pesel, nip or fingerprint")
         first = _text(subject, "first_name", "a person", 2, 30)
         last = _text(subject, "last_name", "a person", 2, 81)
         if "fingerprint" in given:
@@ -190,6 +210,10 @@ def declare(options: dict) -> Declared:
         raise KsefConfigError("permissions", "%s grant: %s" % (kind, exc.message)) from None
     if not permissions:
         raise KsefConfigError("permissions", "permissions is required with state present (at least one)")
+    if kind == "authorization" and len(permissions) != 1:
+        raise KsefConfigError(
+            "permissions", "an authorization grant carries exactly one permission: declare one grant per permission"
+        )
     can_delegate = bool(options.get("can_delegate"))
     if can_delegate and kind != "entity":
         raise KsefConfigError("can_delegate", "can_delegate is for kind entity only")
@@ -291,6 +315,29 @@ class GrantRow:
             context=_ident(item.get("contextIdentifier")),
             target=_ident(item.get("targetIdentifier")),
             state=item.get("permissionState") or "Active",
+            created=created,
+        )
+
+    @classmethod
+    def from_authorization(cls, item: dict) -> GrantRow:
+        """A row of POST /permissions/query/authorizations/grants (AuthorizationGrant). A row without an author is
+        read as System's (the emulator lists System's rows that way; the collection never revokes them)."""
+        subject_type, subject_value = _ident(item.get("authorizedEntityIdentifier"))
+        details = item.get("subjectEntityDetails") or {}
+        try:
+            created = datetime.fromisoformat(str(item.get("startDate")).replace("Z", "+00:00"))
+        except ValueError:
+            created = _EPOCH
+        return cls(
+            reference_number=str(item.get("id")),
+            kind="authorization",
+            scope=str(item.get("authorizationScope")),
+            subject_type=subject_type,
+            subject_value=subject_value,
+            description=item.get("description") or "",
+            details=tuple(sorted((k, v) for k, v in details.items() if isinstance(v, str))),
+            author=_ident(item.get("authorIdentifier")) if item.get("authorIdentifier") else (SYSTEM, None),
+            context=_ident(item.get("authorizingEntityIdentifier")),
             created=created,
         )
 
@@ -564,6 +611,8 @@ def grant_request(decl: Declared, scopes: list) -> dict:
     }
     if decl.kind == "entity":
         body["permissions"] = [{"type": scope, "canDelegate": decl.can_delegate} for scope in scopes]
+    elif decl.kind == "authorization":
+        (body["permission"],) = scopes
     else:
         body["permissions"] = list(scopes)
     if decl.kind == "indirect":
@@ -581,10 +630,11 @@ def budget(cplan: p.ContextPlan) -> tuple:
         if plan.issue is not None:
             key = "POST " + GRANT_ENDPOINT[plan.declared.kind]
             calls[key] = calls.get(key, 0) + 1
-    revokes = sum(1 for plan in cplan.plans() for step in plan.steps if step.action == p.REVOKE)
-    revokes += sum(1 for _row, step in cplan.unmanaged if step.action == p.REVOKE)
-    if revokes:
-        calls["DELETE " + REVOKE_ENDPOINT] = revokes
+    kinds = {row.reference_number: row.kind for plan in cplan.plans() for row in plan.live}
+    kinds.update({row.reference_number: row.kind for row, _step in cplan.unmanaged})
+    for ref in revokes(cplan):
+        key = "DELETE " + (REVOKE_AUTHORIZATION_ENDPOINT if kinds.get(ref) == "authorization" else REVOKE_ENDPOINT)
+        calls[key] = calls.get(key, 0) + 1
     operations = sum(calls.values())
     if not operations:
         return "", []

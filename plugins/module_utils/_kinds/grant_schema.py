@@ -9,9 +9,9 @@ the `declared` list of ksef.credentials.permission_info).
 
 from __future__ import annotations
 
-# The grant kinds this collection manages. The other kinds of the contract (authorization, subunit,
-# eu_administrator, eu_representative) are refused naming the option until they are supported.
-KINDS = ("person", "entity", "indirect")
+# The grant kinds this collection manages. The other kinds of the contract (subunit, eu_administrator,
+# eu_representative) are refused naming the option until they are supported.
+KINDS = ("person", "entity", "indirect", "authorization")
 
 SUBJECT_SCHEMA = {
     "pesel": {"description": ["PESEL of the person (11 digits)."], "type": "str"},
@@ -21,6 +21,10 @@ SUBJECT_SCHEMA = {
             "SHA-256 fingerprint of the person's certificate (64 hex digits), for a certificate without"
             " a NIP or PESEL, with the person's C(pesel) or C(nip) too."
         ],
+        "type": "str",
+    },
+    "peppol_id": {
+        "description": ["PEPPOL identifier of the entity of an authorization (C(kind: authorization))."],
         "type": "str",
     },
     "first_name": {"description": ["First name of a person (C(kind: person))."], "type": "str"},
@@ -46,6 +50,9 @@ GRANT_SCHEMA = {
             "V(indirect): invoice permissions this context (an intermediary, for example an accounting office) passes"
             " on to a person for its clients (C(POST /permissions/indirect/grants)), for one client (O(@target)) or"
             " for every client (O(@target=AllPartners)).",
+            "V(authorization): an authorization of another entity (C(POST /permissions/authorizations/grants)), for"
+            " example to issue invoices in this context's name (V(SelfInvoicing)); exactly one permission per grant;"
+            " revoked through C(DELETE /permissions/authorizations/grants/{permissionId}).",
             "Required when O(@state=present).",
         ],
         "type": "str",
@@ -65,7 +72,8 @@ GRANT_SCHEMA = {
             "Who receives the permissions. A person (also of an indirect grant): one of O(@subject.pesel),"
             " O(@subject.nip) or"
             " O(@subject.fingerprint), with O(@subject.first_name) and O(@subject.last_name). An entity:"
-            " O(@subject.nip) and O(@subject.full_name).",
+            " O(@subject.nip) and O(@subject.full_name). An authorization: O(@subject.nip) or O(@subject.peppol_id),"
+            " and O(@subject.full_name).",
             "Changed details (a name) revoke the grant's rows and grant them again.",
             "Required when O(@state=present).",
         ],
@@ -76,7 +84,8 @@ GRANT_SCHEMA = {
         "description": [
             "The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),"
             " V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),"
-            " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).",
+            " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead). An"
+            " authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).",
             "A permission added is granted alone; a permission removed has its row revoked alone.",
             "Required when O(@state=present).",
         ],

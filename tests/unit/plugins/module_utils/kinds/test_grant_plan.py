@@ -280,3 +280,32 @@ def test_a_bad_target_names_the_option(options, text):
     with pytest.raises(KsefConfigError) as err:
         g.declare(dict(base, **options))
     assert err.value.option == "target" and text in str(err.value)
+
+
+def authorization(name="self-billing", permissions=("SelfInvoicing",), **extra):
+    return g.declare(dict({"name": name, "kind": "authorization", "description": "Partner",
+                           "subject": {"nip": OFFICE, "full_name": "Partner sp. z o.o."},
+                           "permissions": list(permissions)}, **extra))
+
+
+def test_an_authorization_carries_one_permission_and_is_revoked_through_its_own_endpoint():
+    decl = authorization(permissions=["self_invoicing"])
+    assert g.grant_request(decl, ["SelfInvoicing"]) == {
+        "subjectIdentifier": {"type": "Nip", "value": OFFICE}, "permission": "SelfInvoicing",
+        "description": "Partner [ksef.credentials:self-billing]", "subjectDetails": {"fullName": "Partner sp. z o.o."}}
+    with pytest.raises(KsefConfigError, match="exactly one permission"):
+        authorization(permissions=["SelfInvoicing", "RRInvoicing"])
+    listed = g.GrantRow.from_authorization({
+        "id": "auth-1", "authorIdentifier": None, "authorizedEntityIdentifier": {"type": "Nip", "value": OFFICE},
+        "authorizingEntityIdentifier": {"type": "Nip", "value": HERE[1]}, "authorizationScope": "RRInvoicing",
+        "description": "Made by ZAW-FA", "subjectEntityDetails": {"fullName": "Partner sp. z o.o."},
+        "startDate": "2026-01-01T00:00:00Z"})
+    assert (listed.kind, listed.author, listed.context) == ("authorization", ("System", None), HERE)
+    mine = row_of(decl, "SelfInvoicing")
+    cplan = plan([g.declare({"name": "self-billing", "state": "absent"}), authorization(name="other")],
+                 [mine, listed], exclusive="all")
+    assert steps(cplan, "self-billing") == [(p.REVOKE, mine.reference_number)]
+    assert cplan.unmanaged == []  # System's authorization is never revoked
+    line, _warnings = g.budget(cplan)
+    assert "DELETE /permissions/authorizations/grants/{permissionId} 1" in line
+    assert "DELETE /permissions/common/grants" not in line
