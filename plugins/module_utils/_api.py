@@ -206,6 +206,28 @@ class KsefApi:
                 return list(rows.values())
         raise KsefApiError("POST /permissions/query/authorizations/grants returned more than %d pages" % _MAX_PAGES)
 
+    def grant_subunits(self, body):
+        """POST /permissions/subunits/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/subunits/grants", json=body)
+        return response_json(response, "POST /permissions/subunits/grants")["referenceNumber"]
+
+    def query_subunit_grants(self):
+        """Every row of POST /permissions/query/subunits/grants (all pages of 100), deduplicated by id."""
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/subunits/grants",
+                json={},
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/subunits/grants")
+            for row in page.get("permissions") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/subunits/grants returned more than %d pages" % _MAX_PAGES)
+
     def revoke_grant(self, permission_id):
         """DELETE /permissions/common/grants/{permissionId} -> the operation's reference number."""
         response = self._call(

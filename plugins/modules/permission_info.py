@@ -10,7 +10,8 @@ version_added: 0.3.0
 description:
   - Lists every permission row in force in the context (C(POST /permissions/query/persons/grants),
     C(PermissionsInCurrentContext), pages of 100), of people and entities, and the indirect grants made from here;
-    and the authorizations granted from here (C(POST /permissions/query/authorizations/grants), C(Granted)). The Owner
+    the authorizations granted from here (C(POST /permissions/query/authorizations/grants), C(Granted)); and the
+    subunit administrators granted from here (C(POST /permissions/query/subunits/grants)). The Owner
     holds every permission and is never listed.
   - With O(declared) (the O(ksef.credentials.permissions#module:grants) of M(ksef.credentials.permissions)), judges
     the rows against them. Findings (RV(findings)) are V(undeclared_manager) (error; a row holding
@@ -109,6 +110,7 @@ def main():
         with module.ksef_session() as api:
             rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
             rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
+            rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
     except KsefError as exc:
         module.fail_from(exc)
     context = module.ksef_context

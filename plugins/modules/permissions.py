@@ -11,7 +11,8 @@ description:
   - Brings the permission grants of one KSeF context to the declared set in O(grants), the permissions of people
     (O(grants[].kind=person)), the invoice permissions of other entities (O(grants[].kind=entity)) and the invoice
     permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)), and the
-    authorizations of other entities (O(grants[].kind=authorization)).
+    authorizations of other entities (O(grants[].kind=authorization)) and the administrators of subunits
+    (O(grants[].kind=subunit)).
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row
@@ -68,6 +69,9 @@ options:
           - 'V(authorization): an authorization of another entity (C(POST /permissions/authorizations/grants)),
             for example to issue invoices in this context''s name (V(SelfInvoicing)); exactly one permission
             per grant; revoked through C(DELETE /permissions/authorizations/grants/{permissionId}).'
+          - 'V(subunit): a person administers a subunit (C(POST /permissions/subunits/grants)): V(CredentialsManage)
+            in the subunit O(grants[].subunit), which the grant creates when it is an InternalId. Needs
+            V(SubunitManage).'
           - Required when O(grants[].state=present).
         type: str
         choices:
@@ -75,6 +79,7 @@ options:
           - entity
           - indirect
           - authorization
+          - subunit
       description:
         description:
           - Human text shown in KSeF before the name marker. Together with the marker and one space it
@@ -126,7 +131,8 @@ options:
           - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
             V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
-            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).'
+            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).
+            A subunit administrator: V(CredentialsManage), the default.'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list
@@ -137,6 +143,19 @@ options:
             the person may handle (a selective grant; the client must have granted this context the permissions
             with C(can_delegate)), or V(AllPartners) for every client that did (a general grant).'
           - A change revokes the grant's rows and grants them again.
+        type: str
+      subunit:
+        description:
+          - 'O(grants[].kind=subunit) only, and required there: the subunit''s InternalId (C({nip}-{5
+            digits}), this context''s NIP, the unit''s number and its check digit), or the NIP of a subordinate
+            unit (a context with the LocalGovernmentUnit or VatGroupUnit role).'
+          - A change revokes the grant and grants it again.
+        type: str
+      subunit_name:
+        description:
+          - 'O(grants[].kind=subunit) only: the subunit''s name, 5 to 256 characters; required with an
+            InternalId.'
+          - A change revokes the grant and grants it again.
         type: str
       can_delegate:
         description:

@@ -9,13 +9,14 @@ import pytest
 from ksef_client import KsefClient, KsefClientOptions, models
 from ksef_client.services.workflows import AuthCoordinator
 
+from ksef_emulator.identifiers import internal_id
 from ksef_emulator.testcerts import random_nip, random_pesel
 
 pytestmark = pytest.mark.integration
 
 PLAYBOOKS = Path(__file__).parent / "playbooks" / "permissions"
 MARKER = "[ksef.credentials:%s]"
-MANAGER = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]
+MANAGER = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite", "SubunitManage"]
 
 
 class Context:
@@ -58,6 +59,12 @@ class Context:
             query = models.EntityAuthorizationPermissionsQueryRequest.from_dict({"queryType": "Granted"})
             return sdk.permissions.query_authorizations_grants(query, access_token=self.login(sdk)).authorization_grants
 
+    def subunits(self) -> list:
+        """The subunit administrators granted from the context, read with ksef-client."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            query = models.SubunitPermissionsQueryRequest.from_dict({})
+            return sdk.permissions.query_subunits_grants(query, access_token=self.login(sdk)).permissions
+
     def rows(self) -> dict:
         """Every row in force in the context, read with ksef-client: id -> PersonPermission."""
         with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
@@ -87,8 +94,9 @@ def ctx(emulator, run_playbook, tmp_path):
 
 
 def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
-    operator, auditor, web_user, zaw_user, admin, clerk = (random_pesel() for _n in range(6))
+    operator, auditor, web_user, zaw_user, admin, clerk, branch_admin = (random_pesel() for _n in range(7))
     office, client, partner = random_nip(), random_nip(), random_nip()
+    branch = internal_id(ctx.nip, 1)
     person = {"first_name": "Jan", "last_name": "Kowalski"}
     first = [
         {"name": "erp-operator", "kind": "person", "description": "ERP operator",
@@ -102,10 +110,12 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
          "subject": {"pesel": clerk, "first_name": "Ewa", "last_name": "Lis"}, "permissions": ["InvoiceRead"]},
         {"name": "self-billing", "kind": "authorization", "description": "Partner issues our invoices",
          "subject": {"nip": partner, "full_name": "Partner sp. z o.o."}, "permissions": ["self_invoicing"]},
+        {"name": "branch", "kind": "subunit", "description": "Branch administrator", "subunit": branch,
+         "subunit_name": "Oddział Kraków", "subject": {"pesel": branch_admin, "first_name": "Olga", "last_name": "Kos"}},
     ]
     # erp-operator: InvoiceWrite removed, Introspection added; office: can_delegate flipped; auditor: dropped.
     second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False),
-              first[3]]
+              first[3], dict(first[5], subunit_name="Oddział Kraków-Płaszów")]
     # The client lets this context (an accounting office for it) pass InvoiceRead on: the clerk's selective grant.
     ctx.emulator.admin("POST", "permissions/grants", json={
         "kind": "entity", "context": f"Nip:{client}", "subject": f"Nip:{ctx.nip}", "permissions": ["InvoiceRead"],
@@ -124,11 +134,13 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert granted["changed"] is True
     assert [(r["name"], r["action"]) for r in granted["plan"]] == [
         ("erp-operator", "create"), ("office", "create"), ("auditor", "create"), ("clerk", "create"),
-        ("self-billing", "create")]
+        ("self-billing", "create"), ("branch", "create")]
     assert granted["plan_text"][-1].startswith(
         "Calls: POST /permissions/authorizations/grants 1, POST /permissions/entities/grants 1, POST /permissions"
-        "/indirect/grants 1, POST /permissions/persons/grants 2, GET /permissions/operations/{referenceNumber} at"
-        " least 5")
+        "/indirect/grants 1, POST /permissions/persons/grants 2, POST /permissions/subunits/grants 1, GET"
+        " /permissions/operations/{referenceNumber} at least 6")
+    assert granted["grants"]["branch"]["permissions"] == ["CredentialsManage"]
+    assert granted["grants"]["branch"]["target"] == branch
     assert granted["grants"]["self-billing"]["permissions"] == ["SelfInvoicing"]
     erp = granted["grants"]["erp-operator"]
     assert erp["permissions"] == ["InvoiceWrite", "InvoiceRead"] and len(erp["permission_ids"]) == 2
@@ -137,10 +149,11 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert granted["grants"]["office"]["can_delegate"] is True
 
     again = result.task("Grant again")
-    assert again["changed"] is False and again["summary"] == {"keep": 7}
+    assert again["changed"] is False and again["summary"] == {"keep": 8}
     permission_calls = {op: n for op, n in again["api_calls"].items() if "/permissions/" in op}
     assert permission_calls == {"POST /permissions/query/persons/grants": 1,
-                                "POST /permissions/query/authorizations/grants": 1}
+                                "POST /permissions/query/authorizations/grants": 1,
+                                "POST /permissions/query/subunits/grants": 1}
 
     preview = result.task("Preview the change")
     planned = {(r["name"], r["action"], r["reference_number"]) for r in preview["plan"]}
@@ -151,6 +164,7 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert ("erp-operator", "create", None) in planned
     assert {("office", "revoke", rid) for rid in ids["office"].values()} <= planned
     assert ("self-billing", "revoke", ids["self-billing"]["SelfInvoicing"]) in planned
+    assert {("branch", "revoke", ids["branch"]["CredentialsManage"]), ("branch", "replace", None)} <= planned
     assert "DELETE /permissions/authorizations/grants/{permissionId} 1" in preview["plan_text"][-1]
     assert ("office", "replace", None) in planned and ("auditor", "revoke", ids["auditor"]["InvoiceRead"]) in planned
     assert sorted(r["action"] for r in preview["plan"] if r["name"] is None) == ["retain", "revoke"]
@@ -170,6 +184,9 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     status = next(t["status"] for t in tokens if t["referenceNumber"] == sender.json()["referenceNumber"])
     assert status in ("Revoking", "Revoked"), "the warning said KSeF revokes it"
     assert ctx.authorizations() == []  # revoked through its own endpoint (the common one ends 450)
+    (subunit,) = ctx.subunits()
+    assert (subunit.subunit_identifier.value, subunit.subunit_name) == (branch, "Oddział Kraków-Płaszów")
+    assert subunit.id != ids["branch"]["CredentialsManage"]
     rows = by_name(ctx.rows())
     assert set(rows["erp-operator"]) == {"InvoiceRead", "Introspection"}
     assert rows["erp-operator"]["InvoiceRead"].id == ids["erp-operator"]["InvoiceRead"]  # untouched
@@ -184,14 +201,15 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
                                                                                  rows["erp-operator"].values())
 
     inventory = result.task("Inventory")
-    assert inventory["changed"] is False and inventory["summary"]["grants"] == 7
+    assert inventory["changed"] is False and inventory["summary"]["grants"] == 8
     findings = {(f["kind"], f["severity"], f["permission_id"]) for f in inventory["findings"]}
     admin_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == admin)
     zaw_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == zaw_user)
     assert findings == {("undeclared_manager", "error", admin_row), ("system_authored", "info", zaw_row)}
     assert inventory["summary"]["errors"] == 1
     listed = {r["permission_id"]: r for r in inventory["grants"]}
-    assert set(listed) == set(ctx.rows())
+    assert set(listed) == set(ctx.rows()) | {subunit.id}
+    assert listed[subunit.id]["kind"] == "subunit" and listed[subunit.id]["declared"] is True
     assert listed[rows["office"]["InvoiceRead"].id]["subject"] == {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."}
     assert listed[zaw_row]["author"] == "System" and listed[zaw_row]["findings"] == ["system_authored"]
 

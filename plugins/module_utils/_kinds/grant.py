@@ -7,7 +7,7 @@
                    with a KSeF-token login also GET /tokens/{referenceNumber} of that token, for its author (the
                    identity the lockout guard protects); when the plan revokes, one GET /tokens of the managed
                    tokens, to name those a revoke takes a permission from; POST /permissions/query/authorizations/
-                   grants (Granted) when the run may touch an authorization
+                   grants (Granted) and POST /permissions/query/subunits/grants when the run may touch such a row
     plan           grant_plan.plan_context (pure), and the call budget
     issue          one POST /permissions/{persons,entities,indirect}/grants for the declared permissions no kept
                    row carries
@@ -81,10 +81,12 @@ def wait_operations(api, operations, poller) -> dict:
     return done
 
 
-def needs_authorizations(declared: list, exclusive: str) -> bool:
-    """Authorizations are listed by an endpoint of their own: asked only when a run may touch one (one is
-    declared, a name is declared absent, or exclusive revokes undeclared names)."""
-    return exclusive != "false" or any(d.state == "absent" or d.kind == "authorization" for d in declared)
+def other_listings(declared: list, exclusive: str) -> set:
+    """The kinds listed by an endpoint of their own (authorization, subunit) a run may touch: one is declared, a
+    name is declared absent, or exclusive revokes undeclared names."""
+    if exclusive != "false" or any(d.state == "absent" for d in declared):
+        return {"authorization", "subunit"}
+    return {d.kind for d in declared} & {"authorization", "subunit"}
 
 
 class GrantKind(Kind):
@@ -165,10 +167,13 @@ class GrantKind(Kind):
             if author.get("value"):
                 self._identities.add((author.get("type"), author.get("value")))
         live = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
-        if needs_authorizations(declared, options.exclusive):
+        listings = other_listings(declared, options.exclusive)
+        if "authorization" in listings:
             authorizations = [grant_plan.GrantRow.from_authorization(i) for i in api.query_authorization_grants()]
             self._authorizations = {row.reference_number for row in authorizations}
             live += authorizations
+        if "subunit" in listings:
+            live += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
         preview = grant_plan.plan_context(
             declared, live, options.exclusive, self._identities, options.revoke_auth_token, self._context
         )
@@ -183,6 +188,7 @@ class GrantKind(Kind):
             "entity": api.grant_entities,
             "indirect": api.grant_indirect,
             "authorization": api.grant_authorizations,
+            "subunit": api.grant_subunits,
         }
         return send[plan.declared.kind](body), None
 
@@ -194,11 +200,13 @@ class GrantKind(Kind):
         granted = {ref: view for ref, view in pending.items() if ref not in done}
         if not granted:
             return done
-        authorizations = any(view.kind == "authorization" for view in granted.values())
+        kinds = {view.kind for view in granted.values()}
         while True:
             rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
-            if authorizations:
+            if "authorization" in kinds:
                 rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
+            if "subunit" in kinds:
+                rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
             views = {}
             for ref, view in granted.items():
                 mine = tuple(row for row in rows if view.name is not None and row.name == view.name)

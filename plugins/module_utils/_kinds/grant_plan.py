@@ -18,6 +18,7 @@ Vocabulary
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -34,6 +35,7 @@ PERMISSIONS_OF = {
     "entity": _permissions.ENTITY,
     "indirect": _permissions.INDIRECT,
     "authorization": _permissions.AUTHORIZATION,
+    "subunit": (MANAGER,),  # a subunit administrator gets CredentialsManage there, and nothing else
 }
 ALL_PARTNERS = "AllPartners"
 # The grant request of each kind, and the revoke of its rows.
@@ -42,6 +44,7 @@ GRANT_ENDPOINT = {
     "entity": "/permissions/entities/grants",
     "indirect": "/permissions/indirect/grants",
     "authorization": "/permissions/authorizations/grants",
+    "subunit": "/permissions/subunits/grants",
 }
 REVOKE_ENDPOINT = "/permissions/common/grants/{permissionId}"
 REVOKE_AUTHORIZATION_ENDPOINT = "/permissions/authorizations/grants/{permissionId}"
@@ -68,7 +71,8 @@ class Declared:
     request_details: tuple = ()  # subjectDetails of the grant request, as ((key, value), ...)
     permissions: tuple = ()
     can_delegate: bool = False
-    target: tuple = (None, None)  # indirect: ("Nip", client) or ("AllPartners", None)
+    target: tuple = (None, None)  # indirect: ("Nip", client) or ("AllPartners", None); subunit: its identifier
+    subunit_name: str | None = None
 
     @property
     def subject(self) -> tuple:
@@ -208,12 +212,17 @@ def declare(options: dict) -> Declared:
         permissions = _permissions.normalise(options.get("permissions"), PERMISSIONS_OF[kind])
     except _permissions.UnknownPermissionError as exc:
         raise KsefConfigError("permissions", "%s grant: %s" % (kind, exc.message)) from None
+    if not permissions and kind == "subunit":
+        permissions = (MANAGER,)
     if not permissions:
         raise KsefConfigError("permissions", "permissions is required with state present (at least one)")
     if kind == "authorization" and len(permissions) != 1:
         raise KsefConfigError(
             "permissions", "an authorization grant carries exactly one permission: declare one grant per permission"
         )
+    target = _target(options.get("target"), kind) if kind != "subunit" else _subunit(options.get("subunit"))
+    if kind != "subunit" and options.get("subunit"):
+        raise KsefConfigError("subunit", "subunit is for kind subunit only")
     can_delegate = bool(options.get("can_delegate"))
     if can_delegate and kind != "entity":
         raise KsefConfigError("can_delegate", "can_delegate is for kind entity only")
@@ -229,8 +238,36 @@ def declare(options: dict) -> Declared:
         request,
         permissions,
         can_delegate,
-        _target(options.get("target"), kind),
+        target,
+        _subunit_name(options.get("subunit_name"), kind, target),
     )
+
+
+def _subunit(raw) -> tuple:
+    """("InternalId", "{nip}-{5 digits}") or ("Nip", nip) of a subunit administrator's grant."""
+    text = str(raw or "").strip()
+    if re.fullmatch(r"[0-9]{10}-[0-9]{5}", text):
+        return ("InternalId", text)
+    if re.fullmatch(r"[0-9]{10}", text):
+        return ("Nip", text)
+    raise KsefConfigError(
+        "subunit",
+        "subunit is required for kind subunit: an InternalId {nip}-{5 digits} (the context's NIP, then the unit's"
+        " number and its check digit) or a subordinate unit's NIP, got %r" % text,
+    )
+
+
+def _subunit_name(raw, kind: str, subunit: tuple) -> str | None:
+    if kind != "subunit":
+        if raw:
+            raise KsefConfigError("subunit_name", "subunit_name is for kind subunit only")
+        return None
+    text = str(raw or "").strip()
+    if not text and subunit[0] == "InternalId":
+        raise KsefConfigError("subunit_name", "subunit_name is required for a subunit with an InternalId")
+    if text and not 5 <= len(text) <= 256:
+        raise KsefConfigError("subunit_name", "subunit_name must have 5 to 256 characters")
+    return text or None
 
 
 def _target(raw, kind: str) -> tuple:
@@ -274,6 +311,7 @@ class GrantRow:
     author: tuple = (None, None)
     context: tuple = (None, None)
     target: tuple = (None, None)
+    subunit_name: str | None = None
     state: str = "Active"
     created: datetime = _EPOCH
     status: str = p.ACTIVE
@@ -316,6 +354,20 @@ class GrantRow:
             target=_ident(item.get("targetIdentifier")),
             state=item.get("permissionState") or "Active",
             created=created,
+        )
+
+    @classmethod
+    def from_subunit(cls, item: dict) -> GrantRow:
+        """A row of POST /permissions/query/subunits/grants (SubunitPermission): an administrator of a subunit
+        granted from this context. It works in the subunit, so it has no context here."""
+        row = cls.from_api(dict(item, contextIdentifier=None, targetIdentifier=None))
+        return cls(
+            **dict(
+                row.__dict__,
+                kind="subunit",
+                target=_ident(item.get("subunitIdentifier")),
+                subunit_name=item.get("subunitName") or None,
+            )
         )
 
     @classmethod
@@ -425,6 +477,8 @@ def _differences(row: GrantRow, decl: Declared) -> list:
         why.append("description changed")
     if row.target != decl.target:
         why.append("target %s, declared %s" % (_target_result(row.target), _target_result(decl.target)))
+    if decl.kind == "subunit" and row.subunit_name != decl.subunit_name:
+        why.append("subunit_name changed")
     if decl.kind == "entity" and row.can_delegate != decl.can_delegate:
         why.append("can_delegate %s, declared %s" % (str(row.can_delegate).lower(), str(decl.can_delegate).lower()))
     if row.scope not in decl.permissions:
@@ -613,6 +667,10 @@ def grant_request(decl: Declared, scopes: list) -> dict:
         body["permissions"] = [{"type": scope, "canDelegate": decl.can_delegate} for scope in scopes]
     elif decl.kind == "authorization":
         (body["permission"],) = scopes
+    elif decl.kind == "subunit":  # CredentialsManage comes with it
+        body["contextIdentifier"] = {"type": decl.target[0], "value": decl.target[1]}
+        if decl.subunit_name:
+            body["subunitName"] = decl.subunit_name
     else:
         body["permissions"] = list(scopes)
     if decl.kind == "indirect":

@@ -9,9 +9,9 @@ the `declared` list of ksef.credentials.permission_info).
 
 from __future__ import annotations
 
-# The grant kinds this collection manages. The other kinds of the contract (subunit, eu_administrator,
-# eu_representative) are refused naming the option until they are supported.
-KINDS = ("person", "entity", "indirect", "authorization")
+# The grant kinds this collection manages. The EU kinds of the contract (eu_administrator, eu_representative) are
+# refused naming the option until they are supported.
+KINDS = ("person", "entity", "indirect", "authorization", "subunit")
 
 SUBJECT_SCHEMA = {
     "pesel": {"description": ["PESEL of the person (11 digits)."], "type": "str"},
@@ -53,6 +53,8 @@ GRANT_SCHEMA = {
             "V(authorization): an authorization of another entity (C(POST /permissions/authorizations/grants)), for"
             " example to issue invoices in this context's name (V(SelfInvoicing)); exactly one permission per grant;"
             " revoked through C(DELETE /permissions/authorizations/grants/{permissionId}).",
+            "V(subunit): a person administers a subunit (C(POST /permissions/subunits/grants)): V(CredentialsManage)"
+            " in the subunit O(@subunit), which the grant creates when it is an InternalId. Needs V(SubunitManage).",
             "Required when O(@state=present).",
         ],
         "type": "str",
@@ -85,7 +87,8 @@ GRANT_SCHEMA = {
             "The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),"
             " V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),"
             " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead). An"
-            " authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).",
+            " authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing). A subunit"
+            " administrator: V(CredentialsManage), the default.",
             "A permission added is granted alone; a permission removed has its row revoked alone.",
             "Required when O(@state=present).",
         ],
@@ -98,6 +101,22 @@ GRANT_SCHEMA = {
             " (a selective grant; the client must have granted this context the permissions with"
             " C(can_delegate)), or V(AllPartners) for every client that did (a general grant).",
             "A change revokes the grant's rows and grants them again.",
+        ],
+        "type": "str",
+    },
+    "subunit": {
+        "description": [
+            "O(@kind=subunit) only, and required there: the subunit's InternalId (C({nip}-{5 digits}), this"
+            " context's NIP, the unit's number and its check digit), or the NIP of a subordinate unit (a context with"
+            " the LocalGovernmentUnit or VatGroupUnit role).",
+            "A change revokes the grant and grants it again.",
+        ],
+        "type": "str",
+    },
+    "subunit_name": {
+        "description": [
+            "O(@kind=subunit) only: the subunit's name, 5 to 256 characters; required with an InternalId.",
+            "A change revokes the grant and grants it again.",
         ],
         "type": "str",
     },

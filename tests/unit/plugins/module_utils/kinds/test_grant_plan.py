@@ -309,3 +309,39 @@ def test_an_authorization_carries_one_permission_and_is_revoked_through_its_own_
     line, _warnings = g.budget(cplan)
     assert "DELETE /permissions/authorizations/grants/{permissionId} 1" in line
     assert "DELETE /permissions/common/grants" not in line
+
+
+def test_a_subunit_administrator_gets_credentials_manage_in_the_subunit_it_names():
+    decl = g.declare({"name": "branch", "kind": "subunit", "subject": JAN, "subunit": "5265877635-00012",
+                      "subunit_name": "Oddział Kraków", "description": "Branch"})
+    assert decl.permissions == ("CredentialsManage",) and decl.target == ("InternalId", "5265877635-00012")
+    body = g.grant_request(decl, ["CredentialsManage"])
+    assert body["contextIdentifier"] == {"type": "InternalId", "value": "5265877635-00012"}
+    assert body["subunitName"] == "Oddział Kraków" and "permissions" not in body
+    listed = g.GrantRow.from_subunit({
+        "id": "sub-1", "authorizedIdentifier": {"type": "Pesel", "value": PESEL},
+        "subunitIdentifier": {"type": "InternalId", "value": "5265877635-00012"},
+        "authorIdentifier": {"type": "Nip", "value": HERE[1]}, "permissionScope": "CredentialsManage",
+        "description": decl.full_description, "subunitName": "Oddział Kraków", "startDate": "2026-01-01T00:00:00Z",
+        "subjectPersonDetails": {"subjectDetailsType": "PersonByIdentifier", "firstName": "Jan",
+                                 "lastName": "Kowalski"}})
+    assert steps(plan([decl], [listed]), "branch") == [(p.KEEP, "sub-1")]
+    renamed = g.declare({"name": "branch", "kind": "subunit", "subject": JAN, "subunit": "5265877635-00012",
+                         "subunit_name": "Oddział Nowy", "description": "Branch"})
+    cplan = plan([renamed], [listed])
+    assert [a for a, _r in steps(cplan, "branch")] == [p.REVOKE, p.REPLACE]
+    assert "subunit_name changed" in cplan.declared["branch"].steps[0].reason
+    # A subunit administrator's CredentialsManage works in the subunit: the guard of this context ignores it.
+    absent = plan([g.declare({"name": "branch", "state": "absent"})], [listed])
+    assert [a for a, _r in steps(absent, "branch")] == [p.REVOKE]
+
+
+@pytest.mark.parametrize("options, option, text", [
+    ({"subunit": "5265877635-123"}, "subunit", "an InternalId {nip}-{5 digits}"),
+    ({"subunit": "5265877635-00012"}, "subunit_name", "required for a subunit with an InternalId"),
+    ({"subunit": "5265877635", "permissions": ["InvoiceRead"]}, "permissions", "allowed: CredentialsManage"),
+])
+def test_a_bad_subunit_declaration_names_the_option(options, option, text):
+    with pytest.raises(KsefConfigError) as err:
+        g.declare(dict({"name": "branch", "kind": "subunit", "subject": JAN}, **options))
+    assert err.value.option == option and text in str(err.value)
