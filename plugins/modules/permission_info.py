@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: permission_info
 short_description: Inventory of the permission grants of one KSeF 2.0 context and what differs from the declared
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Lists every permission row in force in the context (C(POST /permissions/query/persons/grants),
     C(PermissionsInCurrentContext), pages of 100), of people and entities, and the indirect grants made from here;

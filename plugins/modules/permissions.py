@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: permissions
 short_description: Declare the KSeF 2.0 permission grants of one context in one call
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Brings the permission grants of one KSeF context to the declared set in O(grants), the permissions of people
     (O(grants[].kind=person)), the invoice permissions of other entities (O(grants[].kind=entity)) and the invoice
