@@ -228,6 +228,28 @@ class KsefApi:
                 return list(rows.values())
         raise KsefApiError("POST /permissions/query/subunits/grants returned more than %d pages" % _MAX_PAGES)
 
+    def grant_eu_administration(self, body):
+        """POST /permissions/eu-entities/administration/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/eu-entities/administration/grants", json=body)
+        return response_json(response, "POST /permissions/eu-entities/administration/grants")["referenceNumber"]
+
+    def query_eu_entity_grants(self):
+        """Every row of POST /permissions/query/eu-entities/grants (all pages of 100), deduplicated by id."""
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/eu-entities/grants",
+                json={},
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/eu-entities/grants")
+            for row in page.get("permissions") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/eu-entities/grants returned more than %d pages" % _MAX_PAGES)
+
     def revoke_grant(self, permission_id):
         """DELETE /permissions/common/grants/{permissionId} -> the operation's reference number."""
         response = self._call(

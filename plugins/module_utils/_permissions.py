@@ -36,6 +36,8 @@ PERSON = (
 ENTITY = ("InvoiceWrite", "InvoiceRead")
 INDIRECT = ("InvoiceRead", "InvoiceWrite")
 AUTHORIZATION = ("SelfInvoicing", "RRInvoicing", "TaxRepresentative", "PefInvoicing")
+# What an EU entity's administrator gets (EuEntityPermissionsQueryPermissionType): all of it, with every grant.
+EU_ADMINISTRATOR = ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")
 
 
 def _key(name: str) -> str:

@@ -11,7 +11,8 @@ description:
   - Lists every permission row in force in the context (C(POST /permissions/query/persons/grants),
     C(PermissionsInCurrentContext), pages of 100), of people and entities, and the indirect grants made from here;
     the authorizations granted from here (C(POST /permissions/query/authorizations/grants), C(Granted)); and the
-    subunit administrators granted from here (C(POST /permissions/query/subunits/grants)). The Owner
+    subunit administrators and the EU entities' administrators granted from here
+    (C(POST /permissions/query/subunits/grants), C(POST /permissions/query/eu-entities/grants)). The Owner
     holds every permission and is never listed.
   - With O(declared) (the O(ksef.credentials.permissions#module:grants) of M(ksef.credentials.permissions)), judges
     the rows against them. Findings (RV(findings)) are V(undeclared_manager) (error; a row holding
@@ -95,7 +96,7 @@ api_calls:
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift, grant_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import APART, GrantKind, listed_apart
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 
 
@@ -110,7 +111,7 @@ def main():
         with module.ksef_session() as api:
             rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
             rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
-            rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
+            rows += listed_apart(api, APART)
     except KsefError as exc:
         module.fail_from(exc)
     context = module.ksef_context

@@ -11,8 +11,8 @@ description:
   - Brings the permission grants of one KSeF context to the declared set in O(grants), the permissions of people
     (O(grants[].kind=person)), the invoice permissions of other entities (O(grants[].kind=entity)) and the invoice
     permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)), and the
-    authorizations of other entities (O(grants[].kind=authorization)) and the administrators of subunits
-    (O(grants[].kind=subunit)).
+    authorizations of other entities (O(grants[].kind=authorization)), the administrators of subunits
+    (O(grants[].kind=subunit)) and of EU entities (O(grants[].kind=eu_administrator)).
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row
@@ -72,6 +72,10 @@ options:
           - 'V(subunit): a person administers a subunit (C(POST /permissions/subunits/grants)): V(CredentialsManage)
             in the subunit O(grants[].subunit), which the grant creates when it is an InternalId. Needs
             V(SubunitManage).'
+          - 'V(eu_administrator): a certificate (O(grants[].subject.fingerprint)) administers an EU entity
+            (C(POST /permissions/eu-entities/administration/grants)): V(VatUeManage), V(InvoiceWrite),
+            V(InvoiceRead) and V(Introspection) in the NipVatUe context C({nip}-{VAT UE}) the grant creates,
+            named by O(grants[].eu_entity).'
           - Required when O(grants[].state=present).
         type: str
         choices:
@@ -80,6 +84,7 @@ options:
           - indirect
           - authorization
           - subunit
+          - eu_administrator
       description:
         description:
           - Human text shown in KSeF before the name marker. Together with the marker and one space it
@@ -108,12 +113,21 @@ options:
           fingerprint:
             description:
               - SHA-256 fingerprint of the person's certificate (64 hex digits), for a certificate without
-                a NIP or PESEL, with the person's C(pesel) or C(nip) too.
+                a NIP or PESEL, with the person's C(pesel) or C(nip) too, or else C(birth_date) and C(id_document).
             type: str
           peppol_id:
             description:
               - 'PEPPOL identifier of the entity of an authorization (C(kind: authorization)).'
             type: str
+          birth_date:
+            description:
+              - Birth date (YYYY-MM-DD) of a person known by a fingerprint alone (no PESEL or NIP).
+            type: str
+          id_document:
+            description:
+              - Identity document (C(type), C(number), C(country)) of a person known by a fingerprint
+                alone.
+            type: dict
           first_name:
             description:
               - 'First name of a person (C(kind: person)).'
@@ -132,7 +146,8 @@ options:
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
             V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
             An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).
-            A subunit administrator: V(CredentialsManage), the default.'
+            A subunit administrator: V(CredentialsManage), the default. An EU administrator: all four
+            of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list
@@ -157,6 +172,30 @@ options:
             InternalId.'
           - A change revokes the grant and grants it again.
         type: str
+      eu_entity:
+        description:
+          - 'O(grants[].kind=eu_administrator) only, and required there: the EU entity, as O(grants[].eu_entity.vat_ue)
+            (its VAT number with the country prefix), O(grants[].eu_entity.name), O(grants[].eu_entity.full_name)
+            and O(grants[].eu_entity.address).'
+          - A change revokes the grant's rows and grants them again.
+        type: dict
+        suboptions:
+          vat_ue:
+            description:
+              - VAT number with its country prefix, for example V(DE123456789).
+            type: str
+          name:
+            description:
+              - The EU entity's name in KSeF, 5 to 256 characters.
+            type: str
+          full_name:
+            description:
+              - Its full name, up to 100 characters.
+            type: str
+          address:
+            description:
+              - Its address, up to 512 characters.
+            type: str
       can_delegate:
         description:
           - 'O(grants[].kind=entity) only: the entity may pass the permissions on to its people (indirect

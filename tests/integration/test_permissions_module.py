@@ -3,6 +3,7 @@ public client ksef-client (PyPI) reads the rows back."""
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,12 @@ class Context:
             query = models.SubunitPermissionsQueryRequest.from_dict({})
             return sdk.permissions.query_subunits_grants(query, access_token=self.login(sdk)).permissions
 
+    def eu_entities(self) -> list:
+        """The EU entities' administrators granted from the context, read with ksef-client."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            query = models.EuEntityPermissionsQueryRequest.from_dict({})
+            return sdk.permissions.query_eu_entities_grants(query, access_token=self.login(sdk)).permissions
+
     def rows(self) -> dict:
         """Every row in force in the context, read with ksef-client: id -> PersonPermission."""
         with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
@@ -97,6 +104,7 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     operator, auditor, web_user, zaw_user, admin, clerk, branch_admin = (random_pesel() for _n in range(7))
     office, client, partner = random_nip(), random_nip(), random_nip()
     branch = internal_id(ctx.nip, 1)
+    fingerprint = secrets.token_hex(32).upper()
     person = {"first_name": "Jan", "last_name": "Kowalski"}
     first = [
         {"name": "erp-operator", "kind": "person", "description": "ERP operator",
@@ -112,10 +120,16 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
          "subject": {"nip": partner, "full_name": "Partner sp. z o.o."}, "permissions": ["self_invoicing"]},
         {"name": "branch", "kind": "subunit", "description": "Branch administrator", "subunit": branch,
          "subunit_name": "Oddział Kraków", "subject": {"pesel": branch_admin, "first_name": "Olga", "last_name": "Kos"}},
+        {"name": "eu-admin", "kind": "eu_administrator", "description": "Administrator of our German branch",
+         "subject": {"fingerprint": fingerprint, "first_name": "Hans", "last_name": "Muller",
+                     "birth_date": "1980-01-31", "id_document": {"type": "Passport", "number": "C01X00T47",
+                                                                 "country": "DE"}},
+         "eu_entity": {"vat_ue": "DE123456789", "name": "Muller GmbH in KSeF", "full_name": "Muller GmbH",
+                       "address": "Unter den Linden 1, Berlin"}},
     ]
     # erp-operator: InvoiceWrite removed, Introspection added; office: can_delegate flipped; auditor: dropped.
     second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False),
-              first[3], dict(first[5], subunit_name="Oddział Kraków-Płaszów")]
+              first[3], dict(first[5], subunit_name="Oddział Kraków-Płaszów"), first[6]]
     # The client lets this context (an accounting office for it) pass InvoiceRead on: the clerk's selective grant.
     ctx.emulator.admin("POST", "permissions/grants", json={
         "kind": "entity", "context": f"Nip:{client}", "subject": f"Nip:{ctx.nip}", "permissions": ["InvoiceRead"],
@@ -134,11 +148,14 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert granted["changed"] is True
     assert [(r["name"], r["action"]) for r in granted["plan"]] == [
         ("erp-operator", "create"), ("office", "create"), ("auditor", "create"), ("clerk", "create"),
-        ("self-billing", "create"), ("branch", "create")]
+        ("self-billing", "create"), ("branch", "create"), ("eu-admin", "create")]
     assert granted["plan_text"][-1].startswith(
         "Calls: POST /permissions/authorizations/grants 1, POST /permissions/entities/grants 1, POST /permissions"
-        "/indirect/grants 1, POST /permissions/persons/grants 2, POST /permissions/subunits/grants 1, GET"
-        " /permissions/operations/{referenceNumber} at least 6")
+        "/eu-entities/administration/grants 1, POST /permissions/indirect/grants 1, POST /permissions/persons/grants"
+        " 2, POST /permissions/subunits/grants 1, GET /permissions/operations/{referenceNumber} at least 7")
+    assert granted["grants"]["eu-admin"]["permissions"] == ["VatUeManage", "InvoiceWrite", "InvoiceRead",
+                                                            "Introspection"]
+    assert granted["grants"]["eu-admin"]["target"] == "DE123456789"
     assert granted["grants"]["branch"]["permissions"] == ["CredentialsManage"]
     assert granted["grants"]["branch"]["target"] == branch
     assert granted["grants"]["self-billing"]["permissions"] == ["SelfInvoicing"]
@@ -149,11 +166,12 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert granted["grants"]["office"]["can_delegate"] is True
 
     again = result.task("Grant again")
-    assert again["changed"] is False and again["summary"] == {"keep": 8}
+    assert again["changed"] is False and again["summary"] == {"keep": 12}
     permission_calls = {op: n for op, n in again["api_calls"].items() if "/permissions/" in op}
     assert permission_calls == {"POST /permissions/query/persons/grants": 1,
                                 "POST /permissions/query/authorizations/grants": 1,
-                                "POST /permissions/query/subunits/grants": 1}
+                                "POST /permissions/query/subunits/grants": 1,
+                                "POST /permissions/query/eu-entities/grants": 1}
 
     preview = result.task("Preview the change")
     planned = {(r["name"], r["action"], r["reference_number"]) for r in preview["plan"]}
@@ -187,6 +205,12 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     (subunit,) = ctx.subunits()
     assert (subunit.subunit_identifier.value, subunit.subunit_name) == (branch, "Oddział Kraków-Płaszów")
     assert subunit.id != ids["branch"]["CredentialsManage"]
+    eu_rows = ctx.eu_entities()
+    assert {str(getattr(r.permission_scope, "value", r.permission_scope)) for r in eu_rows} == {
+        "VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection"}
+    assert {(r.vat_ue_identifier, r.authorized_fingerprint_identifier) for r in eu_rows} == {("DE123456789",
+                                                                                              fingerprint)}
+    assert sorted(r.id for r in eu_rows) == sorted(ids["eu-admin"].values())  # kept as they were
     rows = by_name(ctx.rows())
     assert set(rows["erp-operator"]) == {"InvoiceRead", "Introspection"}
     assert rows["erp-operator"]["InvoiceRead"].id == ids["erp-operator"]["InvoiceRead"]  # untouched
@@ -201,14 +225,14 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
                                                                                  rows["erp-operator"].values())
 
     inventory = result.task("Inventory")
-    assert inventory["changed"] is False and inventory["summary"]["grants"] == 8
+    assert inventory["changed"] is False and inventory["summary"]["grants"] == 12
     findings = {(f["kind"], f["severity"], f["permission_id"]) for f in inventory["findings"]}
     admin_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == admin)
     zaw_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == zaw_user)
     assert findings == {("undeclared_manager", "error", admin_row), ("system_authored", "info", zaw_row)}
     assert inventory["summary"]["errors"] == 1
     listed = {r["permission_id"]: r for r in inventory["grants"]}
-    assert set(listed) == set(ctx.rows()) | {subunit.id}
+    assert set(listed) == set(ctx.rows()) | {subunit.id} | {r.id for r in eu_rows}
     assert listed[subunit.id]["kind"] == "subunit" and listed[subunit.id]["declared"] is True
     assert listed[rows["office"]["InvoiceRead"].id]["subject"] == {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."}
     assert listed[zaw_row]["author"] == "System" and listed[zaw_row]["findings"] == ["system_authored"]

@@ -7,7 +7,8 @@
                    with a KSeF-token login also GET /tokens/{referenceNumber} of that token, for its author (the
                    identity the lockout guard protects); when the plan revokes, one GET /tokens of the managed
                    tokens, to name those a revoke takes a permission from; POST /permissions/query/authorizations/
-                   grants (Granted) and POST /permissions/query/subunits/grants when the run may touch such a row
+                   grants (Granted), POST /permissions/query/subunits/grants and POST /permissions/query/eu-entities/
+                   grants when the run may touch such a row
     plan           grant_plan.plan_context (pure), and the call budget
     issue          one POST /permissions/{persons,entities,indirect}/grants for the declared permissions no kept
                    row carries
@@ -81,12 +82,26 @@ def wait_operations(api, operations, poller) -> dict:
     return done
 
 
+APART = ("authorization", "subunit", "eu_administrator")  # the kinds listed by endpoints of their own
+
+
 def other_listings(declared: list, exclusive: str) -> set:
-    """The kinds listed by an endpoint of their own (authorization, subunit) a run may touch: one is declared, a
-    name is declared absent, or exclusive revokes undeclared names."""
+    """The kinds listed by an endpoint of their own a run may touch: one is declared, a name is declared absent,
+    or exclusive revokes undeclared names."""
     if exclusive != "false" or any(d.state == "absent" for d in declared):
-        return {"authorization", "subunit"}
-    return {d.kind for d in declared} & {"authorization", "subunit"}
+        return set(APART)
+    return {d.kind for d in declared} & set(APART)
+
+
+def listed_apart(api, kinds) -> list:
+    """The subunit administrators and EU administrators granted from this context, when `kinds` asks for them
+    (authorizations are read by the caller, which remembers their ids for their own revoke)."""
+    rows = []
+    if "subunit" in kinds:
+        rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
+    if "eu_administrator" in kinds:
+        rows += [grant_plan.GrantRow.from_eu_entity(item) for item in api.query_eu_entity_grants()]
+    return rows
 
 
 class GrantKind(Kind):
@@ -172,8 +187,7 @@ class GrantKind(Kind):
             authorizations = [grant_plan.GrantRow.from_authorization(i) for i in api.query_authorization_grants()]
             self._authorizations = {row.reference_number for row in authorizations}
             live += authorizations
-        if "subunit" in listings:
-            live += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
+        live += listed_apart(api, listings)
         preview = grant_plan.plan_context(
             declared, live, options.exclusive, self._identities, options.revoke_auth_token, self._context
         )
@@ -182,13 +196,15 @@ class GrantKind(Kind):
         return live
 
     def issue(self, api, plan) -> tuple:
-        body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan))
+        nip = str(self._context[1] or "").split("-")[0]
+        body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan), nip)
         send = {
             "person": api.grant_persons,
             "entity": api.grant_entities,
             "indirect": api.grant_indirect,
             "authorization": api.grant_authorizations,
             "subunit": api.grant_subunits,
+            "eu_administrator": api.grant_eu_administration,
         }
         return send[plan.declared.kind](body), None
 
@@ -205,8 +221,7 @@ class GrantKind(Kind):
             rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
             if "authorization" in kinds:
                 rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
-            if "subunit" in kinds:
-                rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
+            rows += listed_apart(api, kinds)
             views = {}
             for ref, view in granted.items():
                 mine = tuple(row for row in rows if view.name is not None and row.name == view.name)

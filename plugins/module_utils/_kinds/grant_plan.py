@@ -36,7 +36,16 @@ PERMISSIONS_OF = {
     "indirect": _permissions.INDIRECT,
     "authorization": _permissions.AUTHORIZATION,
     "subunit": (MANAGER,),  # a subunit administrator gets CredentialsManage there, and nothing else
+    "eu_administrator": _permissions.EU_ADMINISTRATOR,  # all four, with every grant
 }
+DEFAULT_PERMISSIONS = {"subunit": (MANAGER,), "eu_administrator": _permissions.EU_ADMINISTRATOR}
+# VAT UE numbers (EuEntityPermissionsQueryRequest.vatUeIdentifier of open-api.json).
+VAT_UE = re.compile(
+    r"^(ATU\d{8}|BE[01]{1}\d{9}|BG\d{9,10}|CY\d{8}[A-Z]|CZ\d{8,10}|DE\d{9}|DK\d{8}|EE\d{9}|EL\d{9}"
+    r"|ES([A-Z]\d{8}|\d{8}[A-Z]|[A-Z]\d{7}[A-Z])|FI\d{8}|FR[A-Z0-9]{2}\d{9}|HR\d{11}|HU\d{8}"
+    r"|IE(\d{7}[A-Z]{2}|\d[A-Z0-9+*]\d{5}[A-Z])|IT\d{11}|LT(\d{9}|\d{12})|LU\d{8}|LV\d{11}|MT\d{8}"
+    r"|NL[A-Z0-9+*]{12}|PT\d{9}|RO\d{2,10}|SE\d{12}|SI\d{8}|SK\d{10}|XI((\d{9}|\d{12})|(GD|HA)\d{3}))$"
+)
 ALL_PARTNERS = "AllPartners"
 # The grant request of each kind, and the revoke of its rows.
 GRANT_ENDPOINT = {
@@ -45,6 +54,7 @@ GRANT_ENDPOINT = {
     "indirect": "/permissions/indirect/grants",
     "authorization": "/permissions/authorizations/grants",
     "subunit": "/permissions/subunits/grants",
+    "eu_administrator": "/permissions/eu-entities/administration/grants",
 }
 REVOKE_ENDPOINT = "/permissions/common/grants/{permissionId}"
 REVOKE_AUTHORIZATION_ENDPOINT = "/permissions/authorizations/grants/{permissionId}"
@@ -73,6 +83,7 @@ class Declared:
     can_delegate: bool = False
     target: tuple = (None, None)  # indirect: ("Nip", client) or ("AllPartners", None); subunit: its identifier
     subunit_name: str | None = None
+    eu_entity: tuple = ()  # eu_administrator: ((euEntityName, ...), (fullName, ...), (address, ...)) sorted
 
     @property
     def subject(self) -> tuple:
@@ -106,6 +117,25 @@ def _subject_result(subject_type, value, details: dict) -> dict | None:
         if details.get(api_key):
             out[key] = details[api_key]
     return out
+
+
+def _birth_and_document(subject: dict) -> tuple:
+    """birthDate and idDocument of a person with neither PESEL nor NIP (a foreigner's certificate)."""
+    born = str(subject.get("birth_date") or "").strip()
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", born):
+        raise KsefConfigError(
+            "subject.birth_date",
+            "a person known by a fingerprint alone needs subject.birth_date (YYYY-MM-DD) and subject.id_document,"
+            " or the person's pesel or nip",
+        )
+    document = subject.get("id_document") or {}
+    if not isinstance(document, dict) or not all(document.get(k) for k in ("type", "number", "country")):
+        raise KsefConfigError(
+            "subject.id_document",
+            "subject.id_document needs type, number and country (for example {type: Passport, number: C01X00T47,"
+            " country: DE})",
+        )
+    return born, {key: str(document[key]).strip() for key in ("type", "number", "country")}
 
 
 def _text(subject: dict, key: str, where: str, low: int, high: int) -> str:
@@ -173,26 +203,38 @@ def declare(options: dict) -> Declared:
             if len(value) != 64 or any(c not in "0123456789ABCDEF" for c in value):
                 raise KsefConfigError("subject.fingerprint", "subject.fingerprint must be 64 hex digits (SHA-256)")
             others = [key for key in given if key != "fingerprint"]
-            if len(others) != 1:
-                raise KsefConfigError(
-                    "subject.fingerprint",
-                    "subject.fingerprint needs the person's pesel or nip too (one of them); persons without either"
-                    " are not supported yet",
-                )
             subject_type = "Fingerprint"
-            identifier = {
-                "type": others[0].capitalize(),
-                "value": _digits(subject, others[0], 11 if others[0] == "pesel" else 10),
-            }
-            details = (
-                ("firstName", first),
-                ("lastName", last),
-                ("subjectDetailsType", "PersonByFingerprintWithIdentifier"),
-            )
-            request = (
-                ("subjectDetailsType", "PersonByFingerprintWithIdentifier"),
-                ("personByFpWithId", {"firstName": first, "lastName": last, "identifier": identifier}),
-            )
+            if not others:
+                born, document = _birth_and_document(subject)
+                details = (
+                    ("birthDate", born),
+                    ("firstName", first),
+                    ("lastName", last),
+                    ("subjectDetailsType", "PersonByFingerprintWithoutIdentifier"),
+                )
+                request = (
+                    ("subjectDetailsType", "PersonByFingerprintWithoutIdentifier"),
+                    (
+                        "personByFpNoId",
+                        {"firstName": first, "lastName": last, "birthDate": born, "idDocument": document},
+                    ),
+                )
+            elif len(others) != 1:
+                raise KsefConfigError("subject", "subject names one person: pesel or nip, not both")
+            else:
+                identifier = {
+                    "type": others[0].capitalize(),
+                    "value": _digits(subject, others[0], 11 if others[0] == "pesel" else 10),
+                }
+                details = (
+                    ("firstName", first),
+                    ("lastName", last),
+                    ("subjectDetailsType", "PersonByFingerprintWithIdentifier"),
+                )
+                request = (
+                    ("subjectDetailsType", "PersonByFingerprintWithIdentifier"),
+                    ("personByFpWithId", {"firstName": first, "lastName": last, "identifier": identifier}),
+                )
         else:
             if len(given) != 1:
                 raise KsefConfigError("subject", "subject names one person: pesel or nip, not both")
@@ -212,15 +254,33 @@ def declare(options: dict) -> Declared:
         permissions = _permissions.normalise(options.get("permissions"), PERMISSIONS_OF[kind])
     except _permissions.UnknownPermissionError as exc:
         raise KsefConfigError("permissions", "%s grant: %s" % (kind, exc.message)) from None
-    if not permissions and kind == "subunit":
-        permissions = (MANAGER,)
+    if not permissions:
+        permissions = DEFAULT_PERMISSIONS.get(kind, ())
+    if kind == "eu_administrator" and permissions != _permissions.EU_ADMINISTRATOR:
+        raise KsefConfigError(
+            "permissions",
+            "an EU administrator gets %s with every grant: leave permissions out"
+            % ", ".join(_permissions.EU_ADMINISTRATOR),
+        )
+    if kind == "eu_administrator" and subject_type != "Fingerprint":
+        raise KsefConfigError(
+            "subject.fingerprint", "an EU administrator is granted to a certificate: subject.fingerprint is required"
+        )
     if not permissions:
         raise KsefConfigError("permissions", "permissions is required with state present (at least one)")
     if kind == "authorization" and len(permissions) != 1:
         raise KsefConfigError(
             "permissions", "an authorization grant carries exactly one permission: declare one grant per permission"
         )
-    target = _target(options.get("target"), kind) if kind != "subunit" else _subunit(options.get("subunit"))
+    eu_entity: tuple = ()
+    if kind == "subunit":
+        target = _subunit(options.get("subunit"))
+    elif kind == "eu_administrator":
+        target, eu_entity = _eu_entity(options.get("eu_entity"))
+    else:
+        target = _target(options.get("target"), kind)
+    if kind != "eu_administrator" and options.get("eu_entity"):
+        raise KsefConfigError("eu_entity", "eu_entity is for kind eu_administrator only")
     if kind != "subunit" and options.get("subunit"):
         raise KsefConfigError("subunit", "subunit is for kind subunit only")
     can_delegate = bool(options.get("can_delegate"))
@@ -240,7 +300,24 @@ def declare(options: dict) -> Declared:
         can_delegate,
         target,
         _subunit_name(options.get("subunit_name"), kind, target),
+        eu_entity,
     )
+
+
+def _eu_entity(raw) -> tuple:
+    """(("VatUe", number), ((address, ...), (euEntityName, ...), (fullName, ...))) of an EU administrator's grant."""
+    entity = raw if isinstance(raw, dict) else {}
+    vat_ue = str(entity.get("vat_ue") or "").strip().upper()
+    if not VAT_UE.match(vat_ue):
+        raise KsefConfigError(
+            "eu_entity.vat_ue",
+            "eu_entity.vat_ue is required for kind eu_administrator: the EU entity's VAT number with its country"
+            " prefix, for example DE123456789; got %r" % vat_ue,
+        )
+    name = _text(entity, "name", "an EU entity", 5, 256)
+    full_name = _text(entity, "full_name", "an EU entity", 1, 100)
+    address = _text(entity, "address", "an EU entity", 1, 512)
+    return ("VatUe", vat_ue), (("address", address), ("euEntityName", name), ("fullName", full_name))
 
 
 def _subunit(raw) -> tuple:
@@ -312,6 +389,7 @@ class GrantRow:
     context: tuple = (None, None)
     target: tuple = (None, None)
     subunit_name: str | None = None
+    eu_entity: tuple = ()
     state: str = "Active"
     created: datetime = _EPOCH
     status: str = p.ACTIVE
@@ -367,6 +445,28 @@ class GrantRow:
                 kind="subunit",
                 target=_ident(item.get("subunitIdentifier")),
                 subunit_name=item.get("subunitName") or None,
+            )
+        )
+
+    @classmethod
+    def from_eu_entity(cls, item: dict) -> GrantRow:
+        """A row of POST /permissions/query/eu-entities/grants (EuEntityPermission) listed from this context: one
+        permission of an EU entity's administrator granted here. It works in the NipVatUe context."""
+        fingerprint = str(item.get("authorizedFingerprintIdentifier") or "").upper()
+        row = cls.from_api(
+            dict(item, authorizedIdentifier={"type": "Fingerprint", "value": fingerprint}, contextIdentifier=None)
+        )
+        entity = item.get("euEntityDetails") or {}
+        return cls(
+            **dict(
+                row.__dict__,
+                kind="eu_administrator",
+                target=("VatUe", item.get("vatUeIdentifier")),
+                eu_entity=(
+                    ("address", entity.get("address")),
+                    ("euEntityName", item.get("euEntityName")),
+                    ("fullName", entity.get("fullName")),
+                ),
             )
         )
 
@@ -479,6 +579,9 @@ def _differences(row: GrantRow, decl: Declared) -> list:
         why.append("target %s, declared %s" % (_target_result(row.target), _target_result(decl.target)))
     if decl.kind == "subunit" and row.subunit_name != decl.subunit_name:
         why.append("subunit_name changed")
+    if decl.kind == "eu_administrator" and row.eu_entity != decl.eu_entity:
+        live = dict(row.eu_entity)
+        why.append("eu_entity changed (%s)" % ", ".join(k for k, v in decl.eu_entity if live.get(k) != v))
     if decl.kind == "entity" and row.can_delegate != decl.can_delegate:
         why.append("can_delegate %s, declared %s" % (str(row.can_delegate).lower(), str(decl.can_delegate).lower()))
     if row.scope not in decl.permissions:
@@ -655,8 +758,9 @@ def to_grant(plan: p.Plan) -> list:
     return [scope for scope in decl.permissions if scope not in held]
 
 
-def grant_request(decl: Declared, scopes: list) -> dict:
-    """The body of the grant of `scopes` to `decl`'s subject (POST GRANT_ENDPOINT[decl.kind])."""
+def grant_request(decl: Declared, scopes: list, context_nip: str | None = None) -> dict:
+    """The body of the grant of `scopes` to `decl`'s subject (POST GRANT_ENDPOINT[decl.kind]); `context_nip` is
+    the NIP of the context granting it (the NipVatUe context of an EU administrator starts with it)."""
     details = dict(decl.request_details)
     body: dict = {
         "subjectIdentifier": {"type": decl.subject_type, "value": decl.subject_value},
@@ -667,6 +771,11 @@ def grant_request(decl: Declared, scopes: list) -> dict:
         body["permissions"] = [{"type": scope, "canDelegate": decl.can_delegate} for scope in scopes]
     elif decl.kind == "authorization":
         (body["permission"],) = scopes
+    elif decl.kind == "eu_administrator":  # every permission comes with it
+        entity = dict(decl.eu_entity)
+        body["contextIdentifier"] = {"type": "NipVatUe", "value": "%s-%s" % (context_nip, decl.target[1])}
+        body["euEntityName"] = entity["euEntityName"]
+        body["euEntityDetails"] = {"fullName": entity["fullName"], "address": entity["address"]}
     elif decl.kind == "subunit":  # CredentialsManage comes with it
         body["contextIdentifier"] = {"type": decl.target[0], "value": decl.target[1]}
         if decl.subunit_name:

@@ -9,9 +9,9 @@ the `declared` list of ksef.credentials.permission_info).
 
 from __future__ import annotations
 
-# The grant kinds this collection manages. The EU kinds of the contract (eu_administrator, eu_representative) are
-# refused naming the option until they are supported.
-KINDS = ("person", "entity", "indirect", "authorization", "subunit")
+# The grant kinds this collection manages. The EU representative of the contract is granted inside a NipVatUe
+# context, which the `context` option does not name yet: it is refused naming the option.
+KINDS = ("person", "entity", "indirect", "authorization", "subunit", "eu_administrator")
 
 SUBJECT_SCHEMA = {
     "pesel": {"description": ["PESEL of the person (11 digits)."], "type": "str"},
@@ -19,13 +19,21 @@ SUBJECT_SCHEMA = {
     "fingerprint": {
         "description": [
             "SHA-256 fingerprint of the person's certificate (64 hex digits), for a certificate without"
-            " a NIP or PESEL, with the person's C(pesel) or C(nip) too."
+            " a NIP or PESEL, with the person's C(pesel) or C(nip) too, or else C(birth_date) and C(id_document)."
         ],
         "type": "str",
     },
     "peppol_id": {
         "description": ["PEPPOL identifier of the entity of an authorization (C(kind: authorization))."],
         "type": "str",
+    },
+    "birth_date": {
+        "description": ["Birth date (YYYY-MM-DD) of a person known by a fingerprint alone (no PESEL or NIP)."],
+        "type": "str",
+    },
+    "id_document": {
+        "description": ["Identity document (C(type), C(number), C(country)) of a person known by a fingerprint alone."],
+        "type": "dict",
     },
     "first_name": {"description": ["First name of a person (C(kind: person))."], "type": "str"},
     "last_name": {"description": ["Last name of a person (C(kind: person))."], "type": "str"},
@@ -55,6 +63,10 @@ GRANT_SCHEMA = {
             " revoked through C(DELETE /permissions/authorizations/grants/{permissionId}).",
             "V(subunit): a person administers a subunit (C(POST /permissions/subunits/grants)): V(CredentialsManage)"
             " in the subunit O(@subunit), which the grant creates when it is an InternalId. Needs V(SubunitManage).",
+            "V(eu_administrator): a certificate (O(@subject.fingerprint)) administers an EU entity"
+            " (C(POST /permissions/eu-entities/administration/grants)): V(VatUeManage), V(InvoiceWrite),"
+            " V(InvoiceRead) and V(Introspection) in the NipVatUe context C({nip}-{VAT UE}) the grant creates, named"
+            " by O(@eu_entity).",
             "Required when O(@state=present).",
         ],
         "type": "str",
@@ -88,7 +100,8 @@ GRANT_SCHEMA = {
             " V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),"
             " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead). An"
             " authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing). A subunit"
-            " administrator: V(CredentialsManage), the default.",
+            " administrator: V(CredentialsManage), the default. An EU administrator: all four of V(VatUeManage),"
+            " V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.",
             "A permission added is granted alone; a permission removed has its row revoked alone.",
             "Required when O(@state=present).",
         ],
@@ -119,6 +132,23 @@ GRANT_SCHEMA = {
             "A change revokes the grant and grants it again.",
         ],
         "type": "str",
+    },
+    "eu_entity": {
+        "description": [
+            "O(@kind=eu_administrator) only, and required there: the EU entity, as O(@eu_entity.vat_ue) (its VAT"
+            " number with the country prefix), O(@eu_entity.name), O(@eu_entity.full_name) and O(@eu_entity.address).",
+            "A change revokes the grant's rows and grants them again.",
+        ],
+        "type": "dict",
+        "suboptions": {
+            "vat_ue": {
+                "description": ["VAT number with its country prefix, for example V(DE123456789)."],
+                "type": "str",
+            },
+            "name": {"description": ["The EU entity's name in KSeF, 5 to 256 characters."], "type": "str"},
+            "full_name": {"description": ["Its full name, up to 100 characters."], "type": "str"},
+            "address": {"description": ["Its address, up to 512 characters."], "type": "str"},
+        },
     },
     "can_delegate": {
         "description": [

@@ -43,6 +43,7 @@ def test_canonical_sorts_api_output_and_keeps_unknown_future_names():
     (permissions.ENTITY, "EntityPermissionType"),
     (permissions.INDIRECT, "IndirectPermissionType"),
     (permissions.AUTHORIZATION, "EntityAuthorizationPermissionType"),
+    (permissions.EU_ADMINISTRATOR, "EuEntityPermissionsQueryPermissionType"),
 ])
 def test_the_permission_types_of_grants_are_those_of_the_contract_in_its_order(names, schema):
     from ksef_emulator.contract import contract

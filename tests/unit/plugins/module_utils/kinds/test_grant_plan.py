@@ -345,3 +345,44 @@ def test_a_bad_subunit_declaration_names_the_option(options, option, text):
     with pytest.raises(KsefConfigError) as err:
         g.declare(dict({"name": "branch", "kind": "subunit", "subject": JAN}, **options))
     assert err.value.option == option and text in str(err.value)
+
+
+EU = {"vat_ue": "de123456789", "name": "Muller GmbH in KSeF", "full_name": "Muller GmbH", "address": "Berlin"}
+HANS = {"fingerprint": "cd" * 32, "first_name": "Hans", "last_name": "Muller", "birth_date": "1980-01-31",
+        "id_document": {"type": "Passport", "number": "C01X00T47", "country": "DE"}}
+
+
+def test_an_eu_administrator_is_a_certificate_granted_every_permission_of_the_nip_vat_ue_context_it_creates():
+    decl = g.declare({"name": "eu", "kind": "eu_administrator", "subject": HANS, "eu_entity": EU})
+    assert decl.permissions == ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")
+    body = g.grant_request(decl, list(decl.permissions), "5265877635")
+    assert body["contextIdentifier"] == {"type": "NipVatUe", "value": "5265877635-DE123456789"}
+    assert body["euEntityName"] == "Muller GmbH in KSeF" and "permissions" not in body
+    assert body["euEntityDetails"] == {"fullName": "Muller GmbH", "address": "Berlin"}
+    assert body["subjectDetails"] == {"subjectDetailsType": "PersonByFingerprintWithoutIdentifier", "personByFpNoId": {
+        "firstName": "Hans", "lastName": "Muller", "birthDate": "1980-01-31",
+        "idDocument": {"type": "Passport", "number": "C01X00T47", "country": "DE"}}}
+    listed = g.GrantRow.from_eu_entity({
+        "id": "eu-1", "authorIdentifier": {"type": "Nip", "value": HERE[1]}, "vatUeIdentifier": "DE123456789",
+        "euEntityName": "Muller GmbH in KSeF", "authorizedFingerprintIdentifier": "CD" * 32,
+        "permissionScope": "VatUeManage", "description": decl.full_description,
+        "euEntityDetails": {"fullName": "Muller GmbH", "address": "Berlin"}, "startDate": "2026-01-01T00:00:00Z",
+        "subjectPersonDetails": {"subjectDetailsType": "PersonByFingerprintWithoutIdentifier", "firstName": "Hans",
+                                 "lastName": "Muller", "birthDate": "1980-01-31"}})
+    cplan = plan([decl], [listed])
+    assert [a for a, _r in steps(cplan, "eu")] == [p.CREATE, p.KEEP]  # three permissions missing
+    moved = g.declare({"name": "eu", "kind": "eu_administrator", "subject": HANS, "eu_entity": dict(EU, address="Köln")})
+    cplan = plan([moved], [listed])
+    assert "eu_entity changed (address)" in cplan.declared["eu"].steps[0].reason
+
+
+@pytest.mark.parametrize("options, option, text", [
+    ({"subject": JAN}, "subject.fingerprint", "granted to a certificate"),
+    ({"eu_entity": dict(EU, vat_ue="XX1")}, "eu_entity.vat_ue", "country prefix"),
+    ({"permissions": ["InvoiceRead"]}, "permissions", "leave permissions out"),
+    ({"subject": dict(HANS, birth_date=None)}, "subject.birth_date", "YYYY-MM-DD"),
+])
+def test_a_bad_eu_administrator_declaration_names_the_option(options, option, text):
+    with pytest.raises(KsefConfigError) as err:
+        g.declare(dict({"name": "eu", "kind": "eu_administrator", "subject": HANS, "eu_entity": EU}, **options))
+    assert err.value.option == option and text in str(err.value)
