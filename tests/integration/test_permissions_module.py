@@ -41,10 +41,10 @@ class Context:
         answer.raise_for_status()
 
     def play(self, playbook: str, expect_rc=0, **variables):
-        result = self.run_playbook(PLAYBOOKS / playbook, {"api_url": self.emulator.api_url, "nip": self.nip,
-                                                          "manager_token": self.token, **variables},
-                                   env=self.env, expect_rc=expect_rc)
-        assert self.token.split("|")[-1] not in result.stdout + result.stderr + json.dumps(result.results)
+        variables = {"api_url": self.emulator.api_url, "nip": self.nip, "manager_token": self.token, **variables}
+        result = self.run_playbook(PLAYBOOKS / playbook, variables, env=self.env, expect_rc=expect_rc)
+        output = result.stdout + result.stderr + json.dumps(result.results)
+        assert variables["manager_token"].split("|")[-1] not in output and self.token.split("|")[-1] not in output
         return result
 
     def login(self, sdk) -> str:
@@ -263,3 +263,21 @@ def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_agai
     assert json.loads(journal.read_text()) == {}
     (row,) = ctx.rows().values()
     assert row.description == "ERP operator " + MARKER % "erp-operator" and scope(row) == "InvoiceRead"
+
+    # A run logged in with a token of a managed administrator never revokes that administrator's CredentialsManage.
+    admin, other_admin = random_pesel(), random_pesel()
+    ctx.record(f"Pesel:{admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "Admin " + MARKER % "admin")
+    ctx.record(f"Pesel:{other_admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "Another administrator")
+    token = ctx.emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{ctx.nip}", "author": f"Pesel:{admin}", "status": "Active",
+        "description": "admin's automation", "permissions": ["CredentialsManage", "CredentialsRead"]})
+    token.raise_for_status()
+    pruned = ctx.play("declare.yml", declared_grants=[], exclusive="managed",
+                      manager_token=token.json()["token"]).task("Declare the grants")
+    steps = {(r["name"], r["action"]) for r in pruned["plan"]}
+    assert steps == {("erp-operator", "revoke"), ("admin", "retain")}
+    assert any("admin: lockout guard: CredentialsManage of Pesel:%s, the identity this run logs in with" % admin in w
+               for w in pruned["warnings"])
+    assert pruned["api_calls"]["GET /tokens/{referenceNumber}"] == 1  # the login token's author
+    assert {(r.authorized_identifier.value, scope(r)) for r in ctx.rows().values()} == {
+        (admin, "CredentialsManage"), (other_admin, "CredentialsManage")}
