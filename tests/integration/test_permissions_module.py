@@ -100,7 +100,7 @@ def ctx(emulator, run_playbook, tmp_path):
     return Context(emulator, run_playbook, tmp_path)
 
 
-def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
+def test_grant_keep_preview_and_apply_a_change_of_every_grant_kind(ctx):
     operator, auditor, web_user, zaw_user, admin, clerk, branch_admin = (random_pesel() for _n in range(7))
     office, client, partner = random_nip(), random_nip(), random_nip()
     branch = internal_id(ctx.nip, 1)
@@ -187,6 +187,12 @@ def test_grant_keep_preview_and_apply_a_change_of_person_and_entity_grants(ctx):
     assert ("office", "replace", None) in planned and ("auditor", "revoke", ids["auditor"]["InvoiceRead"]) in planned
     assert sorted(r["action"] for r in preview["plan"] if r["name"] is None) == ["retain", "revoke"]
     assert json.loads(plan_file.read_text())["kind"] == "grant"
+    diff = preview["diff"]
+    assert (diff["before"]["office"]["can_delegate"], diff["after"]["office"]["can_delegate"]) == (True, False)
+    assert diff["after"]["auditor"] == {} and "clerk" not in diff["before"]  # unchanged grants are left out
+    assert [k for k in diff["before"] if k.startswith("unmanaged:")] == [
+        "unmanaged:" + r["reference_number"] for r in preview["plan"] if r["name"] is None and r["action"] == "revoke"]
+    assert "Calls: " in diff["prepared"]
     # erp-operator created the token erp-sender with InvoiceWrite: the plan says the revoke takes it away.
     assert any(w.startswith(f"erp-operator: revoking InvoiceWrite of Pesel:{operator}") and
                f"erp-sender ({sender.json()['referenceNumber']})" in w for w in preview["warnings"])
