@@ -324,8 +324,9 @@ summary:
   sample: {"create": 1, "keep": 2, "revoke": 1}
 grants:
   description:
-    - Per name, C(kind), C(subject), C(permissions), C(permission_ids), C(can_delegate), C(description) and
-      C(status) after the run, C(actions) (each with the C(operation) KSeF carried it out in and its final
+    - Per name, C(kind), C(subject), C(target) (an indirect grant's client or V(AllPartners), a subunit's
+      identifier, an EU entity's VAT number; else null), C(permissions), C(permission_ids) (in the order of
+      C(permissions)), C(can_delegate), C(description) and C(status) after the run, C(actions) (each with the C(operation) KSeF carried it out in and its final
       C(status)), C(declared) (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
       C(msg).
   returned: always
@@ -334,6 +335,7 @@ grants:
     erp-operator:
       name: erp-operator
       kind: person
+      target: null
       subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
       permissions: [InvoiceWrite, InvoiceRead]
       permission_ids: [0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a, 7a1c2e3f-0b4d-4e5f-9a8b-1c2d3e4f5a6b]
