@@ -10,8 +10,9 @@
                    grants (Granted), POST /permissions/query/subunits/grants and POST /permissions/query/eu-entities/
                    grants when the run may touch such a row
     plan           grant_plan.plan_context (pure), and the call budget
-    issue          one POST /permissions/{persons,entities,indirect}/grants for the declared permissions no kept
-                   row carries
+    issue          one grant request of the declaration's kind (POST /permissions/{persons,entities,indirect,
+                   authorizations,subunits,eu-entities/administration}/grants) for the declared permissions no
+                   kept row carries
     activate       GET /permissions/operations/{referenceNumber} per operation and poll, then the rows listed again
     revoke         DELETE /permissions/common/grants/{permissionId} (an authorization: DELETE
                    /permissions/authorizations/grants/{permissionId}): an operation, waited for by wait_revoked
@@ -23,13 +24,18 @@ from __future__ import annotations
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, KsefTimeoutError
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
+    KsefApiError,
+    KsefError,
+    KsefTimeoutError,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE, CONTEXT, Kind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 IN_PROGRESS = 100
 SUCCESS = 200
+FORGOTTEN = (400, 410)  # HTTP answers to the status of an operation KSeF no longer knows
 
 
 class OperationError(KsefError):
@@ -67,7 +73,16 @@ def wait_operations(api, operations, poller) -> dict:
     waiting, done = list(operations), {}  # type: list, dict
     while waiting:
         for ref in list(waiting):
-            status = api.permission_operation(ref)
+            try:
+                status = api.permission_operation(ref)
+            except KsefApiError as exc:
+                if exc.status not in FORGOTTEN:
+                    raise
+                # Kept 30 days, then 410 Gone; unknown here (another context or environment): 400. Either way it
+                # cannot be waited for: it ends, and the rows listed next show what it did.
+                done[ref] = KsefError("operation %s can no longer be read (HTTP %s): %s" % (ref, exc.status, exc))
+                waiting.remove(ref)
+                continue
             if status.get("code") == IN_PROGRESS:
                 continue
             done[ref] = None if status.get("code") == SUCCESS else OperationError(ref, status)
