@@ -160,6 +160,129 @@ class KsefApi:
             json={"revocationReason": reason},
         )
 
+    # permissions (grants are asynchronous: each answers the reference number of an operation)
+
+    def grant_persons(self, body):
+        """POST /permissions/persons/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/persons/grants", json=body)
+        return response_json(response, "POST /permissions/persons/grants")["referenceNumber"]
+
+    def grant_entities(self, body):
+        """POST /permissions/entities/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/entities/grants", json=body)
+        return response_json(response, "POST /permissions/entities/grants")["referenceNumber"]
+
+    def grant_indirect(self, body):
+        """POST /permissions/indirect/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/indirect/grants", json=body)
+        return response_json(response, "POST /permissions/indirect/grants")["referenceNumber"]
+
+    def grant_authorizations(self, body):
+        """POST /permissions/authorizations/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/authorizations/grants", json=body)
+        return response_json(response, "POST /permissions/authorizations/grants")["referenceNumber"]
+
+    def revoke_authorization(self, permission_id):
+        """DELETE /permissions/authorizations/grants/{permissionId} -> the operation's reference number."""
+        response = self._call(
+            "DELETE", "/permissions/authorizations/grants/{permissionId}", path_params={"permissionId": permission_id}
+        )
+        return response_json(response, "DELETE /permissions/authorizations/grants/{permissionId}")["referenceNumber"]
+
+    def query_authorization_grants(self, query_type="Granted"):
+        """Every row of POST /permissions/query/authorizations/grants (all pages of 100), deduplicated by id."""
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/authorizations/grants",
+                json={"queryType": query_type},
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/authorizations/grants")
+            for row in page.get("authorizationGrants") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/authorizations/grants returned more than %d pages" % _MAX_PAGES)
+
+    def grant_subunits(self, body):
+        """POST /permissions/subunits/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/subunits/grants", json=body)
+        return response_json(response, "POST /permissions/subunits/grants")["referenceNumber"]
+
+    def query_subunit_grants(self):
+        """Every row of POST /permissions/query/subunits/grants (all pages of 100), deduplicated by id."""
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/subunits/grants",
+                json={},
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/subunits/grants")
+            for row in page.get("permissions") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/subunits/grants returned more than %d pages" % _MAX_PAGES)
+
+    def grant_eu_administration(self, body):
+        """POST /permissions/eu-entities/administration/grants -> the operation's reference number."""
+        response = self._call("POST", "/permissions/eu-entities/administration/grants", json=body)
+        return response_json(response, "POST /permissions/eu-entities/administration/grants")["referenceNumber"]
+
+    def query_eu_entity_grants(self):
+        """Every row of POST /permissions/query/eu-entities/grants (all pages of 100), deduplicated by id."""
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/eu-entities/grants",
+                json={},
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/eu-entities/grants")
+            for row in page.get("permissions") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/eu-entities/grants returned more than %d pages" % _MAX_PAGES)
+
+    def revoke_grant(self, permission_id):
+        """DELETE /permissions/common/grants/{permissionId} -> the operation's reference number."""
+        response = self._call(
+            "DELETE", "/permissions/common/grants/{permissionId}", path_params={"permissionId": permission_id}
+        )
+        return response_json(response, "DELETE /permissions/common/grants/{permissionId}")["referenceNumber"]
+
+    def permission_operation(self, reference_number):
+        """GET /permissions/operations/{referenceNumber} -> its status {code, description, details}."""
+        response = self._call(
+            "GET", "/permissions/operations/{referenceNumber}", path_params={"referenceNumber": reference_number}
+        )
+        return response_json(response, "GET /permissions/operations/{referenceNumber}").get("status") or {}
+
+    def query_person_grants(self, query_type="PermissionsInCurrentContext", **filters):
+        """Every row of POST /permissions/query/persons/grants (all pages of 100), deduplicated by id: offset
+        paging over a list that changes can repeat a row."""
+        body = dict(filters, queryType=query_type)
+        rows: dict = {}
+        for offset in range(_MAX_PAGES):
+            response = self._call(
+                "POST",
+                "/permissions/query/persons/grants",
+                json=body,
+                params=[("pageOffset", offset), ("pageSize", MAX_PAGE_SIZE)],
+            )
+            page = response_json(response, "POST /permissions/query/persons/grants")
+            for row in page.get("permissions") or []:
+                rows.setdefault(row.get("id"), row)
+            if not page.get("hasMore"):
+                return list(rows.values())
+        raise KsefApiError("POST /permissions/query/persons/grants returned more than %d pages" % _MAX_PAGES)
+
     # authentication sessions
 
     def list_sessions(self):

@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""KSeF token permissions: the official names (TokenPermissionType) and their snake_case spelling."""
+"""KSeF permission names: the official names of tokens (TokenPermissionType) and of each kind of grant
+(PersonPermissionType, EntityPermissionType, IndirectPermissionType, EntityAuthorizationPermissionType), and
+their snake_case spelling."""
 
 from __future__ import annotations
 
@@ -21,10 +23,34 @@ OFFICIAL = (
 )
 
 
+# The permission types of grants, in the order of open-api.json (tests compare them with the contract).
+PERSON = (
+    "CredentialsManage",
+    "CredentialsRead",
+    "InvoiceWrite",
+    "InvoiceRead",
+    "Introspection",
+    "SubunitManage",
+    "EnforcementOperations",
+    "CollectiveIdentifierManage",
+)
+# 2.8.1 added CollectiveIdentifierManage to the entity and indirect types (SOURCE.md of the docs the emulator follows).
+ENTITY = ("InvoiceWrite", "InvoiceRead", "CollectiveIdentifierManage")
+INDIRECT = ("InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage")
+AUTHORIZATION = ("SelfInvoicing", "RRInvoicing", "TaxRepresentative", "PefInvoicing")
+# What an EU entity's administrator gets (EuEntityPermissionsQueryPermissionType): all of it, with every grant.
+EU_ADMINISTRATOR = ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")
+
 # Every permission enum of the API this collection knows, by its schema name in open-api.json: a unit test compares
-# each with the contract, so a value KSeF adds fails a test here rather than a user's run. A new enum (person, entity,
-# indirect or authorization permission types) is listed here when the collection starts to use it.
-CONTRACT_ENUMS = {"TokenPermissionType": OFFICIAL}
+# each with the contract, so a value KSeF adds fails a test here rather than a user's run.
+CONTRACT_ENUMS = {
+    "TokenPermissionType": OFFICIAL,
+    "PersonPermissionType": PERSON,
+    "EntityPermissionType": ENTITY,
+    "IndirectPermissionType": INDIRECT,
+    "EntityAuthorizationPermissionType": AUTHORIZATION,
+    "EuEntityPermissionsQueryPermissionType": EU_ADMINISTRATOR,
+}
 
 
 def _key(name: str) -> str:
@@ -41,16 +67,18 @@ class UnknownPermissionError(KsefConfigError, ValueError):
         super().__init__("permissions", message)
 
 
-def normalise(names) -> tuple[str, ...]:
-    """Official names, deduplicated, in canonical order; accepts InvoiceRead, invoice_read, invoice-read."""
+def normalise(names, allowed: tuple = OFFICIAL) -> tuple[str, ...]:
+    """Official names of `allowed`, deduplicated, in canonical order; accepts InvoiceRead, invoice_read,
+    invoice-read."""
     if names is None:
         return ()
     if isinstance(names, str):
         names = [names]
+    by_key = _BY_KEY if allowed is OFFICIAL else {_key(p): p for p in allowed}
     found = set()
     unknown = []
     for raw in names:
-        official = _BY_KEY.get(_key(str(raw)))
+        official = by_key.get(_key(str(raw)))
         if official is None:
             unknown.append(str(raw))
         else:
@@ -58,9 +86,9 @@ def normalise(names) -> tuple[str, ...]:
     if unknown:
         raise UnknownPermissionError(
             "unknown permission(s) %s; allowed: %s (or snake_case, e.g. invoice_read)"
-            % (", ".join(repr(u) for u in unknown), ", ".join(OFFICIAL))
+            % (", ".join(repr(u) for u in unknown), ", ".join(allowed))
         )
-    return tuple(p for p in OFFICIAL if p in found)
+    return tuple(p for p in allowed if p in found)
 
 
 def canonical(names) -> tuple[str, ...]:

@@ -237,6 +237,7 @@ class ContextPlan:
     unmanaged: list = field(default_factory=list)  # (live credential, Step)
     adopted: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # lines for people after the summary (a kind's call budget)
 
     def plans(self) -> list:
         return list(self.declared.values()) + list(self.undeclared)

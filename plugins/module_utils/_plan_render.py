@@ -77,12 +77,12 @@ def _changes(cplan: p.ContextPlan) -> list:
 
 
 def lines(cplan: p.ContextPlan) -> list:
-    """One line per change, then the summary line."""
+    """One line per change, then the summary line and the kind's notes."""
     rendered = [
         "%s %s: %s (%s)%s" % (SYMBOLS[step.action], label, step.action, step.reason, _consequence(step, fate))
         for label, step, fate in _changes(cplan)
     ]
-    return rendered + [summary(cplan)]
+    return rendered + [summary(cplan)] + list(cplan.notes)
 
 
 def _span(dates: list) -> str:

@@ -29,6 +29,9 @@ PERSON_PERMISSIONS = (
 )
 PERSONAL_PERMISSIONS = PERSON_PERMISSIONS + ("VatUeManage",)
 INVOICE_PERMISSIONS = ("InvoiceWrite", "InvoiceRead")
+# What an entity and an indirect grant may carry, as the contract followed says (2.8.1 adds CollectiveIdentifierManage).
+ENTITY_PERMISSIONS = tuple(contract()["components"]["schemas"]["EntityPermissionType"]["enum"])
+INDIRECT_PERMISSIONS = tuple(contract()["components"]["schemas"]["IndirectPermissionType"]["enum"])
 AUTHORIZATION_PERMISSIONS = ("SelfInvoicing", "RRInvoicing", "TaxRepresentative", "PefInvoicing")
 EU_ADMIN_SCOPES = ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")
 EU_QUERY_PERMISSIONS = EU_ADMIN_SCOPES
@@ -258,7 +261,7 @@ async def grant_entities(request: Request):
         raise validation.invalid("Pole 'permissions' musi być niepustą listą obiektów {type, canDelegate}.")
     chosen: dict[str, bool] = {}
     for item in items:
-        scope = validation.enum_value(item.get("type"), INVOICE_PERMISSIONS, "permissions.type")
+        scope = validation.enum_value(item.get("type"), ENTITY_PERMISSIONS, "permissions.type")
         delegate = item.get("canDelegate", False)
         if not isinstance(delegate, bool):
             raise validation.invalid("Pole 'permissions.canDelegate' musi mieć wartość true albo false.")
@@ -300,7 +303,7 @@ async def grant_indirect(request: Request):
     # no targetIdentifier at all is a general grant, like AllPartners (uprawnienia.md)
     target = _optional_identifier(body, "targetIdentifier", ("Nip", "AllPartners", "InternalId"))
     target = target or ("AllPartners", "")
-    scopes = _enum_list(body, "permissions", INVOICE_PERMISSIONS)
+    scopes = _enum_list(body, "permissions", INDIRECT_PERMISSIONS)
     description = _description(body)
     details = _person_details(body, subject[0])
     outcome, notes = perms.SUCCESS, []

@@ -57,3 +57,9 @@ def test_canonical_sorts_api_output_and_keeps_unknown_future_names():
     assert permissions.canonical(["InvoiceWrite", "InvoiceRead"]) == ("InvoiceRead", "InvoiceWrite")
     assert permissions.canonical(["Zeta", "InvoiceRead"]) == ("InvoiceRead", "Zeta")
     assert permissions.canonical(None) == ()
+
+
+def test_a_grant_kind_accepts_only_its_own_permission_types_and_names_them_when_refusing():
+    assert permissions.normalise(["invoice_read", "InvoiceWrite"], permissions.ENTITY) == ("InvoiceWrite", "InvoiceRead")
+    with pytest.raises(permissions.UnknownPermissionError, match=r"'CredentialsManage'.*allowed: InvoiceWrite, InvoiceRead, CollectiveIdentifierManage"):
+        permissions.normalise(["CredentialsManage"], permissions.ENTITY)

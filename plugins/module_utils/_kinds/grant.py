@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Permission grants as a kind of the engine (`_engine.py`): no value, break-before-make, journaled.
+
+    declare        options of one entry -> Declared (grant_plan.declare; no I/O)
+    read_live      every row of POST /permissions/query/persons/grants (PermissionsInCurrentContext), pages of 100;
+                   with a KSeF-token login also GET /tokens/{referenceNumber} of that token, for its author (the
+                   identity the lockout guard protects); when the plan revokes, one GET /tokens of the managed
+                   tokens, to name those a revoke takes a permission from; POST /permissions/query/authorizations/
+                   grants (Granted), POST /permissions/query/subunits/grants and POST /permissions/query/eu-entities/
+                   grants when the run may touch such a row
+    plan           grant_plan.plan_context (pure), and the call budget
+    issue          one grant request of the declaration's kind (POST /permissions/{persons,entities,indirect,
+                   authorizations,subunits,eu-entities/administration}/grants) for the declared permissions no
+                   kept row carries
+    activate       GET /permissions/operations/{referenceNumber} per operation and poll, then the rows listed again
+    revoke         DELETE /permissions/common/grants/{permissionId} (an authorization: DELETE
+                   /permissions/authorizations/grants/{permissionId}): an operation, waited for by wait_revoked
+
+A grant is recognised again by the name marker `[ksef.credentials:NAME]` in the description of each of its rows.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _identity
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
+    KsefApiError,
+    KsefError,
+    KsefTimeoutError,
+)
+from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE, CONTEXT, Kind
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
+
+IN_PROGRESS = 100
+SUCCESS = 200
+FORGOTTEN = (400, 410)  # HTTP answers to the status of an operation KSeF no longer knows
+
+
+class OperationError(KsefError):
+    """A permission operation ended with a status other than 200."""
+
+    def __init__(self, reference: str, status: dict):
+        details = "; ".join(status.get("details") or [])
+        super().__init__(
+            "operation %s ended with status %s (%s%s)"
+            % (
+                reference,
+                status.get("code"),
+                status.get("description") or "no description",
+                ": " + details if details else "",
+            )
+        )
+        self.status = status.get("code")
+
+
+class _PendingGrant:
+    """A grant KSeF has not finished: the declaration's name and the permissions it asked for."""
+
+    status = p.PENDING
+
+    def __init__(self, reference: str, name: str | None, scopes: tuple, kind: str | None = None):
+        self.reference_number = reference
+        self.name = name
+        self.scopes = scopes
+        self.kind = kind
+
+
+def wait_operations(api, operations, poller) -> dict:
+    """Read the status of every operation in `operations` per poll until each ends: reference -> None (200) or the
+    error it ended with; KsefTimeoutError for one still at 100 at the deadline (the journal keeps it)."""
+    waiting, done = list(operations), {}  # type: list, dict
+    while waiting:
+        for ref in list(waiting):
+            try:
+                status = api.permission_operation(ref)
+            except KsefApiError as exc:
+                if exc.status not in FORGOTTEN:
+                    raise
+                # Kept 30 days, then 410 Gone; unknown here (another context or environment): 400. Either way it
+                # cannot be waited for: it ends, and the rows listed next show what it did.
+                done[ref] = KsefError("operation %s can no longer be read (HTTP %s): %s" % (ref, exc.status, exc))
+                waiting.remove(ref)
+                continue
+            if status.get("code") == IN_PROGRESS:
+                continue
+            done[ref] = None if status.get("code") == SUCCESS else OperationError(ref, status)
+            waiting.remove(ref)
+        if waiting and not poller.wait():
+            for ref in waiting:
+                done[ref] = KsefTimeoutError(
+                    "operation %s is still in progress (status 100) after wait_timeout %ss; the next run waits for"
+                    " it instead of sending it again" % (ref, poller.timeout)
+                )
+            break
+    return done
+
+
+APART = ("authorization", "subunit", "eu_administrator")  # the kinds listed by endpoints of their own
+
+
+def other_listings(declared: list, exclusive: str) -> set:
+    """The kinds listed by an endpoint of their own a run may touch: one is declared, a name is declared absent,
+    or exclusive revokes undeclared names."""
+    if exclusive != "false" or any(d.state == "absent" for d in declared):
+        return set(APART)
+    return {d.kind for d in declared} & set(APART)
+
+
+def listed_apart(api, kinds) -> list:
+    """The subunit administrators and EU administrators granted from this context, when `kinds` asks for them
+    (authorizations are read by the caller, which remembers their ids for their own revoke)."""
+    rows = []
+    if "subunit" in kinds:
+        rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
+    if "eu_administrator" in kinds:
+        rows += [grant_plan.GrantRow.from_eu_entity(item) for item in api.query_eu_entity_grants()]
+    return rows
+
+
+class GrantKind(Kind):
+    """Permission grants of one context: rows without a value; a change revokes first, then grants."""
+
+    noun = "grant"
+    plural = "grants"
+    exclusive_choices = grant_plan.EXCLUSIVE_CHOICES
+    owner = CONTEXT
+    holds_value = False
+    change_order = BREAK_BEFORE_MAKE
+    journaled = True
+
+    def __init__(self):
+        self._context: tuple = (None, None)
+        self._login_token: str | None = None
+        self._identities: set = set()
+        self._tokens: list = []  # managed tokens, listed only when the plan revokes something
+        self._authorizations: set = set()  # permissionIds revoked through the authorizations endpoint
+
+    # -- without I/O ------------------------------------------------------------------------------------------
+
+    def declare(self, options: dict) -> grant_plan.Declared:
+        return grant_plan.declare(options)
+
+    def check_auth(self, module) -> None:
+        """Remember the context and who logs in: the lockout guard protects that identity's CredentialsManage."""
+        context = getattr(module, "ksef_context", None)
+        self._context = (getattr(context, "type", None), getattr(context, "value", None))
+        auth = getattr(module, "ksef_auth", None)
+        self._login_token = parse_reference_number(getattr(auth, "ksef_token", None))
+        if auth is not None and getattr(auth, "method", None) == "xades":
+            from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # a XAdES login loads it
+
+            try:
+                credentials = _xades.load_signing_credentials(
+                    auth.certificate, auth.private_key, auth.private_key_passphrase, auth.pkcs12, auth.pkcs12_passphrase
+                )
+            except KsefError:  # the login reports it
+                return
+            identity = _xades.certificate_identity(credentials.certificate)
+            self._identities.add(("Fingerprint", str(identity["fingerprint"]).upper()))
+            if identity["type"] != "Fingerprint":
+                self._identities.add((identity["type"], identity["value"]))
+
+    def protected(self, module) -> set:
+        return set(self._identities)
+
+    def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown) -> p.ContextPlan:
+        cplan = grant_plan.plan_context(
+            declared,
+            live,
+            exclusive=options.exclusive,
+            protected=protected,
+            force=options.revoke_auth_token,
+            context=self._context,
+        )
+        line, warnings = grant_plan.budget(cplan)
+        if line:
+            cplan.notes.append(line)
+        cplan.warnings.extend(warnings)
+        cplan.warnings.extend(grant_plan.dependencies(cplan, live, self._tokens))
+        return cplan
+
+    def pending(self, plan, reference: str, now) -> _PendingGrant:
+        if plan is None:  # resumed from the journal
+            return _PendingGrant(reference, None, ())
+        return _PendingGrant(reference, plan.declared.name, tuple(grant_plan.to_grant(plan)), plan.declared.kind)
+
+    # -- KSeF -------------------------------------------------------------------------------------------------
+
+    def read_live(self, api, declared: list, options) -> list:
+        """The rows; and, when the plan they lead to revokes any, the managed tokens of the context (one more
+        GET /tokens), so the plan can name the tokens a revoke takes a permission from."""
+        if self._login_token:
+            token = api.get_token(self._login_token)
+            author = token.get("authorIdentifier") or {}
+            if author.get("value"):
+                self._identities.add((author.get("type"), author.get("value")))
+        live = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+        listings = other_listings(declared, options.exclusive)
+        if "authorization" in listings:
+            authorizations = [grant_plan.GrantRow.from_authorization(i) for i in api.query_authorization_grants()]
+            self._authorizations = {row.reference_number for row in authorizations}
+            live += authorizations
+        live += listed_apart(api, listings)
+        preview = grant_plan.plan_context(
+            declared, live, options.exclusive, self._identities, options.revoke_auth_token, self._context
+        )
+        if grant_plan.revokes(preview):
+            self._tokens = api.list_tokens(statuses=["Pending", "Active"], description=_identity.MARKER_PREFIX)
+        return live
+
+    def issue(self, api, plan) -> tuple:
+        nip = str(self._context[1] or "").split("-")[0]
+        body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan), nip)
+        send = {
+            "person": api.grant_persons,
+            "entity": api.grant_entities,
+            "indirect": api.grant_indirect,
+            "authorization": api.grant_authorizations,
+            "subunit": api.grant_subunits,
+            "eu_administrator": api.grant_eu_administration,
+        }
+        return send[plan.declared.kind](body), None
+
+    def activate(self, api, pending: dict, poller) -> dict:
+        """Wait for the grant operations together, then list the rows once (again while a granted permission is not
+        listed yet: the list can lag behind status 200): reference -> Granted, or the error it ended with."""
+        ended = wait_operations(api, pending, poller)
+        done: dict = {ref: error for ref, error in ended.items() if error is not None}
+        granted = {ref: view for ref, view in pending.items() if ref not in done}
+        if not granted:
+            return done
+        kinds = {view.kind for view in granted.values()}
+        while True:
+            rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+            if "authorization" in kinds:
+                rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
+            rows += listed_apart(api, kinds)
+            views = {}
+            for ref, view in granted.items():
+                mine = tuple(row for row in rows if view.name is not None and row.name == view.name)
+                views[ref] = grant_plan.Granted(view.name, mine)
+            missing = [ref for ref, view in granted.items() if set(view.scopes) - {r.scope for r in views[ref].rows}]
+            if not missing or not poller.wait():
+                break
+        done.update(views)
+        return done
+
+    def revoke(self, api, reference: str) -> str:
+        if reference in self._authorizations:  # the common revoke ends 450 for an authorization
+            return api.revoke_authorization(reference)
+        return api.revoke_grant(reference)
+
+    def wait_revoked(self, api, operations: dict, poller) -> dict:
+        return wait_operations(api, operations, poller)
+
+
+GRANT = GrantKind()

@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: permission_info
+short_description: Inventory of the permission grants of one KSeF 2.0 context and what differs from the declared
+version_added: 0.2.0
+description:
+  - Lists every permission row in force in the context (C(POST /permissions/query/persons/grants),
+    C(PermissionsInCurrentContext), pages of 100), of people and entities, and the indirect grants made from here;
+    the authorizations granted from here (C(POST /permissions/query/authorizations/grants), C(Granted)); and the
+    subunit administrators and the EU entities' administrators granted from here
+    (C(POST /permissions/query/subunits/grants), C(POST /permissions/query/eu-entities/grants)). The Owner
+    holds every permission and is never listed.
+  - With O(declared) (the O(ksef.credentials.permissions#module:grants) of M(ksef.credentials.permissions)), judges
+    the rows against them. Findings (RV(findings)) are V(undeclared_manager) (error; a row holding
+    V(CredentialsManage) that no declaration keeps), V(missing), V(differs), V(undeclared) and V(inactive)
+    (warnings), and V(system_authored) (info; a row granted by C(System), ZAW-FA or test data, which the collection
+    never revokes).
+  - Changes nothing.
+author:
+  - ksef.credentials maintainers (@ksef-credentials)
+extends_documentation_fragment:
+  - ksef.credentials.connection
+  - ksef.credentials.auth
+attributes:
+  check_mode:
+    support: full
+    description: Reads only, in check mode too.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to show.
+options:
+  declared:
+    description:
+      - The declared grants of this context, each with the options of an entry of
+        O(ksef.credentials.permissions#module:grants). Without it, only V(inactive) and V(system_authored) are
+        reported.
+    type: list
+    elements: dict
+notes:
+  - Listing needs V(CredentialsManage) or V(CredentialsRead).
+seealso:
+  - module: ksef.credentials.permissions
+"""
+
+EXAMPLES = r"""
+- name: Who holds what in the company's context, and what nobody declared
+  ksef.credentials.permission_info:
+    context: {nip: "5265877635"}
+    auth: {ksef_token: "{{ vault_ksef_auditor_token }}"}
+    declared: "{{ ksef_grants }}"
+  register: grants
+  failed_when: grants.summary.errors > 0
+"""
+
+RETURN = r"""
+grants:
+  description: One row per permission in force in the context.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - permission_id: 0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a
+      name: erp-operator
+      managed: true
+      declared: true
+      kind: person
+      permission: InvoiceRead
+      subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
+      description: ERP operator [ksef.credentials:erp-operator]
+      can_delegate: false
+      author: "Nip:5265877635"
+      state: Active
+      start_date: "2026-12-04T12:00:00+00:00"
+      findings: []
+findings:
+  description: Each finding with its kind, severity (V(error), V(warning) or V(info)), name, permission id and
+    message.
+  returned: always
+  type: list
+  elements: dict
+summary:
+  description: Counts of rows and of findings per kind; C(errors) counts the findings of severity V(error).
+  returned: always
+  type: dict
+  sample: {"grants": 4, "managed": 3, "findings": {"undeclared_manager": 1, "system_authored": 1}, "errors": 1}
+api_calls:
+  description: Requests sent to KSeF in this run, per operation.
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift, grant_plan
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import APART, GrantKind, listed_apart
+from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+
+
+def main():
+    module = KsefModule(
+        argument_spec=dict(declared=dict(type="list", elements="dict")),
+        supports_check_mode=True,
+    )
+    given = module.params.get("declared")
+    try:
+        entries = declarations(module, GrantKind(), given or [], "declared")
+        with module.ksef_session() as api:
+            rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+            rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
+            rows += listed_apart(api, APART)
+    except KsefError as exc:
+        module.fail_from(exc)
+    context = module.ksef_context
+    declared = [entry.declared for entry in entries] if given is not None else None
+    found = grant_drift.findings(declared, rows, (context.type, context.value))
+    names = {d.name for d in declared or [] if d.state == "present"}
+    inventory = []
+    for item in rows:
+        entry = grant_drift.row(item, names)
+        entry["findings"] = sorted({f.kind for f in found if f.reference == item.reference_number})
+        inventory.append(entry)
+    module.exit_json(
+        changed=False,
+        grants=inventory,
+        findings=[f.as_dict() for f in found],
+        summary={
+            "grants": len(inventory),
+            "managed": sum(1 for r in inventory if r["managed"]),
+            "findings": grant_drift.CATALOGUE.summary(found),
+            "errors": sum(1 for f in found if f.severity == "error"),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""ksef.credentials.permissions through real playbooks against the emulator over HTTP; after each converge the
+public client ksef-client (PyPI) reads the rows back."""
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from ksef_client import KsefClient, KsefClientOptions, models
+from ksef_client.services.workflows import AuthCoordinator
+
+from ksef_emulator.identifiers import internal_id
+from ksef_emulator.testcerts import random_nip, random_pesel
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOKS = Path(__file__).parent / "playbooks" / "permissions"
+MARKER = "[ksef.credentials:%s]"
+MANAGER = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite", "SubunitManage"]
+
+
+class Context:
+    """A fresh context (random NIP) with a seeded manager token; the rows are read back with ksef-client."""
+
+    def __init__(self, emulator, run_playbook, tmp_path):
+        self.emulator, self.run_playbook, self.tmp_path = emulator, run_playbook, tmp_path
+        self.nip = random_nip()
+        seeded = emulator.admin("POST", "tokens", json={
+            "context": f"Nip:{self.nip}", "author": f"Nip:{self.nip}", "status": "Active",
+            "description": "bootstrap manager", "permissions": MANAGER})
+        seeded.raise_for_status()
+        self.token = seeded.json()["token"]
+        self.env = {"KSEF_LOCK_DIR": str(tmp_path / "locks"), "KSEF_JOURNAL_DIR": str(tmp_path / "journal")}
+
+    def record(self, subject: str, permissions: list, author: str, description: str, kind="person", **extra):
+        """A row made outside the module: in the web app (author the owner) or by ZAW-FA (System)."""
+        answer = self.emulator.admin("POST", "permissions/grants", json={
+            "kind": kind, "context": f"Nip:{self.nip}", "subject": subject, "permissions": permissions,
+            "author": author, "description": description, **extra})
+        answer.raise_for_status()
+
+    def play(self, playbook: str, expect_rc=0, **variables):
+        variables = {"api_url": self.emulator.api_url, "nip": self.nip, "manager_token": self.token, **variables}
+        result = self.run_playbook(PLAYBOOKS / playbook, variables, env=self.env, expect_rc=expect_rc)
+        output = result.stdout + result.stderr + json.dumps(result.results)
+        assert variables["manager_token"].split("|")[-1] not in output and self.token.split("|")[-1] not in output
+        return result
+
+    def login(self, sdk) -> str:
+        keys = sdk.security.get_public_key_certificates()
+        key = next(k for k in keys if "KsefTokenEncryption" in [str(getattr(u, "value", u)) for u in k.usage])
+        return AuthCoordinator(sdk.auth).authenticate_with_ksef_token(
+            token=self.token, public_certificate=key.certificate, context_identifier_type="Nip",
+            context_identifier_value=self.nip, poll_interval_seconds=0.05).access_token
+
+    def authorizations(self) -> list:
+        """The authorizations granted from the context, read with ksef-client."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            query = models.EntityAuthorizationPermissionsQueryRequest.from_dict({"queryType": "Granted"})
+            return sdk.permissions.query_authorizations_grants(query, access_token=self.login(sdk)).authorization_grants
+
+    def subunits(self) -> list:
+        """The subunit administrators granted from the context, read with ksef-client."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            query = models.SubunitPermissionsQueryRequest.from_dict({})
+            return sdk.permissions.query_subunits_grants(query, access_token=self.login(sdk)).permissions
+
+    def eu_entities(self) -> list:
+        """The EU entities' administrators granted from the context, read with ksef-client."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            query = models.EuEntityPermissionsQueryRequest.from_dict({})
+            return sdk.permissions.query_eu_entities_grants(query, access_token=self.login(sdk)).permissions
+
+    def rows(self) -> dict:
+        """Every row in force in the context, read with ksef-client: id -> PersonPermission."""
+        with KsefClient(KsefClientOptions(base_url=self.emulator.base_url)) as sdk:
+            access = self.login(sdk)
+            query = models.PersonPermissionsQueryRequest.from_dict({"queryType": "PermissionsInCurrentContext"})
+            listed = sdk.permissions.query_persons_grants(query, page_offset=0, page_size=100, access_token=access)
+            assert listed.has_more is False
+            return {row.id: row for row in listed.permissions}
+
+
+def scope(row) -> str:
+    return str(getattr(row.permission_scope, "value", row.permission_scope))
+
+
+def by_name(rows: dict) -> dict:
+    """name marker -> {permission: row}; unmanaged rows under None."""
+    named: dict = {}
+    for row in rows.values():
+        name = next((n for n in ("erp-operator", "office", "auditor", "clerk") if row.description.endswith(MARKER % n)), None)
+        named.setdefault(name, {})[scope(row)] = row
+    return named
+
+
+@pytest.fixture
+def ctx(emulator, run_playbook, tmp_path):
+    return Context(emulator, run_playbook, tmp_path)
+
+
+def test_grant_keep_preview_and_apply_a_change_of_every_grant_kind(ctx):
+    operator, auditor, web_user, zaw_user, admin, clerk, branch_admin = (random_pesel() for _n in range(7))
+    office, client, partner = random_nip(), random_nip(), random_nip()
+    branch = internal_id(ctx.nip, 1)
+    fingerprint = secrets.token_hex(32).upper()
+    person = {"first_name": "Jan", "last_name": "Kowalski"}
+    first = [
+        {"name": "erp-operator", "kind": "person", "description": "ERP operator",
+         "subject": dict(person, pesel=operator), "permissions": ["InvoiceRead", "invoice_write"]},
+        {"name": "office", "kind": "entity", "description": "Accounting office",
+         "subject": {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."},
+         "permissions": ["InvoiceRead", "InvoiceWrite"], "can_delegate": True},
+        {"name": "auditor", "kind": "person", "description": "Auditor",
+         "subject": {"pesel": auditor, "first_name": "Anna", "last_name": "Nowak"}, "permissions": ["InvoiceRead"]},
+        {"name": "clerk", "kind": "indirect", "description": "Clerk for one client", "target": client,
+         "subject": {"pesel": clerk, "first_name": "Ewa", "last_name": "Lis"}, "permissions": ["InvoiceRead"]},
+        {"name": "self-billing", "kind": "authorization", "description": "Partner issues our invoices",
+         "subject": {"nip": partner, "full_name": "Partner sp. z o.o."}, "permissions": ["self_invoicing"]},
+        {"name": "branch", "kind": "subunit", "description": "Branch administrator", "subunit": branch,
+         "subunit_name": "Oddział Kraków", "subject": {"pesel": branch_admin, "first_name": "Olga", "last_name": "Kos"}},
+        {"name": "eu-admin", "kind": "eu_administrator", "description": "Administrator of our German branch",
+         "subject": {"fingerprint": fingerprint, "first_name": "Hans", "last_name": "Muller",
+                     "birth_date": "1980-01-31", "id_document": {"type": "Passport", "number": "C01X00T47",
+                                                                 "country": "DE"}},
+         "eu_entity": {"vat_ue": "DE123456789", "name": "Muller GmbH in KSeF", "full_name": "Muller GmbH",
+                       "address": "Unter den Linden 1, Berlin"}},
+    ]
+    # erp-operator: InvoiceWrite removed, Introspection added; office: can_delegate flipped; auditor: dropped.
+    second = [dict(first[0], permissions=["InvoiceRead", "Introspection"]), dict(first[1], can_delegate=False),
+              first[3], dict(first[5], subunit_name="Oddział Kraków-Płaszów"), first[6]]
+    # The client lets this context (an accounting office for it) pass InvoiceRead on: the clerk's selective grant.
+    ctx.emulator.admin("POST", "permissions/grants", json={
+        "kind": "entity", "context": f"Nip:{client}", "subject": f"Nip:{ctx.nip}", "permissions": ["InvoiceRead"],
+        "can_delegate": True, "description": "Our accounting office"}).raise_for_status()
+    ctx.record(f"Pesel:{web_user}", ["InvoiceRead"], f"Nip:{ctx.nip}", "Granted in the web app")
+    ctx.record(f"Pesel:{zaw_user}", ["InvoiceWrite"], "System", "Granted through ZAW-FA")
+    ctx.record(f"Pesel:{admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "The only administrator")
+    sender = ctx.emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{ctx.nip}", "author": f"Pesel:{operator}", "status": "Active",
+        "description": "ERP sender " + MARKER % "erp-sender", "permissions": ["InvoiceWrite"]})
+    sender.raise_for_status()
+    plan_file = ctx.tmp_path / "grants.plan.json"
+    result = ctx.play("converge.yml", first=first, second=second, plan_file=str(plan_file))
+
+    granted = result.task("Grant")
+    assert granted["changed"] is True
+    assert [(r["name"], r["action"]) for r in granted["plan"]] == [
+        ("erp-operator", "create"), ("office", "create"), ("auditor", "create"), ("clerk", "create"),
+        ("self-billing", "create"), ("branch", "create"), ("eu-admin", "create")]
+    assert granted["plan_text"][-1].startswith(
+        "Calls: POST /permissions/authorizations/grants 1, POST /permissions/entities/grants 1, POST /permissions"
+        "/eu-entities/administration/grants 1, POST /permissions/indirect/grants 1, POST /permissions/persons/grants"
+        " 2, POST /permissions/subunits/grants 1, GET /permissions/operations/{referenceNumber} at least 7")
+    assert granted["grants"]["eu-admin"]["permissions"] == ["VatUeManage", "InvoiceWrite", "InvoiceRead",
+                                                            "Introspection"]
+    assert granted["grants"]["eu-admin"]["target"] == "DE123456789"
+    assert granted["grants"]["branch"]["permissions"] == ["CredentialsManage"]
+    assert granted["grants"]["branch"]["target"] == branch
+    assert granted["grants"]["self-billing"]["permissions"] == ["SelfInvoicing"]
+    erp = granted["grants"]["erp-operator"]
+    assert erp["permissions"] == ["InvoiceWrite", "InvoiceRead"] and len(erp["permission_ids"]) == 2
+    (action,) = erp["actions"]
+    assert action["status"] == "done" and "-EG-" in action["operation"]
+    assert granted["grants"]["office"]["can_delegate"] is True
+
+    again = result.task("Grant again")
+    assert again["changed"] is False and again["summary"] == {"keep": 12}
+    permission_calls = {op: n for op, n in again["api_calls"].items() if "/permissions/" in op}
+    assert permission_calls == {"POST /permissions/query/persons/grants": 1,
+                                "POST /permissions/query/authorizations/grants": 1,
+                                "POST /permissions/query/subunits/grants": 1,
+                                "POST /permissions/query/eu-entities/grants": 1}
+
+    preview = result.task("Preview the change")
+    planned = {(r["name"], r["action"], r["reference_number"]) for r in preview["plan"]}
+    ids = {name: {scope: rid for scope, rid in zip(g["permissions"], g["permission_ids"])}
+           for name, g in granted["grants"].items()}
+    assert ("erp-operator", "revoke", ids["erp-operator"]["InvoiceWrite"]) in planned
+    assert ("erp-operator", "keep", ids["erp-operator"]["InvoiceRead"]) in planned
+    assert ("erp-operator", "create", None) in planned
+    assert {("office", "revoke", rid) for rid in ids["office"].values()} <= planned
+    assert ("self-billing", "revoke", ids["self-billing"]["SelfInvoicing"]) in planned
+    assert {("branch", "revoke", ids["branch"]["CredentialsManage"]), ("branch", "replace", None)} <= planned
+    assert "DELETE /permissions/authorizations/grants/{permissionId} 1" in preview["plan_text"][-1]
+    assert ("office", "replace", None) in planned and ("auditor", "revoke", ids["auditor"]["InvoiceRead"]) in planned
+    assert sorted(r["action"] for r in preview["plan"] if r["name"] is None) == ["retain", "revoke"]
+    assert json.loads(plan_file.read_text())["kind"] == "grant"
+    diff = preview["diff"]
+    assert (diff["before"]["office"]["can_delegate"], diff["after"]["office"]["can_delegate"]) == (True, False)
+    assert diff["after"]["auditor"] == {} and "clerk" not in diff["before"]  # unchanged grants are left out
+    assert [k for k in diff["before"] if k.startswith("unmanaged:")] == [
+        "unmanaged:" + r["reference_number"] for r in preview["plan"] if r["name"] is None and r["action"] == "revoke"]
+    assert "Calls: " in diff["prepared"]
+    # erp-operator created the token erp-sender with InvoiceWrite: the plan says the revoke takes it away.
+    assert any(w.startswith(f"erp-operator: revoking InvoiceWrite of Pesel:{operator}") and
+               f"erp-sender ({sender.json()['referenceNumber']})" in w for w in preview["warnings"])
+    assert preview["api_calls"]["GET /tokens"] == 1 and "GET /tokens" not in again["api_calls"]
+
+    applied = result.task("Apply the reviewed plan")
+    assert any("lockout guard" in w and "last listed holder" in w for w in applied["warnings"])
+    operations = [a for g in applied["grants"].values() for a in g["actions"] if a["action"] != "keep"]
+    assert operations and all(a["status"] == "done" and "-EG-" in a["operation"] for a in operations)
+
+    tokens = ctx.emulator.admin("GET", "tokens", params={"context": f"Nip:{ctx.nip}"}).json()
+    tokens = tokens["tokens"] if isinstance(tokens, dict) else tokens
+    status = next(t["status"] for t in tokens if t["referenceNumber"] == sender.json()["referenceNumber"])
+    assert status in ("Revoking", "Revoked"), "the warning said KSeF revokes it"
+    assert ctx.authorizations() == []  # revoked through its own endpoint (the common one ends 450)
+    (subunit,) = ctx.subunits()
+    assert (subunit.subunit_identifier.value, subunit.subunit_name) == (branch, "Oddział Kraków-Płaszów")
+    assert subunit.id != ids["branch"]["CredentialsManage"]
+    eu_rows = ctx.eu_entities()
+    assert {str(getattr(r.permission_scope, "value", r.permission_scope)) for r in eu_rows} == {
+        "VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection"}
+    assert {(r.vat_ue_identifier, r.authorized_fingerprint_identifier) for r in eu_rows} == {("DE123456789",
+                                                                                              fingerprint)}
+    assert sorted(r.id for r in eu_rows) == sorted(ids["eu-admin"].values())  # kept as they were
+    rows = by_name(ctx.rows())
+    assert set(rows["erp-operator"]) == {"InvoiceRead", "Introspection"}
+    assert rows["erp-operator"]["InvoiceRead"].id == ids["erp-operator"]["InvoiceRead"]  # untouched
+    assert set(rows["office"]) == {"InvoiceRead", "InvoiceWrite"}
+    assert all(row.can_delegate is False and row.id not in ids["office"].values() for row in rows["office"].values())
+    assert "auditor" not in rows
+    (clerk_row,) = rows["clerk"].values()
+    assert clerk_row.target_identifier.value == client and clerk_row.id == ids["clerk"]["InvoiceRead"]  # kept
+    unmanaged = {(row.authorized_identifier.value, scope(row)) for row in rows[None].values()}
+    assert unmanaged == {(zaw_user, "InvoiceWrite"), (admin, "CredentialsManage")}  # System and the guard
+    assert sorted(applied["grants"]["erp-operator"]["permission_ids"]) == sorted(r.id for r in
+                                                                                 rows["erp-operator"].values())
+
+    inventory = result.task("Inventory")
+    assert inventory["changed"] is False and inventory["summary"]["grants"] == 12
+    findings = {(f["kind"], f["severity"], f["permission_id"]) for f in inventory["findings"]}
+    admin_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == admin)
+    zaw_row = next(r.id for r in rows[None].values() if r.authorized_identifier.value == zaw_user)
+    assert findings == {("undeclared_manager", "error", admin_row), ("system_authored", "info", zaw_row)}
+    assert inventory["summary"]["errors"] == 1
+    listed = {r["permission_id"]: r for r in inventory["grants"]}
+    assert set(listed) == set(ctx.rows()) | {subunit.id} | {r.id for r in eu_rows}
+    assert listed[subunit.id]["kind"] == "subunit" and listed[subunit.id]["declared"] is True
+    assert listed[rows["office"]["InvoiceRead"].id]["subject"] == {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."}
+    assert listed[zaw_row]["author"] == "System" and listed[zaw_row]["findings"] == ["system_authored"]
+
+
+def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_again(ctx):
+    declared = [{"name": "erp-operator", "kind": "person", "description": "ERP operator",
+                 "subject": {"pesel": random_pesel(), "first_name": "Jan", "last_name": "Kowalski"},
+                 "permissions": ["InvoiceRead"]}]
+    previous = ctx.emulator.admin("GET", "config").json()["permission_delay"]
+    ctx.emulator.admin("PUT", "config", json={"permission_delay": 3600}).raise_for_status()
+    try:
+        stopped = ctx.play("declare.yml", expect_rc=2, declared_grants=declared, wait_timeout=1)
+    finally:
+        ctx.emulator.admin("PUT", "config", json={"permission_delay": previous}).raise_for_status()
+    failed = stopped.task("Declare the grants")
+    assert failed["failed_grants"] == ["erp-operator"] and "still in progress" in failed["msg"]
+    (journal,) = (ctx.tmp_path / "journal").glob("*.json")
+    ((operation, entry),) = json.loads(journal.read_text()).items()
+    assert entry["name"] == "erp-operator" and entry["action"] == "create"
+    assert ctx.rows() == {}  # KSeF lists nothing of an operation in progress
+
+    ctx.emulator.admin("POST", f"permissions/operations/{operation}/finish", json={"code": 200}).raise_for_status()
+    resumed = ctx.play("declare.yml", declared_grants=declared).task("Declare the grants")
+    assert resumed["changed"] is False and resumed["summary"] == {"keep": 1}
+    assert "POST /permissions/persons/grants" not in resumed["api_calls"]  # waited for, not sent again
+    assert resumed["api_calls"]["GET /permissions/operations/{referenceNumber}"] == 1
+    assert json.loads(journal.read_text()) == {}
+    (row,) = ctx.rows().values()
+    assert row.description == "ERP operator " + MARKER % "erp-operator" and scope(row) == "InvoiceRead"
+
+    # A run logged in with a token of a managed administrator never revokes that administrator's CredentialsManage.
+    admin, other_admin = random_pesel(), random_pesel()
+    ctx.record(f"Pesel:{admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "Admin " + MARKER % "admin")
+    ctx.record(f"Pesel:{other_admin}", ["CredentialsManage"], f"Nip:{ctx.nip}", "Another administrator")
+    token = ctx.emulator.admin("POST", "tokens", json={
+        "context": f"Nip:{ctx.nip}", "author": f"Pesel:{admin}", "status": "Active",
+        "description": "admin's automation", "permissions": ["CredentialsManage", "CredentialsRead"]})
+    token.raise_for_status()
+    pruned = ctx.play("declare.yml", declared_grants=[], exclusive="managed",
+                      manager_token=token.json()["token"]).task("Declare the grants")
+    steps = {(r["name"], r["action"]) for r in pruned["plan"]}
+    assert steps == {("erp-operator", "revoke"), ("admin", "retain")}
+    assert any("admin: lockout guard: CredentialsManage of Pesel:%s, the identity this run logs in with" % admin in w
+               for w in pruned["warnings"])
+    assert pruned["api_calls"]["GET /tokens/{referenceNumber}"] == 1  # the login token's author
+    assert {(r.authorized_identifier.value, scope(r)) for r in ctx.rows().values()} == {
+        (admin, "CredentialsManage"), (other_admin, "CredentialsManage")}

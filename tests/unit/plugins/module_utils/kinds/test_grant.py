@@ -1,0 +1,56 @@
+"""The grant kind's waiting for permission operations (the rest is proven through playbooks)."""
+import pytest
+
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefTimeoutError
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import OperationError, wait_operations
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
+
+
+class Statuses:
+    """GET /permissions/operations/{ref}: a script of answers per reference (a dict, or an HTTP status to raise)."""
+
+    def __init__(self, **script):
+        self.script = {ref: list(answers) for ref, answers in script.items()}
+        self.reads = []
+
+    def permission_operation(self, ref):
+        self.reads.append(ref)
+        answer = self.script[ref].pop(0) if len(self.script[ref]) > 1 else self.script[ref][0]
+        if isinstance(answer, int):
+            raise KsefApiError("HTTP %d" % answer, status=answer)
+        return answer
+
+
+def poller(timeout=5.0):
+    clock = {"now": 0.0}
+
+    def sleep(seconds):
+        clock["now"] += seconds
+
+    return Poller(timeout, sleep=sleep, monotonic=lambda: clock["now"])
+
+
+def test_operations_are_read_together_until_each_ends_with_its_own_outcome():
+    api = Statuses(a=[{"code": 100}, {"code": 200}],
+                   b=[{"code": 440, "description": "Operacja niedozwolona", "details": ["Klient nie nadał"]}])
+    done = wait_operations(api, ["a", "b"], poller())
+    assert done["a"] is None
+    assert isinstance(done["b"], OperationError) and "status 440 (Operacja niedozwolona: Klient nie nadał)" in str(
+        done["b"])
+    assert api.reads == ["a", "b", "a"]
+
+
+def test_an_operation_still_at_100_at_the_deadline_is_a_timeout_the_journal_keeps():
+    done = wait_operations(Statuses(a=[{"code": 100}]), ["a"], poller(timeout=1.0))
+    assert isinstance(done["a"], KsefTimeoutError) and "the next run waits for it" in str(done["a"])
+
+
+@pytest.mark.parametrize("status", [410, 400])
+def test_an_operation_ksef_no_longer_knows_ends_instead_of_failing_every_later_run(status):
+    done = wait_operations(Statuses(old=[status], new=[{"code": 200}]), ["old", "new"], poller())
+    assert "can no longer be read (HTTP %d)" % status in str(done["old"]) and done["new"] is None
+
+
+def test_other_api_errors_stop_the_wait():
+    with pytest.raises(KsefApiError):
+        wait_operations(Statuses(a=[503]), ["a"], poller())
