@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 # The check of every response the emulators sent during the run runs once the run is over.
 CAPTURE_CHECK := tests/emulator/test_zz_conformance.py::test_every_capture_written_by_the_suite_keeps_the_contract
+# schemathesis generates its test cases at run time, which pytest-xdist does not see: the fuzzing runs in one process.
+FUZZ := tests/emulator/test_fuzz_contract.py
 
 .PHONY: help venv system-deps demo test test-unit test-emulator test-integration test-ecosystem \
         test-soak test-matrix ee ee-deps ee-test sanity units-ansible-test lint release changelog docs bench emulator clean \
@@ -67,7 +69,8 @@ demo: venv
 test: venv system-deps lint-python
 	@export KSEF_RUN_ID="test-$$$$-$$(date +%s%N)"; rc=0; \
 	trap 'rc=130' INT TERM; \
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) $(PYTEST_ARGS) || rc=$$?; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) --ignore $(FUZZ) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 0 ]; then $(PY) -m pytest $(FUZZ) $(PYTEST_ARGS) || rc=$$?; fi; \
 	if [ $$rc -eq 0 ]; then KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK) || rc=$$?; fi; \
 	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" || { [ $$rc -ne 0 ] || rc=1; }; \
 	exit $$rc
@@ -84,7 +87,8 @@ test-integration: venv
 # Every test marked `soak` (the reliability loops at full length, the further kill points and store races), then the
 # property test with more full runs.
 test-soak: venv
-	KSEF_SOAK=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m soak tests $(PYTEST_ARGS)
+	KSEF_SOAK=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m soak tests --ignore $(FUZZ) $(PYTEST_ARGS)
+	KSEF_SOAK=1 $(PY) -m pytest -m soak $(FUZZ) $(PYTEST_ARGS)
 	KSEF_SOAK=1 $(PY) -m pytest tests/security/test_property_declarations.py $(PYTEST_ARGS)
 
 test-ecosystem: venv system-deps

@@ -32,6 +32,10 @@ class TestdataOverrides:
             (kind, key, json.dumps(value)),
         )
 
+    def delete_all(self, kind: str) -> None:
+        """Every override of one kind, whatever its key (the control API's way out of a limit of 0)."""
+        self._store.execute("DELETE FROM testdata_overrides WHERE kind = ?", (kind,))
+
     def delete(self, kind: str, key: str) -> None:
         self._store.execute("DELETE FROM testdata_overrides WHERE kind = ? AND key = ?", (kind, key))
 

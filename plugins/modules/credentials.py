@@ -126,8 +126,8 @@ options:
         default: true
       force:
         description:
-          - 'With O(certificates[].state=absent), also revoke the certificate this run logs in with (O(auth.certificate)
-            or O(auth.pkcs12)) and empty its stores. Without it such a run fails before any change, naming
+          - 'With O(certificates[].state=absent), also revoke the certificate this run logs in with (C(auth.certificate)
+            or C(auth.pkcs12)) and empty its stores. Without it such a run fails before any change, naming
             the certificate: revoking it would lock the run''s later tasks and every later run that logs
             in with it out. A name that C(exclusive: managed) would revoke is refused the same way; declare
             it to keep it.'

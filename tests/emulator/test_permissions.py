@@ -189,6 +189,7 @@ def test_grant_input_and_required_permissions(ksef, owner, nip):
         {**person_grant(pesel, ["InvoiceRead"]), "subjectDetails": EU_PERSON},  # fingerprint details for a PESEL
         person_grant(pesel, []),
         person_grant(pesel, ["Owner"]),
+        person_grant(pesel, ["InvoiceRead", "InvoiceRead"]),  # "each value may appear only once"
         {**person_grant(pesel, ["InvoiceRead"]), "subjectIdentifier": {"type": "Pesel", "value": "123"}},
     ]
     for body in bad:
@@ -387,6 +388,17 @@ def test_authorizations_roles_and_attachments(ksef, owner, nip, fresh_nip):
 def test_control_api_steers_operations_and_records_foreign_grants(ksef, owner, nip):
     pesel = testcerts.random_pesel()
     emu = ksef.emu
+    # The Owner is never granted a right, so never recorded as granted one either, nor listed when /testdata wrote it.
+    refused = emu.admin("POST", "permissions/grants", json={"context": f"Nip:{nip}", "subject": f"Nip:{nip}",
+                                                             "permissions": ["CredentialsRead"]})
+    assert refused.status_code == 400 and "Owner" in refused.text
+    own = {"contextIdentifier": {"type": "Nip", "value": nip}, "authorizedIdentifier": {"type": "Nip", "value": nip},
+           "permissions": [{"permissionType": "Introspection", "description": "Dane testowe"}]}
+    assert emu.api("POST", "testdata/permissions", json=own).status_code == 200
+    assert not [r for r in owner.persons() if r["authorizedIdentifier"]["value"] == nip]
+    # 2.8.1: an entity grant may carry CollectiveIdentifierManage.
+    assert owner.granted("entities", entity_grant(testcerts.random_nip(),
+                                                 [("CollectiveIdentifierManage", False)]))["code"] == 200
     assert emu.admin("PUT", "permissions/outcomes", json={"next": [440]}).json() == {"next": [440]}
     assert owner.granted("persons", person_grant(pesel, ["InvoiceRead"]))["code"] == 440
     assert emu.admin("PUT", "permissions/outcomes", json={"next": [201]}).status_code == 400

@@ -211,3 +211,7 @@ def test_a_limit_of_zero_refuses_its_group_and_a_negative_one_is_a_validation_er
         # The rest of the emulator is unharmed: another context, the public routes.
         assert client.get("/tokens", headers=bearer(bystander)).status_code == 200
         assert client.post("/auth/challenge").status_code == 200
+        # /testdata/rate-limits is in group `other` too, so the context cannot lift its own 0; the control API can.
+        assert client.delete("/testdata/rate-limits", headers=bearer(token)).status_code == 429
+        assert emulator.admin("POST", "rate-limits/reset").status_code == 200
+        assert client.get("/tokens", headers=bearer(token)).status_code == 200

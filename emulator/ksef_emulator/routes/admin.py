@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import overrides, validation
 from .. import permissions as perms
-from .. import validation
 from ..authority import ALL_PERMISSIONS
 from ..errors import ApiError
 from ..faults import FaultConfig
@@ -265,6 +265,10 @@ async def record_permission(request: Request):
     subject_type, subject_value = _identifier(body.get("subject"), "subject", AUTHOR_TYPES)
     if subject_type == "Fingerprint":
         subject_value = subject_value.upper()
+    if _state(request).authority.is_owner(ctx_type, ctx_value, subject_type, subject_value):
+        raise AdminError(
+            "the subject is the Owner of the context: the Owner holds every right and is never granted one"
+        )
     author = body.get("author", "System")
     author_type, author_value = ("System", None) if author == "System" else _identifier(author, "author", AUTHOR_TYPES)
     scopes = body.get("permissions")
@@ -385,9 +389,13 @@ async def config(request: Request):
 
 
 async def reset_rate_limits(request: Request):
-    limiter = _state(request).limiter
+    """Forget every counter and block, and every limit set through /testdata/rate-limits: the way out when a limit
+    of 0 on the group of /testdata/rate-limits itself refuses the request that would lift it."""
+    state = _state(request)
+    limiter = state.limiter
     if limiter is not None and hasattr(limiter, "reset"):
         limiter.reset()
+    state.overrides.delete_all(overrides.RATE_LIMITS)
     return JSONResponse({"status": "ok"})
 
 

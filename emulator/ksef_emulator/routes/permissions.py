@@ -112,7 +112,9 @@ def _enum_list(body: dict, field: str, allowed: tuple[str, ...], required: bool 
         return []
     if not isinstance(value, list) or (required and not value):
         raise validation.invalid(f"Pole '{field}' musi być niepustą listą.")
-    chosen = {validation.enum_value(v, allowed, field) for v in value}
+    chosen = [validation.enum_value(v, allowed, field) for v in value]
+    if len(set(chosen)) != len(chosen):  # the contract: "Każda wartość może wystąpić tylko raz"
+        raise validation.invalid(f"Pole '{field}' zawiera powtórzoną wartość; każda wartość może wystąpić tylko raz.")
     return [p for p in allowed if p in chosen]
 
 
@@ -593,6 +595,10 @@ async def query_persons(request: Request):
             continue
         if not _matches_identifier(authorized, row["subject_type"], row["subject_value"]):
             continue
+        if state.authority.is_owner(
+            row["context_type"], row["context_value"], row["subject_type"], row["subject_value"]
+        ):
+            continue  # the Owner is never listed, even with a row /testdata wrote for it
         if not _matches_identifier(context, row["context_type"], row["context_value"]):
             continue
         if target is not None and not _matches_identifier(target, row["target_type"], row["target_value"]):

@@ -211,7 +211,7 @@ class GrantKind(Kind):
         return live
 
     def issue(self, api, plan) -> tuple:
-        nip = str(self._context[1] or "").split("-")[0]
+        nip = str(self._context[1] or "").split("-", maxsplit=1)[0]
         body = grant_plan.grant_request(plan.declared, grant_plan.to_grant(plan), nip)
         send = {
             "person": api.grant_persons,

@@ -19,7 +19,7 @@ Vocabulary
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity, _permissions
@@ -439,13 +439,11 @@ class GrantRow:
         """A row of POST /permissions/query/subunits/grants (SubunitPermission): an administrator of a subunit
         granted from this context. It works in the subunit, so it has no context here."""
         row = cls.from_api(dict(item, contextIdentifier=None, targetIdentifier=None))
-        return cls(
-            **dict(
-                row.__dict__,
-                kind="subunit",
-                target=_ident(item.get("subunitIdentifier")),
-                subunit_name=item.get("subunitName") or None,
-            )
+        return replace(
+            row,
+            kind="subunit",
+            target=_ident(item.get("subunitIdentifier")),
+            subunit_name=item.get("subunitName") or None,
         )
 
     @classmethod
@@ -457,17 +455,15 @@ class GrantRow:
             dict(item, authorizedIdentifier={"type": "Fingerprint", "value": fingerprint}, contextIdentifier=None)
         )
         entity = item.get("euEntityDetails") or {}
-        return cls(
-            **dict(
-                row.__dict__,
-                kind="eu_administrator",
-                target=("VatUe", item.get("vatUeIdentifier")),
-                eu_entity=(
-                    ("address", entity.get("address")),
-                    ("euEntityName", item.get("euEntityName")),
-                    ("fullName", entity.get("fullName")),
-                ),
-            )
+        return replace(
+            row,
+            kind="eu_administrator",
+            target=("VatUe", item.get("vatUeIdentifier")),
+            eu_entity=(
+                ("address", entity.get("address")),
+                ("euEntityName", item.get("euEntityName")),
+                ("fullName", entity.get("fullName")),
+            ),
         )
 
     @classmethod

@@ -56,7 +56,6 @@ from ansible_collections.ksef.credentials.plugins.module_utils._plan import (  #
     first_issue,
     previous_steps,
     row,
-    supersede,
 )
 
 # The plan vocabulary is part of this module's interface (tests and _drift.py read it from here).
