@@ -300,6 +300,7 @@ class Executor:
         live = None
         try:
             live = _activated(activated, reference)
+            self.kind.issued(self.module, plan, live)
             if not self.kind.holds_value:
                 return live
             value = self.kind.completed(value, live)  # a certificate's value: its key and the issued certificate

@@ -108,6 +108,10 @@ class Kind(abc.ABC):
         """Wait for every issued object in `pending` (reference -> pending view) together: reference -> the live
         object, or the KsefError it ended with."""
 
+    def issued(self, module, plan, live) -> None:
+        """A look at an object just issued, for warnings that need what KSeF made of it."""
+        return None
+
     def verify(self, module, value: Any) -> None:
         """Prove a new value by using it (value kinds)."""
         return None

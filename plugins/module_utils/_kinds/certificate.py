@@ -202,6 +202,13 @@ class CertificateKind(Kind):
                 )
         return done
 
+    def issued(self, module, plan, live) -> None:
+        """A certificate KSeF issued for no longer than renew_before is renewed by every run: said on the run that
+        enrolls it, not only on the next one."""
+        warning = certificate_plan.validity_warning(plan.declared, live)
+        if warning:
+            module.warn(warning)
+
     def verify(self, module, value: str) -> None:
         """Prove the new certificate: an Authentication certificate logs in; an Offline one is checked locally."""
         certificate, _key = bundle.split(value)

@@ -168,7 +168,7 @@ def _refuse_lockout(declared: Declared, live: list, protected, pruned: bool) -> 
     )
 
 
-def _validity_warning(declared: Declared, current) -> str | None:
+def validity_warning(declared: Declared, current) -> str | None:
     """A certificate KSeF issues for less than renew_before is due at once: every run would renew it."""
     validity = current.valid_to - current.valid_from
     if validity > declared.renew_before:
@@ -234,7 +234,7 @@ def plan(
     elif declared.renew:
         issue = p.Step(p.RENEW, "renewal requested (renew: true)", current.reference_number, stores=labels)
     elif now >= current.valid_to - declared.renew_before:
-        warning = _validity_warning(declared, current)
+        warning = validity_warning(declared, current)
         if warning:
             warnings.append(warning)
         issue = p.Step(

@@ -405,3 +405,18 @@ def test_a_writer_that_ignores_the_lock_and_replaces_the_file_is_caught_before_t
     assert "another writer replaced the file while this write held its lock" in str(caught.value)
     assert value.split("|")[-1] not in str(caught.value)
     assert stat.S_IMODE(os.stat(tmp_path / ".shared.env.lock").st_mode) == 0o600  # created by the store
+
+
+def test_a_missing_directory_only_warns_in_check_mode_and_the_store_holds_nothing(tmp_path):
+    """A first --check before the folders exist still shows the plan; a real run refuses before any request."""
+    missing = tmp_path / "not-yet" / "erp.token"
+    module = make_module([{"type": "file", "path": str(missing)}], check_mode=True)
+    module.warnings = []
+    module.warn = module.warnings.append
+    (store,) = build_stores(module, module.params["store"])
+    assert store.read() is None
+    store.preflight()
+    assert any("does not exist yet" in w for w in module.warnings)
+    assert not (tmp_path / "not-yet").exists()
+    with pytest.raises(Exception, match="does not exist; create it first"):
+        file_store(path=str(missing))
