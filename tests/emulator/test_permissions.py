@@ -389,16 +389,16 @@ def test_control_api_steers_operations_and_records_foreign_grants(ksef, owner, n
     pesel = testcerts.random_pesel()
     emu = ksef.emu
     # The Owner is never granted a right, so never recorded as granted one either, nor listed when /testdata wrote it.
-    refused = emu.admin("POST", "permissions/grants", json={"context": f"Nip:{nip}", "subject": f"Nip:{nip}",
-                                                             "permissions": ["CredentialsRead"]})
+    to_owner = {"context": f"Nip:{nip}", "subject": f"Nip:{nip}", "permissions": ["CredentialsRead"]}
+    refused = emu.admin("POST", "permissions/grants", json=to_owner)
     assert refused.status_code == 400 and "Owner" in refused.text
     own = {"contextIdentifier": {"type": "Nip", "value": nip}, "authorizedIdentifier": {"type": "Nip", "value": nip},
            "permissions": [{"permissionType": "Introspection", "description": "Dane testowe"}]}
     assert emu.api("POST", "testdata/permissions", json=own).status_code == 200
     assert not [r for r in owner.persons() if r["authorizedIdentifier"]["value"] == nip]
     # 2.8.1: an entity grant may carry CollectiveIdentifierManage.
-    assert owner.granted("entities", entity_grant(testcerts.random_nip(),
-                                                 [("CollectiveIdentifierManage", False)]))["code"] == 200
+    collective = entity_grant(testcerts.random_nip(), [("CollectiveIdentifierManage", False)])
+    assert owner.granted("entities", collective)["code"] == 200
     assert emu.admin("PUT", "permissions/outcomes", json={"next": [440]}).json() == {"next": [440]}
     assert owner.granted("persons", person_grant(pesel, ["InvoiceRead"]))["code"] == 440
     assert emu.admin("PUT", "permissions/outcomes", json={"next": [201]}).status_code == 400
