@@ -3,14 +3,15 @@
 The example (docs/examples/migration/) is copied as it is; the test adds only what a real company has: the
 emulator's URL, its own NIP and PESEL (the shared emulator serves many tests), the qualified certificates (self-signed,
 as TEST accepts them), the manager token in host_vars/acme/vault.yml and the ERP's token. The inventory edits of
-steps 4 and 6 are the ones the guide shows, made in the order shown. The end of token authentication is 20 days
-from today, so every token login and token is a warning whatever the date of the run."""
+steps 4 and 6 are the ones the guide shows, made in the order shown; step 6 writes the audit report. The end of
+token authentication is 20 days from today, so every token login and token is a warning whatever the date of the
+run."""
 from __future__ import annotations
 
 import json
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ class Company:
 
 def test_the_migration_from_token_logins_to_certificate_logins(emulator, run_playbook, tmp_path):
     company = Company(emulator, tmp_path)
-    end = date.today() + timedelta(days=20)
+    end = datetime.now(timezone.utc).date() + timedelta(days=20)
     env = {"KSEF_TOKEN_AUTH_END": end.isoformat()}
 
     def run(playbook: str, **kwargs):
@@ -133,14 +134,15 @@ def test_the_migration_from_token_logins_to_certificate_logins(emulator, run_pla
     ending = {f["reference_number"]: f for f in tokens["findings"] if f["kind"] == "token_auth_end"}
     assert set(ending) == {company.manager["referenceNumber"], company.erp["referenceNumber"]}
     assert {f["severity"] for f in ending.values()} == {"warning"}
-    assert ending[company.manager["referenceNumber"]]["message"] == (
-        "20 days left until the end of token authentication (%s); this run logged in with it" % end)
+    # 20 days, or 19 when the run crosses midnight (UTC) after `end` was set.
+    logged_in = r"(20|19) days left until the end of token authentication \(%s\); this run logged in with it" % end
+    assert re.fullmatch(logged_in, ending[company.manager["referenceNumber"]]["message"])
     assert any("KSeF tokens authenticate until %s" % end in w and "docs/migration.md" in w for w in tokens["warnings"])
     grants = found.task("The permissions in force, against the declared grants")
     assert grants["token_auth_end"] == end.isoformat()
     (login,) = [f for f in grants["findings"] if f["kind"] == "token_auth_end"]
     assert login["reference_number"] == company.manager["referenceNumber"] and login["severity"] == "warning"
-    assert login["message"].endswith("; this run logged in with it") and "20 days left" in login["message"]
+    assert re.fullmatch(logged_in, login["message"])
     assert [f["name"] for f in grants["findings"] if f["kind"] == "missing"] == ["erp-login"]
 
     # Steps 2 and 3: the ERP's person holds InvoiceWrite only; each subject enrolls its KSeF certificate.
@@ -170,9 +172,13 @@ def test_the_migration_from_token_logins_to_certificate_logins(emulator, run_pla
 
     # Step 6: the tokens revoked; no token and no token login is left to report.
     company.edit("step 6")
-    revoked = run("site.yml")
+    report_dir = tmp_path / "report"
+    revoked = run("site.yml", extra_args=["-e", f"ksef_report_dir={report_dir}"])
     assert revoked.task(ROLE_TASK)["changed"] is True
     assert company.live_tokens() == set()
+    (acme,) = json.loads((report_dir / "report.json").read_text())["contexts"]
+    assert acme["error"] is None and acme["tokens"] == []
+    assert not [f for f in acme["findings"] if f["kind"] == "token_auth_end"]
     after = run("find.yml")
     assert after.task("The live tokens, and the token this run logs in with")["findings"] == []
     assert after.task("The live tokens, and the token this run logs in with")["tokens"] == []
