@@ -19,8 +19,8 @@ description:
     V(CredentialsManage) that no declaration keeps), V(missing), V(differs), V(undeclared) and V(inactive)
     (warnings), and V(system_authored) (info; a row granted by C(System), ZAW-FA or test data, which the collection
     never revokes).
-  - When it logs in with a KSeF token (O(auth.ksef_token)), one more finding, V(token_auth_end), about that login:
-    the days left until the end of token authentication (O(token_auth_end)), or past it (info before, warning
+  - When it logs in with a KSeF token (O(auth.ksef_token)), one more finding, V(token_auth_end), about that login,
+    with the days left until the end of token authentication (O(token_auth_end)), or past it (info before, warning
     within 30 days, error once past; its C(reference_number) is the token's). See docs/migration.md.
   - Changes nothing.
 author:
