@@ -64,7 +64,8 @@ options:
         1 to 365 days (CIRFMF/ksef-api#834). Set this when the law or an environment's date changes.
       - A run that logs in with a KSeF token, or creates or rotates one, within 30 days of this date (or after it)
         warns once, naming the date and the migration guide (docs/migration.md);
-        M(ksef.credentials.token_info) shows the days left per token as a finding.
+        M(ksef.credentials.token_info) shows the days left per token as a finding, and
+        M(ksef.credentials.permission_info) for the token it logged in with.
       - Unset means the E(KSEF_TOKEN_AUTH_END) environment variable, else V(2026-12-31).
     type: str
   allow_insecure_http:

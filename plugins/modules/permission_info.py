@@ -19,6 +19,9 @@ description:
     V(CredentialsManage) that no declaration keeps), V(missing), V(differs), V(undeclared) and V(inactive)
     (warnings), and V(system_authored) (info; a row granted by C(System), ZAW-FA or test data, which the collection
     never revokes).
+  - When it logs in with a KSeF token (O(auth.ksef_token)), one more finding, V(token_auth_end), about that login,
+    with the days left until the end of token authentication (O(token_auth_end)), or past it (info before, warning
+    within 30 days, error once past; its C(reference_number) is the token's). See docs/migration.md.
   - Changes nothing.
 author:
   - ksef.credentials maintainers (@ksef-credentials)
@@ -82,6 +85,11 @@ findings:
   returned: always
   type: list
   elements: dict
+token_auth_end:
+  description: The last day KSeF tokens authenticate, as this task was told (O(token_auth_end)).
+  returned: always
+  type: str
+  sample: "2026-12-31"
 summary:
   description: Counts of rows and of findings per kind; C(errors) counts the findings of severity V(error).
   returned: always
@@ -93,11 +101,15 @@ api_calls:
   type: dict
 """
 
+from datetime import datetime, timezone
+
+from ansible_collections.ksef.credentials.plugins.module_utils import _drift
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift, grant_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import APART, GrantKind, listed_apart
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 
 def main():
@@ -117,6 +129,10 @@ def main():
     context = module.ksef_context
     declared = [entry.declared for entry in entries] if given is not None else None
     found = grant_drift.findings(declared, rows, (context.type, context.value))
+    # The token this run logged in with, against the end of token authentication (as token_info reports it).
+    if module.ksef_auth.method == "ksef_token":
+        login = parse_reference_number(module.ksef_auth.ksef_token)
+        found += _drift.token_auth_end([], module.token_auth_end, datetime.now(timezone.utc), login)
     names = {d.name for d in declared or [] if d.state == "present"}
     inventory = []
     for item in rows:
@@ -133,6 +149,7 @@ def main():
             "findings": grant_drift.CATALOGUE.summary(found),
             "errors": sum(1 for f in found if f.severity == "error"),
         },
+        token_auth_end=module.token_auth_end.isoformat(),
     )
 
 
