@@ -175,7 +175,7 @@ def test_grant_keep_preview_and_apply_a_change_of_every_grant_kind(ctx):
 
     preview = result.task("Preview the change")
     planned = {(r["name"], r["action"], r["reference_number"]) for r in preview["plan"]}
-    ids = {name: {scope: rid for scope, rid in zip(g["permissions"], g["permission_ids"])}
+    ids = {name: dict(zip(g["permissions"], g["permission_ids"]))
            for name, g in granted["grants"].items()}
     assert ("erp-operator", "revoke", ids["erp-operator"]["InvoiceWrite"]) in planned
     assert ("erp-operator", "keep", ids["erp-operator"]["InvoiceRead"]) in planned

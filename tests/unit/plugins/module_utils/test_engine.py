@@ -224,7 +224,7 @@ def test_a_changed_attribute_revokes_every_row_and_waits_for_both_before_grantin
     calls = api.calls
     grant_at = calls.index(("grant", "ops", ("InvoiceRead", "InvoiceWrite")))
     # Both revokes were sent before their statuses were read: they are waited for together.
-    assert [c for c in calls[:2]] == [("revoke", old[0]), ("revoke", old[1])]
+    assert calls[:2] == [("revoke", old[0]), ("revoke", old[1])]
     revoke_ops = [ref for ref, op in api.ops.items() if op["what"][0] == "revoke"]
     last_revoke_read = max(i for i, c in enumerate(calls) if c[0] == "status" and c[1] in revoke_ops)
     assert last_revoke_read < grant_at, "a grant was sent before the revokes ended"
