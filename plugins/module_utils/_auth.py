@@ -191,14 +191,16 @@ class KsefSession:
         self._obtained = self._clock()
         self.refreshed += 1
 
-    def close(self):
-        """DELETE /auth/sessions/current: invalidates the refresh token of this session."""
+    def close(self, max_pacing_wait=None):
+        """DELETE /auth/sessions/current: invalidates the refresh token of this session. `max_pacing_wait`: the
+        longest wait for KSeF's limit on closing sessions worth making (PacingTooLongError beyond it: the session is
+        left to expire)."""
         if self.closed:
             return
         bearer = self.refresh_token or self.access_token
         if self.access_token and not self._access_expiring():
             bearer = self.access_token
-        self._http.request("DELETE", "/auth/sessions/current", bearer=bearer)
+        self._http.request("DELETE", "/auth/sessions/current", bearer=bearer, max_pacing_wait=max_pacing_wait)
         self.closed = True
 
     def as_result(self):

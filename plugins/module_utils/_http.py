@@ -268,11 +268,24 @@ class KsefHttp:
     def __exit__(self, *exc):
         self.close()
 
-    def request(self, method, path, path_params=None, params=None, json=None, content=None, headers=None, bearer=None):
+    def request(
+        self,
+        method,
+        path,
+        path_params=None,
+        params=None,
+        json=None,
+        content=None,
+        headers=None,
+        bearer=None,
+        max_pacing_wait=None,
+    ):
         """Send one logical request (with retries); return the httpx.Response of a 2xx answer.
 
         `path` is the OpenAPI template (e.g. "/tokens/{referenceNumber}"); `path_params` fills it in.
         Raises KsefApiError (error answer or unreachable) or KsefAmbiguousError (may have taken effect).
+        `max_pacing_wait`: for a request the caller can do without, the longest pacing wait it accepts
+        (PacingTooLongError beyond it, nothing sent).
         """
         method = method.upper()
         operation = f"{method} {path}"
@@ -287,7 +300,14 @@ class KsefHttp:
             last = attempt >= self.max_attempts
             try:
                 response = self._send(
-                    operation, method, url, params=params, json=json, content=content, headers=send_headers
+                    operation,
+                    method,
+                    url,
+                    max_pacing_wait,
+                    params=params,
+                    json=json,
+                    content=content,
+                    headers=send_headers,
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never left this machine: always safe to try again.
@@ -339,9 +359,9 @@ class KsefHttp:
                 continue
             raise error_from_response(response, operation)
 
-    def _send(self, operation, method, url, **kwargs):
+    def _send(self, operation, method, url, max_pacing_wait=None, **kwargs):
         """One attempt, paced by the limiter, which also hears when the answer (or failure) came."""
-        self.limiter.acquire(operation)
+        self.limiter.acquire(operation, max_wait=max_pacing_wait)
         self.calls[operation] += 1
         response = None
         try:

@@ -44,7 +44,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._connection impor
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._numbers import check_params as check_number_params
-from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import create_limiter
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError, create_limiter
 
 
 def ksef_argument_spec():
@@ -215,7 +215,14 @@ class KsefModule(AnsibleModule):
             self._sessions.remove(session)
         if should_close and not session.closed:
             try:
-                session.close()
+                # Closing is worth a wait as long as a 429 is (max_retry_wait), not longer: a session left open
+                # expires by itself, while a run that sleeps for a free slot looks hung.
+                session.close(max_pacing_wait=self.params.get("max_retry_wait") or 60)
+            except PacingTooLongError as exc:
+                self.warn(
+                    f"The KSeF session {session.reference_number or ''} is left open to expire by itself: {exc}; "
+                    "lower the pace of runs in this context, or raise max_retry_wait".replace("  ", " ")
+                )
             except KsefError as exc:
                 self.warn(
                     f"Could not close the KSeF session {session.reference_number or ''}: {exc}".replace("  ", " ")

@@ -28,7 +28,7 @@ import re
 import time
 from urllib.parse import urlsplit
 
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
 
 DEFAULT_DIRECTORY = os.path.join("~", ".ansible", "tmp", "ksef-ratelimit")
 PROFILES = ("prd", "te", "off")
@@ -190,12 +190,24 @@ class _LockedState:
             self._file.close()
 
 
+class PacingTooLongError(KsefError):
+    """The next moment KSeF's limits allow for an optional request is further away than the caller waits."""
+
+    def __init__(self, operation, wait, limits):
+        allowed = ", ".join("%s per %s" % (count, window) for window, count in limits.items())
+        super().__init__(
+            "%s would wait %.0fs for KSeF's limits in this context (%s); not sent" % (operation, wait, allowed)
+        )
+        self.operation = operation
+        self.wait = wait
+
+
 class NoopRateLimiter:
     """rate_limits: off, and the default of a KsefHttp built without a limiter: never waits, records nothing."""
 
     waited = 0.0
 
-    def acquire(self, operation):
+    def acquire(self, operation, max_wait=None):
         return 0.0
 
     def completed(self, operation, status=None, retry_after=None):
@@ -242,8 +254,9 @@ class SharedRateLimiter:
         longest = max(self.windows.values())
         entry["sent"] = [t for t in entry.get("sent", []) if t > now - longest]
 
-    def acquire(self, operation):
-        """Reserve the next free moment for `operation` and sleep until then; returns the seconds slept."""
+    def acquire(self, operation, max_wait=None):
+        """Reserve the next free moment for `operation` and sleep until then; returns the seconds slept. With
+        `max_wait`, a moment further away than that is not reserved: PacingTooLongError, and nothing was sent."""
         limits = limits_for(operation, self.profile)
         if not limits:
             return 0.0
@@ -264,6 +277,8 @@ class SharedRateLimiter:
                 )
             not_before = max(now, blocked_until)
             slot = earliest_slot(sorted(entry["sent"]), limits, windows, not_before, self.margin)
+            if max_wait is not None and slot - now > max_wait:
+                raise PacingTooLongError(operation, slot - now, limits)
             entry["sent"] = sorted(entry["sent"] + [slot])
         self._reserved[operation] = slot
         wait = max(0.0, slot - now)

@@ -186,7 +186,7 @@ def test_limiter_and_counter_see_every_request_by_template():
     seen = []
 
     class Limiter:
-        def acquire(self, operation):
+        def acquire(self, operation, max_wait=None):
             seen.append(operation)
 
     http, _sleeps = client(Script((500, {}), (200, {})), limiter=Limiter())

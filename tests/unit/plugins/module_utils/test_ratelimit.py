@@ -239,3 +239,19 @@ def test_state_directory_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("KSEF_RATELIMIT_DIR", str(tmp_path / "rl"))
     assert state_path("http://127.0.0.1:8080/v2", "Nip:5265877635") == os.path.join(
         str(tmp_path / "rl"), "127.0.0.1-8080_Nip-5265877635.json")
+
+
+def test_an_optional_request_that_would_wait_longer_than_the_caller_accepts_is_not_sent(tmp_path):
+    """Closing a session is worth max_retry_wait, not the rest of the hour: past that the session expires alone."""
+    from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError
+
+    clock = FakeClock()
+    lim = limiter(tmp_path, clock)
+    for _ in range(120):  # the production hour of DELETE /auth/sessions/current, used up
+        lim.acquire("DELETE /auth/sessions/current")
+        lim.completed("DELETE /auth/sessions/current", 204)
+    slept = sum(clock.sleeps)
+    with pytest.raises(PacingTooLongError, match=r"DELETE /auth/sessions/current would wait \d+s .*120 per hour") as err:
+        lim.acquire("DELETE /auth/sessions/current", max_wait=60)
+    assert err.value.wait > 60 and sum(clock.sleeps) == slept  # nothing slept, nothing reserved
+    assert lim.acquire("DELETE /auth/sessions/current") > 60  # a caller that waits still gets the next slot
