@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The audit report: token_info results of many contexts, and certificate_info results of the subjects they log in as
--> one report (docs/report.schema.json) -> JSON, CSV, HTML.
+"""The audit report: token_info results of many contexts, certificate_info results of the subjects they log in as,
+and permission_info results of their permission grants -> one report (docs/report.schema.json) -> JSON, CSV, HTML.
 
 Pure apart from the clock the caller passes in. A report holds reference numbers and metadata only; `check_clean`
 refuses any text that looks like a KSeF token value, as a last line of defence.
@@ -24,17 +24,19 @@ else:
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import ENVIRONMENTS
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift, grant_drift
 from ansible_collections.ksef.credentials.plugins.module_utils._report_template import HTML_TEMPLATE
 
 SCHEMA_VERSION = 1
 LIVE = ("Pending", "Active")
 # `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`: what a token value looks like anywhere in a text.
 _TOKEN_VALUE = re.compile(r"[^|\s\"',;]+\|[^|\s\"',;]+\|[0-9a-fA-F]{64}")
-# One row per token and per KSeF certificate of every context; `credential` says which. A certificate row fills
-# serial_number, certificate_type, certificate_name (its name in KSeF), subject, valid_from, valid_to and
-# days_to_expiry, and `created` with the time it was requested; a token row fills reference_number, permissions,
-# author and the token clocks.
+# One row per token, per KSeF certificate and per permission grant of every context; `credential` says which. A
+# certificate row fills serial_number, certificate_type, certificate_name (its name in KSeF), subject, valid_from,
+# valid_to and days_to_expiry, and `created` with the time it was requested; a token row fills reference_number,
+# permissions, author and the token clocks; a grant row (one per permission) fills permission_id, grant_kind,
+# permissions (its one permission), can_delegate, subject, author, status (Active or Inactive) and `created` with
+# the time it was granted.
 CSV_COLUMNS = (
     "environment",
     "host",
@@ -64,6 +66,9 @@ CSV_COLUMNS = (
     "stores",
     "findings",
     "description",
+    "permission_id",
+    "grant_kind",
+    "can_delegate",
 )
 # Spreadsheets run cells that start with these as formulas (CSV injection through a token description).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -86,6 +91,16 @@ CERTIFICATE_KIND_TITLES = {
     certificate_drift.STORE_MISSING: "Store empty",
     certificate_drift.EXPIRING: "Expiring",
     certificate_drift.UNDECLARED: "Undeclared",
+}
+
+
+GRANT_KIND_TITLES = {
+    grant_drift.UNDECLARED_MANAGER: "Undeclared manager",
+    grant_drift.MISSING: "Missing",
+    grant_drift.DIFFERS: "Differs",
+    grant_drift.UNDECLARED: "Undeclared",
+    grant_drift.INACTIVE: "Inactive",
+    grant_drift.SYSTEM_AUTHORED: "System authored",
 }
 
 
@@ -129,12 +144,44 @@ def _certificate_summary(certificates, findings) -> dict:
     }
 
 
-def _context_entry(host: str, scan: dict, certificate_scan=None, environment: str | None = None) -> dict:
+def _grant_part(scan) -> tuple[list, list, str | None]:
+    """(grants, findings, error) of a permission_info result; nothing when no scan was given. The finding about the
+    KSeF token the scan logged in with (token_auth_end) is left to the tokens, where token_info reports it."""
+    if scan is None:
+        return [], [], None
+    if scan.get("failed") or scan.get("skipped") or "grants" not in scan:
+        return [], [], str(scan.get("msg") or ("skipped" if scan.get("skipped") else "no permission_info result"))
+    findings = [dict(f) for f in scan.get("findings") or [] if f.get("kind") in grant_drift.KINDS]
+    grants = []
+    for item in scan["grants"]:
+        grant = dict(item)
+        grant["findings"] = [k for k in grant.get("findings") or [] if k in grant_drift.KINDS]
+        grants.append(grant)
+    return grants, findings, None
+
+
+def _grant_summary(grants, findings) -> dict:
+    counts = dict.fromkeys(grant_drift.KINDS, 0)
+    for f in findings:
+        counts[f["kind"]] += 1
+    return {
+        "grants": len(grants),
+        "grant_findings": counts,
+        "grant_errors": sum(1 for f in findings if f.get("severity") == "error"),
+    }
+
+
+def _context_entry(
+    host: str, scan: dict, certificate_scan=None, environment: str | None = None, grant_scan=None
+) -> dict:
     entry = _token_entry(host, scan)
     entry["environment"] = environment_name(environment, entry["api_url"])
     certificates, findings, error = _certificate_part(certificate_scan)
     entry.update(certificates=certificates, certificate_findings=findings, certificate_error=error)
     entry["summary"].update(_certificate_summary(certificates, findings))
+    grants, found, error = _grant_part(grant_scan)
+    entry.update(grants=grants, grant_findings=found, grant_error=error)
+    entry["summary"].update(_grant_summary(grants, found))
     return entry
 
 
@@ -193,15 +240,20 @@ def build(
     title: str | None = None,
     certificate_scans: dict | None = None,
     environments: dict | None = None,
+    grant_scans: dict | None = None,
 ) -> dict:
     """scans: host -> registered token_info result (failed or skipped results become an entry with `error`);
     certificate_scans: host -> registered certificate_info result of the subject that host logs in as;
+    grant_scans: host -> registered permission_info result of that host's context;
     environments: host -> the environment that host is reported under (test, demo, prod, or a name or URL of one's
     own); a host not named there gets `environment`, else the environment of the URL it was scanned at."""
     certificate_scans = certificate_scans or {}
     environments = environments or {}
+    grant_scans = grant_scans or {}
     contexts = [
-        _context_entry(host, scans[host], certificate_scans.get(host), environments.get(host) or environment)
+        _context_entry(
+            host, scans[host], certificate_scans.get(host), environments.get(host) or environment, grant_scans.get(host)
+        )
         for host in sorted(scans)
     ]
     contexts.sort(key=lambda c: (_environment_order(c["environment"]), c["host"]))
@@ -235,6 +287,11 @@ def build(
                 for kind in certificate_drift.KINDS
             },
             "certificate_errors": sum(c["summary"]["certificate_errors"] for c in contexts),
+            "grants": sum(c["summary"]["grants"] for c in contexts),
+            "grant_findings": {
+                kind: sum(c["summary"]["grant_findings"][kind] for c in contexts) for kind in grant_drift.KINDS
+            },
+            "grant_errors": sum(c["summary"]["grant_errors"] for c in contexts),
         },
         "contexts": contexts,
     }
@@ -300,8 +357,19 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _subject_label(subject) -> str | None:
+    """`nip:5265877635 (Biuro Rachunkowe)`: a grant's subject with the name KSeF lists for it."""
+    if not subject:
+        return None
+    ids = [(k, v) for k, v in subject.items() if k not in ("first_name", "last_name", "full_name")]
+    named = " ".join(str(subject[k]) for k in ("first_name", "last_name", "full_name") if subject.get(k))
+    text = " ".join("%s:%s" % pair for pair in ids)
+    return "%s (%s)" % (text, named) if named else text
+
+
 def to_csv(report: dict) -> str:
-    """One row per token and one per KSeF certificate, every context; lists are space-separated."""
+    """One row per token, one per KSeF certificate and one per permission grant, every context; lists are
+    space-separated."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -319,6 +387,18 @@ def to_csv(report: dict) -> str:
         for certificate in ctx["certificates"]:
             row = dict(certificate, **where, credential="certificate", created=certificate.get("requested"))
             writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
+        for grant in ctx.get("grants") or []:
+            row = dict(
+                grant,
+                **where,
+                credential="grant",
+                grant_kind=grant.get("kind"),
+                permissions=[grant.get("permission")],
+                subject=_subject_label(grant.get("subject")),
+                status=grant.get("state"),
+                created=grant.get("start_date"),
+            )
+            writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
     return check_clean(out.getvalue())
 
 
@@ -334,8 +414,8 @@ def to_html(report: dict) -> str:
     every value (autoescape); the template marks nothing safe."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
     s = report["summary"]
-    errors = s["errors"] + s["certificate_errors"]
-    findings_total = s["findings_total"] + sum(s["certificate_findings"].values())
+    errors = s["errors"] + s["certificate_errors"] + s["grant_errors"]
+    findings_total = s["findings_total"] + sum(s["certificate_findings"].values()) + sum(s["grant_findings"].values())
     page = environment.from_string(HTML_TEMPLATE).render(
         report=report,
         s=s,
@@ -349,5 +429,9 @@ def to_html(report: dict) -> str:
         certificate_severity=certificate_drift.SEVERITY,
         findings_count=sum(len(c["findings"]) for c in report["contexts"]),
         declared_count=sum(len(c["declared_tokens"]) for c in report["contexts"]),
+        grant_titles=GRANT_KIND_TITLES,
+        grant_severity=grant_drift.SEVERITY,
+        subject_label=_subject_label,
+        grants_scanned=any(c["grants"] or c["grant_error"] for c in report["contexts"]),
     )
     return check_clean(page)

@@ -11,7 +11,7 @@ description:
   - Gathers the results of M(ksef.credentials.token_info) for every company of a run into one report and writes
     C(report.json) (schema C(docs/report.schema.json)), C(report.html) (a self-contained page with sortable
     tables and an environment filter, no external assets) and C(report.csv) (one row per token and per KSeF
-    certificate) into O(dest).
+    certificate) into O(dest), and with O(grant_scans) one row per permission grant.
   - The scans of several environments (TEST, DEMO, PROD) combine into one report; each company is listed with the
     environment it was scanned in (O(environments)).
   - Makes no KSeF call. Run it once per play on the controller, for example with C(run_once) and
@@ -44,8 +44,18 @@ options:
       - The registered result of M(ksef.credentials.certificate_info) per inventory host (host -> result), for the
         subject that host logs in as. Each host's certificates, with serial number, type, status, validity, days to
         expiry and stores, and their findings, are listed next to its tokens.
-      - Not set means a report of tokens only.
+      - Not set means a report without certificates.
     type: dict
+  grant_scans:
+    description:
+      - The registered result of M(ksef.credentials.permission_info) per inventory host (host -> result). Each
+        host's permission grants are listed, one row per permission, with who holds it, since when, granted by whom
+        and whether the collection manages it, and their findings (an undeclared V(CredentialsManage) holder is an
+        error, a row granted by C(System) is info).
+      - A failed or skipped result is listed as grants that could not be scanned.
+      - Not set means a report without grants.
+    type: dict
+    version_added: 0.2.0
   environments:
     description:
       - The environment each host is reported under (host -> name), so that the scans of several environments
@@ -82,6 +92,7 @@ options:
     default: "0640"
 seealso:
   - module: ksef.credentials.token_info
+  - module: ksef.credentials.permission_info
 """
 
 EXAMPLES = r"""
@@ -108,6 +119,22 @@ EXAMPLES = r"""
     dest: /srv/audit/ksef
     scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scan'))) }}"
     environments: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_environment'))) }}"
+  run_once: true
+  delegate_to: localhost
+
+- name: Who holds what in each company, judged against the declared grants
+  ksef.credentials.permission_info:
+    api_url: "{{ ksef_api_url }}"
+    context: "{{ ksef_context }}"
+    auth: "{{ ksef_auth }}"
+    declared: "{{ ksef_grants }}"
+  register: ksef_grant_scan
+
+- name: The report with the tokens and the permission grants of every company
+  ksef.credentials.audit_report:
+    dest: /srv/audit/ksef
+    scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scan'))) }}"
+    grant_scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_grant_scan'))) }}"
   run_once: true
   delegate_to: localhost
 """
@@ -162,6 +189,7 @@ def main():
             dest=dict(type="path", required=True),
             scans=dict(type="dict", required=True),
             certificate_scans=dict(type="dict"),
+            grant_scans=dict(type="dict"),
             environments=dict(type="dict"),
             environment=dict(type="str"),
             title=dict(type="str", default="KSeF token audit"),
@@ -181,6 +209,7 @@ def main():
         title=params.get("title"),
         certificate_scans=params.get("certificate_scans"),
         environments=params.get("environments"),
+        grant_scans=params.get("grant_scans"),
     )
     # Unchanged content keeps the times of the report already written: a rerun changes no file.
     previous = os.path.join(params["dest"], "report.json")

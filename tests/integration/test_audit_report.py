@@ -13,6 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from ansible_collections.ksef.credentials.plugins.module_utils._identity import compose
+from ksef_emulator.testcerts import random_nip, random_pesel
 from tests.integration.test_token_info import ALL_KINDS, ENV, AuditedCompany
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,29 @@ def audit(emulator, tmp_path_factory):
     base = tmp_path_factory.mktemp("audit")
     companies = {f"company-{i}": AuditedCompany(emulator, base / f"stores-{i}") for i in (1, 2, 3)}
     broken = AuditedCompany(emulator, base / "stores-4")
+    for company in companies.values():
+        _seed_grants(emulator, company)
     return base, companies, broken
+
+
+def _seed_grants(emulator, company):
+    """Three rows in force in the company's context: its accounting office's entity grant with canDelegate, made by
+    the collection and declared (company.grants); an administrator's CredentialsManage nobody declared (an error);
+    and a row ZAW-FA made (System: information)."""
+    company.office, company.admin, company.zaw_user = random_nip(), random_pesel(), random_pesel()
+    company.grants = [{"name": "office", "kind": "entity", "description": "Accounting office",
+                       "subject": {"nip": company.office, "full_name": "Biuro Rachunkowe"},
+                       "permissions": ["InvoiceRead"], "can_delegate": True}]
+    for body in (
+        {"kind": "entity", "subject": f"Nip:{company.office}", "permissions": ["InvoiceRead"], "can_delegate": True,
+         "author": f"Nip:{company.nip}", "description": compose("office", "Accounting office"),
+         "subject_details": {"subjectDetailsType": "EntityByIdentifier", "fullName": "Biuro Rachunkowe"}},
+        {"subject": f"Pesel:{company.admin}", "permissions": ["CredentialsManage"], "author": f"Nip:{company.nip}",
+         "description": "Granted in the web app"},
+        {"subject": f"Pesel:{company.zaw_user}", "permissions": ["InvoiceWrite"], "author": "System",
+         "description": "Granted through ZAW-FA"},
+    ):
+        emulator.admin("POST", "permissions/grants", json={"context": f"Nip:{company.nip}", **body}).raise_for_status()
 
 
 def _inventory(base: Path, companies: dict, broken: AuditedCompany, report_dir: Path) -> Path:
@@ -41,6 +65,7 @@ def _inventory(base: Path, companies: dict, broken: AuditedCompany, report_dir: 
             "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
             "ksef_api_url": company.emulator.api_url, "ksef_context": {"nip": company.nip},
             "ksef_auth": {"ksef_token": company.auditor["token"]}, "ksef_tokens": company.declared,
+            "ksef_grants": getattr(company, "grants", []),
         }
     group_vars = {"ksef_report_dir": str(report_dir), "ksef_report_unused_after": "30d"}
     inventory = {"all": {"hosts": hosts, "vars": group_vars}}
@@ -119,8 +144,41 @@ def test_csv_has_one_row_per_token(reports):
     assert row["stores"].endswith("erp.token")
 
 
+def test_grants_of_each_company_with_their_findings(reports):
+    document = json.loads((reports["dir"] / "grants" / "report.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
+    by_host = {c["host"]: c for c in document["contexts"]}
+    assert set(by_host) == {"company-1", "company-2", "company-3", "company-4-revoked"}
+    for host, company in reports["companies"].items():
+        entry = by_host[host]
+        assert entry["grant_error"] is None
+        grants = {g["permission"]: g for g in entry["grants"]}
+        assert set(grants) == {"InvoiceRead", "CredentialsManage", "InvoiceWrite"}, entry["grants"]
+        office, admin, zaw = grants["InvoiceRead"], grants["CredentialsManage"], grants["InvoiceWrite"]
+        assert office["subject"]["nip"] == company.office and office["kind"] == "entity" and office["can_delegate"]
+        assert office["name"] == "office" and office["managed"] and office["declared"] and office["findings"] == []
+        assert office["author"] == f"Nip:{company.nip}" and office["start_date"]
+        assert admin["subject"] == {"pesel": company.admin} and not admin["managed"]
+        assert admin["findings"] == ["undeclared_manager"] and zaw["author"] == "System"
+        assert zaw["findings"] == ["system_authored"]
+        assert {(f["kind"], f["severity"], f["permission_id"]) for f in entry["grant_findings"]} == {
+            ("undeclared_manager", "error", admin["permission_id"]), ("system_authored", "info", zaw["permission_id"])}
+    assert by_host["company-4-revoked"]["grants"] == [] and by_host["company-4-revoked"]["grant_error"]
+    assert document["summary"]["grants"] == 9 and document["summary"]["grant_errors"] == 3
+    with open(reports["dir"] / "grants" / "report.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["credential"] == "grant"]
+    company = reports["companies"]["company-2"]
+    office = next(row for row in rows if row["host"] == "company-2" and row["grant_kind"] == "entity")
+    assert len(rows) == 9 and office["subject"] == f"nip:{company.office} (Biuro Rachunkowe)"
+    assert office["can_delegate"] == "true" and office["permissions"] == "InvoiceRead" and office["managed"] == "true"
+    assert office["author"] == f"Nip:{company.nip}" and office["status"] == "Active" and office["created"]
+    # The report of the tokens alone has no grant in it.
+    assert json.loads((reports["dir"] / "report.json").read_text())["summary"]["grants"] == 0
+
+
 def test_no_token_value_in_any_report_or_output(reports):
     texts = [(reports["dir"] / name).read_text() for name in ("report.json", "report.csv", "report.html")]
+    texts += [(reports["dir"] / "grants" / name).read_text() for name in ("report.json", "report.csv", "report.html")]
     texts += [reports["proc"].stdout, reports["proc"].stderr]
     for company in [*reports["companies"].values(), reports["broken"]]:
         for secret in company.secrets():
@@ -202,6 +260,33 @@ def test_html_report_in_headless_chromium(reports, browser, output_dir):
     assert widths["window"] > 1300 and widths["page"] <= widths["window"], widths
     assert all(table[1] <= widths["window"] for table in widths["tables"]), widths
     browser.set_window_size(1600, 1400)
+
+    # The report with the grants: who holds what in each company, an undeclared manager on the error background,
+    # and it still fits a 1400 px window.
+    grants_page = reports["dir"] / "grants" / "report.html"
+    browser.get(grants_page.as_uri())
+    grants = json.loads((reports["dir"] / "grants" / "report.json").read_text())
+    assert browser.find_element(By.ID, "count-grants").text == "9"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grants tbody tr.grant")) == 9
+    admin = next(g for g in grants["contexts"][0]["grants"] if g["permission"] == "CredentialsManage")
+    admin_row = browser.find_element(By.CSS_SELECTOR, f'#grants tr[data-permission-id="{admin["permission_id"]}"]')
+    assert "Undeclared manager" in admin_row.text and admin_row.find_element(
+        By.CSS_SELECTOR, "td").value_of_css_property("background-color") == ERROR_BACKGROUND
+    assert sorted(_column(browser, "grants", "Granted by")).count("System") == 3
+    assert browser.find_element(By.CSS_SELECTOR, "#grants td.scan-error").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grant-findings tbody tr.finding.error")) == 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grant-findings tbody tr.finding.info")) == 3
+    browser.set_window_size(1400, 1000)
+    widths = browser.execute_script(
+        "return {page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,"
+        " tables: Array.from(document.querySelectorAll('table')).map(t => [t.id, t.getBoundingClientRect().right])}")
+    assert widths["window"] > 1300 and widths["page"] <= widths["window"], widths
+    assert all(table[1] <= widths["window"] for table in widths["tables"]), widths
+    browser.set_window_size(1600, 1400)
+    browser.execute_script("document.getElementById('grants').scrollIntoView()")
+    shot = output_dir / "audit-report-grants.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10000
+    browser.get(page.as_uri())
 
     # Back to the order of seriousness for the picture: sort findings by severity.
     next(th for th in browser.find_elements(By.CSS_SELECTOR, "#findings thead th") if th.text.startswith("Severity")).click()

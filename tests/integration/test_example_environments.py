@@ -205,6 +205,8 @@ def test_one_report_of_every_environment(world):
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(both)
     assert both["environments"] == list(ENVIRONMENTS)
     assert all(c["certificate_error"] is None and c["error"] is None for c in both["contexts"])
+    # The grants of each company were scanned with the auditors' CredentialsRead token.
+    assert all(c["grant_error"] is None for c in both["contexts"]), [c["grant_error"] for c in both["contexts"]]
     assert (world.certificate_report_dir / "report.html").is_file()
 
 

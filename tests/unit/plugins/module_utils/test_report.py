@@ -11,6 +11,8 @@ import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _drift as d
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity as identity
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift as gd
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan as g
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils import _report as r
 
@@ -229,3 +231,81 @@ def test_html_escapes_every_value_through_jinja2():
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;q&#34;" in page
     assert "<b>host</b>" not in page and "&lt;b&gt;host&lt;/b&gt;" in page
     assert '<span class="badge unmanaged warning">Unmanaged</span>' in page  # the template's own markup stays
+
+
+# -- permission grants (permission_info results) ---------------------------------------------------------------------
+
+OFFICE_NIP = "1234563218"
+
+
+def grant_scan():
+    """A permission_info result, assembled the way the module does it: a declared office grant with canDelegate, a
+    CredentialsManage row nobody declared, and a row System granted."""
+    office = g.declare({"name": "office", "kind": "entity", "description": "Accounting office",
+                        "subject": {"nip": OFFICE_NIP, "full_name": "Biuro Rachunkowe"},
+                        "permissions": ["InvoiceRead"], "can_delegate": True})
+    rows = [
+        g.GrantRow("perm-office", "entity", "InvoiceRead", "Nip", OFFICE_NIP, office.full_description,
+                   can_delegate=True, details=office.details, author=("Nip", "5265877635"),
+                   context=("Nip", "5265877635"), created=NOW - 10 * DAY),
+        g.GrantRow("perm-manager", "person", "CredentialsManage", "Pesel", "85011512345", "=HYPERLINK(\"x\")",
+                   details=(("firstName", "Jan"), ("lastName", "Kowalski")), author=("Nip", "5265877635"),
+                   context=("Nip", "5265877635"), created=NOW - 400 * DAY),
+        g.GrantRow("perm-system", "person", "InvoiceRead", "Pesel", "90010112345", "ZAW-FA",
+                   author=("System", None), context=("Nip", "5265877635"), created=NOW - 900 * DAY),
+    ]
+    found = gd.findings([office], rows, ("Nip", "5265877635"))
+    found += d.token_auth_end([], NOW.date(), NOW, REF_A)  # about the login: the tokens' part of the report
+    inventory = []
+    for row in rows:
+        entry = gd.row(row, {"office"})
+        entry["findings"] = sorted({f.kind for f in found if f.reference == row.reference_number})
+        inventory.append(entry)
+    return {"changed": False, "grants": inventory, "findings": [f.as_dict() for f in found],
+            "summary": {"grants": 3}, "token_auth_end": NOW.date().isoformat()}
+
+
+def test_grants_of_each_company_in_json_csv_and_html():
+    report = r.build({"acme": scan(), "beta": scan("7010000006")}, NOW.isoformat(),
+                     grant_scans={"acme": grant_scan(), "beta": {"failed": True, "msg": "KSeF refused the login (450)"}})
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        json.loads(r.to_json(report)))
+    acme, beta = report["contexts"]
+    assert [g_["permission_id"] for g_ in acme["grants"]] == ["perm-office", "perm-manager", "perm-system"]
+    assert {f["kind"]: f["severity"] for f in acme["grant_findings"]} == {
+        "undeclared_manager": "error", "system_authored": "info"}
+    assert acme["summary"]["grants"] == 3 and acme["summary"]["grant_errors"] == 1
+    assert beta["grants"] == [] and beta["grant_error"] == "KSeF refused the login (450)"
+    assert report["summary"]["grants"] == 3 and report["summary"]["grant_findings"]["system_authored"] == 1
+    assert report["summary"]["grant_errors"] == 1
+
+    rows = [row for row in csv.DictReader(io.StringIO(r.to_csv(report))) if row["credential"] == "grant"]
+    assert [row["permission_id"] for row in rows] == ["perm-office", "perm-manager", "perm-system"]
+    office, manager, system = rows
+    assert office["name"] == "office" and office["managed"] == "true" and office["declared"] == "true"
+    assert office["grant_kind"] == "entity" and office["can_delegate"] == "true"
+    assert office["permissions"] == "InvoiceRead" and office["subject"] == "nip:%s (Biuro Rachunkowe)" % OFFICE_NIP
+    assert office["author"] == "Nip:5265877635" and office["created"] == (NOW - 10 * DAY).isoformat()
+    assert office["status"] == "Active" and office["host"] == "acme" and office["context"] == "Nip:5265877635"
+    assert manager["managed"] == "false" and manager["findings"] == "undeclared_manager"
+    assert manager["subject"] == "pesel:85011512345 (Jan Kowalski)"
+    assert manager["description"] == "'=HYPERLINK(\"x\")"  # a formula defused
+    assert system["author"] == "System" and system["findings"] == "system_authored"
+
+    page = r.to_html(report)
+    grants = page.split('<table id="grants"')[1].split("</table>")[0]
+    assert grants.count("<tr class=\"grant") == 3 and 'data-permission-id="perm-manager"' in grants
+    assert "KSeF refused the login (450)" in grants and "Since" in grants and "Granted by" in grants
+    assert '<span class="badge undeclared_manager error">Undeclared manager</span>' in grants
+    assert '<span class="badge system_authored info">System authored</span>' in grants
+    found = page.split('<table id="grant-findings"')[1].split("</table>")[0]
+    assert found.count('<tr class="finding error" data-kind="undeclared_manager"') == 1
+    assert found.count('<tr class="finding info" data-kind="system_authored"') == 1
+    assert "token_auth_end" not in found and 'id="count-grants">3<' in page
+
+
+def test_a_report_without_grant_scans_says_so():
+    report = r.build({"acme": scan()}, NOW.isoformat())
+    assert report["contexts"][0]["grants"] == [] and report["contexts"][0]["grant_error"] is None
+    assert "No permission grants scanned." in r.to_html(report)
+    assert all(row["credential"] != "grant" for row in csv.DictReader(io.StringIO(r.to_csv(report))))
