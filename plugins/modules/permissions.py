@@ -76,6 +76,10 @@ options:
             (C(POST /permissions/eu-entities/administration/grants)): V(VatUeManage), V(InvoiceWrite),
             V(InvoiceRead) and V(Introspection) in the NipVatUe context C({nip}-{VAT UE}) the grant creates,
             named by O(grants[].eu_entity).'
+          - 'V(eu_representative): in the NipVatUe context of an EU entity (O(context.nip_vat_ue)), its
+            administrator gives a certificate (O(grants[].subject.fingerprint)) V(InvoiceWrite) and/or
+            V(InvoiceRead) there (C(POST /permissions/eu-entities/grants), needs V(VatUeManage)). It is
+            the only kind granted in a NipVatUe context, and it is granted nowhere else.'
           - Required when O(grants[].state=present).
         type: str
         choices:
@@ -85,6 +89,7 @@ options:
           - authorization
           - subunit
           - eu_administrator
+          - eu_representative
       description:
         description:
           - Human text shown in KSeF before the name marker. Together with the marker and one space it
@@ -97,7 +102,10 @@ options:
           - 'Who receives the permissions. A person (also of an indirect grant): one of O(grants[].subject.pesel),
             O(grants[].subject.nip) or O(grants[].subject.fingerprint), with O(grants[].subject.first_name)
             and O(grants[].subject.last_name). An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).
-            An authorization: O(grants[].subject.nip) or O(grants[].subject.peppol_id), and O(grants[].subject.full_name).'
+            An authorization: O(grants[].subject.nip) or O(grants[].subject.peppol_id), and O(grants[].subject.full_name).
+            An EU administrator or representative: O(grants[].subject.fingerprint) with the person''s
+            names and O(grants[].subject.pesel) or O(grants[].subject.nip), or else O(grants[].subject.birth_date)
+            and O(grants[].subject.id_document).'
           - Changed details (a name) revoke the grant's rows and grant them again.
           - Required when O(grants[].state=present).
         type: dict
