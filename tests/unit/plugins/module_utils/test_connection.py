@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
-    _NIP_VAT_UE_PATTERN, ENVIRONMENTS, KsefContext, is_loopback_host, nip_checksum_ok, resolve_connection, validate_context)
+    _NIP_VAT_UE_PATTERN, ENVIRONMENTS, KsefContext, is_loopback_host, nip_checksum_ok, resolve_connection,
+    validate_context)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 
 _CONTRACT = Path(__file__).parents[4] / "emulator" / "ksef_emulator" / "contract" / "open-api.json"
