@@ -14,6 +14,10 @@ description:
     subunit administrators and the EU entities' administrators granted from here
     (C(POST /permissions/query/subunits/grants), C(POST /permissions/query/eu-entities/grants)). The Owner
     holds every permission and is never listed.
+  - In a NipVatUe context (O(context.nip_vat_ue)), where its administrator holds V(VatUeManage) and no other
+    listing permission, only C(POST /permissions/query/eu-entities/grants), with the EU entity's administrators (the rows
+    of a fingerprint that holds V(VatUeManage), granted by the company) and its representatives
+    (V(eu_representative), every other row).
   - With O(declared) (the O(ksef.credentials.permissions#module:grants) of M(ksef.credentials.permissions)), judges
     the rows against them. Findings (RV(findings)) are V(undeclared_manager) (error; a row holding
     V(CredentialsManage) that no declaration keeps), V(missing), V(differs), V(undeclared) and V(inactive)

@@ -13,6 +13,12 @@ description:
     permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)), and the
     authorizations of other entities (O(grants[].kind=authorization)), the administrators of subunits
     (O(grants[].kind=subunit)) and of EU entities (O(grants[].kind=eu_administrator)).
+  - In the NipVatUe context of an EU entity (O(context.nip_vat_ue)), logged in by the EU administrator's
+    certificate fingerprint (O(auth.subject_identifier_type=certificate_fingerprint)), the entity's representatives
+    (O(grants[].kind=eu_representative)) and nothing else, listed by C(POST /permissions/query/eu-entities/grants)
+    alone. A row of that list does not say whether it is an administrator's or a representative's; every row of a
+    fingerprint that holds V(VatUeManage) is read as an administrator's (the company's grant, never touched here),
+    every other as a representative's. A kind in a context where KSeF does not grant it fails before any request.
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row
