@@ -75,7 +75,8 @@ options:
     default: false
   context:
     description:
-      - The KSeF context (the company) to act in. Exactly one of O(context.nip) or O(context.internal_id).
+      - The KSeF context (the company) to act in. Exactly one of O(context.nip), O(context.internal_id) or
+        O(context.nip_vat_ue).
       - Checked before any API call (NIP check digit included).
     type: dict
     required: true
@@ -87,6 +88,15 @@ options:
       internal_id:
         description:
           - Internal identifier C(NIP-5digits), for example C('5265877635-00001').
+        type: str
+      nip_vat_ue:
+        description:
+          - The context of an EU entity, C(NIP-VAT UE) (the contract's C(NipVatUe)), for example
+            C('5265877635-DE123456789'). An EU administrator grant of the company (NIP) creates it
+            (M(ksef.credentials.permissions), O(grants[].kind=eu_administrator)).
+          - The EU administrator logs in to it with its certificate, by fingerprint
+            (O(auth.subject_identifier_type=certificate_fingerprint)).
+          - KSeF creates tokens only in Nip and InternalId contexts, so the token modules refuse it before any request.
         type: str
 notes:
   - Needs the Python libraries C(httpx) and C(cryptography) on the host that runs the module.

@@ -233,6 +233,11 @@ class KsefApi:
         response = self._call("POST", "/permissions/eu-entities/administration/grants", json=body)
         return response_json(response, "POST /permissions/eu-entities/administration/grants")["referenceNumber"]
 
+    def grant_eu_representatives(self, body):
+        """POST /permissions/eu-entities/grants (in a NipVatUe context) -> the operation's reference number."""
+        response = self._call("POST", "/permissions/eu-entities/grants", json=body)
+        return response_json(response, "POST /permissions/eu-entities/grants")["referenceNumber"]
+
     def query_eu_entity_grants(self):
         """Every row of POST /permissions/query/eu-entities/grants (all pages of 100), deduplicated by id."""
         rows: dict = {}

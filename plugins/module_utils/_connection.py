@@ -45,6 +45,7 @@ CONNECTION_ARGUMENT_SPEC = dict(
         options=dict(
             nip=dict(type="str"),
             internal_id=dict(type="str"),
+            nip_vat_ue=dict(type="str"),
         ),
     ),
 )
@@ -56,11 +57,22 @@ _TEN_DIGITS = re.compile(r"[0-9]{10}")
 _NIP_PATTERN = re.compile(r"^[1-9](([0-9][1-9])|([1-9][0-9]))[0-9]{7}$")
 _INTERNAL_ID_PATTERN = re.compile(r"^([0-9]{10})-([0-9]{5})$")
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+# components.schemas.NipVatUe: a NIP, a dash and the VAT UE number of an EU entity, one pattern per member state.
+# [0-9] for the contract's \d, as above.
+_NIP_VAT_UE_PATTERN = re.compile(
+    r"^([0-9]{10})-(ATU[0-9]{8}|BE[01][0-9]{9}|BG[0-9]{9,10}|CY[0-9]{8}[A-Z]|CZ[0-9]{8,10}|DE[0-9]{9}|DK[0-9]{8}"
+    r"|EE[0-9]{9}|EL[0-9]{9}|ES([A-Z][0-9]{8}|[0-9]{8}[A-Z]|[A-Z][0-9]{7}[A-Z])|FI[0-9]{8}|FR[A-Z0-9]{2}[0-9]{9}"
+    r"|HR[0-9]{11}|HU[0-9]{8}|IE([0-9]{7}[A-Z]{2}|[0-9][A-Z0-9+*][0-9]{5}[A-Z])|IT[0-9]{11}|LT([0-9]{9}|[0-9]{12})"
+    r"|LU[0-9]{8}|LV[0-9]{11}|MT[0-9]{8}|NL[A-Z0-9+*]{12}|PT[0-9]{9}|RO[0-9]{2,10}|SE[0-9]{12}|SI[0-9]{8}"
+    r"|SK[0-9]{10}|XI(([0-9]{9}|[0-9]{12})|(GD|HA)[0-9]{3}))$"
+)
+# The context types a module may refuse by name (_module.py); the order is the order of the error messages.
+CONTEXT_OPTIONS = {"Nip": "nip", "InternalId": "internal_id", "NipVatUe": "nip_vat_ue"}
 
 
 @dataclass(frozen=True)
 class KsefContext:
-    """The context a session is opened in: type is the API enum value (`Nip` or `InternalId`)."""
+    """The context a session is opened in: type is the API enum value (`Nip`, `InternalId` or `NipVatUe`)."""
 
     type: str
     value: str
@@ -94,13 +106,14 @@ def _nip_problem(nip):
 def validate_context(context):
     """Turn the `context` option into a KsefContext; raises KsefConfigError naming the sub-option."""
     context = context or {}
-    nip = context.get("nip")
-    internal_id = context.get("internal_id")
-    if (nip is None) == (internal_id is None):
+    given = [option for option in CONTEXT_OPTIONS.values() if context.get(option) is not None]
+    if len(given) != 1:
         raise KsefConfigError(
             "context",
-            "context needs exactly one of context.nip or context.internal_id, for example context: {nip: '5265877635'}",
+            "context needs exactly one of context.nip, context.internal_id or context.nip_vat_ue, "
+            "for example context: {nip: '5265877635'}",
         )
+    nip = context.get("nip")
     if nip is not None:
         nip = str(nip).strip()
         problem = _nip_problem(nip)
@@ -111,7 +124,10 @@ def validate_context(context):
                 "company whose tokens you manage",
             )
         return KsefContext("Nip", nip)
-    internal_id = str(internal_id).strip()
+    nip_vat_ue = context.get("nip_vat_ue")
+    if nip_vat_ue is not None:
+        return KsefContext("NipVatUe", _nip_vat_ue(str(nip_vat_ue).strip()))
+    internal_id = str(context.get("internal_id")).strip()
     match = _INTERNAL_ID_PATTERN.match(internal_id)
     if not match:
         raise KsefConfigError(
@@ -122,6 +138,21 @@ def validate_context(context):
     if problem:
         raise KsefConfigError("context.internal_id", f"the NIP part of context.internal_id {internal_id!r} {problem}")
     return KsefContext("InternalId", internal_id)
+
+
+def _nip_vat_ue(value):
+    """A checked NipVatUe identifier (`{nip}-{VAT UE}`); raises KsefConfigError naming context.nip_vat_ue."""
+    match = _NIP_VAT_UE_PATTERN.fullmatch(value)
+    if not match:
+        raise KsefConfigError(
+            "context.nip_vat_ue",
+            f"context.nip_vat_ue {value[:60]!r} must be the NIP of the Polish company, a dash and the EU "
+            "entity's VAT UE number with its country prefix (no spaces), for example 5265877635-DE123456789",
+        )
+    problem = _nip_problem(match.group(1))
+    if problem:
+        raise KsefConfigError("context.nip_vat_ue", f"the NIP part of context.nip_vat_ue {value!r} {problem}")
+    return value
 
 
 def is_loopback_host(host):

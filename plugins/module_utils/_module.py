@@ -38,6 +38,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._auth_options imp
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC,
     CONNECTION_MUTUALLY_EXCLUSIVE,
+    CONTEXT_OPTIONS,
     resolve_connection,
     validate_context,
 )
@@ -45,6 +46,13 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import Ks
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._numbers import check_params as check_number_params
 from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError, create_limiter
+
+# Why the token modules refuse a NipVatUe context: "Token może być generowany wyłącznie w kontekście `Nip` lub
+# `InternalId`" (tokeny-ksef.md).
+TOKENS_NOT_IN_NIP_VAT_UE = (
+    "KSeF creates KSeF tokens only in Nip and InternalId contexts; manage tokens in the context of the Polish "
+    "company (context.nip) or of its subunit (context.internal_id)"
+)
 
 
 def ksef_argument_spec():
@@ -232,6 +240,13 @@ class KsefModule(AnsibleModule):
         # exit_json/fail_json end the process: close what this run opened before the result is written.
         for session in list(self._sessions):
             self._close_session(session)
+
+    def refuse_context_type(self, context_type, why):
+        """Fail before any request when the task's context is of `context_type` (an API enum value), where this
+        module cannot work: `why` says what KSeF allows instead."""
+        if self.ksef_context.type == context_type:
+            option = "context." + CONTEXT_OPTIONS[context_type]
+            self.fail_json(msg=f"{option} is not supported by this module: {why}", option=option)
 
     # results
 

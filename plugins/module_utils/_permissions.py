@@ -40,6 +40,8 @@ INDIRECT = ("InvoiceRead", "InvoiceWrite", "CollectiveIdentifierManage")
 AUTHORIZATION = ("SelfInvoicing", "RRInvoicing", "TaxRepresentative", "PefInvoicing")
 # What an EU entity's administrator gets (EuEntityPermissionsQueryPermissionType): all of it, with every grant.
 EU_ADMINISTRATOR = ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")
+# What an EU entity's administrator grants a representative of the entity (EuEntityPermissionType).
+EU_REPRESENTATIVE = ("InvoiceWrite", "InvoiceRead")
 
 # Every permission enum of the API this collection knows, by its schema name in open-api.json: a unit test compares
 # each with the contract, so a value KSeF adds fails a test here rather than a user's run.
@@ -50,6 +52,7 @@ CONTRACT_ENUMS = {
     "IndirectPermissionType": INDIRECT,
     "EntityAuthorizationPermissionType": AUTHORIZATION,
     "EuEntityPermissionsQueryPermissionType": EU_ADMINISTRATOR,
+    "EuEntityPermissionType": EU_REPRESENTATIVE,
 }
 
 

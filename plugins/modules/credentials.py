@@ -1413,7 +1413,7 @@ api_calls:
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._many_kinds import company_kinds, run_kinds
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
 
 
@@ -1440,6 +1440,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    if module.params.get("tokens") or module.params.get("tokens_exclusive") != "false":
+        module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
     run_kinds(module, kinds)
 
 

@@ -14,6 +14,10 @@ description:
     subunit administrators and the EU entities' administrators granted from here
     (C(POST /permissions/query/subunits/grants), C(POST /permissions/query/eu-entities/grants)). The Owner
     holds every permission and is never listed.
+  - In a NipVatUe context (O(context.nip_vat_ue)), where its administrator holds V(VatUeManage) and no other
+    listing permission, only C(POST /permissions/query/eu-entities/grants), with the EU entity's administrators (the rows
+    of a fingerprint that holds V(VatUeManage), granted by the company) and its representatives
+    (V(eu_representative), every other row).
   - With O(declared) (the O(ksef.credentials.permissions#module:grants) of M(ksef.credentials.permissions)), judges
     the rows against them. Findings (RV(findings)) are V(undeclared_manager) (error; a row holding
     V(CredentialsManage) that no declaration keeps), V(missing), V(differs), V(undeclared) and V(inactive)
@@ -107,7 +111,12 @@ from ansible_collections.ksef.credentials.plugins.module_utils import _drift
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift, grant_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import APART, GrantKind, listed_apart
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import (
+    APART,
+    GrantKind,
+    listed_apart,
+    listed_in_nip_vat_ue,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
@@ -120,13 +129,16 @@ def main():
     given = module.params.get("declared")
     try:
         entries = declarations(module, GrantKind(), given or [], "declared")
+        context = module.ksef_context
         with module.ksef_session() as api:
-            rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
-            rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
-            rows += listed_apart(api, APART)
+            if context.type == "NipVatUe":  # its administrator holds VatUeManage, which lists these rows only
+                rows = listed_in_nip_vat_ue(api, (context.type, context.value))
+            else:
+                rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+                rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
+                rows += listed_apart(api, APART, (context.type, context.value))
     except KsefError as exc:
         module.fail_from(exc)
-    context = module.ksef_context
     declared = [entry.declared for entry in entries] if given is not None else None
     found = grant_drift.findings(declared, rows, (context.type, context.value))
     # The token this run logged in with, against the end of token authentication (as token_info reports it).

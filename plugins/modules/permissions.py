@@ -13,6 +13,12 @@ description:
     permissions an intermediary passes on to its people for its clients (O(grants[].kind=indirect)), and the
     authorizations of other entities (O(grants[].kind=authorization)), the administrators of subunits
     (O(grants[].kind=subunit)) and of EU entities (O(grants[].kind=eu_administrator)).
+  - In the NipVatUe context of an EU entity (O(context.nip_vat_ue)), logged in by the EU administrator's
+    certificate fingerprint (O(auth.subject_identifier_type=certificate_fingerprint)), the entity's representatives
+    (O(grants[].kind=eu_representative)) and nothing else, listed by C(POST /permissions/query/eu-entities/grants)
+    alone. A row of that list does not say whether it is an administrator's or a representative's; every row of a
+    fingerprint that holds V(VatUeManage) is read as an administrator's (the company's grant, never touched here),
+    every other as a representative's. A kind in a context where KSeF does not grant it fails before any request.
   - KSeF lists one row per permission, each with its own C(permissionId). A declared grant is recognised by the name
     marker C([ksef.credentials:NAME]) at the end of the description of each of its rows. A row exactly as declared is
     kept; a declared permission no row carries is granted, all of a grant's missing permissions in one request; a row
@@ -76,6 +82,10 @@ options:
             (C(POST /permissions/eu-entities/administration/grants)): V(VatUeManage), V(InvoiceWrite),
             V(InvoiceRead) and V(Introspection) in the NipVatUe context C({nip}-{VAT UE}) the grant creates,
             named by O(grants[].eu_entity).'
+          - 'V(eu_representative): in the NipVatUe context of an EU entity (O(context.nip_vat_ue)), its
+            administrator gives a certificate (O(grants[].subject.fingerprint)) V(InvoiceWrite) and/or
+            V(InvoiceRead) there (C(POST /permissions/eu-entities/grants), needs V(VatUeManage)). It is
+            the only kind granted in a NipVatUe context, and it is granted nowhere else.'
           - Required when O(grants[].state=present).
         type: str
         choices:
@@ -85,6 +95,7 @@ options:
           - authorization
           - subunit
           - eu_administrator
+          - eu_representative
       description:
         description:
           - Human text shown in KSeF before the name marker. Together with the marker and one space it
@@ -97,7 +108,10 @@ options:
           - 'Who receives the permissions. A person (also of an indirect grant): one of O(grants[].subject.pesel),
             O(grants[].subject.nip) or O(grants[].subject.fingerprint), with O(grants[].subject.first_name)
             and O(grants[].subject.last_name). An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).
-            An authorization: O(grants[].subject.nip) or O(grants[].subject.peppol_id), and O(grants[].subject.full_name).'
+            An authorization: O(grants[].subject.nip) or O(grants[].subject.peppol_id), and O(grants[].subject.full_name).
+            An EU administrator or representative: O(grants[].subject.fingerprint) with the person''s
+            names and O(grants[].subject.pesel) or O(grants[].subject.nip), or else O(grants[].subject.birth_date)
+            and O(grants[].subject.id_document).'
           - Changed details (a name) revoke the grant's rows and grant them again.
           - Required when O(grants[].state=present).
         type: dict

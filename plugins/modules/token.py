@@ -311,7 +311,7 @@ api_calls:
 from ansible_collections.ksef.credentials.plugins.module_utils._engine import run_one
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
 
 
@@ -327,6 +327,7 @@ def main():
         required_if=[("state", "present", ("permissions",))],
         supports_check_mode=True,
     )
+    module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
     run_one(module, TOKEN, TOKEN_OPTIONS)
 
 

@@ -292,7 +292,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import Ks
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
@@ -363,6 +363,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
     params = module.params
     try:
         policy = _drift.Policy(

@@ -587,7 +587,7 @@ api_calls:
 from ansible_collections.ksef.credentials.plugins.module_utils._engine import run_many
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
 from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan import PLAN_ARGUMENT_SPEC
 
 
@@ -608,6 +608,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
     run_many(module, TOKEN)
 
 

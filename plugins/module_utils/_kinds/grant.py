@@ -26,6 +26,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
     KsefApiError,
+    KsefConfigError,
     KsefError,
     KsefTimeoutError,
 )
@@ -108,15 +109,22 @@ def other_listings(declared: list, exclusive: str) -> set:
     return {d.kind for d in declared} & set(APART)
 
 
-def listed_apart(api, kinds) -> list:
-    """The subunit administrators and EU administrators granted from this context, when `kinds` asks for them
-    (authorizations are read by the caller, which remembers their ids for their own revoke)."""
+def listed_apart(api, kinds, context: tuple = (None, None)) -> list:
+    """The subunit administrators and EU administrators granted from this context (`context`: (type, value)),
+    when `kinds` asks for them (authorizations are read by the caller, which remembers their ids for their own
+    revoke)."""
     rows = []
     if "subunit" in kinds:
         rows += [grant_plan.GrantRow.from_subunit(item) for item in api.query_subunit_grants()]
     if "eu_administrator" in kinds:
-        rows += [grant_plan.GrantRow.from_eu_entity(item) for item in api.query_eu_entity_grants()]
+        rows += grant_plan.GrantRow.from_eu_entities(api.query_eu_entity_grants(), context)
     return rows
+
+
+def listed_in_nip_vat_ue(api, context: tuple) -> list:
+    """The rows a NipVatUe context lists: POST /permissions/query/eu-entities/grants alone (its administrator
+    holds VatUeManage, which lists nothing else), the entity's administrators and representatives."""
+    return grant_plan.GrantRow.from_eu_entities(api.query_eu_entity_grants(), context)
 
 
 class GrantKind(Kind):
@@ -146,6 +154,12 @@ class GrantKind(Kind):
         """Remember the context and who logs in: the lockout guard protects that identity's CredentialsManage."""
         context = getattr(module, "ksef_context", None)
         self._context = (getattr(context, "type", None), getattr(context, "value", None))
+        for index, options in enumerate(getattr(module, "params", {}).get("grants") or []):
+            if (options.get("state") or "present") != "present" or not options.get("kind"):
+                continue
+            problem = grant_plan.context_problem(options["kind"], self._context[0])
+            if problem:
+                raise KsefConfigError("grants[%d].kind" % index, "grants[%d]: %s" % (index, problem))
         auth = getattr(module, "ksef_auth", None)
         self._login_token = parse_reference_number(getattr(auth, "ksef_token", None))
         if auth is not None and getattr(auth, "method", None) == "xades":
@@ -191,6 +205,8 @@ class GrantKind(Kind):
     def read_live(self, api, declared: list, options) -> list:
         """The rows; and, when the plan they lead to revokes any, the managed tokens of the context (one more
         GET /tokens), so the plan can name the tokens a revoke takes a permission from."""
+        if self._context[0] == "NipVatUe":  # no CredentialsManage there: no lockout guard, no token to warn of
+            return listed_in_nip_vat_ue(api, self._context)
         if self._login_token:
             token = api.get_token(self._login_token)
             author = token.get("authorIdentifier") or {}
@@ -202,7 +218,7 @@ class GrantKind(Kind):
             authorizations = [grant_plan.GrantRow.from_authorization(i) for i in api.query_authorization_grants()]
             self._authorizations = {row.reference_number for row in authorizations}
             live += authorizations
-        live += listed_apart(api, listings)
+        live += listed_apart(api, listings, self._context)
         preview = grant_plan.plan_context(
             declared, live, options.exclusive, self._identities, options.revoke_auth_token, self._context
         )
@@ -220,6 +236,7 @@ class GrantKind(Kind):
             "authorization": api.grant_authorizations,
             "subunit": api.grant_subunits,
             "eu_administrator": api.grant_eu_administration,
+            "eu_representative": api.grant_eu_representatives,
         }
         return send[plan.declared.kind](body), None
 
@@ -233,10 +250,13 @@ class GrantKind(Kind):
             return done
         kinds = {view.kind for view in granted.values()}
         while True:
-            rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
+            if self._context[0] == "NipVatUe":
+                rows = listed_in_nip_vat_ue(api, self._context)
+            else:
+                rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
             if "authorization" in kinds:
                 rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
-            rows += listed_apart(api, kinds)
+            rows += listed_apart(api, kinds, self._context)
             views = {}
             for ref, view in granted.items():
                 mine = tuple(row for row in rows if view.name is not None and row.name == view.name)

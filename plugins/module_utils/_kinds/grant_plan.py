@@ -37,7 +37,12 @@ PERMISSIONS_OF = {
     "authorization": _permissions.AUTHORIZATION,
     "subunit": (MANAGER,),  # a subunit administrator gets CredentialsManage there, and nothing else
     "eu_administrator": _permissions.EU_ADMINISTRATOR,  # all four, with every grant
+    "eu_representative": _permissions.EU_REPRESENTATIVE,
 }
+# The kinds granted to a certificate alone (subjectIdentifier Fingerprint only, in the contract).
+BY_FINGERPRINT = ("eu_administrator", "eu_representative")
+# The only kind granted in a NipVatUe context, where the login holds VatUeManage and nothing else to grant with.
+IN_NIP_VAT_UE = ("eu_representative",)
 DEFAULT_PERMISSIONS = {"subunit": (MANAGER,), "eu_administrator": _permissions.EU_ADMINISTRATOR}
 # VAT UE numbers (EuEntityPermissionsQueryRequest.vatUeIdentifier of open-api.json).
 VAT_UE = re.compile(
@@ -55,6 +60,7 @@ GRANT_ENDPOINT = {
     "authorization": "/permissions/authorizations/grants",
     "subunit": "/permissions/subunits/grants",
     "eu_administrator": "/permissions/eu-entities/administration/grants",
+    "eu_representative": "/permissions/eu-entities/grants",
 }
 REVOKE_ENDPOINT = "/permissions/common/grants/{permissionId}"
 REVOKE_AUTHORIZATION_ENDPOINT = "/permissions/authorizations/grants/{permissionId}"
@@ -262,9 +268,10 @@ def declare(options: dict) -> Declared:
             "an EU administrator gets %s with every grant: leave permissions out"
             % ", ".join(_permissions.EU_ADMINISTRATOR),
         )
-    if kind == "eu_administrator" and subject_type != "Fingerprint":
+    if kind in BY_FINGERPRINT and subject_type != "Fingerprint":
         raise KsefConfigError(
-            "subject.fingerprint", "an EU administrator is granted to a certificate: subject.fingerprint is required"
+            "subject.fingerprint",
+            "an EU %s is granted to a certificate: subject.fingerprint is required" % kind.split("_")[1],
         )
     if not permissions:
         raise KsefConfigError("permissions", "permissions is required with state present (at least one)")
@@ -302,6 +309,21 @@ def declare(options: dict) -> Declared:
         _subunit_name(options.get("subunit_name"), kind, target),
         eu_entity,
     )
+
+
+def context_problem(kind: str, context_type: str | None) -> str | None:
+    """Why a grant of `kind` cannot be made in a context of `context_type` (None: it can)."""
+    if kind in IN_NIP_VAT_UE and context_type != "NipVatUe":
+        return (
+            "kind %s is granted in the EU entity's NipVatUe context by its administrator: set context.nip_vat_ue"
+            " ({nip}-{VAT UE}) and log in with the administrator's certificate by fingerprint" % kind
+        )
+    if kind not in IN_NIP_VAT_UE and context_type == "NipVatUe":
+        return (
+            "kind %s cannot be granted in a NipVatUe context, where only an EU representative (kind"
+            " eu_representative) is granted; grant it in the company's context (context.nip)" % kind
+        )
+    return None
 
 
 def _eu_entity(raw) -> tuple:
@@ -465,6 +487,31 @@ class GrantRow:
                 ("fullName", entity.get("fullName")),
             ),
         )
+
+    @classmethod
+    def from_eu_entities(cls, items: list, context: tuple) -> list:
+        """The rows of POST /permissions/query/eu-entities/grants (EuEntityPermission), listed from `context`
+        ((type, value)): the company's Nip context lists its EU administrators, a NipVatUe context its
+        administrators and representatives. A row does not say which it is: an administrator holds VatUeManage
+        with every grant and a representative never does (EuEntityPermissionType), so every row of a fingerprint
+        that holds VatUeManage is an administrator's. Each row gets the context that grants it, so the plan of one
+        context never touches the other's rows: the company's NIP for an administrator, the NipVatUe context for a
+        representative."""
+        nip = str(context[1] or "").split("-", maxsplit=1)[0]
+        administrators = {
+            str(item.get("authorizedFingerprintIdentifier") or "").upper()
+            for item in items
+            if item.get("permissionScope") == "VatUeManage"
+        }
+        rows = []
+        for item in items:
+            row = cls.from_eu_entity(item)
+            if row.subject_value in administrators:
+                rows.append(replace(row, context=("Nip", nip)))
+            else:
+                where = ("NipVatUe", "%s-%s" % (nip, item.get("vatUeIdentifier")))
+                rows.append(replace(row, kind="eu_representative", target=(None, None), eu_entity=(), context=where))
+        return rows
 
     @classmethod
     def from_authorization(cls, item: dict) -> GrantRow:

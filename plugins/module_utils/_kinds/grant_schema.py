@@ -9,9 +9,9 @@ the `declared` list of ksef.credentials.permission_info).
 
 from __future__ import annotations
 
-# The grant kinds this collection manages. The EU representative of the contract is granted inside a NipVatUe
-# context, which the `context` option does not name yet: it is refused naming the option.
-KINDS = ("person", "entity", "indirect", "authorization", "subunit", "eu_administrator")
+# The grant kinds this collection manages. An EU representative is granted inside a NipVatUe context
+# (context.nip_vat_ue), by the EU entity's administrator, and nothing else is granted there.
+KINDS = ("person", "entity", "indirect", "authorization", "subunit", "eu_administrator", "eu_representative")
 
 SUBJECT_SCHEMA = {
     "pesel": {"description": ["PESEL of the person (11 digits)."], "type": "str"},
@@ -67,6 +67,10 @@ GRANT_SCHEMA = {
             " (C(POST /permissions/eu-entities/administration/grants)): V(VatUeManage), V(InvoiceWrite),"
             " V(InvoiceRead) and V(Introspection) in the NipVatUe context C({nip}-{VAT UE}) the grant creates, named"
             " by O(@eu_entity).",
+            "V(eu_representative): in the NipVatUe context of an EU entity (O(context.nip_vat_ue)), its"
+            " administrator gives a certificate (O(@subject.fingerprint)) V(InvoiceWrite) and/or V(InvoiceRead)"
+            " there (C(POST /permissions/eu-entities/grants), needs V(VatUeManage)). It is the only kind granted in"
+            " a NipVatUe context, and it is granted nowhere else.",
             "Required when O(@state=present).",
         ],
         "type": "str",
@@ -87,7 +91,9 @@ GRANT_SCHEMA = {
             " O(@subject.nip) or"
             " O(@subject.fingerprint), with O(@subject.first_name) and O(@subject.last_name). An entity:"
             " O(@subject.nip) and O(@subject.full_name). An authorization: O(@subject.nip) or O(@subject.peppol_id),"
-            " and O(@subject.full_name).",
+            " and O(@subject.full_name). An EU administrator or representative: O(@subject.fingerprint) with the"
+            " person's names and O(@subject.pesel) or O(@subject.nip), or else O(@subject.birth_date) and"
+            " O(@subject.id_document).",
             "Changed details (a name) revoke the grant's rows and grant them again.",
             "Required when O(@state=present).",
         ],

@@ -1,9 +1,15 @@
 """Connection options: NIP/InternalId validation, environments, the plain-http rule, CA paths."""
+import json
+from pathlib import Path
+
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
-    ENVIRONMENTS, KsefContext, is_loopback_host, nip_checksum_ok, resolve_connection, validate_context)
+    _NIP_VAT_UE_PATTERN, ENVIRONMENTS, KsefContext, is_loopback_host, nip_checksum_ok, resolve_connection,
+    validate_context)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+
+_CONTRACT = Path(__file__).parents[4] / "emulator" / "ksef_emulator" / "contract" / "open-api.json"
 
 
 def _make_nip(first9):
@@ -61,7 +67,45 @@ def test_internal_id():
         validate_context({"internal_id": "5265877635-1"})
 
 
-@pytest.mark.parametrize("context", [{}, None, {"nip": "5265877635", "internal_id": "5265877635-00001"}])
+@pytest.mark.parametrize("value", [
+    "5265877635-DE123456789", "5265877635-ATU12345678", "5265877635-ESA1234567B", "5265877635-FRXY123456789",
+    "5265877635-IE1+12345A", "5265877635-XIGD123"])
+def test_nip_vat_ue(value):
+    assert validate_context({"nip_vat_ue": value}) == KsefContext("NipVatUe", value)
+    assert validate_context({"nip_vat_ue": value}).as_api() == {"type": "NipVatUe", "value": value}
+
+
+@pytest.mark.parametrize("value", [
+    "5265877635-DE12345678",     # DE takes 9 digits
+    "5265877635-PL1234567890",   # a Polish VAT number is no EU entity's
+    "5265877635DE123456789",     # no dash
+    "5265877635-de123456789",    # the prefix is upper case
+    "5265877635 -DE123456789",
+    "5265877635-DE\u066123456789",  # an Arabic-Indic digit, which \\d would take
+    "5265877635-DE123456789-1",
+])
+def test_nip_vat_ue_outside_the_contract_pattern(value):
+    with pytest.raises(KsefConfigError, match="VAT UE number") as err:
+        validate_context({"nip_vat_ue": value})
+    assert err.value.option == "context.nip_vat_ue"
+    assert "5265877635-DE123456789" in str(err.value)  # the example of the fix
+
+
+def test_nip_vat_ue_nip_check_digit():
+    with pytest.raises(KsefConfigError, match="check digit") as err:
+        validate_context({"nip_vat_ue": "5265877636-DE123456789"})
+    assert err.value.option == "context.nip_vat_ue"
+
+
+def test_nip_vat_ue_pattern_is_the_contracts():
+    """The same language as components.schemas.NipVatUe, read with ASCII digits (\\d -> [0-9])."""
+    schema = json.loads(_CONTRACT.read_text(encoding="utf-8"))["components"]["schemas"]["NipVatUe"]
+    assert schema["pattern"].replace("\\d", "[0-9]").replace("{1}", "") == _NIP_VAT_UE_PATTERN.pattern.replace(
+        "([0-9]{10})", "[1-9](([0-9][1-9])|([1-9][0-9]))[0-9]{7}")
+
+
+@pytest.mark.parametrize("context", [{}, None, {"nip": "5265877635", "internal_id": "5265877635-00001"},
+                                     {"nip": "5265877635", "nip_vat_ue": "5265877635-DE123456789"}])
 def test_exactly_one_identifier(context):
     with pytest.raises(KsefConfigError, match="exactly one") as err:
         validate_context(context)

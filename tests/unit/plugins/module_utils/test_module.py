@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
 from tests.support.ansible_module import patch_module_args
 
 TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|" + "cd" * 32
@@ -112,6 +112,7 @@ def test_a_token_read_from_a_file_variable_is_hidden(capsys, monkeypatch, tmp_pa
 @pytest.mark.parametrize("change,option,words", [
     ({"context": {"nip": "5265877636"}}, "context.nip", "check digit"),
     ({"context": {"internal_id": "123"}}, "context.internal_id", "NIP-5digits"),
+    ({"context": {"nip_vat_ue": "5265877635-DE1"}}, "context.nip_vat_ue", "VAT UE number"),
     ({"auth": {"ksef_token": TOKEN, "certificate": "/x.pem"}}, "auth.certificate", "more than one way"),
     ({"auth": {}}, "auth", "one way to log in"),
     ({"api_url": "http://ksef.example.com/v2"}, "api_url", "allow_insecure_http"),
@@ -124,6 +125,25 @@ def test_bad_options_fail_before_any_call(change, option, words, capsys):
     assert out["failed"] and out["option"] == option and words in out["msg"]
     assert out["api_calls"] == {}
     assert TOKEN not in json.dumps(out)
+
+
+def test_a_module_refuses_a_context_type_it_cannot_work_in_before_any_call(capsys):
+    def body(module):
+        module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
+        raise AssertionError("the NipVatUe context should have been refused")
+
+    out = run(dict(BASE_ARGS, context={"nip_vat_ue": "5265877635-DE123456789"}), body, capsys)
+    assert out["failed"] and out["option"] == "context.nip_vat_ue" and out["api_calls"] == {}
+    assert out["msg"].startswith("context.nip_vat_ue is not supported by this module: KSeF creates KSeF tokens only")
+
+
+def test_a_refused_context_type_leaves_other_contexts_alone(capsys):
+    def body(module):
+        module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
+        module.exit_json(changed=False, context=str(module.ksef_context))
+
+    out = run(BASE_ARGS, body, capsys)
+    assert not out.get("failed") and out["context"] == "Nip:5265877635"
 
 
 def test_environment_and_api_url_are_mutually_exclusive(capsys):

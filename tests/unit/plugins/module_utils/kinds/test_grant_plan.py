@@ -386,3 +386,94 @@ def test_a_bad_eu_administrator_declaration_names_the_option(options, option, te
     with pytest.raises(KsefConfigError) as err:
         g.declare(dict({"name": "eu", "kind": "eu_administrator", "subject": HANS, "eu_entity": EU}, **options))
     assert err.value.option == option and text in str(err.value)
+
+
+EU_CONTEXT = ("NipVatUe", "%s-DE123456789" % HERE[1])
+ANNA = {"fingerprint": "ab" * 32, "first_name": "Anna", "last_name": "Schmidt", "pesel": "85011512345"}
+
+
+def eu_item(fingerprint, scope, description, **changes):
+    """A row of POST /permissions/query/eu-entities/grants as the contract lists it (EuEntityPermission)."""
+    item = {
+        "id": "%s-%s" % (fingerprint[:4], scope), "authorIdentifier": {"type": "Fingerprint", "value": "CD" * 32},
+        "vatUeIdentifier": "DE123456789", "euEntityName": "Muller GmbH in KSeF",
+        "authorizedFingerprintIdentifier": fingerprint, "permissionScope": scope, "description": description,
+        "startDate": "2026-01-01T00:00:00Z",
+        "subjectPersonDetails": {"subjectDetailsType": "PersonByFingerprintWithIdentifier", "firstName": "Anna",
+                                 "lastName": "Schmidt"}}
+    item.update(changes)
+    return item
+
+
+def test_an_eu_representative_is_a_certificate_granted_invoice_permissions_in_the_nip_vat_ue_context():
+    decl = g.declare({"name": "rep", "kind": "eu_representative", "subject": ANNA,
+                      "permissions": ["invoice_read"], "description": "Invoices of the German branch"})
+    assert decl.subject == ("Fingerprint", "AB" * 32) and decl.permissions == ("InvoiceRead",)
+    body = g.grant_request(decl, ["InvoiceRead"], HERE[1])
+    assert body == {
+        "subjectIdentifier": {"type": "Fingerprint", "value": "AB" * 32},
+        "description": "Invoices of the German branch [ksef.credentials:rep]",
+        "permissions": ["InvoiceRead"],
+        "subjectDetails": {"subjectDetailsType": "PersonByFingerprintWithIdentifier", "personByFpWithId": {
+            "firstName": "Anna", "lastName": "Schmidt", "identifier": {"type": "Pesel", "value": "85011512345"}}}}
+    assert g.GRANT_ENDPOINT["eu_representative"] == "/permissions/eu-entities/grants"
+
+
+@pytest.mark.parametrize("options, option, text", [
+    ({"subject": JAN}, "subject.fingerprint", "EU representative is granted to a certificate"),
+    ({"permissions": ["Introspection"]}, "permissions", "InvoiceWrite, InvoiceRead"),
+    ({"permissions": ["VatUeManage"]}, "permissions", "InvoiceWrite, InvoiceRead"),
+])
+def test_a_bad_eu_representative_declaration_names_the_option(options, option, text):
+    with pytest.raises(KsefConfigError) as err:
+        g.declare(dict({"name": "rep", "kind": "eu_representative", "subject": ANNA,
+                        "permissions": ["InvoiceRead"]}, **options))
+    assert err.value.option == option and text in str(err.value)
+
+
+def test_eu_rows_are_an_administrators_when_the_fingerprint_holds_vat_ue_manage():
+    admin = [eu_item("CD" * 32, scope, "Admin [ksef.credentials:eu]") for scope in
+             ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")]
+    rep = [eu_item("ab" * 32, "InvoiceRead", "Invoices [ksef.credentials:rep]")]
+    rows = g.GrantRow.from_eu_entities(admin + rep, EU_CONTEXT)
+    assert [(r.kind, r.context) for r in rows[:4]] == [("eu_administrator", ("Nip", HERE[1]))] * 4
+    assert (rows[4].kind, rows[4].context, rows[4].subject, rows[4].target) == (
+        "eu_representative", EU_CONTEXT, ("Fingerprint", "AB" * 32), (None, None))
+    # The company's context lists its administrators as its own rows, and would leave a representative alone.
+    rows = g.GrantRow.from_eu_entities(admin + rep, HERE)
+    assert {r.context for r in rows[:4]} == {HERE} and rows[4].context == EU_CONTEXT
+
+
+def test_a_nip_vat_ue_plan_keeps_changes_and_revokes_representatives_and_never_touches_the_administrator():
+    admin = [eu_item("CD" * 32, scope, "Admin [ksef.credentials:eu]") for scope in
+             ("VatUeManage", "InvoiceWrite", "InvoiceRead", "Introspection")]
+    decl = g.declare({"name": "rep", "kind": "eu_representative", "subject": ANNA,
+                      "permissions": ["InvoiceRead", "InvoiceWrite"], "description": "Invoices"})
+    listed = admin + [eu_item("AB" * 32, "InvoiceRead", decl.full_description)]
+    rows = g.GrantRow.from_eu_entities(listed, EU_CONTEXT)
+    cplan = g.plan_context([decl], rows, exclusive="managed", context=EU_CONTEXT)
+    assert [a for a, _r in steps(cplan, "rep")] == [p.CREATE, p.KEEP]  # InvoiceWrite added, InvoiceRead kept
+    assert cplan.undeclared == [] and g.revokes(cplan) == []  # the administrator's named rows are the company's
+    renamed = g.declare({"name": "rep", "kind": "eu_representative", "subject": dict(ANNA, last_name="Schmitt"),
+                         "permissions": ["InvoiceRead"], "description": "Invoices"})
+    cplan = g.plan_context([renamed], rows, context=EU_CONTEXT)
+    assert [a for a, _r in steps(cplan, "rep")] == [p.REVOKE, p.REPLACE]
+    assert "subject details changed (lastName)" in cplan.declared["rep"].steps[0].reason
+    gone = g.plan_context([g.declare({"name": "rep", "state": "absent"})], rows, context=EU_CONTEXT)
+    assert g.revokes(gone) == ["ABAB-InvoiceRead"]
+
+
+@pytest.mark.parametrize("kind, context_type, words", [
+    ("eu_representative", "Nip", "set context.nip_vat_ue"),
+    ("eu_representative", "InternalId", "set context.nip_vat_ue"),
+    ("person", "NipVatUe", "only an EU representative"),
+    ("eu_administrator", "NipVatUe", "grant it in the company's context"),
+])
+def test_a_kind_outside_its_context_is_refused(kind, context_type, words):
+    assert words in g.context_problem(kind, context_type)
+
+
+@pytest.mark.parametrize("kind, context_type", [
+    ("eu_representative", "NipVatUe"), ("person", "Nip"), ("eu_administrator", "Nip"), ("subunit", "InternalId")])
+def test_a_kind_in_its_context_is_accepted(kind, context_type):
+    assert g.context_problem(kind, context_type) is None
