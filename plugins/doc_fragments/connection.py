@@ -93,7 +93,7 @@ options:
         description:
           - The context of an EU entity, C(NIP-VAT UE) (the contract's C(NipVatUe)), for example
             C('5265877635-DE123456789'). An EU administrator grant of the company (NIP) creates it
-            (M(ksef.credentials.permissions), O(grants[].kind=eu_administrator)).
+            (M(ksef.credentials.permissions), kind V(eu_administrator)).
           - The EU administrator logs in to it with its certificate, by fingerprint
             (O(auth.subject_identifier_type=certificate_fingerprint)).
           - KSeF creates tokens only in Nip and InternalId contexts, so the token modules refuse it before any request.
