@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from pathlib import Path
 
 import pytest
 from ksef_client import KsefClient, KsefClientOptions, models

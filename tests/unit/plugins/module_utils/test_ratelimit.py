@@ -247,7 +247,7 @@ def test_an_optional_request_that_would_wait_longer_than_the_caller_accepts_is_n
 
     clock = FakeClock()
     lim = limiter(tmp_path, clock)
-    for _ in range(120):  # the production hour of DELETE /auth/sessions/current, used up
+    for _close in range(120):  # the production hour of DELETE /auth/sessions/current, used up
         lim.acquire("DELETE /auth/sessions/current")
         lim.completed("DELETE /auth/sessions/current", 204)
     slept = sum(clock.sleeps)
