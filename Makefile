@@ -70,8 +70,8 @@ test: venv system-deps lint-python
 	@export KSEF_RUN_ID="test-$$$$-$$(date +%s%N)"; rc=0; \
 	trap 'rc=130' INT TERM; \
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests --deselect $(CAPTURE_CHECK) --ignore $(FUZZ) $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 0 ]; then $(PY) -m pytest $(FUZZ) $(PYTEST_ARGS) || rc=$$?; fi; \
-	if [ $$rc -eq 0 ]; then KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(CAPTURE_CHECK) || rc=$$?; fi; \
+	if [ $$rc -eq 0 ]; then KSEF_KEEP_OUTPUT=1 $(PY) -m pytest $(FUZZ) $(PYTEST_ARGS) || rc=$$?; fi; \
+	if [ $$rc -eq 0 ]; then KSEF_KEEP_OUTPUT=1 KSEF_REQUIRE_CAPTURES=1 $(PY) -m pytest $(CAPTURE_CHECK) || rc=$$?; fi; \
 	$(PY) scripts/leftovers.py "$$KSEF_RUN_ID" || { [ $$rc -ne 0 ] || rc=1; }; \
 	exit $$rc
 

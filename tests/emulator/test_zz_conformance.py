@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from pathlib import Path
 
@@ -219,6 +220,8 @@ def test_the_check_fails_on_a_corrupted_copy_of_a_real_capture(tmp_path, output_
 def test_every_capture_written_by_the_suite_keeps_the_contract(output_dir):
     captures = sorted(p for p in output_dir.glob("capture-*.jsonl") if p.name != OWN_CAPTURE)
     if not captures:
+        # make test asks for the captures of its own run: none there means the check would prove nothing.
+        assert os.environ.get("KSEF_REQUIRE_CAPTURES") != "1", "no capture of the run in tests/output to check"
         pytest.skip("no other capture in tests/output (run with the rest of the suite)")
     checker = ContractChecker.from_file()
     problems, count = [], 0
