@@ -74,7 +74,7 @@ def warning(end: date, now: datetime, what: str) -> str | None:
     end or after it; None before. The same words on every host, so Ansible shows it once per run."""
     if severity(end, now) == "info":
         return None
-    return "%s: KSeF tokens authenticate until %s (%s); move this login to a KSeF certificate, see %s" % (
+    return "%s: KSeF tokens authenticate until %s (%s); move token logins to KSeF certificates, see %s" % (
         what,
         end.isoformat(),
         describe(end, now).split(" (")[0],
