@@ -37,10 +37,9 @@ def lock_path(context: str, name: str, directory: str | None = None) -> str:
 
 
 @contextmanager
-def token_lock(context: str, name: str, timeout: float = 60.0, directory: str | None = None, poll: float = 0.1):
-    """Hold the lock of (context, name); LockTimeoutError after `timeout` seconds of waiting."""
-    path = lock_path(context, name, directory)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+def file_lock(path: str, timeout: float, poll: float = 0.1):
+    """Hold an exclusive flock on the file at `path` (created 0600 when missing); LockTimeoutError after `timeout`
+    seconds of waiting. OSError when the file cannot be opened."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         poller = Poller(timeout, first=poll, factor=1.0, cap=poll)
@@ -57,3 +56,12 @@ def token_lock(context: str, name: str, timeout: float = 60.0, directory: str | 
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def token_lock(context: str, name: str, timeout: float = 60.0, directory: str | None = None, poll: float = 0.1):
+    """Hold the lock of (context, name); LockTimeoutError after `timeout` seconds of waiting."""
+    path = lock_path(context, name, directory)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with file_lock(path, timeout, poll):
+        yield path

@@ -17,19 +17,17 @@ wrote before letting go.
 from __future__ import annotations
 
 import datetime
-import fcntl
 import grp
 import json
 import os
 import pwd
 import re
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
+from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle, _locks
 from ansible_collections.ksef.credentials.plugins.module_utils._numbers import ascii_digits_hint, not_ascii_digit
-from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._ansible_vault import (
     AnsibleVault,
     VaultCommandError,
@@ -362,27 +360,16 @@ class FileStore(Store):
     def _locked(self):
         """Hold the file's write lock: the other writers of this file (other keys, other runs) wait."""
         path, timeout = self.lock_path(), LOCK_TIMEOUT
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise self.error(f"cannot open the lock file {path}: {exc.strerror}") from None
-        try:
-            poller = Poller(timeout, first=0.05, factor=1.0, cap=0.05)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if not poller.wait():
-                        raise self.error(
-                            f"another writer has held the lock {path} for more than {timeout:g} s; retry later"
-                        ) from None
+        with ExitStack() as held:
             try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+                held.enter_context(_locks.file_lock(path, timeout, poll=0.05))
+            except OSError as exc:
+                raise self.error(f"cannot open the lock file {path}: {exc.strerror}") from None
+            except _locks.LockTimeoutError:
+                raise self.error(
+                    f"another writer has held the lock {path} for more than {timeout:g} s; retry later"
+                ) from None
+            yield
 
     def _put(self, value: str | None) -> None:
         with self._locked():
