@@ -13,8 +13,8 @@ Targets, each between a `BEGIN generated` and an `END generated` comment line:
   plugins/modules/tokens.py             `tokens[]`'s suboptions
   plugins/modules/permissions.py        `grants[]`'s suboptions, from _kinds/grant_schema.py
   roles/tokens/meta/argument_specs.yml  `ksef_tokens[]`'s options (argument spec form)
-  plugins/modules/credentials.py        `tokens[]`, `certificates[]` and the two `*_store_template` options
-  roles/company/meta/argument_specs.yml `ksef_tokens[]` and `ksef_certificates[]`'s options
+  plugins/modules/credentials.py        `grants[]`, `tokens[]`, `certificates[]` and the two `*_store_template` options
+  roles/company/meta/argument_specs.yml `ksef_grants[]`, `ksef_tokens[]` and `ksef_certificates[]`'s options
 
 A file with several generated blocks names each one after the source: `... (make schema) [tokens]`.
 
@@ -105,6 +105,7 @@ def targets() -> list:
         ("plugins/modules/credentials.py", CERTIFICATE_SOURCE, 6, resolve(CERTIFICATE_SCHEMA, "certificates[]."),
          "certificates"),
         ("plugins/modules/credentials.py", TOKEN_SOURCE, 6, resolve(TOKEN_SCHEMA, "tokens[]."), "tokens"),
+        ("plugins/modules/credentials.py", GRANT_SOURCE, 6, resolve(GRANT_SCHEMA, "grants[]."), "grants"),
         ("plugins/modules/credentials.py", STORE_SOURCE, 2,
          store_template("certificates_store_template", "certificates_exclusive", "certificate"),
          "certificates_store_template"),
@@ -114,6 +115,8 @@ def targets() -> list:
          resolve(CERTIFICATE_SCHEMA, "ksef_certificates[].", suboptions_key="options"), "ksef_certificates"),
         ("roles/company/meta/argument_specs.yml", TOKEN_SOURCE, 10,
          resolve(TOKEN_SCHEMA, "ksef_tokens[].", suboptions_key="options"), "ksef_tokens"),
+        ("roles/company/meta/argument_specs.yml", GRANT_SOURCE, 10,
+         resolve(GRANT_SCHEMA, "ksef_grants[].", suboptions_key="options"), "ksef_grants"),
     ]
 
 

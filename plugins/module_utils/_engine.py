@@ -19,7 +19,9 @@ A module that declares one credential (`token`) runs the same path with one entr
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _locks, _plan_render, _saved_plan
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
@@ -30,7 +32,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._declarations imp
     validate,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, KsefTimeoutError
-from ansible_collections.ksef.credentials.plugins.module_utils._executor import ApplyError, Executor, predict
+from ansible_collections.ksef.credentials.plugins.module_utils._executor import ApplyError, Done, Executor, predict
 from ansible_collections.ksef.credentials.plugins.module_utils._journal import Journal, NoJournal
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._results import Report, diff, result
@@ -42,7 +44,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry
 def converge(
     module, kind, entries: list, options: RunOptions, clock=lambda: datetime.now(timezone.utc), api=None
 ) -> Report:
-    """Lock, read the stores, open a session, list, plan, apply (or predict in check mode). Raises KsefError
+    """Lock, read the stores, open a session, plan, make, break (or predict in check mode). Raises KsefError
     for what stops the whole run; a failure of one credential is reported in `Report.done.failures`.
 
     `api`: a session already open (a KsefApi) to converge in, so that several kinds share one login; its opener
@@ -52,27 +54,77 @@ def converge(
     try:
         return _converge(module, kind, entries, options, clock, context, api)
     finally:
-        for entry in entries:
-            for store in entry.stores:
-                warning = store.close()  # a login token a store created is revoked now
-                if warning:
-                    module.warn("%s: %s" % (store.label, warning))
+        close_stores(module, entries)
+
+
+def close_stores(module, entries: list) -> None:
+    for entry in entries:
+        for store in entry.stores:
+            warning = store.close()  # a login token a store created is revoked now
+            if warning:
+                module.warn("%s: %s" % (store.label, warning))
 
 
 def _converge(module, kind, entries: list, options: RunOptions, clock, context: str, api) -> Report:
     with ExitStack() as held:
         if not module.check_mode:  # one lock per (context, name), taken in one order: no deadlock
-            for name in sorted(entry.name for entry in entries):
-                held.enter_context(_locks.token_lock(context, name, timeout=options.lock_timeout))
+            lock_names(held, context, [entry.name for entry in entries], options.lock_timeout)
         for entry in entries:
             read_snapshot(entry)
         if api is None:
             api = held.enter_context(module.ksef_session())  # closed before the locks are released
-        return _converge_in(module, kind, api, entries, options, clock, context)
+        planned = plan_kind(module, kind, api, entries, options, clock, context)
+        planned.make()
+        planned.breaks()
+        return planned.report()
 
 
-def _converge_in(module, kind, api, entries: list, options: RunOptions, clock, context: str) -> Report:
-    """The part of converge that talks to KSeF, in the open session `api`, under the locks."""
+def lock_names(held: ExitStack, context: str, names, timeout: float) -> None:
+    """One lock per (context, name), taken in name order (no deadlock); a name shared by several kinds is locked
+    once."""
+    for name in sorted(set(names)):
+        held.enter_context(_locks.token_lock(context, name, timeout=timeout))
+
+
+@dataclass
+class Planned:
+    """One kind planned in an open session, under its locks: its plan, then its make step and its break step.
+    `converge` runs them one after the other; a task that converges several kinds runs every kind's make step in
+    kind order and the break steps in reverse (`_many_kinds.py`)."""
+
+    module: Any
+    kind: Any
+    entries: list
+    cplan: p.ContextPlan
+    refused: dict  # name -> ApplyError: left alone (its stores said no, or what it needs is missing)
+    executor: Executor | None  # None in check mode
+    findings: list | None = None
+    document: dict | None = None
+    done: Done | None = None
+
+    def make(self, held_back: dict | None = None) -> None:
+        """Issue (and the revokes of each change), or predict everything in check mode. `held_back`: name ->
+        ApplyError of more credentials to leave alone."""
+        self.refused.update(held_back or {})
+        if self.executor is None:
+            self.done = predict(self.cplan, self.entries)
+        else:
+            self.done = self.executor.make(self.cplan, self.refused)
+        self.done.failures.update(self.refused)
+
+    def breaks(self) -> None:
+        """Revoke what is only taken away (nothing in check mode: predicted by `make`)."""
+        if self.executor is not None and self.done is not None:
+            self.executor.breaks(self.cplan, self.done)
+
+    def report(self) -> Report:
+        assert self.done is not None, "make() comes before report()"
+        return Report(self.entries, self.cplan, self.done, self.module.check_mode, self.findings, self.document)
+
+
+def plan_kind(module, kind, api, entries: list, options: RunOptions, clock, context: str) -> Planned:
+    """The part of converge that talks to KSeF before any change, in the open session `api`, under the locks:
+    resume, list, plan, saved plan, preflight."""
     journal = Journal(context, kind.plural, options.journal_dir, clock) if kind.journaled else NoJournal()
     in_flight = resume(module, kind, api, journal, options, clock)  # an earlier run's operations
     declared = [entry.declared for entry in entries]
@@ -113,13 +165,10 @@ def _converge_in(module, kind, api, entries: list, options: RunOptions, clock, c
     if options.plan_file or options.saved_plan is not None or options.keep_plan:
         document = save_or_match(module, kind, cplan, entries, options, clock(), context)
     refused = preflight(cplan, entries)
-    if module.check_mode:
-        done = predict(cplan, entries)
-    else:
+    executor = None
+    if not module.check_mode:
         executor = Executor(kind, api, module, context, entries, options, clock=clock, journal=journal)
-        done = executor.run(cplan, refused)
-    done.failures.update(refused)
-    return Report(entries, cplan, done, module.check_mode, findings, document)
+    return Planned(module, kind, entries, cplan, refused, executor, findings, document)
 
 
 def resume(module, kind, api, journal, options: RunOptions, clock) -> dict:

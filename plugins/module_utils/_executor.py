@@ -98,6 +98,7 @@ class Executor:
         self.kind = kind
         self.journal = journal or NoJournal()
         self.revoking: dict = {}  # revoke operation -> (name or UNMANAGED, live reference, its action row)
+        self.unmanaged_failed: set = set()  # live references of unmanaged objects whose step failed
         self.api = api
         self.module = module
         self.context = context
@@ -108,7 +109,16 @@ class Executor:
         self.clock = clock
 
     def run(self, cplan: p.ContextPlan, refused: dict | None = None) -> Done:
-        """Carry out the plans, except those of the credentials in `refused` (their stores said no)."""
+        """Carry out the plans, except those of the credentials in `refused` (their stores said no): the make step,
+        then the break step."""
+        done = self.make(cplan, refused)
+        self.breaks(cplan, done)
+        return done
+
+    def make(self, cplan: p.ContextPlan, refused: dict | None = None) -> Done:
+        """The make step: every plan that issues, copies or waits, with the revokes that are part of its own change
+        (break-before-make revokes first, make-before-break ones after the new object is proven). Plans that only
+        revoke are left to `breaks`, which a caller converging several kinds runs later, in reverse kind order."""
         done = Done()
         done.failures.update(refused or {})
         outcomes: dict = {}  # name -> Outcome, from the first step carried out on (break-before-make)
@@ -145,7 +155,22 @@ class Executor:
             activated = self.kind.activate(self.api, pending, self._poller())
             self.journal.ended(activated)
         # 3. Per credential: verify, stores, then revokes.
-        for plan in cplan.plans():
+        self._apply_all([plan for plan in cplan.plans() if not only_breaks(plan)], issued, activated, outcomes, done)
+        waits = [(live, step) for live, step in cplan.unmanaged if step.action != p.REVOKE]
+        self._apply_unmanaged(waits, activated, done)
+        # 4. One wait for every revoke KSeF carries out later.
+        self._wait_revoked(done, done.outcomes)
+        return done
+
+    def breaks(self, cplan: p.ContextPlan, done: Done) -> None:
+        """The break step: the plans that only revoke (a name declared absent, or no longer declared, a lost or
+        orphaned object) and the unmanaged revokes, then one wait for the revokes KSeF carries out later."""
+        self._apply_all([plan for plan in cplan.plans() if only_breaks(plan)], {}, {}, {}, done)
+        self._apply_unmanaged([(live, step) for live, step in cplan.unmanaged if step.action == p.REVOKE], {}, done)
+        self._wait_revoked(done, done.outcomes)
+
+    def _apply_all(self, plans: list, issued: dict, activated: dict, outcomes: dict, done: Done) -> None:
+        for plan in plans:
             name = plan.declared.name
             if name in done.failures:
                 continue
@@ -157,10 +182,6 @@ class Executor:
                 done.failures[name] = exc
             except Exception as exc:  # isolation: one credential's failure never stops the others
                 done.failures[name] = ApplyError("%s failed: %s" % (name, describe(exc)), [], exc)
-        self._apply_unmanaged(cplan.unmanaged, activated, done)
-        # 4. One wait for every revoke KSeF carries out later.
-        self._wait_revoked(done, done.outcomes)
-        return done
 
     def _poller(self) -> Poller:
         return Poller(self.options.wait_timeout, sleep=self.sleep, monotonic=self.monotonic)
@@ -383,7 +404,7 @@ class Executor:
     # -- unmanaged credentials (exclusive: all) ---------------------------------------------------------------
 
     def _apply_unmanaged(self, steps: list, activated: dict, done: Done) -> None:
-        failed = set()
+        failed = self.unmanaged_failed  # a live object whose wait failed in the make step is not revoked after
         for live, step in steps:
             ref = live.reference_number
             if ref in failed:
@@ -401,6 +422,13 @@ class Executor:
                 done.unmanaged_failures.append(
                     "%s of unmanaged %s %s failed: %s" % (step.action, self.kind.noun, ref, describe(exc))
                 )
+
+
+def only_breaks(plan: p.Plan) -> bool:
+    """A plan that only takes something away: it revokes and issues, copies or waits for nothing. It belongs to the
+    break step; any other plan (its own revokes included) to the make step."""
+    actions = {step.action for step in plan.steps}
+    return p.REVOKE in actions and not actions & set(p.ISSUING + (p.COPY, p.WAIT))
 
 
 def _activated(activated: dict, reference: str):

@@ -12,6 +12,10 @@ the four facts that change how the engine treats a kind. See docs/architecture.m
     journaled      whether an issue or revoke is an operation KSeF may finish much later: the engine journals it
                    (`_journal.py`) so a run that stopped waiting resumes it instead of issuing it again
 
+Two more members serve a task that converges several kinds (`_many_kinds.py`): what a kind makes may change what
+the identity that logs in may do (`changes_permissions`, `withheld`), and what another kind issues may need it
+(`needs`).
+
 Operations, in the order the engine calls them: `read_live`, `plan` (pure), `issue`, `activate` (wait for what was
 issued), `verify`, `revoke`, `wait_revoked` (wait for revokes that KSeF carries out later).
 """
@@ -38,6 +42,9 @@ class Kind(abc.ABC):
     holds_value: bool = True
     change_order: str = MAKE_BEFORE_BREAK
     journaled: bool = False
+    # What it makes changes what the identity that logs in may do (grants): a later kind's issue runs on a refreshed
+    # access token, which carries the permissions of its login or last refresh.
+    changes_permissions: bool = False
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -76,6 +83,17 @@ class Kind(abc.ABC):
     def review(self, module, cplan) -> None:
         """A last look at the plan with the run at hand, for warnings that need the run's settings."""
         return None
+
+    def needs(self, plan) -> set:
+        """The permissions the identity that logs in must hold to issue the object of `plan` (a token carries only
+        permissions its creator holds)."""
+        return set()
+
+    def withheld(self, declared: list, cplan, done) -> dict:
+        """The permissions this run was to give the identity that logs in and did not, for a kind that
+        `changes_permissions`: permission -> why. `cplan` and `done` are None when the kind stopped before its plan
+        or during its make step."""
+        return {}
 
     def drift(self, declared: list, live: list, holdings: dict, now: datetime) -> list:
         """`_findings.Finding`s of the live objects against the declarations."""

@@ -4,41 +4,57 @@
 
     options --per kind: RunOptions, validate, kind.check_auth (no I/O)--> [KindRun]
       a kind with nothing declared and no exclusive is skipped: it sends no request
-    ONE login (module.ksef_session)
-      -> each kind in order (company_kinds): _engine.converge(..., api=session); a failure of one kind never
-         stops the next
+    lock every name of every kind, read every store, ONE login (module.ksef_session)
+      -> plan every kind (_engine.plan_kind)
+      -> make steps in kind order: grants, certificates, tokens; the access token refreshed after grants were made
+         (it carries the permissions of its login), and a token that needs a permission a grant of this run failed
+         to give is held back, saying why
+      -> break steps in reverse order: tokens, certificates, grants
+      a failure of one kind never stops another
     -> one result: a section per kind (what its list module returns), the plans together, the task failing at
        the end naming every failure
 
-Certificates go first: they belong to the subject that logs in, and a token run after them never depends on
-what they change. Saved plans hold every kind's plan in one document (`kind: credentials`, `kinds: {plural:
-plan}`); apply_plan refuses before any request when the kinds it holds are not the kinds this run converges, and
-each kind is carried out only if its own part still matches.
+So a token that needs a permission granted in the same run is created after the grant is in effect, and a grant
+removed together with the tokens that depend on it is revoked after them. Certificates belong to the subject that
+logs in and depend on no grant of the context. Saved plans hold every kind's plan in one document (`kind:
+credentials`, `kinds: {plural: plan}`); apply_plan refuses before any request when the kinds it holds are not the
+kinds this run converges, and each kind is carried out only if its own part still matches.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils import _saved_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import RunOptions, validate
-from ansible_collections.ksef.credentials.plugins.module_utils._engine import converge
+from ansible_collections.ksef.credentials.plugins.module_utils._engine import (
+    close_stores,
+    lock_names,
+    plan_kind,
+    read_snapshot,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._executor import ApplyError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._results import diff, result
 
 
 def company_kinds() -> tuple:
-    """The kinds of a company's credentials, in the order they are converged (a CertificateKind keeps the
-    enrollment data of one run: a new one per task)."""
-    return (CertificateKind(), TOKEN)
+    """The kinds of a company's credentials, in the order they are made (and revoked in reverse). A GrantKind and
+    a CertificateKind keep what they learn of one run's login: new ones per task."""
+    return (GrantKind(), CertificateKind(), TOKEN)
 
 
 SAVED_KIND = "credentials"  # `kind` of a saved plan that holds several kinds' plans
-# Options given per kind as `<plural>_<option>` (tokens_exclusive), passed to the engine as `<option>`.
-PER_KIND = ("exclusive", "store_template")
+# Options given per kind as `<plural>_<option>` (tokens_exclusive), passed to the engine as `<option>`; a kind
+# whose option the task does not have (tokens_force) gets none.
+PER_KIND = ("exclusive", "store_template", "force")
 
 
 @dataclass
@@ -50,6 +66,8 @@ class KindRun:
     entries: list
     report: Any = None  # _results.Report
     error: KsefError | None = None  # what stopped this kind as a whole
+    planned: Any = None  # _engine.Planned, once planned
+    held: dict = field(default_factory=dict)  # name -> ApplyError: not issued, a permission it needs is missing
 
     @property
     def plural(self) -> str:
@@ -70,8 +88,13 @@ def prepare(module, kinds) -> list:
     runs = []
     for kind in kinds:
         own = dict(params, plan_file=None, apply_plan=None)
+        own.pop("force", None)
         for option in PER_KIND:
-            own[option] = params.get("%s_%s" % (kind.plural, option))
+            spelled = "%s_%s" % (kind.plural, option)
+            if spelled in params or option != "force":
+                own[option] = params.get(spelled)
+        if "force" in own:  # grants_force: the tokens' revoke_auth_token lets no grant go
+            own["revoke_auth_token"] = False
         items = params.get(kind.plural) or []
         try:
             options = RunOptions.from_params(own, kind)
@@ -83,23 +106,120 @@ def prepare(module, kinds) -> list:
         kind.check_auth(module)  # a login that cannot manage this kind fails the task before any request
         part = (saved.get("kinds") or {}).get(kind.plural) if saved is not None else None
         options = replace(options, keep_plan=bool(params.get("plan_file")), saved_plan=part)
+        if "force" in own:
+            options = replace(options, guard_option="%s_force" % kind.plural)
         runs.append(KindRun(kind, options, entries))
     if saved is not None:
         _check_kinds(params["apply_plan"], saved, [run.plural for run in runs])
     return runs
 
 
-def converge_kinds(module, runs: list) -> None:
-    """Open ONE session and converge each kind in it, in order. A kind that fails as a whole keeps its error in
-    `KindRun.error`; the next kind still runs. Raises KsefError only when the login itself fails."""
+def converge_kinds(module, runs: list, clock=lambda: datetime.now(timezone.utc)) -> None:
+    """Lock every name, read every store, open ONE session, plan every kind, then the make steps in kind order and
+    the break steps in reverse. A kind that fails as a whole keeps its error in `KindRun.error`; the other kinds
+    still run. Raises KsefError only when the login itself fails."""
     if not runs:
         return
-    with module.ksef_session() as api:
+    context = str(module.ksef_context)
+    try:
+        with ExitStack() as held:
+            if not module.check_mode:
+                names = [entry.name for run in runs for entry in run.entries]
+                lock_names(held, context, names, runs[0].options.lock_timeout)
+            for run in runs:
+                try:
+                    for entry in run.entries:
+                        read_snapshot(entry)
+                except KsefError as exc:
+                    run.error = exc
+            api = held.enter_context(module.ksef_session())  # closed before the locks are released
+            for run in runs:
+                if run.error is None:
+                    run.planned = _step(run, plan_kind, module, run.kind, api, run.entries, run.options, clock, context)
+            _make_in_order(module, api, runs)
+            for run in reversed(runs):
+                if run.error is None:
+                    _step(run, run.planned.breaks)
+            for run in runs:
+                if run.error is None:
+                    run.report = run.planned.report()
+    finally:
         for run in runs:
-            try:
-                run.report = converge(module, run.kind, run.entries, run.options, api=api)
-            except KsefError as exc:
-                run.error = exc
+            close_stores(module, run.entries)
+
+
+def _step(run: KindRun, call, *args):
+    """One step of one kind: what stops it is kept as its error, and the other kinds go on."""
+    try:
+        return call(*args)
+    except KsefError as exc:
+        run.error = exc
+        return None
+
+
+def _make_in_order(module, api, runs: list) -> None:
+    """The make steps in kind order. After a kind that changes permissions made anything, the session is refreshed
+    before the next kind issues (KSeF's access token carries the permissions of its login or last refresh); what
+    it failed to give holds back the issues that need it."""
+    withheld: dict = {}  # permission -> why the identity that logs in does not hold it as this run meant to
+    refresh = False
+    for run in runs:
+        planned = run.planned if run.error is None else None
+        if planned is not None and not module.check_mode:
+            issuing = any(plan.issue is not None for plan in planned.cplan.declared.values())
+            if refresh and issuing:
+                _refresh(module, api)
+                refresh = False
+            run.held = held_back(run, withheld)
+            _step(run, planned.make, run.held)
+        elif planned is not None:
+            planned.make()
+        if run.kind.changes_permissions and not module.check_mode:
+            done = planned.done if planned is not None and run.error is None else None
+            declared = [entry.declared for entry in run.entries]
+            reasons = run.kind.withheld(declared, planned.cplan if planned is not None and done else None, done)
+            if done is None and run.error is not None:
+                reasons = {permission: "%s (%s)" % (why, run.error) for permission, why in reasons.items()}
+            withheld.update(reasons)
+            refresh = refresh or (done is not None and _made(done))
+
+
+def _made(done) -> bool:
+    return any(row.get("action") in p.ISSUING for outcome in done.outcomes.values() for row in outcome.actions)
+
+
+def _refresh(module, api) -> None:
+    """A new access token with the permissions granted so far; a session without a refresh token keeps its own."""
+    session = getattr(api, "session", None)
+    if session is None:
+        return
+    if not session.can_refresh:
+        module.warn(
+            "permissions were granted in this run, but the session has no refresh token: what it issues next is "
+            "checked against the permissions of its login"
+        )
+        return
+    try:
+        session.refresh()
+    except KsefError as exc:
+        module.warn("permissions were granted in this run, but the session could not be refreshed: %s" % exc)
+
+
+def held_back(run: KindRun, withheld: dict) -> dict:
+    """name -> ApplyError of each object of `run` whose issue needs a permission this run failed to give: it is not
+    issued blindly (KSeF would refuse it, 26001 for a token), and says why."""
+    held: dict = {}
+    if not withheld:
+        return held
+    for name, plan in run.planned.cplan.declared.items():
+        missing = sorted(run.kind.needs(plan) & set(withheld)) if plan.issue is not None else []
+        if missing:
+            held[name] = ApplyError(
+                "not issued (skipped): it needs %s, and %s; a later run issues it"
+                % (", ".join(missing), "; ".join(sorted({withheld[permission] for permission in missing}))),
+                [],
+            )
+    return held
 
 
 def run_kinds(module, kinds) -> None:
@@ -153,9 +273,28 @@ def combined(module, runs: list, kinds) -> dict:
         lines = part.get("plan_text") or ["not planned: %s" % part.get("msg")]
         outcome["plan_text"] += ["%s:" % kind.plural] + ["  " + line for line in lines]
     outcome["summary"] = dict(sorted(outcome["summary"].items()))
+    converged = [run.plural for run in runs]
+    if len(converged) > 1 and outcome["changed"]:
+        outcome["plan_text"].append(order_line(converged))
+    outcome["skipped"] = [
+        {"kind": run.kind.noun, "name": name, "reason": str(error)}
+        for run in runs
+        for name, error in sorted(run.held.items())
+    ]
     if module._diff:
         outcome["diff"] = combined_diff(runs)
+        if len(converged) > 1 and outcome["changed"]:
+            outcome["diff"]["prepared"] += order_line(converged) + "\n"
     return outcome
+
+
+def order_line(plurals: list) -> str:
+    """The order of the steps across kinds, for people."""
+    return "Order: %s are made first, then %s; revoked in reverse order, %s last." % (
+        plurals[0],
+        ", then ".join(plurals[1:]),
+        plurals[0],
+    )
 
 
 def combined_diff(runs: list) -> dict:

@@ -34,6 +34,204 @@ attributes:
     support: full
     description: The metadata of every credential that changes, per kind, before and after, and the plans for people.
 options:
+  grants:
+    description:
+      - The declared permission grants of the context, each with the options of one entry of
+        O(ksef.credentials.permissions#module:grants). Names are unique among the grants (a grant and a token may
+        share a name).
+      - Grants are made before the certificates and tokens of the same task, and revoked after them.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      # BEGIN generated from plugins/module_utils/_kinds/grant_schema.py by scripts/schema.py (make schema) [grants]
+      name:
+        description:
+          - Stable identity of the grant within the context. It must match C(^[a-z0-9][a-z0-9_.-]{0,62}$).
+          - Recorded in the KSeF description as C([ksef.credentials:NAME]); a grant is one KSeF row per
+            permission, each with this marker.
+        type: str
+        required: true
+      kind:
+        description:
+          - 'V(person): permissions of a person (C(POST /permissions/persons/grants)).'
+          - 'V(entity): invoice permissions of another entity, for example an accounting office (C(POST
+            /permissions/entities/grants)), with O(grants[].can_delegate).'
+          - 'V(indirect): invoice permissions this context (an intermediary, for example an accounting
+            office) passes on to a person for its clients (C(POST /permissions/indirect/grants)), for
+            one client (O(grants[].target)) or for every client (O(grants[].target=AllPartners)).'
+          - 'V(authorization): an authorization of another entity (C(POST /permissions/authorizations/grants)),
+            for example to issue invoices in this context''s name (V(SelfInvoicing)); exactly one permission
+            per grant; revoked through C(DELETE /permissions/authorizations/grants/{permissionId}).'
+          - 'V(subunit): a person administers a subunit (C(POST /permissions/subunits/grants)): V(CredentialsManage)
+            in the subunit O(grants[].subunit), which the grant creates when it is an InternalId. Needs
+            V(SubunitManage).'
+          - 'V(eu_administrator): a certificate (O(grants[].subject.fingerprint)) administers an EU entity
+            (C(POST /permissions/eu-entities/administration/grants)): V(VatUeManage), V(InvoiceWrite),
+            V(InvoiceRead) and V(Introspection) in the NipVatUe context C({nip}-{VAT UE}) the grant creates,
+            named by O(grants[].eu_entity).'
+          - 'V(eu_representative): in the NipVatUe context of an EU entity (O(context.nip_vat_ue)), its
+            administrator gives a certificate (O(grants[].subject.fingerprint)) V(InvoiceWrite) and/or
+            V(InvoiceRead) there (C(POST /permissions/eu-entities/grants), needs V(VatUeManage)). It is
+            the only kind granted in a NipVatUe context, and it is granted nowhere else.'
+          - Required when O(grants[].state=present).
+        type: str
+        choices:
+          - person
+          - entity
+          - indirect
+          - authorization
+          - subunit
+          - eu_administrator
+          - eu_representative
+      description:
+        description:
+          - Human text shown in KSeF before the name marker. Together with the marker and one space it
+            must fit KSeF's 256 characters.
+          - 'KSeF cannot change a grant: a new text revokes the grant''s rows and grants them again.'
+        type: str
+        default: ''
+      subject:
+        description:
+          - 'Who receives the permissions. A person (also of an indirect grant): one of O(grants[].subject.pesel),
+            O(grants[].subject.nip) or O(grants[].subject.fingerprint), with O(grants[].subject.first_name)
+            and O(grants[].subject.last_name). An entity: O(grants[].subject.nip) and O(grants[].subject.full_name).
+            An authorization: O(grants[].subject.nip) or O(grants[].subject.peppol_id), and O(grants[].subject.full_name).
+            An EU administrator or representative: O(grants[].subject.fingerprint) with the person''s
+            names and O(grants[].subject.pesel) or O(grants[].subject.nip), or else O(grants[].subject.birth_date)
+            and O(grants[].subject.id_document).'
+          - Changed details (a name) revoke the grant's rows and grant them again.
+          - Required when O(grants[].state=present).
+        type: dict
+        suboptions:
+          pesel:
+            description:
+              - PESEL of the person (11 digits).
+            type: str
+          nip:
+            description:
+              - NIP of the person or of the entity (10 digits).
+            type: str
+          fingerprint:
+            description:
+              - SHA-256 fingerprint of the person's certificate (64 hex digits), for a certificate without
+                a NIP or PESEL, with the person's C(pesel) or C(nip) too, or else C(birth_date) and C(id_document).
+            type: str
+          peppol_id:
+            description:
+              - 'PEPPOL identifier of the entity of an authorization (C(kind: authorization)).'
+            type: str
+          birth_date:
+            description:
+              - Birth date (YYYY-MM-DD) of a person known by a fingerprint alone (no PESEL or NIP).
+            type: str
+          id_document:
+            description:
+              - Identity document (C(type), C(number), C(country)) of a person known by a fingerprint
+                alone.
+            type: dict
+          first_name:
+            description:
+              - 'First name of a person (C(kind: person)).'
+            type: str
+          last_name:
+            description:
+              - 'Last name of a person (C(kind: person)).'
+            type: str
+          full_name:
+            description:
+              - 'Full name of an entity (C(kind: entity)), 5 to 90 characters.'
+            type: str
+      permissions:
+        description:
+          - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
+            V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
+            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
+            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).
+            A subunit administrator: V(CredentialsManage), the default. An EU administrator: all four
+            of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.'
+          - A permission added is granted alone; a permission removed has its row revoked alone.
+          - Required when O(grants[].state=present).
+        type: list
+        elements: str
+      target:
+        description:
+          - 'O(grants[].kind=indirect) only, and required there: the NIP of the client whose invoices
+            the person may handle (a selective grant; the client must have granted this context the permissions
+            with C(can_delegate)), or V(AllPartners) for every client that did (a general grant).'
+          - A change revokes the grant's rows and grants them again.
+        type: str
+      subunit:
+        description:
+          - 'O(grants[].kind=subunit) only, and required there: the subunit''s InternalId (C({nip}-{5
+            digits}), this context''s NIP, the unit''s number and its check digit), or the NIP of a subordinate
+            unit (a context with the LocalGovernmentUnit or VatGroupUnit role).'
+          - A change revokes the grant and grants it again.
+        type: str
+      subunit_name:
+        description:
+          - 'O(grants[].kind=subunit) only: the subunit''s name, 5 to 256 characters; required with an
+            InternalId.'
+          - A change revokes the grant and grants it again.
+        type: str
+      eu_entity:
+        description:
+          - 'O(grants[].kind=eu_administrator) only, and required there: the EU entity, as O(grants[].eu_entity.vat_ue)
+            (its VAT number with the country prefix), O(grants[].eu_entity.name), O(grants[].eu_entity.full_name)
+            and O(grants[].eu_entity.address).'
+          - A change revokes the grant's rows and grants them again.
+        type: dict
+        suboptions:
+          vat_ue:
+            description:
+              - VAT number with its country prefix, for example V(DE123456789).
+            type: str
+          name:
+            description:
+              - The EU entity's name in KSeF, 5 to 256 characters.
+            type: str
+          full_name:
+            description:
+              - Its full name, up to 100 characters.
+            type: str
+          address:
+            description:
+              - Its address, up to 512 characters.
+            type: str
+      can_delegate:
+        description:
+          - 'O(grants[].kind=entity) only: the entity may pass the permissions on to its people (indirect
+            grants).'
+          - A change revokes the grant's rows and grants them again.
+        type: bool
+        default: false
+      state:
+        description:
+          - V(present) makes sure KSeF holds one row per declared permission, as declared.
+          - V(absent) revokes every row with this name.
+        type: str
+        choices:
+          - present
+          - absent
+        default: present
+      # END generated by scripts/schema.py
+  grants_exclusive:
+    description:
+      - V(false) touches only declared grant names.
+      - V(managed) also revokes the rows of managed grants (with a name marker) whose name is not declared.
+      - V(all) also revokes every unmanaged row (made in the web app or by other tools) of the grant kinds declared
+        in O(grants).
+      - Neither touches rows authored by C(System), grants this context received from others, or the Owner.
+    type: str
+    choices: ['false', managed, all]
+    default: 'false'
+  grants_force:
+    description:
+      - Allow revoking the V(CredentialsManage) of the identity this run logs in with, or of the last listed holder
+        of V(CredentialsManage) in the context (O(ksef.credentials.permissions#module:force)). O(revoke_auth_token)
+        does not apply to grants.
+    type: bool
+    default: false
   certificates:
     description:
       - The declared certificates of the subject that logs in, each with the options of
@@ -1274,7 +1472,8 @@ options:
     default: false
   wait_timeout:
     description:
-      - Seconds to wait, per kind, for new tokens to become Active and enrollments to end, from 1 to 3600.
+      - Seconds to wait, per kind, for grant and revoke operations to end, new tokens to become Active and
+        enrollments to end, from 1 to 3600.
     type: int
     default: 120
   lock_timeout:
@@ -1282,6 +1481,12 @@ options:
       - Seconds to wait for another run on one of these credentials on the same host, from 0 to 86400.
     type: int
     default: 300
+  journal_dir:
+    description:
+      - Where the grant operations still in progress are remembered between runs (one JSON file per context, no
+        secret), as O(ksef.credentials.permissions#module:journal_dir). Defaults to E(KSEF_JOURNAL_DIR), else
+        C(~/.ansible/ksef-credentials/journal).
+    type: path
   drift:
     description:
       - Also return each kind's findings against the declarations in its section (C(drift)), as
@@ -1411,6 +1616,7 @@ api_calls:
 """
 
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_schema import GRANT_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._many_kinds import company_kinds, run_kinds
 from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
@@ -1419,22 +1625,26 @@ from ansible_collections.ksef.credentials.plugins.module_utils._saved_plan impor
 
 def main():
     kinds = company_kinds()
+    grants, certificates, tokens = kinds
     lists = {
         # Declarations, not secrets: store secrets are marked no_log in the store options.
         kind.plural: dict(type="list", elements="dict", default=[], options=options, no_log=False)
-        for kind, options in zip(kinds, (CERTIFICATE_OPTIONS, TOKEN_OPTIONS))
+        for kind, options in zip(kinds, (GRANT_OPTIONS, CERTIFICATE_OPTIONS, TOKEN_OPTIONS))
     }
     module = KsefModule(
         argument_spec=dict(
             **lists,
-            certificates_exclusive=dict(type="str", choices=list(kinds[0].exclusive_choices), default="false"),
+            grants_exclusive=dict(type="str", choices=list(grants.exclusive_choices), default="false"),
+            grants_force=dict(type="bool", default=False),
+            certificates_exclusive=dict(type="str", choices=list(certificates.exclusive_choices), default="false"),
             certificates_store_template=dict(CERTIFICATE_OPTIONS["store"]),
-            tokens_exclusive=dict(type="str", choices=list(kinds[1].exclusive_choices), default="false"),
+            tokens_exclusive=dict(type="str", choices=list(tokens.exclusive_choices), default="false"),
             tokens_store_template=dict(TOKEN_OPTIONS["store"], no_log=False),  # stores, not a token
             adopt=dict(type="bool", default=False),
             revoke_auth_token=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
             lock_timeout=dict(type="int", default=300),
+            journal_dir=dict(type="path"),
             drift=dict(type="bool", default=False),
             **PLAN_ARGUMENT_SPEC,
         ),

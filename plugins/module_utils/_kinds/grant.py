@@ -22,6 +22,8 @@ A grant is recognised again by the name marker `[ksef.credentials:NAME]` in the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
@@ -137,6 +139,7 @@ class GrantKind(Kind):
     holds_value = False
     change_order = BREAK_BEFORE_MAKE
     journaled = True
+    changes_permissions = True
 
     def __init__(self):
         self._context: tuple = (None, None)
@@ -193,7 +196,35 @@ class GrantKind(Kind):
             cplan.notes.append(line)
         cplan.warnings.extend(warnings)
         cplan.warnings.extend(grant_plan.dependencies(cplan, live, self._tokens))
+        if options.guard_option not in ("force", "revoke_auth_token"):  # the task spells it grants_force
+            _rename_force(cplan, options.guard_option)
         return cplan
+
+    def withheld(self, declared: list, cplan, done) -> dict:
+        """The permissions a person or entity grant of this run was to give the identity that logs in (in this
+        context) and did not: its grant failed, is still in progress at KSeF, or the grants stopped as a whole."""
+        mine = [
+            d
+            for d in declared
+            if d.state == "present" and d.kind in IN_THIS_CONTEXT and _upper(d.subject) in self._logged_in()
+        ]
+        withheld: dict = {}
+        for decl in mine:
+            plan = cplan.declared.get(decl.name) if cplan is not None else None
+            if cplan is None or done is None:
+                why = "grant %s was not converged" % decl.name
+            elif plan is not None and plan.issue is not None and decl.name in done.failures:
+                why = "grant %s failed: %s" % (decl.name, done.failures[decl.name])
+            elif plan is not None and any(s.action == p.RETAIN and "in progress" in s.reason for s in plan.steps):
+                why = "grant %s is still in progress at KSeF" % decl.name
+            else:
+                continue
+            for permission in decl.permissions:
+                withheld.setdefault(permission, why)
+        return withheld
+
+    def _logged_in(self) -> set:
+        return {_upper(identity) for identity in self._identities}
 
     def pending(self, plan, reference: str, now) -> _PendingGrant:
         if plan is None:  # resumed from the journal
@@ -274,6 +305,26 @@ class GrantKind(Kind):
 
     def wait_revoked(self, api, operations: dict, poller) -> dict:
         return wait_operations(api, operations, poller)
+
+
+IN_THIS_CONTEXT = ("person", "entity")  # the grant kinds that give their subject permissions in this context
+
+
+def _upper(identity: tuple) -> tuple:
+    kind, value = identity
+    return (kind, str(value).upper() if kind == "Fingerprint" and value else value)
+
+
+def _rename_force(cplan: p.ContextPlan, option: str) -> None:
+    """The lockout guard's words name `force`; a task that spells the option otherwise (grants_force) says so."""
+
+    def spelled(step: p.Step) -> p.Step:
+        return replace(step, reason=step.reason.replace("force: true", "%s: true" % option))
+
+    for plan in cplan.plans():
+        plan.steps = [spelled(step) if step.action == p.RETAIN else step for step in plan.steps]
+    cplan.unmanaged = [(live, spelled(step) if step.action == p.RETAIN else step) for live, step in cplan.unmanaged]
+    cplan.warnings[:] = [warning.replace("force: true", "%s: true" % option) for warning in cplan.warnings]
 
 
 GRANT = GrantKind()

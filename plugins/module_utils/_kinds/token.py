@@ -81,6 +81,9 @@ class TokenKind(Kind):
             guard_option=options.guard_option,
         )
 
+    def needs(self, plan) -> set:
+        return set(plan.declared.permissions)
+
     def review(self, module, cplan) -> None:
         """A plan that creates or rotates a token near the end of token authentication warns (once per run)."""
         if any(plan.issue is not None for plan in cplan.plans()):

@@ -76,6 +76,7 @@ class Named(Kind):
         return {ref: Live(ref, api.objects[self.plural][ref]) for ref in pending}
 
     def revoke(self, api, reference):
+        api.calls.append(("revoke", self.plural, reference))
         api.objects[self.plural].pop(reference)
 
 
@@ -138,7 +139,8 @@ def test_every_kind_converges_in_one_session_in_order_and_the_result_has_a_secti
     module = Module(api, labels=[{"name": "kept"}, {"name": "new"}], badges=[{"name": "b"}])
     runs, outcome = converge(module)
     assert api.sessions == 1
-    assert api.calls == [("login",), ("list", "labels"), ("issue", "labels", "new"), ("list", "badges"),
+    # Every kind is planned first, then made in order.
+    assert api.calls == [("login",), ("list", "labels"), ("list", "badges"), ("issue", "labels", "new"),
                          ("issue", "badges", "b")]
     assert _many_kinds.failures(runs) == []
     assert outcome["changed"] is True
@@ -147,7 +149,9 @@ def test_every_kind_converges_in_one_session_in_order_and_the_result_has_a_secti
         ("label", "kept", "keep"), ("label", "new", "create"), ("badge", "b", "create")]
     assert outcome["summary"] == {"create": 2, "keep": 1}
     assert outcome["plan_text"] == ["labels:", "  + new: create (missing)", "  Plan: 1 to create.",
-                                    "badges:", "  + b: create (missing)", "  Plan: 1 to create."]
+                                    "badges:", "  + b: create (missing)", "  Plan: 1 to create.",
+                                    "Order: labels are made first, then badges; revoked in reverse order, labels last."]
+    assert outcome["skipped"] == []
 
 
 def test_a_kind_with_nothing_declared_and_no_exclusive_sends_nothing_and_one_with_exclusive_runs():
@@ -245,3 +249,90 @@ def test_a_kind_whose_part_of_the_saved_plan_moved_changes_nothing_and_the_other
     assert ("issue", "labels", "a") in api.calls and ("issue", "badges", "b") not in api.calls
     assert outcome["badges"]["failed"] is True and outcome["badges"]["option"] == "apply_plan"
     assert any(line.startswith("badges: apply_plan:") for line in _many_kinds.failures(runs))
+
+
+class Granting(Named):
+    """A grant-shaped kind: what it makes changes the permissions of the login; a name with `fail` in it fails."""
+
+    changes_permissions = True
+
+    def issue(self, api, plan):
+        if "fail" in plan.declared.name:
+            raise KsefApiError("KSeF answered 400", status=400, operation="POST /%s" % self.plural)
+        return super().issue(api, plan)
+
+    def withheld(self, declared, cplan, done):
+        failed = done.failures if done is not None else {d.name: "not converged" for d in declared}
+        return {"Perm-" + name: "grant %s failed" % name for name in failed}
+
+
+class Needing(Named):
+    """A token-shaped kind: `x-needs-Perm-y` needs the permission Perm-y."""
+
+    def needs(self, plan):
+        name = plan.declared.name
+        return {name.split("-needs-", 1)[1]} if "-needs-" in name else set()
+
+
+class Session:
+    can_refresh = True
+
+    def __init__(self, api):
+        self.api = api
+
+    def refresh(self):
+        self.api.calls.append(("refresh",))
+
+
+def with_session(api):
+    api.session = Session(api)
+    return api
+
+
+def test_makes_run_in_kind_order_and_breaks_in_reverse_with_a_refresh_after_permissions_were_made():
+    api = with_session(Api({"labels": {"label-0": "old-label"}, "badges": {"badge-0": "old-badge"}}))
+    module = Module(api, labels=[{"name": "new"}, {"name": "old-label", "state": "absent"}],
+                    badges=[{"name": "b"}, {"name": "old-badge", "state": "absent"}])
+    kinds_ = (Granting("label"), Needing("badge"))
+    for kind in kinds_:
+        kind.plan = absent_aware(kind.plan)
+    runs, outcome = converge(module, kinds_)
+    assert _many_kinds.failures(runs) == []
+    writes = [call for call in api.calls if call[0] in ("issue", "revoke", "refresh")]
+    assert writes == [("issue", "labels", "new"), ("refresh",), ("issue", "badges", "b"),
+                      ("revoke", "badges", "badge-0"), ("revoke", "labels", "label-0")]
+
+
+def test_an_issue_that_needs_a_permission_a_failed_grant_was_to_give_is_held_back_and_the_rest_goes_on():
+    api = with_session(Api())
+    module = Module(api, labels=[{"name": "fail"}], badges=[{"name": "t-needs-Perm-fail"}, {"name": "other"}])
+    runs, outcome = converge(module, (Granting("label"), Needing("badge")))
+    issued = [call for call in api.calls if call[0] == "issue"]
+    assert issued == [("issue", "badges", "other")] and ("refresh",) not in api.calls
+    (skipped,) = outcome["skipped"]
+    assert skipped["kind"] == "badge" and skipped["name"] == "t-needs-Perm-fail"
+    assert "needs Perm-fail" in skipped["reason"] and "grant fail failed" in skipped["reason"]
+    problems = _many_kinds.failures(runs)
+    assert len(problems) == 2 and any("badge t-needs-Perm-fail: not issued (skipped)" in line for line in problems)
+
+    # A grant kind that stopped as a whole holds back what needs its permissions too, naming its error.
+    api = with_session(Api())
+    module = Module(api, labels=[{"name": "x"}], badges=[{"name": "t-needs-Perm-x"}])
+    runs, outcome = converge(module, (Granting("label", broken=True), Needing("badge")))
+    assert not [call for call in api.calls if call[0] == "issue"]
+    assert "KSeF answered 500" in outcome["skipped"][0]["reason"]
+
+
+def absent_aware(plan):
+    """The Named planner, with `state: absent` revoking the rows of the name (a plan that only breaks)."""
+
+    def planned(declared, live, *args, **kwargs):
+        cplan = plan([d for d in declared if d.state == "present"], live, *args, **kwargs)
+        for decl in declared:
+            if decl.state == "absent":
+                rows = [row for row in live if row.name == decl.name]
+                steps = [p.Step(p.REVOKE, "absent", row.reference_number) for row in rows]
+                cplan.declared[decl.name] = p.Plan(decl, steps, rows[0] if rows else None, rows)
+        return cplan
+
+    return planned
