@@ -276,7 +276,7 @@ def combined(module, runs: list, kinds) -> dict:
     converged = [run.plural for run in runs]
     if len(converged) > 1 and outcome["changed"]:
         outcome["plan_text"].append(order_line(converged))
-    outcome["skipped"] = [
+    outcome["held_back"] = [
         {"kind": run.kind.noun, "name": name, "reason": str(error)}
         for run in runs
         for name, error in sorted(run.held.items())

@@ -151,7 +151,7 @@ def test_every_kind_converges_in_one_session_in_order_and_the_result_has_a_secti
     assert outcome["plan_text"] == ["labels:", "  + new: create (missing)", "  Plan: 1 to create.",
                                     "badges:", "  + b: create (missing)", "  Plan: 1 to create.",
                                     "Order: labels are made first, then badges; revoked in reverse order, labels last."]
-    assert outcome["skipped"] == []
+    assert outcome["held_back"] == []
 
 
 def test_a_kind_with_nothing_declared_and_no_exclusive_sends_nothing_and_one_with_exclusive_runs():
@@ -309,7 +309,7 @@ def test_an_issue_that_needs_a_permission_a_failed_grant_was_to_give_is_held_bac
     runs, outcome = converge(module, (Granting("label"), Needing("badge")))
     issued = [call for call in api.calls if call[0] == "issue"]
     assert issued == [("issue", "badges", "other")] and ("refresh",) not in api.calls
-    (skipped,) = outcome["skipped"]
+    (skipped,) = outcome["held_back"]
     assert skipped["kind"] == "badge" and skipped["name"] == "t-needs-Perm-fail"
     assert "needs Perm-fail" in skipped["reason"] and "grant fail failed" in skipped["reason"]
     problems = _many_kinds.failures(runs)
@@ -320,7 +320,7 @@ def test_an_issue_that_needs_a_permission_a_failed_grant_was_to_give_is_held_bac
     module = Module(api, labels=[{"name": "x"}], badges=[{"name": "t-needs-Perm-x"}])
     runs, outcome = converge(module, (Granting("label", broken=True), Needing("badge")))
     assert not [call for call in api.calls if call[0] == "issue"]
-    assert "KSeF answered 500" in outcome["skipped"][0]["reason"]
+    assert "KSeF answered 500" in outcome["held_back"][0]["reason"]
 
 
 def absent_aware(plan):
