@@ -5,22 +5,35 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: credentials
-short_description: Converge the declared KSeF tokens and certificates of one company with one login
+short_description: Converge the declared KSeF permission grants, tokens and certificates of one company with one login
 version_added: 0.3.0
 description:
-  - One task for every credential of a company. It logs in once, then converges the declared certificates
-    (as M(ksef.credentials.certificates) does) and the declared tokens (as M(ksef.credentials.tokens) does) in
-    that one session, and closes it.
-  - Certificates are converged first, then tokens. A kind with nothing declared and no exclusive
-    (O(certificates_exclusive), O(tokens_exclusive)) is skipped without any request.
-  - A failure of one kind never stops the other. The task fails at the end naming every failure.
+  - One task for every credential of a company. It logs in once, then converges the declared permission grants
+    (as M(ksef.credentials.permissions) does), certificates (as M(ksef.credentials.certificates) does) and tokens
+    (as M(ksef.credentials.tokens) does) in that one session, and closes it.
+  - Every kind is planned first. Then the changes that make something (a grant, an enrollment, a token, and the
+    revokes that are part of such a change, for example a grant's changed rows) are carried out in the order
+    grants, certificates, tokens; then the revokes that only take something away (a name declared absent or no
+    longer declared, unmanaged objects of an exclusive) in the reverse order, tokens, certificates, grants. A token
+    that needs a permission granted in the same task is created after the grant's operation ended, and a grant
+    removed together with the tokens that depend on it is revoked after them.
+  - A token carries only permissions its creator holds, and the access token of a session carries the permissions
+    of its login. After grants were made, the session is refreshed (C(POST /auth/token/refresh)) before the next
+    kind issues anything, so a login by certificate (XAdES) creates tokens with the permissions just granted to
+    it. A KSeF-token login keeps the permissions of its token.
+  - A token that needs a permission a grant of this task was to give the identity that logs in, and did not (the
+    grant failed, is still in progress at KSeF, or the grants could not be converged), is not created; C(held_back)
+    says which and why, and the task fails naming it.
+  - A kind with nothing declared and no exclusive (O(grants_exclusive), O(certificates_exclusive),
+    O(tokens_exclusive)) is skipped without any request. A failure of one kind never stops the others. The task
+    fails at the end naming every failure.
   - 'KSeF certificates belong to the subject that logs in (the seal''s or the person''s NIP), not to the context
     it acts for. Certificates declared by a login with O(auth.on_behalf=true) are refused before any request:
     declare them once, on the host whose context is the subject''s own NIP, and only tokens on the hosts of the
     companies it acts for (see C(docs/role-company.md)).'
   - Without O(certificates) this needs what M(ksef.credentials.tokens) needs (a KSeF token with
     V(CredentialsManage) is enough); certificates need a login with a signature (O(auth.certificate) or
-    O(auth.pkcs12)).
+    O(auth.pkcs12)). Grants need V(CredentialsManage) in the context; see C(docs/permissions.md).
 author:
   - ksef.credentials maintainers (@ksef-credentials)
 extends_documentation_fragment:
@@ -29,7 +42,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Returns the plan of every kind. Enrolls, creates, revokes and writes nothing.
+    description: Returns the plan of every kind. Grants, enrolls, creates, revokes and writes nothing.
   diff_mode:
     support: full
     description: The metadata of every credential that changes, per kind, before and after, and the plans for people.
@@ -1510,14 +1523,37 @@ options:
       - Mutually exclusive with O(plan_file).
     type: path
 notes:
-  - 'Requests of a run that changes nothing: one login and its close, one C(POST /certificates/query) when
-    certificates are declared, and ceil(T/100) C(GET /tokens) for T managed tokens.'
+  - 'Requests of a run that changes nothing: one login and its close, ceil(R/100)
+    C(POST /permissions/query/persons/grants) for R rows when grants are declared, one C(POST /certificates/query)
+    when certificates are declared, and ceil(T/100) C(GET /tokens) for T managed tokens.'
 seealso:
+  - module: ksef.credentials.permissions
   - module: ksef.credentials.tokens
   - module: ksef.credentials.certificates
 """
 
 EXAMPLES = r"""
+- name: A person's permission to send invoices, and the ERP's token that needs it, in one task and one login
+  ksef.credentials.credentials:
+    environment: test
+    context: {nip: "5265877635"}
+    auth:
+      certificate: /etc/ksef/admin.crt.pem
+      private_key: /etc/ksef/admin.key.pem
+    grants_exclusive: managed
+    grants:
+      - name: automation-invoicing
+        kind: person
+        description: Automation sends invoices
+        subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}  # the person of the certificate
+        permissions: [InvoiceWrite]
+    tokens:
+      - name: erp-sender
+        permissions: [InvoiceWrite]
+        store:
+          - type: file
+            path: /etc/erp/erp-sender.token
+
 - name: The certificates and tokens of the company the seal belongs to, with one login
   ksef.credentials.credentials:
     environment: test
@@ -1557,6 +1593,22 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+grants:
+  description:
+    - What M(ksef.credentials.permissions) returns (C(changed), C(plan), C(plan_text), C(summary), C(revoked), and
+      per name under C(grants), with C(permission_ids) and each action's C(operation) and C(status)), or
+      C(skipped=true) when nothing was declared, or C(failed) and C(msg) when the kind stopped as a whole.
+  returned: always
+  type: dict
+  sample:
+    changed: true
+    plan: [{name: automation-invoicing, action: create, reference_number: null, reason: "grant InvoiceWrite"}]
+    plan_text: ["+ automation-invoicing: create (grant InvoiceWrite (no grant named 'automation-invoicing'))",
+                "Plan: 1 to create."]
+    summary: {create: 1}
+    revoked: []
+    grants: {automation-invoicing: {name: automation-invoicing, kind: person, permissions: [InvoiceWrite],
+             permission_ids: [0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a], status: Active}}
 certificates:
   description:
     - What M(ksef.credentials.certificates) returns (C(changed), C(plan), C(plan_text), C(summary), C(revoked),
@@ -1586,18 +1638,24 @@ tokens:
     revoked: []
     tokens: {erp-sender: {name: erp-sender, status: Active, permissions: [InvoiceRead, InvoiceWrite]}}
 plan:
-  description: Every kind's plan rows, certificates first, each with C(kind) (V(certificate) or V(token)).
+  description: Every kind's plan rows, grants first, then certificates, then tokens, each with C(kind) (V(grant),
+    V(certificate) or V(token)).
   returned: always
   type: list
   elements: dict
   sample:
     - {kind: certificate, name: automation-login, action: keep, reference_number: 01F2C3A4B5D6E7F8, reason: active}
 plan_text:
-  description: The plan for people, a heading line per kind (C(certificates:), C(tokens:)) followed by its lines.
+  description:
+    - The plan for people, a heading line per kind (C(grants:), C(certificates:), C(tokens:)) followed by its lines.
+    - 'When more than one kind is converged and something changes, a last line says the order, for example
+      C(Order: grants are made first, then tokens; revoked in reverse order, grants last.)'
   returned: always
   type: list
   elements: str
-  sample: ["certificates:", "  Plan: no changes.", "tokens:", "  + erp-sender: create (...)", "  Plan: 1 to create."]
+  sample: ["grants:", "  + automation-invoicing: create (...)", "  Plan: 1 to create.", "tokens:",
+           "  + erp-sender: create (...)", "  Plan: 1 to create.",
+           "Order: grants are made first, then tokens; revoked in reverse order, grants last."]
 summary:
   description: How many plan steps of every kind have each action.
   returned: always
@@ -1608,6 +1666,17 @@ revoked:
   returned: always
   type: list
   elements: dict
+held_back:
+  description:
+    - What this run did not issue because it needs a permission a grant of this run was to give the identity that
+      logs in, and did not, as C(kind), C(name) and C(reason) (the permissions and the grant's failure). Each is
+      also a failure of the task. Empty in check mode.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: token, name: erp-sender, reason: "not issued (skipped): it needs InvoiceWrite, and grant
+       automation-invoicing failed: ...; a later run issues it"}
 api_calls:
   description: Requests sent to KSeF in this run, per operation (one login for every kind).
   returned: always

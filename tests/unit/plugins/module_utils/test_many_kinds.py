@@ -336,3 +336,14 @@ def absent_aware(plan):
         return cplan
 
     return planned
+
+
+def test_a_per_kind_force_is_the_only_guard_of_its_kind_and_is_named_as_the_task_spells_it():
+    module = Module(Api(), labels=[{"name": "a"}], badges=[{"name": "b"}], revoke_auth_token=True,
+                    labels_force=False)
+    labels, badges = _many_kinds.prepare(module, kinds())
+    assert labels.options.revoke_auth_token is False and labels.options.guard_option == "labels_force"
+    assert badges.options.revoke_auth_token is True and badges.options.guard_option == "revoke_auth_token"
+    module.params["labels_force"] = True
+    labels, _badges = _many_kinds.prepare(module, kinds())
+    assert labels.options.revoke_auth_token is True

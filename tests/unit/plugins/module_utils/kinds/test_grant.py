@@ -54,3 +54,42 @@ def test_an_operation_ksef_no_longer_knows_ends_instead_of_failing_every_later_r
 def test_other_api_errors_stop_the_wait():
     with pytest.raises(KsefApiError):
         wait_operations(Statuses(a=[503]), ["a"], poller())
+
+
+# -- what a task that converges several kinds asks of the grants ------------------------------------------------
+
+def _person(name, pesel, permissions=("InvoiceWrite",)):
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan
+
+    return grant_plan.declare({"name": name, "kind": "person", "description": "Automation",
+                               "subject": {"pesel": pesel, "first_name": "Jan", "last_name": "Kowalski"},
+                               "permissions": list(permissions)})
+
+
+def test_withheld_names_only_the_permissions_a_grant_to_the_login_was_to_give_and_did_not():
+    from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+    from ansible_collections.ksef.credentials.plugins.module_utils._executor import ApplyError, Done
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind
+
+    kind = GrantKind()
+    kind._identities = {("Pesel", "85011512345")}
+    mine, other = _person("mine", "85011512345"), _person("other", "92071314764", ("InvoiceRead",))
+    cplan = p.ContextPlan(declared={d.name: p.Plan(d, [p.Step(p.CREATE, "missing")]) for d in (mine, other)})
+    done = Done(failures={name: ApplyError("KSeF answered 400", []) for name in ("mine", "other")})
+    assert kind.withheld([mine, other], cplan, done) == {"InvoiceWrite": "grant mine failed: KSeF answered 400"}
+    assert kind.withheld([mine, other], cplan, Done()) == {}
+    assert kind.withheld([mine, other], None, None) == {"InvoiceWrite": "grant mine was not converged"}
+    held = p.ContextPlan(declared={"mine": p.Plan(mine, [p.Step(p.RETAIN, "create operation X still in progress")])})
+    assert kind.withheld([mine], held, Done()) == {"InvoiceWrite": "grant mine is still in progress at KSeF"}
+
+
+def test_the_lockout_guard_names_the_option_as_the_task_spells_it():
+    from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import _rename_force
+
+    mine = _person("mine", "85011512345")
+    cplan = p.ContextPlan(declared={"mine": p.Plan(mine, [p.Step(p.RETAIN, "lockout guard: ...; force: true revokes it", "id-1")])})
+    cplan.warnings.append("mine: lockout guard; force: true revokes it")
+    _rename_force(cplan, "grants_force")
+    assert cplan.declared["mine"].steps[0].reason == "lockout guard: ...; grants_force: true revokes it"
+    assert cplan.warnings == ["mine: lockout guard; grants_force: true revokes it"]

@@ -15,6 +15,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_sche
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import STORE_ARGSPEC
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._schema import STORE_SCHEMA
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_SCHEMA
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_schema import GRANT_SCHEMA
 from ansible_collections.ksef.credentials.plugins.modules import credentials, token, tokens
 
 REPO = Path(__file__).resolve().parents[5]
@@ -63,6 +64,7 @@ def test_the_credentials_module_documents_both_schemas_and_both_store_templates(
     options = yaml.safe_load(credentials.DOCUMENTATION)["options"]
     compare(options["tokens"]["suboptions"], GEN.resolve(TOKEN_SCHEMA, "tokens[]."), "tokens[]")
     compare(options["certificates"]["suboptions"], GEN.resolve(CERTIFICATE_SCHEMA, "certificates[]."), "certificates[]")
+    compare(options["grants"]["suboptions"], GEN.resolve(GRANT_SCHEMA, "grants[]."), "grants[]")
     for plural, noun in (("tokens", "token"), ("certificates", "certificate")):
         option = "%s_store_template" % plural
         compare({option: options[option]}, GEN.store_template(option, "%s_exclusive" % plural, noun), option)
@@ -76,6 +78,8 @@ def test_the_company_role_validates_both_schemas():
             "ksef_tokens[]", "options")
     compare(options["ksef_certificates"]["options"],
             GEN.resolve(CERTIFICATE_SCHEMA, "ksef_certificates[].", "options"), "ksef_certificates[]", "options")
+    compare(options["ksef_grants"]["options"], GEN.resolve(GRANT_SCHEMA, "ksef_grants[].", "options"),
+            "ksef_grants[]", "options")
 
 
 def test_both_roles_take_every_auth_option_of_the_modules():
