@@ -343,6 +343,23 @@ def test_exclusive_revokes_after_the_declared_tokens_and_waits_for_pending_ones(
     assert [e["reference_number"] for e in done.unmanaged if e["action"] == "revoke"] == [pending]
 
 
+def test_a_name_declared_absent_is_revoked_in_the_break_step_after_every_make_even_when_listed_first(tmp_path):
+    ksef, module = Ksef(), Module()
+    gone = ksef.add(_identity.compose("aaa-gone", "ERP"))
+    stores = file_stores(module, tmp_path, "z")
+    _plan, first = one(ksef, module, stores, declared("zzz-rotated"))
+    previous = first.current.reference_number
+    ksef.calls.clear()
+    items = [(declared("aaa-gone", state="absent"), []), (declared("zzz-rotated", rotate=True), stores)]
+    cplan, done = converge(ksef, module, items)
+    assert [plan.declared.name for plan in cplan.plans()] == ["aaa-gone", "zzz-rotated"]
+    assert [_executor.only_breaks(plan) for plan in cplan.plans()] == [True, False]
+    # The rotation, its own revoke included, is the make step; the name declared absent is the break step.
+    assert ksef.mutations() == [("POST", _identity.compose("zzz-rotated", "ERP")), ("DELETE", previous),
+                                ("DELETE", gone)]
+    assert done.failures == {} and ksef.status(gone) == "Revoked"
+
+
 def test_activation_times_out_per_token():
     ksef = Ksef(polls=10 ** 6)
     ref = ksef.add("slow", status="Pending")
