@@ -59,7 +59,6 @@ class Audit(abc.ABC):
     findings_key: str  # "findings", "certificate_findings", ...
     error_key: str  # "error" (the company's), "certificate_error", ...
     count_prefix: str  # "" (tokens), "certificate_", "grant_"
-    csv_columns: tuple  # the CSV columns its rows fill (beside environment, host, context, credential)
     extra_keys: tuple = ()  # lists of its info result the report keeps in a company ("declared_tokens")
     html: str  # its section of report.html (a Jinja2 template)
     schema_defs: tuple  # the $defs of docs/report.schema.json: (row, finding, counts)
@@ -118,15 +117,19 @@ class Audit(abc.ABC):
 
     def counts(self, part: Part) -> dict:
         """The counts of the kind's part of one company: objects, findings per kind, errors."""
-        counts = self.catalogue.summary([])
-        for finding in part.findings:
-            counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
         prefix = self.count_prefix
         return {
             self.items_key: len(part.rows),
-            prefix + "findings": counts,
+            prefix + "findings": self.finding_counts(part.findings),
             prefix + "errors": sum(1 for f in part.findings if f.get("severity") == "error"),
         }
+
+    def finding_counts(self, findings: list) -> dict:
+        """Finding kind -> how many of `findings` (as an info result lists them), every kind of the catalogue."""
+        counts = self.catalogue.summary([])
+        for finding in findings:
+            counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
+        return counts
 
     def csv_rows(self, part_rows: list) -> list:
         """The CSV rows of the kind's rows (dicts by column), without the columns of where they were found."""

@@ -41,7 +41,7 @@ BY_KIND = {audit.noun: audit for audit in AUDITS}
 # `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`: what a token value looks like anywhere in a text.
 _TOKEN_VALUE = re.compile(r"[^|\s\"',;]+\|[^|\s\"',;]+\|[0-9a-fA-F]{64}")
 # The CSV layout: where (environment, host, context), the kind (`credential`: token, certificate, grant), then the
-# columns the rows of each kind fill (`Audit.csv_columns`); a cell a kind does not fill stays empty.
+# columns of every kind's rows (`Audit.csv_rows`); a cell a kind does not fill stays empty.
 CSV_COLUMNS = (
     "environment",
     "host",
@@ -282,16 +282,10 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def csv_columns() -> tuple:
-    """CSV_COLUMNS, then any column a kind fills that they do not name."""
-    extra = [c for audit in AUDITS for c in audit.csv_columns if c not in CSV_COLUMNS]
-    return CSV_COLUMNS + tuple(dict.fromkeys(extra))
-
-
 def to_csv(report: dict) -> str:
     """One row per object of every kind (a token, a KSeF certificate, a permission grant), every context; lists are
     space-separated."""
-    columns = csv_columns()
+    columns = CSV_COLUMNS
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

@@ -33,23 +33,6 @@ class CertificateAudit(Audit):
     count_prefix = "certificate_"
     store_option = CERTIFICATE_OPTIONS["store"]
     card = "certificates listed"
-    csv_columns = (
-        "serial_number",
-        "name",
-        "managed",
-        "declared",
-        "status",
-        "certificate_type",
-        "certificate_name",
-        "subject",
-        "created",
-        "valid_from",
-        "valid_to",
-        "days_to_expiry",
-        "last_used",
-        "stores",
-        "findings",
-    )
     html = _report_template.CERTIFICATES
     schema_defs = ("certificate", "certificate_finding", "certificate_counts")
 

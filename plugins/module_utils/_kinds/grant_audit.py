@@ -49,21 +49,6 @@ class GrantAudit(Audit):
     error_key = "grant_error"
     count_prefix = "grant_"
     card = "permission grants listed"
-    csv_columns = (
-        "name",
-        "managed",
-        "declared",
-        "status",
-        "permissions",
-        "author",
-        "subject",
-        "created",
-        "findings",
-        "description",
-        "permission_id",
-        "grant_kind",
-        "can_delegate",
-    )
     html = _report_template.GRANTS
     schema_defs = ("grant", "grant_finding", "grant_counts")
 

@@ -26,6 +26,14 @@ def ident(item) -> tuple:
     return (item.get("type"), item.get("value"))
 
 
+def _started(item: dict) -> datetime:
+    """When a listed permission was granted (its startDate); the epoch when KSeF does not say."""
+    try:
+        return datetime.fromisoformat(str(item.get("startDate")).replace("Z", "+00:00"))
+    except ValueError:
+        return EPOCH
+
+
 @dataclass(frozen=True)
 class GrantRow:
     """One listed permission row (PersonPermission of the contract)."""
@@ -67,10 +75,6 @@ class GrantRow:
             kind = "person"
         details = entity or person or {}
         subject_type, subject_value = ident(item.get("authorizedIdentifier"))
-        try:
-            created = datetime.fromisoformat(str(item.get("startDate")).replace("Z", "+00:00"))
-        except ValueError:
-            created = EPOCH
         return cls(
             reference_number=str(item.get("id")),
             kind=kind,
@@ -84,7 +88,7 @@ class GrantRow:
             context=ident(item.get("contextIdentifier")),
             target=ident(item.get("targetIdentifier")),
             state=item.get("permissionState") or "Active",
-            created=created,
+            created=_started(item),
         )
 
     @classmethod
@@ -150,10 +154,6 @@ class GrantRow:
         read as System's (the emulator lists System's rows that way; the collection never revokes them)."""
         subject_type, subject_value = ident(item.get("authorizedEntityIdentifier"))
         details = item.get("subjectEntityDetails") or {}
-        try:
-            created = datetime.fromisoformat(str(item.get("startDate")).replace("Z", "+00:00"))
-        except ValueError:
-            created = EPOCH
         return cls(
             reference_number=str(item.get("id")),
             kind="authorization",
@@ -164,7 +164,7 @@ class GrantRow:
             details=tuple(sorted((k, v) for k, v in details.items() if isinstance(v, str))),
             author=ident(item.get("authorIdentifier")) if item.get("authorIdentifier") else (SYSTEM, None),
             context=ident(item.get("authorizingEntityIdentifier")),
-            created=created,
+            created=_started(item),
         )
 
     def metadata(self) -> dict:

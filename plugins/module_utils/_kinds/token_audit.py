@@ -87,25 +87,6 @@ class TokenAudit(Audit):
     count_prefix = ""
     store_option = TOKEN_OPTIONS["store"]
     card = "tokens listed"
-    csv_columns = (
-        "reference_number",
-        "name",
-        "managed",
-        "declared",
-        "status",
-        "permissions",
-        "author",
-        "created",
-        "last_used",
-        "age_days",
-        "unused_days",
-        "rotate_after",
-        "rotation_due",
-        "unused",
-        "stores",
-        "findings",
-        "description",
-    )
     extra_keys = ("declared_tokens",)
     html = _report_template.TOKENS
     schema_defs = ("token", "finding", "counts")
@@ -172,9 +153,6 @@ class TokenAudit(Audit):
         return Part(found.rows, found.findings, found.error, {"declared_tokens": declared})
 
     def counts(self, part: Part) -> dict:
-        counts = self.catalogue.summary([])
-        for finding in part.findings:
-            counts[finding["kind"]] = counts.get(finding["kind"], 0) + 1
         rows = part.rows
         return {
             "tokens": len(rows),
@@ -182,7 +160,7 @@ class TokenAudit(Audit):
             "managed": sum(1 for t in rows if t.get("managed")),
             "unmanaged": sum(1 for t in rows if not t.get("managed")),
             "declared": sum(1 for d in part.extra.get("declared_tokens") or [] if d.get("state") == "present"),
-            "findings": counts,
+            "findings": self.finding_counts(part.findings),
             "findings_total": len(part.findings),
             "errors": sum(1 for f in part.findings if f.get("severity") == "error"),
         }
