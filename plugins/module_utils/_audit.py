@@ -60,11 +60,10 @@ class Audit(abc.ABC):
     error_key: str  # "error" (the company's), "certificate_error", ...
     count_prefix: str  # "" (tokens), "certificate_", "grant_"
     extra_keys: tuple = ()  # lists of its info result the report keeps in a company ("declared_tokens")
+    card: str  # what the count on its card of report.html says: "tokens listed"
     html: str  # its section of report.html (a Jinja2 template)
     schema_defs: tuple  # the $defs of docs/report.schema.json: (row, finding, counts)
-
     store_option: dict = {}  # a kind with a value: the `store` option of its declarations (store_template's spec)
-    card: str  # what the count on its card of report.html says: "tokens listed"
 
     @property
     def noun(self) -> str:

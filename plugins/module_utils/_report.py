@@ -114,7 +114,7 @@ def _results(scans: dict, certificate_scans: dict, grant_scans: dict) -> dict:
     says, and the results of the older options, whose kind the option names."""
     found: dict = {}
     for host, given in scans.items():
-        for result in given if isinstance(given, list) else [given]:
+        for result in (given or [{}]) if isinstance(given, list) else [given]:
             found.setdefault(host, []).append((kind_of(result), result or {}))
     for audit, older in ((CERTIFICATE_AUDIT, certificate_scans), (GRANT_AUDIT, grant_scans)):
         for host, result in older.items():

@@ -333,7 +333,7 @@ def test_scans_takes_results_of_any_kind_one_or_a_list_per_host():
 def test_a_result_without_kind_is_told_by_its_rows_and_a_failed_one_fails_the_company():
     report = r.build({"acme": [certificate_scan(), grant_scan()],  # results of an older collection: no `kind`
                       "beta": [_kinded(scan("7010000006"), "token"), {"failed": True, "msg": "login refused"}],
-                      "gamma": {}},
+                      "gamma": {}, "delta": []},
                      NOW.isoformat())
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
         json.loads(r.to_json(report)))
@@ -342,8 +342,8 @@ def test_a_result_without_kind_is_told_by_its_rows_and_a_failed_one_fails_the_co
     assert [c["serial_number"] for c in acme["certificates"]] == [CERT_SERIAL] and len(acme["grants"]) == 3
     assert acme["error"] is None and acme["tokens"] == [] and acme["summary"]["certificates"] == 1
     assert beta["error"] == "login refused" and len(beta["tokens"]) == 3  # what was scanned is still listed
-    assert gamma["error"] == "no info result for this host"
-    assert report["summary"]["contexts_failed"] == 2 and report["summary"]["certificates"] == 1
+    assert gamma["error"] == by_host["delta"]["error"] == "no info result for this host"
+    assert report["summary"]["contexts_failed"] == 3 and report["summary"]["certificates"] == 1
     assert report["summary"]["tokens"] == 3 and report["summary"]["grants"] == 3
 
 
