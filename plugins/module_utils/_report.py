@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The audit report: token_info results of many contexts, certificate_info results of the subjects they log in as,
-and permission_info results of their permission grants -> one report (docs/report.schema.json) -> JSON, CSV, HTML.
+"""The audit report: the results of the info modules (token_info, certificate_info, permission_info) of many
+hosts -> one report (docs/report.schema.json) -> JSON, CSV, HTML.
+
+Built from kinds: each result says its kind, and the kind's `_audit.Audit` gives its part of a company (rows,
+findings, scan error), its counts, its CSV rows and its HTML section; this module only assembles them, in the
+order of AUDITS.
 
 Pure apart from the clock the caller passes in. A report holds reference numbers and metadata only; `check_clean`
 refuses any text that looks like a KSeF token value, as a last line of defence.
@@ -21,22 +25,23 @@ except ImportError as exc:  # ansible-core depends on Jinja2; reported by audit_
 else:
     JINJA2_IMPORT_ERROR = None
 
-from ansible_collections.ksef.credentials.plugins.module_utils import _drift
+from ansible_collections.ksef.credentials.plugins.module_utils import _report_template
+from ansible_collections.ksef.credentials.plugins.module_utils._audit import Audit, Part
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import ENVIRONMENTS
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift, grant_drift
-from ansible_collections.ksef.credentials.plugins.module_utils._report_template import HTML_TEMPLATE
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_audit import CERTIFICATE_AUDIT
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_audit import GRANT_AUDIT
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_audit import TOKEN_AUDIT
 
 SCHEMA_VERSION = 1
-LIVE = ("Pending", "Active")
+TITLE = "KSeF credential audit"
+# The kinds of the report, in the order of its sections, JSON keys and CSV rows.
+AUDITS = (TOKEN_AUDIT, CERTIFICATE_AUDIT, GRANT_AUDIT)
+BY_KIND = {audit.noun: audit for audit in AUDITS}
 # `{referenceNumber}|{contextType}-{contextValue}|{64 hex}`: what a token value looks like anywhere in a text.
 _TOKEN_VALUE = re.compile(r"[^|\s\"',;]+\|[^|\s\"',;]+\|[0-9a-fA-F]{64}")
-# One row per token, per KSeF certificate and per permission grant of every context; `credential` says which. A
-# certificate row fills serial_number, certificate_type, certificate_name (its name in KSeF), subject, valid_from,
-# valid_to and days_to_expiry, and `created` with the time it was requested; a token row fills reference_number,
-# permissions, author and the token clocks; a grant row (one per permission) fills permission_id, grant_kind,
-# permissions (its one permission), can_delegate, subject, author, status (Active or Inactive) and `created` with
-# the time it was granted.
+# The CSV layout: where (environment, host, context), the kind (`credential`: token, certificate, grant), then the
+# columns of every kind's rows (`Audit.csv_rows`); a cell a kind does not fill stays empty.
 CSV_COLUMNS = (
     "environment",
     "host",
@@ -72,36 +77,6 @@ CSV_COLUMNS = (
 )
 # Spreadsheets run cells that start with these as formulas (CSV injection through a token description).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-KIND_TITLES = {
-    _drift.MISSING: "Missing",
-    _drift.SCOPE_DIFFERS: "Scope differs",
-    _drift.STORE_MISSING: "Store empty",
-    _drift.STORE_STALE: "Store stale",
-    _drift.ROTATION_OVERDUE: "Rotation overdue",
-    _drift.EXTRA_MANAGED: "Extra managed",
-    _drift.UNMANAGED: "Unmanaged",
-    _drift.UNUSED: "Unused",
-    _drift.TOKEN_AUTH_END: "Token auth end",
-}
-
-
-CERTIFICATE_KIND_TITLES = {
-    certificate_drift.MISSING: "Missing",
-    certificate_drift.REVOKED_STORED: "Revoked, still stored",
-    certificate_drift.STORE_MISSING: "Store empty",
-    certificate_drift.EXPIRING: "Expiring",
-    certificate_drift.UNDECLARED: "Undeclared",
-}
-
-
-GRANT_KIND_TITLES = {
-    grant_drift.UNDECLARED_MANAGER: "Undeclared manager",
-    grant_drift.MISSING: "Missing",
-    grant_drift.DIFFERS: "Differs",
-    grant_drift.UNDECLARED: "Undeclared",
-    grant_drift.INACTIVE: "Inactive",
-    grant_drift.SYSTEM_AUTHORED: "System authored",
-}
 
 
 class UnsafeReportError(KsefError, ValueError):
@@ -124,113 +99,90 @@ def environment_name(given: str | None, api_url: str | None) -> str:
     return environment_of(api_url)
 
 
-def _certificate_part(scan) -> tuple[list, list, str | None]:
-    """(certificates, findings, error) of a certificate_info result; nothing when no scan was given."""
-    if scan is None:
-        return [], [], None
-    if scan.get("failed") or scan.get("skipped") or "certificates" not in scan:
-        return [], [], str(scan.get("msg") or ("skipped" if scan.get("skipped") else "no certificate_info result"))
-    return [dict(c) for c in scan["certificates"]], [dict(f) for f in scan.get("findings") or []], None
+def kind_of(result) -> Audit | None:
+    """The audit of an info result: the kind it says, else the kind whose rows it holds (a result of an older
+    collection); None for a result that holds none (failed, skipped, or no result at all)."""
+    if not isinstance(result, dict):
+        return None
+    if result.get("kind") in BY_KIND:
+        return BY_KIND[result["kind"]]
+    return next((audit for audit in AUDITS if audit.items_key in result), None)
 
 
-def _certificate_summary(certificates, findings) -> dict:
-    counts = dict.fromkeys(certificate_drift.KINDS, 0)
-    for f in findings:
-        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-    return {
-        "certificates": len(certificates),
-        "certificate_findings": counts,
-        "certificate_errors": sum(1 for f in findings if f.get("severity") == "error"),
+def _results(scans: dict, certificate_scans: dict, grant_scans: dict) -> dict:
+    """host -> [(audit or None, result)]: every result of `scans` (one or a list per host) with the kind it
+    says, and the results of the older options, whose kind the option names."""
+    found: dict = {}
+    for host, given in scans.items():
+        for result in (given or [{}]) if isinstance(given, list) else [given]:
+            found.setdefault(host, []).append((kind_of(result), result or {}))
+    for audit, older in ((CERTIFICATE_AUDIT, certificate_scans), (GRANT_AUDIT, grant_scans)):
+        for host, result in older.items():
+            found.setdefault(host, []).append((audit, result or {}))
+    return found
+
+
+def _merged(audit: Audit, parts: list) -> Part:
+    """Several results of one kind for one host (or none), as one part."""
+    extra: dict = {key: [] for key in audit.extra_keys}
+    for part in parts:
+        for key, value in part.extra.items():
+            extra[key] = extra.get(key, []) + value
+    errors = [part.error for part in parts if part.error]
+    return Part(
+        [row for part in parts for row in part.rows],
+        [finding for part in parts for finding in part.findings],
+        "; ".join(errors) if errors else None,
+        extra,
+    )
+
+
+def _context_entry(host: str, results: list, environment: str | None) -> dict:
+    """One company: where it was scanned (from the first result that says so) and the part of every kind."""
+    known = sorted((r for r in results if r[0] is not None), key=lambda r: AUDITS.index(r[0]))
+    first: dict = next((result for _audit, result in known if result.get("context")), {})
+    # A result of no known kind (failed, skipped, or none at all) says the company could not be scanned.
+    unscanned = [
+        str(result.get("msg") or ("skipped" if result.get("skipped") else "no info result for this host"))
+        for audit, result in results
+        if audit is None
+    ]
+    entry: dict = {
+        "host": host,
+        "environment": None,
+        "context": first.get("context"),
+        "api_url": first.get("api_url"),
+        "scanned_at": first.get("scanned_at"),
+        "error": "; ".join(unscanned) or None,
+        "summary": {},
     }
-
-
-def _grant_part(scan) -> tuple[list, list, str | None]:
-    """(grants, findings, error) of a permission_info result; nothing when no scan was given. The finding about the
-    KSeF token the scan logged in with (token_auth_end) is left to the tokens, where token_info reports it."""
-    if scan is None:
-        return [], [], None
-    if scan.get("failed") or scan.get("skipped") or "grants" not in scan:
-        return [], [], str(scan.get("msg") or ("skipped" if scan.get("skipped") else "no permission_info result"))
-    findings = [dict(f) for f in scan.get("findings") or [] if f.get("kind") in grant_drift.KINDS]
-    grants = []
-    for item in scan["grants"]:
-        grant = dict(item)
-        grant["findings"] = [k for k in grant.get("findings") or [] if k in grant_drift.KINDS]
-        grants.append(grant)
-    return grants, findings, None
-
-
-def _grant_summary(grants, findings) -> dict:
-    counts = dict.fromkeys(grant_drift.KINDS, 0)
-    for f in findings:
-        counts[f["kind"]] += 1
-    return {
-        "grants": len(grants),
-        "grant_findings": counts,
-        "grant_errors": sum(1 for f in findings if f.get("severity") == "error"),
-    }
-
-
-def _context_entry(
-    host: str, scan: dict, certificate_scan=None, environment: str | None = None, grant_scan=None
-) -> dict:
-    entry = _token_entry(host, scan)
     entry["environment"] = environment_name(environment, entry["api_url"])
-    certificates, findings, error = _certificate_part(certificate_scan)
-    entry.update(certificates=certificates, certificate_findings=findings, certificate_error=error)
-    entry["summary"].update(_certificate_summary(certificates, findings))
-    grants, found, error = _grant_part(grant_scan)
-    entry.update(grants=grants, grant_findings=found, grant_error=error)
-    entry["summary"].update(_grant_summary(grants, found))
+    for audit in AUDITS:
+        part = _merged(audit, [audit.part(result) for kind, result in known if kind is audit])
+        entry[audit.items_key] = part.rows
+        entry[audit.findings_key] = part.findings
+        entry.update(part.extra)
+        if audit.error_key == "error":  # the company's own: a failed scan of this kind fails the company
+            entry["error"] = "; ".join(e for e in (entry["error"], part.error) if e) or None
+        else:
+            entry[audit.error_key] = part.error
+        entry["summary"].update(audit.counts(part))
     return entry
 
 
-def _token_entry(host: str, scan: dict) -> dict:
-    scan = scan or {}
-    failed = scan.get("failed") or scan.get("skipped") or "tokens" not in scan
-    if failed:
-        reason = scan.get("msg") or ("skipped" if scan.get("skipped") else "no token_info result for this host")
-        return {
-            "host": host,
-            "context": scan.get("context"),
-            "api_url": scan.get("api_url"),
-            "scanned_at": scan.get("scanned_at"),
-            "error": str(reason),
-            "summary": _context_summary([], [], []),
-            "tokens": [],
-            "findings": [],
-            "declared_tokens": [],
-        }
-    tokens = [dict(t) for t in scan.get("tokens") or []]
-    findings = [dict(f) for f in scan.get("findings") or []]
-    declared = [dict(d) for d in scan.get("declared_tokens") or []]
-    return {
-        "host": host,
-        "context": scan.get("context"),
-        "api_url": scan.get("api_url"),
-        "scanned_at": scan.get("scanned_at"),
-        "error": None,
-        "summary": _context_summary(tokens, findings, declared),
-        "tokens": tokens,
-        "findings": findings,
-        "declared_tokens": declared,
-    }
-
-
-def _context_summary(tokens, findings, declared) -> dict:
-    counts = dict.fromkeys(_drift.KINDS, 0)
-    for f in findings:
-        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-    return {
-        "tokens": len(tokens),
-        "live": sum(1 for t in tokens if t.get("status") in LIVE),
-        "managed": sum(1 for t in tokens if t.get("managed")),
-        "unmanaged": sum(1 for t in tokens if not t.get("managed")),
-        "declared": sum(1 for d in declared if d.get("state") == "present"),
-        "findings": counts,
-        "findings_total": len(findings),
-        "errors": sum(1 for f in findings if f.get("severity") == "error"),
-    }
+def _totals(contexts: list) -> dict:
+    """The counts of every context added up: numbers, and counts per finding kind."""
+    totals: dict = {}
+    for audit in AUDITS:
+        totals.update(audit.counts(Part([], [])))
+    for ctx in contexts:
+        for key, value in ctx["summary"].items():
+            if isinstance(value, dict):
+                for kind, count in value.items():
+                    totals[key][kind] = totals[key].get(kind, 0) + count
+            else:
+                totals[key] += value
+    return totals
 
 
 def build(
@@ -242,57 +194,30 @@ def build(
     environments: dict | None = None,
     grant_scans: dict | None = None,
 ) -> dict:
-    """scans: host -> registered token_info result (failed or skipped results become an entry with `error`);
-    certificate_scans: host -> registered certificate_info result of the subject that host logs in as;
-    grant_scans: host -> registered permission_info result of that host's context;
+    """scans: host -> the registered result of an info module, or a list of them (token_info, certificate_info,
+    permission_info: each says its kind); a result of no kind (failed, skipped, none) becomes an entry with `error`;
+    certificate_scans, grant_scans: host -> a certificate_info, permission_info result (the older spelling);
     environments: host -> the environment that host is reported under (test, demo, prod, or a name or URL of one's
     own); a host not named there gets `environment`, else the environment of the URL it was scanned at."""
-    certificate_scans = certificate_scans or {}
     environments = environments or {}
-    grant_scans = grant_scans or {}
-    contexts = [
-        _context_entry(
-            host, scans[host], certificate_scans.get(host), environments.get(host) or environment, grant_scans.get(host)
-        )
-        for host in sorted(scans)
-    ]
+    found = _results(scans or {}, certificate_scans or {}, grant_scans or {})
+    contexts = [_context_entry(host, found[host], environments.get(host) or environment) for host in sorted(found)]
     contexts.sort(key=lambda c: (_environment_order(c["environment"]), c["host"]))
     urls = sorted({c["api_url"] for c in contexts if c["api_url"]})
     names = sorted({c["environment"] for c in contexts}, key=_environment_order)
     if not environment:
         # A context that failed before naming its URL says nothing about where the others were scanned.
         environment = ", ".join(n for n in names if n != "unknown") or "unknown"
-    totals = {kind: sum(c["summary"]["findings"][kind] for c in contexts) for kind in _drift.KINDS}
+    summary = {"contexts": len(contexts), "contexts_failed": sum(1 for c in contexts if c["error"])}
+    summary.update(_totals(contexts))
     return {
         "schema_version": SCHEMA_VERSION,
-        "title": title or "KSeF token audit",
+        "title": title or TITLE,
         "generated_at": generated_at,
         "environment": environment,
         "environments": names,
         "api_urls": urls,
-        "summary": {
-            "contexts": len(contexts),
-            "contexts_failed": sum(1 for c in contexts if c["error"]),
-            "tokens": sum(c["summary"]["tokens"] for c in contexts),
-            "live": sum(c["summary"]["live"] for c in contexts),
-            "managed": sum(c["summary"]["managed"] for c in contexts),
-            "unmanaged": sum(c["summary"]["unmanaged"] for c in contexts),
-            "declared": sum(c["summary"]["declared"] for c in contexts),
-            "findings": totals,
-            "findings_total": sum(totals.values()),
-            "errors": sum(c["summary"]["errors"] for c in contexts),
-            "certificates": sum(c["summary"]["certificates"] for c in contexts),
-            "certificate_findings": {
-                kind: sum(c["summary"]["certificate_findings"][kind] for c in contexts)
-                for kind in certificate_drift.KINDS
-            },
-            "certificate_errors": sum(c["summary"]["certificate_errors"] for c in contexts),
-            "grants": sum(c["summary"]["grants"] for c in contexts),
-            "grant_findings": {
-                kind: sum(c["summary"]["grant_findings"][kind] for c in contexts) for kind in grant_drift.KINDS
-            },
-            "grant_errors": sum(c["summary"]["grant_errors"] for c in contexts),
-        },
+        "summary": summary,
         "contexts": contexts,
     }
 
@@ -357,81 +282,40 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _subject_label(subject) -> str | None:
-    """`nip:5265877635 (Biuro Rachunkowe)`: a grant's subject with the name KSeF lists for it."""
-    if not subject:
-        return None
-    ids = [(k, v) for k, v in subject.items() if k not in ("first_name", "last_name", "full_name")]
-    named = " ".join(str(subject[k]) for k in ("first_name", "last_name", "full_name") if subject.get(k))
-    text = " ".join("%s:%s" % pair for pair in ids)
-    return "%s (%s)" % (text, named) if named else text
-
-
 def to_csv(report: dict) -> str:
-    """One row per token, one per KSeF certificate and one per permission grant, every context; lists are
+    """One row per object of every kind (a token, a KSeF certificate, a permission grant), every context; lists are
     space-separated."""
+    columns = CSV_COLUMNS
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for ctx in report["contexts"]:
         where = dict(environment=ctx["environment"], host=ctx["host"], context=context_label(ctx["context"]))
-        for token in ctx["tokens"]:
-            author = token.get("author") or {}
-            row = dict(
-                token,
-                **where,
-                credential="token",
-                author="%s:%s" % (author.get("type"), author.get("value")) if author.get("value") else None,
-            )
-            writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
-        for certificate in ctx["certificates"]:
-            row = dict(certificate, **where, credential="certificate", created=certificate.get("requested"))
-            writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
-        for grant in ctx.get("grants") or []:
-            row = dict(
-                grant,
-                **where,
-                credential="grant",
-                grant_kind=grant.get("kind"),
-                permissions=[grant.get("permission")],
-                subject=_subject_label(grant.get("subject")),
-                status=grant.get("state"),
-                created=grant.get("start_date"),
-            )
-            writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
+        for audit in AUDITS:
+            for item in audit.csv_rows(ctx.get(audit.items_key) or []):
+                row = dict(item, **where, credential=audit.noun)
+                writer.writerow([_cell(row.get(column)) for column in columns])
     return check_clean(out.getvalue())
 
 
 # -- HTML ---------------------------------------------------------------------------------------------------
 
 
-def _worst(kinds) -> str:
-    return "error" if any(_drift.SEVERITY.get(k) == "error" for k in kinds) else "warning"
-
-
 def to_html(report: dict) -> str:
     """A single self-contained page: inline CSS and JS, no external asset, works from file://. Jinja2 escapes
-    every value (autoescape); the template marks nothing safe."""
+    every value (autoescape); the template marks nothing safe. The page is the head, each kind's section, the tail."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
     s = report["summary"]
-    errors = s["errors"] + s["certificate_errors"] + s["grant_errors"]
-    findings_total = s["findings_total"] + sum(s["certificate_findings"].values()) + sum(s["grant_findings"].values())
-    page = environment.from_string(HTML_TEMPLATE).render(
+    errors = sum(s[audit.count_prefix + "errors"] for audit in AUDITS)
+    findings_total = sum(sum(s[audit.count_prefix + "findings"].values()) for audit in AUDITS)
+    template = _report_template.PAGE_HEAD + "".join(audit.html for audit in AUDITS) + _report_template.PAGE_TAIL
+    context = dict(
         report=report,
         s=s,
-        kinds=list(_drift.KINDS),
-        titles=KIND_TITLES,
-        severity=_drift.SEVERITY,
+        audits=AUDITS,
         label=context_label,
-        worst=_worst,
         status_class="bad" if errors or s["contexts_failed"] else ("warn" if findings_total else "good"),
-        certificate_titles=CERTIFICATE_KIND_TITLES,
-        certificate_severity=certificate_drift.SEVERITY,
-        findings_count=sum(len(c["findings"]) for c in report["contexts"]),
-        declared_count=sum(len(c["declared_tokens"]) for c in report["contexts"]),
-        grant_titles=GRANT_KIND_TITLES,
-        grant_severity=grant_drift.SEVERITY,
-        subject_label=_subject_label,
-        grants_scanned=any(c["grants"] or c["grant_error"] for c in report["contexts"]),
     )
-    return check_clean(page)
+    for audit in AUDITS:
+        context.update(audit.html_context(report))
+    return check_clean(environment.from_string(template).render(**context))

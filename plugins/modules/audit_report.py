@@ -5,17 +5,19 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: audit_report
-short_description: Write the KSeF token audit report (JSON, HTML, CSV) from token_info results of many contexts
+short_description: Write the KSeF credential audit report (JSON, HTML, CSV) from the info results of many contexts
 version_added: 0.1.0
 description:
-  - Gathers the results of M(ksef.credentials.token_info) for every company of a run into one report and writes
-    C(report.json) (schema C(docs/report.schema.json)), C(report.html) (a self-contained page with sortable
-    tables and an environment filter, no external assets) and C(report.csv) (one row per token and per KSeF
-    certificate) into O(dest), and with O(grant_scans) one row per permission grant.
+  - Gathers the results of the info modules (M(ksef.credentials.token_info), M(ksef.credentials.certificate_info),
+    M(ksef.credentials.permission_info)) for every company of a run into one report and writes C(report.json)
+    (schema C(docs/report.schema.json)), C(report.html) (a self-contained page with sortable tables and an
+    environment filter, no external assets) and C(report.csv) (one row per token, per KSeF certificate and per
+    permission grant) into O(dest).
+  - Each info result says its kind (C(kind)), so O(scans) takes the results of any of them, one or a list per host.
   - The scans of several environments (TEST, DEMO, PROD) combine into one report; each company is listed with the
     environment it was scanned in (O(environments)).
   - Makes no KSeF call. Run it once per play on the controller, for example with C(run_once) and
-    delegated to C(localhost), after C(token_info) ran on every host.
+    delegated to C(localhost), after the info modules ran on every host.
   - A report holds reference numbers and metadata only. The module refuses to write a report that contains
     anything shaped like a token value.
 author:
@@ -35,25 +37,29 @@ options:
     required: true
   scans:
     description:
-      - The registered result of M(ksef.credentials.token_info) per inventory host, as a dictionary host -> result.
-      - A failed or skipped result is listed in the report as a company that could not be scanned.
+      - The registered results of the info modules per inventory host, as a dictionary host -> result, or host ->
+        a list of results (for example the host's M(ksef.credentials.token_info),
+        M(ksef.credentials.certificate_info) and M(ksef.credentials.permission_info) results). Each result says its
+        kind (C(kind)); its rows, findings and counts go to that kind's part of the company.
+      - A failed or skipped result, or an empty one, is listed in the report as a company that could not be
+        scanned. A failed result of O(certificate_scans) or O(grant_scans) is listed as certificates or grants that
+        could not be scanned.
     type: dict
     required: true
   certificate_scans:
     description:
-      - The registered result of M(ksef.credentials.certificate_info) per inventory host (host -> result), for the
-        subject that host logs in as. Each host's certificates, with serial number, type, status, validity, days to
-        expiry and stores, and their findings, are listed next to its tokens.
-      - Not set means a report without certificates.
+      - The older spelling of a certificate_info result in O(scans) (host -> result), for the subject that host logs
+        in as. Each host's certificates, with serial number, type, status, validity, days to expiry and stores, and
+        their findings, are listed next to its tokens.
+      - Its results are added to those of O(scans).
     type: dict
   grant_scans:
     description:
-      - The registered result of M(ksef.credentials.permission_info) per inventory host (host -> result). Each
-        host's permission grants are listed, one row per permission, with who holds it, since when, granted by whom
-        and whether the collection manages it, and their findings (an undeclared V(CredentialsManage) holder is an
-        error, a row granted by C(System) is info).
-      - A failed or skipped result is listed as grants that could not be scanned.
-      - Not set means a report without grants.
+      - The older spelling of a permission_info result in O(scans) (host -> result). Each host's permission grants
+        are listed, one row per permission, with who holds it, since when, granted by whom and whether the
+        collection manages it, and their findings (an undeclared V(CredentialsManage) holder is an error, a row
+        granted by C(System) is info).
+      - Its results are added to those of O(scans).
     type: dict
     version_added: 0.2.0
   environments:
@@ -77,7 +83,7 @@ options:
     description:
       - Title of the HTML page and of the JSON report.
     type: str
-    default: KSeF token audit
+    default: KSeF credential audit
   formats:
     description:
       - Which files to write.
@@ -92,6 +98,7 @@ options:
     default: "0640"
 seealso:
   - module: ksef.credentials.token_info
+  - module: ksef.credentials.certificate_info
   - module: ksef.credentials.permission_info
 """
 
@@ -130,11 +137,14 @@ EXAMPLES = r"""
     declared: "{{ ksef_grants }}"
   register: ksef_grant_scan
 
+- name: Each host's results, of any info module, as one list
+  ansible.builtin.set_fact:
+    ksef_scans: "{{ [ksef_scan, ksef_grant_scan] }}"
+
 - name: The report with the tokens and the permission grants of every company
   ksef.credentials.audit_report:
     dest: /srv/audit/ksef
-    scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scan'))) }}"
-    grant_scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_grant_scan'))) }}"
+    scans: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'ksef_scans'))) }}"
   run_once: true
   delegate_to: localhost
 """
@@ -146,10 +156,10 @@ files:
   type: dict
   sample: {json: /srv/audit/ksef/report.json, html: /srv/audit/ksef/report.html, csv: /srv/audit/ksef/report.csv}
 summary:
-  description: The report's summary (companies, tokens, findings per kind).
+  description: The report's summary (companies; tokens, certificates, grants and their findings per kind).
   returned: always
   type: dict
-  sample: {contexts: 3, tokens: 12, findings_total: 5, findings: {missing: 1, unmanaged: 2}}
+  sample: {contexts: 3, tokens: 12, findings_total: 5, findings: {missing: 1, unmanaged: 2}, certificates: 2, grants: 9}
 generated_at:
   description: The report's time stamp (ISO 8601, UTC).
   returned: always
@@ -192,7 +202,7 @@ def main():
             grant_scans=dict(type="dict"),
             environments=dict(type="dict"),
             environment=dict(type="str"),
-            title=dict(type="str", default="KSeF token audit"),
+            title=dict(type="str", default=_report.TITLE),
             formats=dict(type="list", elements="str", choices=list(RENDERERS), default=list(RENDERERS)),
             mode=dict(type="raw", default="0640"),
         ),

@@ -67,6 +67,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description:
+    - The kind of credential this result lists (V(certificate)), so M(ksef.credentials.audit_report) takes
+      it in O(ksef.credentials.audit_report#module:scans) without being told.
+  returned: always
+  type: str
+  sample: certificate
 certificates:
   description: One row per certificate of the subject, newest request first.
   returned: always
@@ -112,71 +119,28 @@ api_calls:
   description: Requests sent to KSeF in this run, per operation.
   returned: always
   type: dict
+context:
+  description: The context this task logged in to.
+  returned: always
+  type: dict
+  sample: {type: Nip, value: "5265877635"}
+api_url:
+  description: The KSeF API base URL that was scanned.
+  returned: always
+  type: str
+token_auth_end:
+  description: The last day KSeF tokens authenticate, as this task was told (O(token_auth_end)).
+  returned: always
+  type: str
+  sample: "2026-12-31"
 """
 
-from datetime import datetime, timezone
-
-from ansible_collections.ksef.credentials.plugins.module_utils import _durations
-from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations, read_holdings
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_drift as drift
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
+from ansible_collections.ksef.credentials.plugins.module_utils import _info
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_audit import CERTIFICATE_AUDIT
 
 
 def main():
-    module = KsefModule(
-        argument_spec=dict(
-            declared=dict(type="list", elements="dict"),
-            renew_before=dict(type="str", default="30d"),
-            store_template=dict(CERTIFICATE_OPTIONS["store"]),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        policy = _durations.parse(module.params.get("renew_before"), "renew_before")
-        entries = declarations(
-            module,
-            CertificateKind(),
-            module.params.get("declared") or [],
-            "declared",
-            module.params.get("store_template") or (),
-        )
-        holdings = read_holdings(module, entries)
-        with module.ksef_session() as api:
-            items = api.query_certificates()
-    except KsefError as exc:
-        module.fail_from(exc)
-    now = datetime.now(timezone.utc)
-    certificates = [certificate_plan.ActualCertificate.from_api(item) for item in items]
-    declared = [entry.declared for entry in entries] if module.params.get("declared") is not None else None
-    found = drift.findings(declared, certificates, holdings, now, policy)
-    names = {d.name for d in declared or [] if d.state == "present"}
-    rows = []
-    for certificate in certificates:
-        row = drift.row(certificate, now)
-        row["declared"] = certificate.name in names
-        row["stores"] = [
-            h.label for h in holdings.get(certificate.name, []) if h.reference_number == certificate.reference_number
-        ]
-        row["findings"] = sorted({f.kind for f in found if f.reference == certificate.reference_number})
-        rows.append(row)
-    module.exit_json(
-        changed=False,
-        certificates=rows,
-        findings=[f.as_dict() for f in found],
-        summary={
-            "certificates": len(rows),
-            "active": sum(1 for r in rows if r["status"] == "Active"),
-            "managed": sum(1 for r in rows if r["managed"]),
-            "findings": drift.summary(found),
-            "findings_total": len(found),
-            "errors": sum(1 for f in found if drift.SEVERITY[f.kind] == "error"),
-        },
-        scanned_at=now.isoformat(),
-    )
+    _info.run(CERTIFICATE_AUDIT, dict(renew_before=dict(type="str", default="30d")))
 
 
 if __name__ == "__main__":

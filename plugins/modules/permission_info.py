@@ -64,6 +64,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description:
+    - The kind of credential this result lists (V(grant)), so M(ksef.credentials.audit_report) takes
+      it in O(ksef.credentials.audit_report#module:scans) without being told.
+  returned: always
+  type: str
+  sample: grant
 grants:
   description: One row per permission in force in the context.
   returned: always
@@ -103,66 +110,27 @@ api_calls:
   description: Requests sent to KSeF in this run, per operation.
   returned: always
   type: dict
+context:
+  description: The context this task logged in to.
+  returned: always
+  type: dict
+  sample: {type: Nip, value: "5265877635"}
+api_url:
+  description: The KSeF API base URL that was scanned.
+  returned: always
+  type: str
+scanned_at:
+  description: When the list was read (ISO 8601, UTC).
+  returned: always
+  type: str
 """
 
-from datetime import datetime, timezone
-
-from ansible_collections.ksef.credentials.plugins.module_utils import _drift
-from ansible_collections.ksef.credentials.plugins.module_utils._declarations import declarations
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift, grant_plan
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import (
-    APART,
-    GrantKind,
-    listed_apart,
-    listed_in_nip_vat_ue,
-)
-from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
+from ansible_collections.ksef.credentials.plugins.module_utils import _info
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_audit import GRANT_AUDIT
 
 
 def main():
-    module = KsefModule(
-        argument_spec=dict(declared=dict(type="list", elements="dict")),
-        supports_check_mode=True,
-    )
-    given = module.params.get("declared")
-    try:
-        entries = declarations(module, GrantKind(), given or [], "declared")
-        context = module.ksef_context
-        with module.ksef_session() as api:
-            if context.type == "NipVatUe":  # its administrator holds VatUeManage, which lists these rows only
-                rows = listed_in_nip_vat_ue(api, (context.type, context.value))
-            else:
-                rows = [grant_plan.GrantRow.from_api(item) for item in api.query_person_grants()]
-                rows += [grant_plan.GrantRow.from_authorization(item) for item in api.query_authorization_grants()]
-                rows += listed_apart(api, APART, (context.type, context.value))
-    except KsefError as exc:
-        module.fail_from(exc)
-    declared = [entry.declared for entry in entries] if given is not None else None
-    found = grant_drift.findings(declared, rows, (context.type, context.value))
-    # The token this run logged in with, against the end of token authentication (as token_info reports it).
-    if module.ksef_auth.method == "ksef_token":
-        login = parse_reference_number(module.ksef_auth.ksef_token)
-        found += _drift.token_auth_end([], module.token_auth_end, datetime.now(timezone.utc), login)
-    names = {d.name for d in declared or [] if d.state == "present"}
-    inventory = []
-    for item in rows:
-        entry = grant_drift.row(item, names)
-        entry["findings"] = sorted({f.kind for f in found if f.reference == item.reference_number})
-        inventory.append(entry)
-    module.exit_json(
-        changed=False,
-        grants=inventory,
-        findings=[f.as_dict() for f in found],
-        summary={
-            "grants": len(inventory),
-            "managed": sum(1 for r in inventory if r["managed"]),
-            "findings": grant_drift.CATALOGUE.summary(found),
-            "errors": sum(1 for f in found if f.severity == "error"),
-        },
-        token_auth_end=module.token_auth_end.isoformat(),
-    )
+    _info.run(GRANT_AUDIT, {})
 
 
 if __name__ == "__main__":

@@ -121,6 +121,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description:
+    - The kind of credential this result lists (V(token)), so M(ksef.credentials.audit_report) takes
+      it in O(ksef.credentials.audit_report#module:scans) without being told.
+  returned: always
+  type: str
+  sample: token
 tokens:
   description: The tokens that match the filters, newest first.
   returned: always
@@ -284,73 +291,15 @@ api_calls:
   sample: {"GET /tokens": 1, "POST /auth/challenge": 1}
 """
 
-from datetime import datetime, timezone
-
-from ansible_collections.ksef.credentials.plugins.module_utils import _drift, _durations, _identity, _token_auth_end
-from ansible_collections.ksef.credentials.plugins.module_utils._declarations import Entry, declarations, read_holdings
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
-from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
-
-STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
-MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
-
-
-def _declarations(module):
-    """[(Declared, [Store])] from the `declared` option: the same validation as the tokens module, before any call."""
-    return [
-        (entry.declared, entry.stores)
-        for entry in declarations(
-            module, TOKEN, module.params.get("declared") or [], "declared", module.params.get("store_template") or ()
-        )
-    ]
-
-
-def _read_holdings(module, declared) -> dict:
-    return read_holdings(module, [Entry(d, stores) for d, stores in declared])
-
-
-def _server_filters(params, whole_context: bool) -> dict:
-    """Filters KSeF applies itself; none when the drift needs every token of the context."""
-    if whole_context:
-        return {}
-    names = params.get("name") or []
-    description = params.get("description")
-    if not description and len(names) == 1:
-        description = _identity.marker(names[0])
-    author = params.get("author")
-    return {
-        "statuses": params.get("status"),
-        "description": description if description and len(description) >= MIN_FILTER else None,
-        "author_identifier": author if author and len(author) >= MIN_FILTER else None,
-        "author_identifier_type": params.get("author_type") if author and len(author) >= MIN_FILTER else None,
-    }
-
-
-def _matches(row: dict, item: dict, params: dict) -> bool:
-    """Every filter, applied here too: the server applies some only, and never `name` or `managed` exactly."""
-    if params.get("status") and row["status"] not in params["status"]:
-        return False
-    if params.get("name") and row["name"] not in params["name"]:
-        return False
-    if params.get("managed") is not None and row["managed"] != params["managed"]:
-        return False
-    text = (params.get("description") or "").lower()
-    if text and text not in (item.get("description") or "").lower():
-        return False
-    author = (params.get("author") or "").lower()
-    if author and author not in (row["author"]["value"] or "").lower():
-        return False
-    return not (params.get("author_type") and row["author"]["type"] != params["author_type"])
+from ansible_collections.ksef.credentials.plugins.module_utils import _info
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_audit import TOKEN_AUDIT
 
 
 def main():
-    module = KsefModule(
-        argument_spec=dict(
-            status=dict(type="list", elements="str", choices=STATUSES),
+    _info.run(
+        TOKEN_AUDIT,
+        dict(
+            status=dict(type="list", elements="str", choices=["Pending", "Active", "Revoking", "Revoked", "Failed"]),
             name=dict(type="list", elements="str"),
             description=dict(type="str"),
             author=dict(type="str"),
@@ -358,106 +307,8 @@ def main():
             managed=dict(type="bool"),
             rotate_after=dict(type="str"),
             unused_after=dict(type="str"),
-            declared=dict(type="list", elements="dict"),
-            store_template=dict(TOKEN_OPTIONS["store"]),
         ),
-        supports_check_mode=True,
     )
-    module.refuse_context_type("NipVatUe", TOKENS_NOT_IN_NIP_VAT_UE)
-    params = module.params
-    try:
-        policy = _drift.Policy(
-            rotate_after=_durations.parse(params.get("rotate_after"), "rotate_after"),
-            unused_after=_durations.parse(params.get("unused_after"), "unused_after"),
-        )
-        declarations = _declarations(module)
-    except KsefConfigError as exc:
-        module.fail_from(exc)
-    by_name = {d.name: d for d, _stores in declarations}
-
-    try:
-        holdings = _read_holdings(module, declarations)
-        with module.ksef_session() as api:
-            items = api.list_tokens(**_server_filters(params, whole_context=bool(declarations)))
-    except KsefError as exc:
-        module.fail_from(exc)
-    now = datetime.now(timezone.utc)
-
-    findings = []
-    if declarations or policy.rotate_after or policy.unused_after:
-        declared = [d for d, _s in declarations] if params.get("declared") is not None else None
-        findings = _drift.drift(declared, items, holdings, now, policy)
-    # Every live token, and the token this run logged in with, against the end of token authentication.
-    login = parse_reference_number(module.ksef_auth.ksef_token) if module.ksef_auth.method == "ksef_token" else None
-    findings += _drift.token_auth_end(items, module.token_auth_end, now, login)
-    kinds_by_ref: dict = {}
-    for finding in findings:
-        if finding.reference:
-            kinds_by_ref.setdefault(finding.reference, [])
-            if finding.kind not in kinds_by_ref[finding.reference]:
-                kinds_by_ref[finding.reference].append(finding.kind)
-
-    rows = []
-    for item in items:
-        name = _identity.name_of(item.get("description"))
-        declared = by_name.get(name)
-        rotate_after = declared.rotate_after if declared and declared.rotate_after else policy.rotate_after
-        row = _drift.token_row(item, now, rotate_after, policy.unused_after)
-        if not _matches(row, item, params):
-            continue
-        row["declared"] = declared is not None and declared.state == "present"
-        row["stores"] = [h.label for h in holdings.get(name, []) if h.reference_number == row["reference_number"]]
-        row["findings"] = kinds_by_ref.get(row["reference_number"], [])
-        row["token_auth_end"] = (
-            _token_auth_end.describe(module.token_auth_end, now) if row["status"] in p.LIVE_STATUSES else None
-        )
-        rows.append(row)
-
-    module.exit_json(
-        changed=False,
-        tokens=rows,
-        findings=[f.as_dict() for f in findings],
-        declared_tokens=_declared_view(declarations, items, holdings, now),
-        summary={
-            "tokens": len(rows),
-            "live": sum(1 for r in rows if r["status"] in p.LIVE_STATUSES),
-            "managed": sum(1 for r in rows if r["managed"]),
-            "unmanaged": sum(1 for r in rows if not r["managed"]),
-            "findings": _drift.summary(findings),
-            "findings_total": len(findings),
-        },
-        context=module.ksef_context.as_api(),
-        api_url=module.ksef_connection.base_url,
-        token_auth_end=module.token_auth_end.isoformat(),
-        scanned_at=now.isoformat(),
-    )
-
-
-def _declared_view(declarations, items, holdings, now) -> list:
-    """Each declared token with its current token (as the planner sees it) and what each store holds."""
-    view = []
-    for declared, _stores in declarations:
-        held = holdings.get(declared.name, [])
-        plan = p.plan(declared, items, held, now)
-        current = plan.current.reference_number if plan.current else None
-        view.append(
-            {
-                "name": declared.name,
-                "state": declared.state,
-                "permissions": list(declared.permissions),
-                "rotate_after": _durations.describe(declared.rotate_after),
-                "reference_number": current,
-                "stores": [
-                    {
-                        "label": h.label,
-                        "reference_number": h.reference_number,
-                        "holds_current": bool(current) and h.reference_number == current,
-                    }
-                    for h in held
-                ],
-            }
-        )
-    return view
 
 
 if __name__ == "__main__":

@@ -176,6 +176,22 @@ def test_grants_of_each_company_with_their_findings(reports):
     assert json.loads((reports["dir"] / "report.json").read_text())["summary"]["grants"] == 0
 
 
+def test_scans_takes_a_list_of_results_of_any_kind_per_host(reports):
+    """`scans` with each host's token_info and permission_info results gives the report of the older spelling
+    (grant_scans); a failed result says no kind, so it is the company's error."""
+    older = json.loads((reports["dir"] / "grants" / "report.json").read_text())
+    document = json.loads((reports["dir"] / "any" / "report.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
+    assert document["title"] == "KSeF credential audit"
+    old, new = ({c["host"]: c for c in report["contexts"]} for report in (older, document))
+    for host in reports["companies"]:
+        assert new[host] == old[host]
+    broken_old, broken_new = old["company-4-revoked"], new["company-4-revoked"]
+    assert broken_old["grant_error"] and broken_new["grant_error"] is None
+    assert broken_new["error"].startswith(broken_old["error"]) and broken_old["grant_error"] in broken_new["error"]
+    assert (reports["dir"] / "any" / "report.csv").read_text() == (reports["dir"] / "grants" / "report.csv").read_text()
+
+
 def test_no_token_value_in_any_report_or_output(reports):
     texts = [(reports["dir"] / name).read_text() for name in ("report.json", "report.csv", "report.html")]
     texts += [(reports["dir"] / "grants" / name).read_text() for name in ("report.json", "report.csv", "report.html")]

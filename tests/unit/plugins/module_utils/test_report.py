@@ -309,3 +309,69 @@ def test_a_report_without_grant_scans_says_so():
     assert report["contexts"][0]["grants"] == [] and report["contexts"][0]["grant_error"] is None
     assert "No permission grants scanned." in r.to_html(report)
     assert all(row["credential"] != "grant" for row in csv.DictReader(io.StringIO(r.to_csv(report))))
+
+
+# -- the report built from kinds: `scans` takes any info result ---------------------------------------------------
+
+
+def _kinded(result, kind):
+    return dict(result, kind=kind)
+
+
+def test_scans_takes_results_of_any_kind_one_or_a_list_per_host():
+    """Each result says its kind; a list per host gives the report the older options give."""
+    older = r.build({"acme": scan(), "beta": scan("7010000006")}, NOW.isoformat(),
+                    certificate_scans={"acme": certificate_scan()}, grant_scans={"beta": grant_scan()})
+    listed = r.build({"acme": [_kinded(certificate_scan(), "certificate"), _kinded(scan(), "token")],
+                      "beta": [_kinded(scan("7010000006"), "token"), _kinded(grant_scan(), "grant")]},
+                     NOW.isoformat())
+    assert listed == older
+    assert r.to_csv(listed) == r.to_csv(older) and r.to_html(listed) == r.to_html(older)
+    assert listed["title"] == "KSeF credential audit"
+
+
+def test_a_result_without_kind_is_told_by_its_rows_and_a_failed_one_fails_the_company():
+    report = r.build({"acme": [certificate_scan(), grant_scan()],  # results of an older collection: no `kind`
+                      "beta": [_kinded(scan("7010000006"), "token"), {"failed": True, "msg": "login refused"}],
+                      "gamma": {}, "delta": []},
+                     NOW.isoformat())
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        json.loads(r.to_json(report)))
+    by_host = {c["host"]: c for c in report["contexts"]}
+    acme, beta, gamma = by_host["acme"], by_host["beta"], by_host["gamma"]
+    assert [c["serial_number"] for c in acme["certificates"]] == [CERT_SERIAL] and len(acme["grants"]) == 3
+    assert acme["error"] is None and acme["tokens"] == [] and acme["summary"]["certificates"] == 1
+    assert beta["error"] == "login refused" and len(beta["tokens"]) == 3  # what was scanned is still listed
+    assert gamma["error"] == by_host["delta"]["error"] == "no info result for this host"
+    assert report["summary"]["contexts_failed"] == 3 and report["summary"]["certificates"] == 1
+    assert report["summary"]["tokens"] == 3 and report["summary"]["grants"] == 3
+
+
+def test_two_results_of_one_kind_for_a_host_are_one_part():
+    report = r.build({"acme": [_kinded(certificate_scan(), "certificate"),
+                               {"kind": "certificate", "failed": True, "msg": "second subject refused"},
+                               _kinded(dict(certificate_scan(), findings=[]), "certificate")]}, NOW.isoformat())
+    acme = report["contexts"][0]
+    assert len(acme["certificates"]) == 2 and len(acme["certificate_findings"]) == 2
+    assert acme["certificate_error"] == "second subject refused" and acme["error"] is None
+    assert acme["summary"]["certificate_findings"]["expiring"] == 1 and acme["summary"]["certificate_errors"] == 1
+
+
+def test_every_kind_has_its_part_in_the_schema_and_its_section_in_the_page():
+    """docs/report.schema.json describes what each kind's audit puts in a company, and its counts are the kinds of
+    findings of its catalogue."""
+    defs = SCHEMA["$defs"]
+    context = defs["context"]["properties"]
+    summary = defs["context_summary"]["properties"]
+    for audit in r.AUDITS:
+        row, finding, counts = audit.schema_defs
+        assert context[audit.items_key]["items"] == {"$ref": "#/$defs/%s" % row}
+        assert context[audit.findings_key]["items"] == {"$ref": "#/$defs/%s" % finding}
+        assert audit.error_key in context and all(key in context for key in audit.extra_keys)
+        assert list(defs[counts]["properties"]) == list(audit.catalogue.order)
+        assert audit.catalogue.id_key in defs[finding]["properties"]
+        assert set(audit.counts(r.Part([], []))) <= set(summary) <= set(defs["summary"]["properties"])
+        assert audit.html.startswith(("{% macro", "<h2>"))
+    page = r.to_html(r.build({}, NOW.isoformat()))
+    for audit in r.AUDITS:
+        assert 'id="count-%s">0<' % audit.items_key in page

@@ -6,6 +6,7 @@ import pytest
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan as g
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_requests import GRANT_ENDPOINT
 
 HERE = ("Nip", "5265877635")
 PESEL = "85011512345"
@@ -416,7 +417,7 @@ def test_an_eu_representative_is_a_certificate_granted_invoice_permissions_in_th
         "permissions": ["InvoiceRead"],
         "subjectDetails": {"subjectDetailsType": "PersonByFingerprintWithIdentifier", "personByFpWithId": {
             "firstName": "Anna", "lastName": "Schmidt", "identifier": {"type": "Pesel", "value": "85011512345"}}}}
-    assert g.GRANT_ENDPOINT["eu_representative"] == "/permissions/eu-entities/grants"
+    assert GRANT_ENDPOINT["eu_representative"] == "/permissions/eu-entities/grants"
 
 
 @pytest.mark.parametrize("options, option, text", [
