@@ -100,6 +100,12 @@ def encrypt_ksef_token(certificate_b64, token, timestamp_ms):
     return base64.b64encode(ciphertext).decode("ascii")
 
 
+def token_reference(token):
+    """The reference number a KSeF token value (`reference|nip-...|secret`) starts with; None for anything else."""
+    head, bar, _rest = (token or "").strip().partition("|")
+    return head if bar and head else None
+
+
 # --- sessions --------------------------------------------------------------------------------------------
 
 
@@ -120,6 +126,7 @@ class KsefSession:
         opened=False,
         on_secret=None,
         clock=time.time,
+        ksef_token_reference=None,
     ):
         self._http = http
         self._clock = clock
@@ -129,6 +136,9 @@ class KsefSession:
         self.access_expires = access_expires if access_expires is not None else jwt_expiry(access_token)
         self.refresh_expires = refresh_expires if refresh_expires is not None else jwt_expiry(refresh_token)
         self.reference_number = reference_number
+        # The KSeF token this session was opened with, by its reference number (never its value): known after a
+        # token login, and handed over with the session (auth.ksef_token_reference); None after a XAdES login.
+        self.ksef_token_reference = ksef_token_reference
         self.opened = opened
         self.closed = False
         self.refreshed = 0
@@ -211,6 +221,7 @@ class KsefSession:
             "refresh_token": self.refresh_token,
             "refresh_token_valid_until": _iso(self.refresh_expires),
             "reference_number": self.reference_number,
+            "ksef_token_reference": self.ksef_token_reference,
         }
 
 
@@ -245,6 +256,7 @@ class Authenticator:
             refresh_token=config.refresh_token,
             opened=False,
             on_secret=self._on_secret,
+            ksef_token_reference=config.ksef_token_reference,
         )
 
     def login_with_ksef_token(self, context, token):
@@ -265,7 +277,9 @@ class Authenticator:
                 if attempt == 1 and UNKNOWN_KEY_CODE in exc.codes:
                     continue
                 raise
-            return self._finish(response_json(response, "POST /auth/ksef-token"))
+            session = self._finish(response_json(response, "POST /auth/ksef-token"))
+            session.ksef_token_reference = token_reference(token)
+            return session
         raise AssertionError("unreachable")
 
     def login_with_xades(self, context, config):

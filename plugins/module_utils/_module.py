@@ -28,11 +28,16 @@ from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _token_auth_end
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
-from ansible_collections.ksef.credentials.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, Authenticator
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
+    CRYPTOGRAPHY_IMPORT_ERROR,
+    Authenticator,
+    token_reference,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import (
     AUTH_ARGUMENT_SPEC,
     AUTH_ENVIRONMENT,
     SECRET_AUTH_OPTIONS,
+    looks_like_token_value,
     validate_auth,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
@@ -83,6 +88,8 @@ class KsefModule(AnsibleModule):
         for option, variable in AUTH_ENVIRONMENT.items():  # hidden whether or not this task logs in with them
             if option in SECRET_AUTH_OPTIONS:
                 self.register_secret(os.environ.get(variable))
+        if looks_like_token_value((self.params.get("auth") or {}).get("ksef_token_reference")):
+            self.register_secret(self.params["auth"]["ksef_token_reference"])  # a token pasted for its reference
         try:
             self.ksef_context = validate_context(self.params.get("context"))
             self.ksef_connection = resolve_connection(self.params)
@@ -185,6 +192,15 @@ class KsefModule(AnsibleModule):
         session = authenticator.authenticate(self.ksef_context, self.ksef_auth)
         self._sessions.append(session)
         return KsefApi(self.http, session, on_secret=self.register_secret)
+
+    @property
+    def login_token_reference(self):
+        """The reference number of the KSeF token this task's session was opened with (never its value): the token of
+        auth.ksef_token, or auth.ksef_token_reference of a session handed over by ksef.credentials.session; None
+        for a certificate login, or a handed-over session that does not say."""
+        if self.ksef_auth.method == "ksef_token":
+            return token_reference(self.ksef_auth.ksef_token)
+        return self.ksef_auth.ksef_token_reference
 
     def keep_open(self, session):
         """Leave `session` open when the module ends (the session module hands it to later tasks)."""

@@ -69,6 +69,7 @@ EXAMPLES = r"""
     auth:
       access_token: "{{ ksef.access_token }}"
       refresh_token: "{{ ksef.refresh_token }}"
+      ksef_token_reference: "{{ ksef.ksef_token_reference }}"
     name: erp-invoices
     permissions: [InvoiceRead, InvoiceWrite]
 
@@ -118,6 +119,15 @@ reference_number:
   returned: state is present
   type: str
   sample: 20250514-AU-2DFC46C000-3AC6D5877F-D4
+ksef_token_reference:
+  description:
+    - Reference number of the KSeF token the session was opened with (never the token itself); null after a
+      certificate login.
+    - Hand it over with the tokens as O(auth.ksef_token_reference), so later tasks know which token they are logged
+      in with (M(ksef.credentials.token_info) marks it).
+  returned: state is present
+  type: str
+  sample: 20250514-EC-2DFC46C000-3AC6D5877F-A1
 api_url:
   description: The base URL the session belongs to.
   returned: always

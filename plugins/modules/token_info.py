@@ -293,7 +293,6 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds import tok
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE, KsefModule
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 STATUSES = ["Pending", "Active", "Revoking", "Revoked", "Failed"]
 MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
@@ -388,7 +387,7 @@ def main():
         declared = [d for d, _s in declarations] if params.get("declared") is not None else None
         findings = _drift.drift(declared, items, holdings, now, policy)
     # Every live token, and the token this run logged in with, against the end of token authentication.
-    login = parse_reference_number(module.ksef_auth.ksef_token) if module.ksef_auth.method == "ksef_token" else None
+    login = module.login_token_reference
     findings += _drift.token_auth_end(items, module.token_auth_end, now, login)
     kinds_by_ref: dict = {}
     for finding in findings:

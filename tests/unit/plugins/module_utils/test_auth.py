@@ -332,3 +332,36 @@ def test_verify_ksef_token_logs_in_and_closes():
     fake = FakeKsef(statuses=[450])
     with pytest.raises(KsefAuthError, match="Token nieaktywny"):
         verify_ksef_token(http_for(fake), CONTEXT, TOKEN)
+
+
+# --- which KSeF token a session was opened with -------------------------------------------------------------
+
+LOGIN_REFERENCE = "20250514-EC-2DFC46C000-3AC6D5877F-A1"
+
+
+def test_a_token_login_and_a_handed_over_session_carry_the_token_reference_never_the_token():
+    session = Authenticator(http_for(FakeKsef())).login_with_ksef_token(CONTEXT, TOKEN)
+    assert session.ksef_token_reference == TOKEN.split("|")[0]
+    handed = session.as_result()
+    assert handed["ksef_token_reference"] == TOKEN.split("|")[0] and TOKEN.split("|")[-1] not in repr(handed)
+    config = validate_auth({"access_token": handed["access_token"], "refresh_token": handed["refresh_token"],
+                            "ksef_token_reference": handed["ksef_token_reference"]})
+    reused = Authenticator(http_for(FakeKsef())).authenticate(CONTEXT, config)
+    assert not reused.opened and reused.ksef_token_reference == TOKEN.split("|")[0]
+    without = Authenticator(http_for(FakeKsef())).authenticate(CONTEXT, validate_auth({"access_token": "a"}))
+    assert without.ksef_token_reference is None
+
+
+@pytest.mark.parametrize("auth, words", [
+    ({"ksef_token": TOKEN, "ksef_token_reference": LOGIN_REFERENCE}, "goes with auth.access_token"),
+    ({"certificate": "c.pem", "private_key": "k.pem", "ksef_token_reference": LOGIN_REFERENCE},
+     "goes with auth.access_token"),
+    ({"access_token": "a", "ksef_token_reference": TOKEN}, "not the token itself"),
+    ({"access_token": "a", "ksef_token_reference": "20250514-EC-1"}, "36 characters of A-Z, 0-9 and '-'"),
+    ({"access_token": "a", "ksef_token_reference": "20250514-EC-2DFC46C000-3AC6D5877F-A\u0661"}, "36 characters"),
+])
+def test_a_wrong_token_reference_is_named_and_never_shown(auth, words):
+    with pytest.raises(KsefConfigError) as err:
+        validate_auth(auth)
+    assert err.value.option == "auth.ksef_token_reference" and words in str(err.value)
+    assert TOKEN.split("|")[-1] not in str(err.value) and auth["ksef_token_reference"] not in str(err.value)
