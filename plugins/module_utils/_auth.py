@@ -24,6 +24,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._http import response_json
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError
 
 try:
     from cryptography import x509
@@ -203,15 +204,26 @@ class KsefSession:
 
     def close(self, max_pacing_wait=None):
         """DELETE /auth/sessions/current: invalidates the refresh token of this session. `max_pacing_wait`: the
-        longest wait for KSeF's limit on closing sessions worth making (PacingTooLongError beyond it: the session is
-        left to expire)."""
+        longest wait for KSeF's limit on closing sessions worth making, by default the client's max_retry_wait
+        (PacingTooLongError beyond it, nothing sent: the session is left to expire)."""
         if self.closed:
             return
         bearer = self.refresh_token or self.access_token
         if self.access_token and not self._access_expiring():
             bearer = self.access_token
+        if max_pacing_wait is None:
+            max_pacing_wait = getattr(self._http.limiter, "max_pacing_wait", None)
         self._http.request("DELETE", "/auth/sessions/current", bearer=bearer, max_pacing_wait=max_pacing_wait)
         self.closed = True
+
+    def close_or_leave(self):
+        """Close this session, or leave it to expire when KSeF's limit on closing sessions would hold the close
+        longer than max_retry_wait: returns the warning that says so (no secret in it), or None once closed."""
+        try:
+            self.close()
+        except PacingTooLongError as exc:
+            return left_open(self, exc)
+        return None
 
     def as_result(self):
         """What the session module returns (secrets included: the caller marks the result no_log)."""
@@ -223,6 +235,14 @@ class KsefSession:
             "reference_number": self.reference_number,
             "ksef_token_reference": self.ksef_token_reference,
         }
+
+
+def left_open(session, exc):
+    """The warning for a session whose close was not sent (PacingTooLongError `exc`)."""
+    return (
+        "The KSeF session %s is left open to expire by itself (KSeF ends it when its tokens expire): %s; lower the "
+        "pace of runs in this context, or raise max_retry_wait" % (session.reference_number or "", exc)
+    ).replace("  ", " ")
 
 
 def _iso(epoch):
@@ -395,16 +415,17 @@ def _timestamp_ms(challenge):
 
 
 def verify_ksef_token(http, context, token, on_secret=None, poll_timeout=60):
-    """Prove that `token` logs in to `context`: log in, redeem, close that session. Raises KsefError otherwise."""
+    """Prove that `token` logs in to `context`: log in, redeem, close that session. Raises KsefError otherwise;
+    returns the warning of a close left to expire (KsefSession.close_or_leave), or None."""
     session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_ksef_token(context, token)
-    session.close()
+    return session.close_or_leave()
 
 
 def verify_certificate(
     http, context, bundle, subject_identifier_type="certificate_subject", on_secret=None, poll_timeout=60
 ):
     """Prove that a certificate with its key (one PEM bundle) logs in to `context`: log in by XAdES, redeem, close
-    that session. Raises KsefError otherwise."""
+    that session. Raises KsefError otherwise; returns the warning of a close left to expire, or None."""
     # on_behalf: the run's own login, with the same subject, has already been checked against the context.
     config = AuthConfig(
         method="xades",
@@ -414,4 +435,4 @@ def verify_certificate(
         on_behalf=True,
     )
     session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_xades(context, config)
-    session.close()
+    return session.close_or_leave()

@@ -50,7 +50,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._connection impor
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._numbers import check_params as check_number_params
-from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError, create_limiter
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import create_limiter
 
 # Why the token modules refuse a NipVatUe context: "Token może być generowany wyłącznie w kontekście `Nip` lub
 # `InternalId`" (tokeny-ksef.md).
@@ -165,8 +165,13 @@ class KsefModule(AnsibleModule):
             conn = self.ksef_connection
             max_wait = self.params.get("max_retry_wait") or 60
             # Shared with every other task of the run on this (API host, context), see _ratelimit.py.
+            # A 429 block and a wait for a free slot are both worth max_retry_wait, not longer (_ratelimit.py).
             limiter = create_limiter(
-                conn.base_url, str(self.ksef_context), self.params.get("rate_limits") or "prd", max_block_wait=max_wait
+                conn.base_url,
+                str(self.ksef_context),
+                self.params.get("rate_limits") or "prd",
+                max_block_wait=max_wait,
+                max_pacing_wait=max_wait,
             )
             self._http = KsefHttp(
                 conn.base_url, verify=conn.verify, timeout=conn.timeout, max_retry_after=max_wait, limiter=limiter
@@ -241,12 +246,9 @@ class KsefModule(AnsibleModule):
             try:
                 # Closing is worth a wait as long as a 429 is (max_retry_wait), not longer: a session left open
                 # expires by itself, while a run that sleeps for a free slot looks hung.
-                session.close(max_pacing_wait=self.params.get("max_retry_wait") or 60)
-            except PacingTooLongError as exc:
-                self.warn(
-                    f"The KSeF session {session.reference_number or ''} is left open to expire by itself: {exc}; "
-                    "lower the pace of runs in this context, or raise max_retry_wait".replace("  ", " ")
-                )
+                warning = session.close_or_leave()
+                if warning:
+                    self.warn(warning)
             except KsefError as exc:
                 self.warn(
                     f"Could not close the KSeF session {session.reference_number or ''}: {exc}".replace("  ", " ")

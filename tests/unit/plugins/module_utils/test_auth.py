@@ -365,3 +365,25 @@ def test_a_wrong_token_reference_is_named_and_never_shown(auth, words):
         validate_auth(auth)
     assert err.value.option == "auth.ksef_token_reference" and words in str(err.value)
     assert TOKEN.split("|")[-1] not in str(err.value) and auth["ksef_token_reference"] not in str(err.value)
+
+
+def test_a_verification_whose_close_would_wait_past_max_retry_wait_leaves_its_session_to_expire(tmp_path):
+    from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import SharedRateLimiter
+
+    now = [1_700_000_000.0]
+    limiter = SharedRateLimiter("https://ksef.example/v2", "Nip:5265877635", directory=str(tmp_path),
+                                time_scale=1.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+                                max_pacing_wait=60)
+    for _close in range(120):  # the production hour of closes in this context, used up
+        limiter.acquire("DELETE /auth/sessions/current")
+        limiter.completed("DELETE /auth/sessions/current", 204)
+    fake = FakeKsef()
+    http = KsefHttp("https://ksef.example/v2", transport=httpx.MockTransport(fake), sleep=lambda s: None,
+                    limiter=limiter)
+    warning = verify_ksef_token(http, CONTEXT, TOKEN)  # the login itself proved the token
+    assert fake.closed_with == [] and "DELETE /auth/sessions/current" not in fake.log
+    assert warning.startswith("The KSeF session 20250514-AU-1 is left open to expire by itself (KSeF ends it when "
+                              "its tokens expire): DELETE /auth/sessions/current would wait ")
+    assert "more than max_retry_wait (60s); not sent; lower the pace of runs in this context" in warning
+    assert TOKEN.split("|")[-1] not in warning and "access-" not in warning and "refresh-" not in warning
+    assert verify_ksef_token(http_for(FakeKsef()), CONTEXT, TOKEN) is None  # closed as usual
