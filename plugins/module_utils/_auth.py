@@ -103,8 +103,8 @@ def encrypt_ksef_token(certificate_b64, token, timestamp_ms):
 
 def token_reference(token):
     """The reference number a KSeF token value (`reference|nip-...|secret`) starts with; None for anything else."""
-    head, bar, _rest = (token or "").strip().partition("|")
-    return head if bar and head else None
+    head, separator, _rest = (token or "").strip().partition("|")
+    return head if separator and head else None
 
 
 # --- sessions --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ description:
     (C(DELETE /auth/sessions/current)); its refresh token stops working, access tokens already issued stay
     valid until they expire.
   - A close that KSeF's limit on closing sessions (120 an hour per context in production) would hold longer than
-    O(max_retry_wait) is not sent: the task warns, reports no change, and the session expires by itself.
+    O(max_retry_wait) is not sent. The task warns and reports no change, and the session expires by itself.
   - The result holds live credentials. The collection's action plugin marks a result that returns tokens as
     C(no_log), so callbacks, C(-v) output and logs show it censored even without C(no_log=true) on the task; the
     registered variable still carries the tokens for later tasks. Setting C(no_log=true) as well does no harm.

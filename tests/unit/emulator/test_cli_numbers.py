@@ -25,8 +25,8 @@ def refusal(capsys, run) -> str:
 @pytest.mark.parametrize("value, character", [(ARABIC_120, "U+0661 ARABIC-INDIC DIGIT ONE"),
                                               (FULL_WIDTH_120, "U+FF11 FULLWIDTH DIGIT ONE"),
                                               ("12\u00b2", "U+00B2 SUPERSCRIPT TWO")])
-def test_a_number_in_other_digits_is_refused_naming_the_option_and_the_character(option, value, character,
-                                                                                  tmp_path, capsys):
+def test_a_number_in_other_digits_is_refused_naming_the_option_and_the_character(
+        option, value, character, tmp_path, capsys):
     err = refusal(capsys, lambda: parse_args(["--state-dir", str(tmp_path), option, value]))
     assert f"argument {option}: expected " in err and "written with the ASCII digits 0-9" in err
     assert character in err
