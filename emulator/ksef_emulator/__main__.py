@@ -13,29 +13,30 @@ from typing import Any
 import uvicorn
 
 from .app import build_app
+from .cli_numbers import decimal, whole
 from .settings import Settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ksef_emulator", description="Local KSeF 2.0 API emulator (token management).")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=whole, default=8080)
     p.add_argument("--state-dir", type=Path, required=True, help="SQLite state lives here and survives restarts")
     p.add_argument("--rate-limits", choices=("off", "te", "prd"), default="te")
-    p.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60/F seconds")
-    p.add_argument("--activation-delay", type=float, default=1.0, help="seconds from Pending to Active")
-    p.add_argument("--auth-delay", type=float, default=0.2, help="seconds GET /auth/{ref} answers 100")
+    p.add_argument("--time-scale", type=decimal, default=1.0, help="a minute lasts 60/F seconds")
+    p.add_argument("--activation-delay", type=decimal, default=1.0, help="seconds from Pending to Active")
+    p.add_argument("--auth-delay", type=decimal, default=0.2, help="seconds GET /auth/{ref} answers 100")
     p.add_argument(
-        "--enrollment-delay", type=float, default=0.2, help="seconds GET /certificates/enrollments/{ref} answers 100"
+        "--enrollment-delay", type=decimal, default=0.2, help="seconds GET /certificates/enrollments/{ref} answers 100"
     )
     p.add_argument(
-        "--permission-delay", type=float, default=0.2, help="seconds GET /permissions/operations/{ref} answers 100"
+        "--permission-delay", type=decimal, default=0.2, help="seconds GET /permissions/operations/{ref} answers 100"
     )
     p.add_argument(
-        "--certificate-validity", type=float, default=2 * 365 * 86400.0, help="seconds a KSeF certificate is valid"
+        "--certificate-validity", type=decimal, default=2 * 365 * 86400.0, help="seconds a KSeF certificate is valid"
     )
-    p.add_argument("--access-token-ttl", type=float, default=900.0)
-    p.add_argument("--refresh-token-ttl", type=float, default=604800.0)
+    p.add_argument("--access-token-ttl", type=decimal, default=900.0)
+    p.add_argument("--refresh-token-ttl", type=decimal, default=604800.0)
     p.add_argument(
         "--lenient-xades",
         action="store_true",
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             )
         if not args.admin_token:
             p.error("--allow-remote needs --admin-token (or KSEF_EMULATOR_ADMIN_TOKEN) to guard the control API")
+    if not 0 < args.port < 65536:
+        p.error("--port must be between 1 and 65535")
     if args.time_scale <= 0:
         p.error("--time-scale must be positive")
     if (args.tls_cert is None) != (args.tls_key is None):

@@ -25,13 +25,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from .cli_numbers import describe_character, not_ascii_digit, whole
+
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
 EC_CURVES = {224: ec.SECP224R1, 256: ec.SECP256R1, 384: ec.SECP384R1, 521: ec.SECP521R1}
 
 
 def nip_checksum_ok(nip: str) -> bool:
-    if len(nip) != 10 or not nip.isdigit():
+    if len(nip) != 10 or not (nip.isascii() and nip.isdigit()):
         return False
     check = sum(int(d) * w for d, w in zip(nip, NIP_WEIGHTS)) % 11
     return check != 10 and check == int(nip[9])
@@ -50,7 +52,7 @@ def random_nip(rng: random.Random | None = None) -> str:
 
 
 def pesel_checksum_ok(pesel: str) -> bool:
-    if len(pesel) != 11 or not pesel.isdigit():
+    if len(pesel) != 11 or not (pesel.isascii() and pesel.isdigit()):
         return False
     total = sum(int(d) * w for d, w in zip(pesel, PESEL_WEIGHTS))
     return (10 - total % 10) % 10 == int(pesel[10])
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pesel", help="PESEL for a person certificate (PNOPL-) instead of a NIP (TINPL-)")
     parser.add_argument("--kind", choices=("person", "seal"), default="person")
     parser.add_argument("--key", choices=("rsa", "ec"), default="rsa", dest="key_type")
-    parser.add_argument("--key-size", type=int, help="RSA bits (default 2048) or EC curve bits (default 256)")
+    parser.add_argument("--key-size", type=whole, help="RSA bits (default 2048) or EC curve bits (default 256)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--passphrase-file", help="encrypt the key and PKCS#12 with the first line of this file")
     parser.add_argument("--common-name")
@@ -216,9 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="no NIP/PESEL in the subject: authenticate with certificateFingerprint",
     )
-    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--days", type=whole, default=365)
     args = parser.parse_args(argv)
 
+    for option, identifier in (("--nip", args.nip), ("--pesel", args.pesel)):
+        foreign = not_ascii_digit(identifier or "")
+        if foreign:
+            parser.error(f"{option} is written with the ASCII digits 0-9; {describe_character(foreign)} is not one")
     if args.nip and not nip_checksum_ok(args.nip):
         parser.error("--nip has an invalid checksum")
     if args.pesel and not pesel_checksum_ok(args.pesel):

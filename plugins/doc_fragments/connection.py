@@ -43,6 +43,9 @@ options:
     description:
       - The longest C(Retry-After) (seconds) the module waits out when KSeF answers HTTP 429.
         A longer block fails the task with the time KSeF asked for. From 0 to 3600.
+      - Also the longest wait for a free slot of KSeF's limits (O(rate_limits)). A request whose slot is further away
+        is not sent and fails the task at once, naming the operation and the wait. A session close is left to
+        expire by itself instead, with a warning.
     type: int
     default: 60
   rate_limits:

@@ -24,6 +24,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._http import response_json
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError
 
 try:
     from cryptography import x509
@@ -100,6 +101,12 @@ def encrypt_ksef_token(certificate_b64, token, timestamp_ms):
     return base64.b64encode(ciphertext).decode("ascii")
 
 
+def token_reference(token):
+    """The reference number a KSeF token value (`reference|nip-...|secret`) starts with; None for anything else."""
+    head, separator, _rest = (token or "").strip().partition("|")
+    return head if separator and head else None
+
+
 # --- sessions --------------------------------------------------------------------------------------------
 
 
@@ -120,6 +127,7 @@ class KsefSession:
         opened=False,
         on_secret=None,
         clock=time.time,
+        ksef_token_reference=None,
     ):
         self._http = http
         self._clock = clock
@@ -129,6 +137,9 @@ class KsefSession:
         self.access_expires = access_expires if access_expires is not None else jwt_expiry(access_token)
         self.refresh_expires = refresh_expires if refresh_expires is not None else jwt_expiry(refresh_token)
         self.reference_number = reference_number
+        # The KSeF token this session was opened with, by its reference number (never its value): known after a
+        # token login, and handed over with the session (auth.ksef_token_reference); None after a XAdES login.
+        self.ksef_token_reference = ksef_token_reference
         self.opened = opened
         self.closed = False
         self.refreshed = 0
@@ -193,15 +204,26 @@ class KsefSession:
 
     def close(self, max_pacing_wait=None):
         """DELETE /auth/sessions/current: invalidates the refresh token of this session. `max_pacing_wait`: the
-        longest wait for KSeF's limit on closing sessions worth making (PacingTooLongError beyond it: the session is
-        left to expire)."""
+        longest wait for KSeF's limit on closing sessions worth making, by default the client's max_retry_wait
+        (PacingTooLongError beyond it, nothing sent: the session is left to expire)."""
         if self.closed:
             return
         bearer = self.refresh_token or self.access_token
         if self.access_token and not self._access_expiring():
             bearer = self.access_token
+        if max_pacing_wait is None:
+            max_pacing_wait = getattr(self._http.limiter, "max_pacing_wait", None)
         self._http.request("DELETE", "/auth/sessions/current", bearer=bearer, max_pacing_wait=max_pacing_wait)
         self.closed = True
+
+    def close_or_leave(self):
+        """Close this session, or leave it to expire when KSeF's limit on closing sessions would hold the close
+        longer than max_retry_wait: returns the warning that says so (no secret in it), or None once closed."""
+        try:
+            self.close()
+        except PacingTooLongError as exc:
+            return left_open(self, exc)
+        return None
 
     def as_result(self):
         """What the session module returns (secrets included: the caller marks the result no_log)."""
@@ -211,7 +233,16 @@ class KsefSession:
             "refresh_token": self.refresh_token,
             "refresh_token_valid_until": _iso(self.refresh_expires),
             "reference_number": self.reference_number,
+            "ksef_token_reference": self.ksef_token_reference,
         }
+
+
+def left_open(session, exc):
+    """The warning for a session whose close was not sent (PacingTooLongError `exc`)."""
+    return (
+        "The KSeF session %s is left open to expire by itself (KSeF ends it when its tokens expire): %s; lower the "
+        "pace of runs in this context, or raise max_retry_wait" % (session.reference_number or "", exc)
+    ).replace("  ", " ")
 
 
 def _iso(epoch):
@@ -245,6 +276,7 @@ class Authenticator:
             refresh_token=config.refresh_token,
             opened=False,
             on_secret=self._on_secret,
+            ksef_token_reference=config.ksef_token_reference,
         )
 
     def login_with_ksef_token(self, context, token):
@@ -265,7 +297,9 @@ class Authenticator:
                 if attempt == 1 and UNKNOWN_KEY_CODE in exc.codes:
                     continue
                 raise
-            return self._finish(response_json(response, "POST /auth/ksef-token"))
+            session = self._finish(response_json(response, "POST /auth/ksef-token"))
+            session.ksef_token_reference = token_reference(token)
+            return session
         raise AssertionError("unreachable")
 
     def login_with_xades(self, context, config):
@@ -381,16 +415,17 @@ def _timestamp_ms(challenge):
 
 
 def verify_ksef_token(http, context, token, on_secret=None, poll_timeout=60):
-    """Prove that `token` logs in to `context`: log in, redeem, close that session. Raises KsefError otherwise."""
+    """Prove that `token` logs in to `context`: log in, redeem, close that session. Raises KsefError otherwise;
+    returns the warning of a close left to expire (KsefSession.close_or_leave), or None."""
     session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_ksef_token(context, token)
-    session.close()
+    return session.close_or_leave()
 
 
 def verify_certificate(
     http, context, bundle, subject_identifier_type="certificate_subject", on_secret=None, poll_timeout=60
 ):
     """Prove that a certificate with its key (one PEM bundle) logs in to `context`: log in by XAdES, redeem, close
-    that session. Raises KsefError otherwise."""
+    that session. Raises KsefError otherwise; returns the warning of a close left to expire, or None."""
     # on_behalf: the run's own login, with the same subject, has already been checked against the context.
     config = AuthConfig(
         method="xades",
@@ -400,4 +435,4 @@ def verify_certificate(
         on_behalf=True,
     )
     session = Authenticator(http, on_secret=on_secret, poll_timeout=poll_timeout).login_with_xades(context, config)
-    session.close()
+    return session.close_or_leave()

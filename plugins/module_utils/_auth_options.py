@@ -26,6 +26,8 @@ _AUTH_OPTIONS: dict[str, dict] = dict(
     on_behalf=dict(type="bool", default=False),
     access_token=dict(type="str", no_log=True),
     refresh_token=dict(type="str", no_log=True),
+    # A reference number names a token without being it (the token module returns them): not a secret.
+    ksef_token_reference=dict(type="str", no_log=False),
     poll_timeout=dict(type="int", default=120),
 )
 AUTH_ARGUMENT_SPEC = dict(
@@ -75,6 +77,7 @@ class AuthConfig:
     on_behalf: bool = False  # the certificate's NIP may differ from the context's: it acts with granted permissions
     access_token: str | None = None
     refresh_token: str | None = None
+    ksef_token_reference: str | None = None  # the KSeF token a handed-over session was opened with (never its value)
     poll_timeout: float = 120
 
     def __repr__(self):  # never show secrets, even in a debugger or a traceback
@@ -188,9 +191,45 @@ def validate_auth(auth, environ=None):
         for passphrase, secret in (("private_key_passphrase", "private_key"), ("pkcs12_passphrase", "pkcs12")):
             if passphrase in auth and secret not in auth:
                 raise KsefConfigError(name(passphrase), f"{name(passphrase)} is set but {name(secret)} is not")
+    if "ksef_token_reference" in auth:
+        _check_token_reference(auth["ksef_token_reference"], method)
     poll_timeout = auth.get("poll_timeout", 120)
     if not 0 < poll_timeout <= 3600:
         raise KsefConfigError("auth.poll_timeout", "auth.poll_timeout must be between 1 and 3600 seconds")
     fields = {k: v for k, v in auth.items() if k in AuthConfig.__dataclass_fields__}
     fields["poll_timeout"] = poll_timeout
     return AuthConfig(method=method, **fields)
+
+
+REFERENCE_NUMBER_LENGTH = 36  # ReferenceNumber in open-api.json, e.g. 20251010-EC-2B1C3D4E5F-6A7B8C9D0E-3F
+
+
+def looks_like_token_value(value) -> bool:
+    """A KSeF token value (`reference|nip-...|secret`) given where its reference number belongs: hide it."""
+    return isinstance(value, str) and "|" in value
+
+
+def _check_token_reference(reference, method):
+    option = "auth.ksef_token_reference"
+    if method != "session":
+        raise KsefConfigError(
+            option,
+            f"{option} goes with auth.access_token/auth.refresh_token: it names the KSeF token a session handed over "
+            "by ksef.credentials.session was opened with (its result's ksef_token_reference); a task that logs in "
+            "itself knows its token",
+        )
+    if looks_like_token_value(reference):  # never shown: it is a secret
+        raise KsefConfigError(
+            option,
+            f"{option} takes the token's reference number (ksef_token_reference of ksef.credentials.session's "
+            "result), not the token itself",
+        )
+    if len(reference) != REFERENCE_NUMBER_LENGTH or not all(
+        c.isascii() and (c.isalnum() or c == "-") for c in reference
+    ):
+        raise KsefConfigError(
+            option,
+            f"{option} must be a KSeF reference number: {REFERENCE_NUMBER_LENGTH} characters of A-Z, 0-9 and '-', "
+            "for example 20251010-EC-2B1C3D4E5F-6A7B8C9D0E-3F (ksef_token_reference of ksef.credentials.session's "
+            "result)",
+        )

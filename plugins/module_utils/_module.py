@@ -28,11 +28,16 @@ from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _token_auth_end
 from ansible_collections.ksef.credentials.plugins.module_utils._api import KsefApi
-from ansible_collections.ksef.credentials.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, Authenticator
+from ansible_collections.ksef.credentials.plugins.module_utils._auth import (
+    CRYPTOGRAPHY_IMPORT_ERROR,
+    Authenticator,
+    token_reference,
+)
 from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import (
     AUTH_ARGUMENT_SPEC,
     AUTH_ENVIRONMENT,
     SECRET_AUTH_OPTIONS,
+    looks_like_token_value,
     validate_auth,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import (
@@ -45,7 +50,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._connection impor
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import HTTPX_IMPORT_ERROR, KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._numbers import check_params as check_number_params
-from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError, create_limiter
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import create_limiter
 
 # Why the token modules refuse a NipVatUe context: "Token może być generowany wyłącznie w kontekście `Nip` lub
 # `InternalId`" (tokeny-ksef.md).
@@ -83,6 +88,8 @@ class KsefModule(AnsibleModule):
         for option, variable in AUTH_ENVIRONMENT.items():  # hidden whether or not this task logs in with them
             if option in SECRET_AUTH_OPTIONS:
                 self.register_secret(os.environ.get(variable))
+        if looks_like_token_value((self.params.get("auth") or {}).get("ksef_token_reference")):
+            self.register_secret(self.params["auth"]["ksef_token_reference"])  # a token pasted for its reference
         try:
             self.ksef_context = validate_context(self.params.get("context"))
             self.ksef_connection = resolve_connection(self.params)
@@ -158,8 +165,13 @@ class KsefModule(AnsibleModule):
             conn = self.ksef_connection
             max_wait = self.params.get("max_retry_wait") or 60
             # Shared with every other task of the run on this (API host, context), see _ratelimit.py.
+            # A 429 block and a wait for a free slot are both worth max_retry_wait, not longer (_ratelimit.py).
             limiter = create_limiter(
-                conn.base_url, str(self.ksef_context), self.params.get("rate_limits") or "prd", max_block_wait=max_wait
+                conn.base_url,
+                str(self.ksef_context),
+                self.params.get("rate_limits") or "prd",
+                max_block_wait=max_wait,
+                max_pacing_wait=max_wait,
             )
             self._http = KsefHttp(
                 conn.base_url, verify=conn.verify, timeout=conn.timeout, max_retry_after=max_wait, limiter=limiter
@@ -185,6 +197,15 @@ class KsefModule(AnsibleModule):
         session = authenticator.authenticate(self.ksef_context, self.ksef_auth)
         self._sessions.append(session)
         return KsefApi(self.http, session, on_secret=self.register_secret)
+
+    @property
+    def login_token_reference(self):
+        """The reference number of the KSeF token this task's session was opened with (never its value): the token of
+        auth.ksef_token, or auth.ksef_token_reference of a session handed over by ksef.credentials.session; None
+        for a certificate login, or a handed-over session that does not say."""
+        if self.ksef_auth.method == "ksef_token":
+            return token_reference(self.ksef_auth.ksef_token)
+        return self.ksef_auth.ksef_token_reference
 
     def keep_open(self, session):
         """Leave `session` open when the module ends (the session module hands it to later tasks)."""
@@ -225,12 +246,9 @@ class KsefModule(AnsibleModule):
             try:
                 # Closing is worth a wait as long as a 429 is (max_retry_wait), not longer: a session left open
                 # expires by itself, while a run that sleeps for a free slot looks hung.
-                session.close(max_pacing_wait=self.params.get("max_retry_wait") or 60)
-            except PacingTooLongError as exc:
-                self.warn(
-                    f"The KSeF session {session.reference_number or ''} is left open to expire by itself: {exc}; "
-                    "lower the pace of runs in this context, or raise max_retry_wait".replace("  ", " ")
-                )
+                warning = session.close_or_leave()
+                if warning:
+                    self.warn(warning)
             except KsefError as exc:
                 self.warn(
                     f"Could not close the KSeF session {session.reference_number or ''}: {exc}".replace("  ", " ")

@@ -11,7 +11,8 @@ sent are kept in one small JSON file per (API host, context) under `~/.ansible/t
     {"POST /tokens": {"sent": [epoch seconds, ...], "blocked_until": epoch seconds}, ...}
 
 `acquire(operation)` reserves the earliest moment at which one more request fits every window of that
-operation (first come, first served across processes), then sleeps until it. `completed(operation)`
+operation (first come, first served across processes), then sleeps until it; a moment further away than
+`max_pacing_wait` (the task's max_retry_wait) is not reserved: PacingTooLongError, nothing sent. `completed(operation)`
 moves the reservation to the moment the answer arrived: the server saw the request no later than
 that, so the next request of the window is paced from a time the server cannot have passed. A 429
 records `blocked_until` so the next module waits out the block too.
@@ -28,7 +29,11 @@ import re
 import time
 from urllib.parse import urlsplit
 
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
+    KsefApiError,
+    KsefConfigError,
+    KsefTimeoutError,
+)
 
 DEFAULT_DIRECTORY = os.path.join("~", ".ansible", "tmp", "ksef-ratelimit")
 PROFILES = ("prd", "te", "off")
@@ -190,22 +195,37 @@ class _LockedState:
             self._file.close()
 
 
-class PacingTooLongError(KsefError):
-    """The next moment KSeF's limits allow for an optional request is further away than the caller waits."""
+class PacingTooLongError(KsefTimeoutError):
+    """The next moment KSeF's limits allow for a request is further away than this client waits (max_retry_wait).
 
-    def __init__(self, operation, wait, limits):
+    Nothing was sent and nothing reserved. `optional`: the caller can do without the request (closing a session,
+    which then expires by itself); otherwise the task fails at once, naming the options that decide, instead of
+    sleeping with no output for up to the rest of the hour."""
+
+    def __init__(self, operation, wait, limits, max_wait=None, profile=None, optional=True):
         allowed = ", ".join("%s per %s" % (count, window) for window, count in limits.items())
-        super().__init__(
-            "%s would wait %.0fs for KSeF's limits in this context (%s); not sent" % (operation, wait, allowed)
-        )
+        if profile:
+            allowed += "; rate_limits: %s" % profile
+        message = "%s would wait %.0fs for KSeF's limits in this context (%s)" % (operation, wait, allowed)
+        if max_wait is not None:
+            message += ", more than max_retry_wait (%.0fs)" % max_wait
+        message += "; not sent"
+        if not optional:
+            message += (
+                ". Run it again once the window has room, or raise max_retry_wait (up to 3600) to wait for it; "
+                "rate_limits: te (ten times higher) suits the TEST environment only"
+            )
+        super().__init__(message, operation=operation)
         self.operation = operation
         self.wait = wait
+        self.optional = optional
 
 
 class NoopRateLimiter:
     """rate_limits: off, and the default of a KsefHttp built without a limiter: never waits, records nothing."""
 
     waited = 0.0
+    max_pacing_wait = None
 
     def acquire(self, operation, max_wait=None):
         return 0.0
@@ -229,6 +249,7 @@ class SharedRateLimiter:
         sleep=time.sleep,
         margin=SAFETY_MARGIN,
         max_block_wait=None,
+        max_pacing_wait=None,
     ):
         if profile not in PROFILES:
             raise ValueError(f"unknown rate limit profile {profile!r}; expected one of {', '.join(PROFILES)}")
@@ -238,6 +259,7 @@ class SharedRateLimiter:
         self.windows = window_lengths(time_scale)
         self.margin = margin
         self.max_block_wait = max_block_wait  # a 429 block longer than this fails, as in the HTTP client
+        self.max_pacing_wait = max_pacing_wait  # a slot further away than this fails (max_retry_wait)
         self._clock = clock
         self._sleep = sleep
         self._states = {
@@ -255,8 +277,9 @@ class SharedRateLimiter:
         entry["sent"] = [t for t in entry.get("sent", []) if t > now - longest]
 
     def acquire(self, operation, max_wait=None):
-        """Reserve the next free moment for `operation` and sleep until then; returns the seconds slept. With
-        `max_wait`, a moment further away than that is not reserved: PacingTooLongError, and nothing was sent."""
+        """Reserve the next free moment for `operation` and sleep until then; returns the seconds slept. A moment
+        further away than `max_wait` (a request the caller can do without), or than `max_pacing_wait` (any other),
+        is not reserved: PacingTooLongError, and nothing was sent."""
         limits = limits_for(operation, self.profile)
         if not limits:
             return 0.0
@@ -277,8 +300,11 @@ class SharedRateLimiter:
                 )
             not_before = max(now, blocked_until)
             slot = earliest_slot(sorted(entry["sent"]), limits, windows, not_before, self.margin)
-            if max_wait is not None and slot - now > max_wait:
-                raise PacingTooLongError(operation, slot - now, limits)
+            optional = max_wait is not None
+            longest = max_wait if optional else self.max_pacing_wait
+            # The margin is this client's own: a full window of max_retry_wait seconds still fits.
+            if longest is not None and slot - now > longest + self.margin:
+                raise PacingTooLongError(operation, slot - now, limits, longest, self.profile, optional)
             entry["sent"] = sorted(entry["sent"] + [slot])
         self._reserved[operation] = slot
         wait = max(0.0, slot - now)

@@ -13,13 +13,16 @@ Pure: the date, the days left and the words for them. See docs/connection.md and
 
 from __future__ import annotations
 
+import calendar
 import os
 from datetime import date, datetime, timedelta
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
+from ansible_collections.ksef.credentials.plugins.module_utils._numbers import describe_character, not_ascii_digit
 
 REGULATION_END = date(2026, 12, 31)  # the last day a KSeF token logs in
 ENVIRONMENT_VARIABLE = "KSEF_TOKEN_AUTH_END"
+OPTION = "token_auth_end"
 WARN_WITHIN = timedelta(days=30)
 GUIDE = "docs/migration.md"
 
@@ -27,22 +30,62 @@ GUIDE = "docs/migration.md"
 def resolve(option: str | None, environ=None) -> date:
     """The last day of token authentication: the option, else KSEF_TOKEN_AUTH_END, else the regulation's."""
     environ = os.environ if environ is None else environ
-    value, name = option, "token_auth_end"
+    value, name = option, OPTION
     if not value:
         value, name = environ.get(ENVIRONMENT_VARIABLE), ENVIRONMENT_VARIABLE
     if not value:
         return REGULATION_END
     text = str(value).strip()
-    try:
-        if not (len(text) == 10 and text[4] == "-" and text[7] == "-" and text.replace("-", "").isascii()):
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
+    problem = date_problem(text)
+    if problem:
+        # Parts of the text are named, never all of it: a value pasted into the wrong variable stays out.
         raise KsefConfigError(
-            name if name == ENVIRONMENT_VARIABLE else "token_auth_end",
-            "%s must be the last day KSeF tokens authenticate, as YYYY-MM-DD (for example %s), got %r"
-            % (name, REGULATION_END.isoformat(), text[:40]),
-        ) from None
+            name,
+            "%s: expected the last day KSeF tokens authenticate as YYYY-MM-DD in the ASCII digits 0-9, for example "
+            "%s; %s" % (name, REGULATION_END.isoformat(), problem),
+        )
+    return date.fromisoformat(text)
+
+
+FORM = "YYYY-MM-DD"
+
+
+def date_problem(text: str) -> str | None:
+    """What is wrong with `text` as a YYYY-MM-DD date (the character or the part), or None when it is a date."""
+    for position, character in enumerate(text[: len(FORM)], start=1):
+        wanted = "-" if FORM[position - 1] == "-" else "digit"
+        if wanted == "digit" and "0" <= character <= "9" or character == wanted:
+            continue
+        found = describe_character(character)
+        if wanted == "digit" and not_ascii_digit(character):
+            return "character %d, %s, is not an ASCII digit (0-9)" % (position, found)
+        return "character %d is %s where %s has %s" % (
+            position,
+            found,
+            FORM,
+            "a digit" if wanted == "digit" else "'-'",
+        )
+    if len(text) < len(FORM):
+        return "it has %d characters where %s has %d (a month or day below 10 is written with a leading 0)" % (
+            len(text),
+            FORM,
+            len(FORM),
+        )
+    if len(text) > len(FORM):
+        return "%s ends after the day, but character %d, %s, follows it (a date only, no time)" % (
+            FORM,
+            len(FORM) + 1,
+            describe_character(text[len(FORM)]),
+        )
+    year, month, day = int(text[:4]), int(text[5:7]), int(text[8:])
+    if year < 1:
+        return "the year 0000 does not exist"
+    if not 1 <= month <= 12:
+        return "the month %s is not one of 01-12" % text[5:7]
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        return "the day %s is not a day of %s (01-%02d)" % (text[8:], text[:7], last)
+    return None
 
 
 def days_left(end: date, now: datetime) -> int:

@@ -14,6 +14,8 @@ description:
   - With O(state=absent), closes the session given in O(auth.access_token) or O(auth.refresh_token)
     (C(DELETE /auth/sessions/current)); its refresh token stops working, access tokens already issued stay
     valid until they expire.
+  - A close that KSeF's limit on closing sessions (120 an hour per context in production) would hold longer than
+    O(max_retry_wait) is not sent. The task warns and reports no change, and the session expires by itself.
   - The result holds live credentials. The collection's action plugin marks a result that returns tokens as
     C(no_log), so callbacks, C(-v) output and logs show it censored even without C(no_log=true) on the task; the
     registered variable still carries the tokens for later tasks. Setting C(no_log=true) as well does no harm.
@@ -69,6 +71,7 @@ EXAMPLES = r"""
     auth:
       access_token: "{{ ksef.access_token }}"
       refresh_token: "{{ ksef.refresh_token }}"
+      ksef_token_reference: "{{ ksef.ksef_token_reference }}"
     name: erp-invoices
     permissions: [InvoiceRead, InvoiceWrite]
 
@@ -118,6 +121,15 @@ reference_number:
   returned: state is present
   type: str
   sample: 20250514-AU-2DFC46C000-3AC6D5877F-D4
+ksef_token_reference:
+  description:
+    - Reference number of the KSeF token the session was opened with (never the token itself); null after a
+      certificate login.
+    - Hand it over with the tokens as O(auth.ksef_token_reference), so later tasks know which token they are logged
+      in with (M(ksef.credentials.token_info) marks it).
+  returned: state is present
+  type: str
+  sample: 20250514-EC-2DFC46C000-3AC6D5877F-A1
 api_url:
   description: The base URL the session belongs to.
   returned: always
@@ -159,7 +171,7 @@ def close_session(module):
         module.exit_json(changed=True, api_url=module.ksef_connection.base_url)
     session = KsefSession(module.http, access_token=auth.access_token, refresh_token=auth.refresh_token)
     try:
-        session.close()
+        warning = session.close_or_leave()
     except KsefApiError as exc:
         if exc.status in (401, 403):
             # Already closed, expired or never valid: nothing left to close.
@@ -169,6 +181,9 @@ def close_session(module):
                 msg=f"The session was already closed or its tokens expired ({exc.status})",
             )
         raise
+    if warning:  # KSeF's limit on closing sessions would hold it longer than max_retry_wait: it expires by itself
+        module.warn(warning)
+        module.exit_json(changed=False, api_url=module.ksef_connection.base_url)
     module.exit_json(changed=True, api_url=module.ksef_connection.base_url)
 
 

@@ -164,3 +164,106 @@ def test_plain_http_to_a_remote_host_is_refused(run_playbook):
         "auth": {"ksef_token": "not-a-real-ksef-token"}}, expect_rc=2)
     failed = result.task("Log in")
     assert failed["option"] == "api_url" and "allow_insecure_http" in failed["msg"]
+
+
+def test_a_close_pacing_would_hold_past_max_retry_wait_is_left_to_expire_and_a_paced_read_fails_at_once(
+        emulator_factory, run_playbook, tmp_path):
+    """The shared pacing state of two contexts as many runs leave it: in one, the production hour of session closes
+    (120) is used up; in the other, the hour of GET /tokens. Nothing waits for the hour: the closes are left to
+    expire with a warning, the read fails at once naming what decides, and the sessions left open do expire."""
+    from ansible_collections.ksef.credentials.plugins.module_utils._auth import Authenticator
+    from ansible_collections.ksef.credentials.plugins.module_utils._connection import KsefContext
+    from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import state_path
+    from ansible_collections.ksef.credentials.plugins.module_utils._timestamps import parse_or_none
+
+    emu = emulator_factory("--refresh-token-ttl", "5", "--activation-delay", "0", "--auth-delay", "0")
+    busy, listed = random_nip(), random_nip()
+    tokens = {nip: seed_token(emu, nip)["token"] for nip in (busy, listed)}
+    ratelimit_dir = tmp_path / "ratelimit"
+    ratelimit_dir.mkdir()
+    now = time.time()
+    used_up = {busy: "DELETE /auth/sessions/current", listed: "GET /tokens"}
+    for nip, operation in used_up.items():  # 120 requests in the last minute: the next free slot is ~an hour away
+        Path(state_path(emu.api_url, f"Nip:{nip}", str(ratelimit_dir))).write_text(
+            json.dumps({operation: {"sent": [now - 60 + index * 0.5 for index in range(120)]}}))
+    emu.reset_stats()
+    # Without the cap the first task would sleep for the rest of the hour: the timeout fails the test instead.
+    result = run_playbook(f"""
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/ksef.credentials.ksef:
+      api_url: {emu.api_url}
+  tasks:
+    - name: Scan a context whose closes are used up
+      ksef.credentials.token_info:
+        context: {{nip: "{busy}"}}
+        auth: {{ksef_token: "{tokens[busy]}"}}
+
+    - name: Open a session there
+      ksef.credentials.session:
+        context: {{nip: "{busy}"}}
+        auth: {{ksef_token: "{tokens[busy]}"}}
+      register: handed
+
+    - name: Close it while closes are used up
+      ksef.credentials.session:
+        context: {{nip: "{busy}"}}
+        auth:
+          access_token: "{{{{ handed.access_token }}}}"
+          refresh_token: "{{{{ handed.refresh_token }}}}"
+        state: absent
+
+    - name: Scan a context whose listing of tokens is used up
+      ksef.credentials.token_info:
+        context: {{nip: "{listed}"}}
+        auth: {{ksef_token: "{tokens[listed]}"}}
+      ignore_errors: true
+""", env={"KSEF_RATE_LIMITS": "prd", "KSEF_RATELIMIT_DIR": str(ratelimit_dir)}, timeout=240)
+
+    scan = result.task("Scan a context whose closes are used up")
+    assert scan.get("failed") is not True and "DELETE /auth/sessions/current" not in scan["api_calls"]
+    (warning,) = [w for w in scan["warnings"] if "left open to expire by itself" in w]
+    assert "DELETE /auth/sessions/current would wait" in warning
+    assert "120 per hour; rate_limits: prd), more than max_retry_wait (60s); not sent" in warning
+    left_open = warning.split("The KSeF session ", 1)[1].split(" ", 1)[0]
+    closing = result.task("Close it while closes are used up")
+    assert closing.get("failed") is not True and closing["changed"] is False and closing["api_calls"] == {}
+    assert any("left open to expire by itself" in w for w in closing["warnings"])
+
+    refused = result.task("Scan a context whose listing of tokens is used up")
+    (status,) = [r["status"] for r in result.results if r["task"] == "Scan a context whose listing of tokens is used up"]
+    assert status == "failed" and refused["operation"] == "GET /tokens"
+    assert refused["msg"].startswith("GET /tokens would wait ")
+    assert "more than max_retry_wait (60s); not sent. Run it again once the window has room, or raise " \
+           "max_retry_wait (up to 3600) to wait for it" in refused["msg"]
+    assert refused["api_calls"].get("GET /tokens") is None
+    assert refused["api_calls"]["DELETE /auth/sessions/current"] == 1  # its own session closed as usual
+
+    by_context = emu.stats()["by_context"]
+    assert "DELETE /auth/sessions/current" not in by_context.get(f"Nip:{busy}", {})
+    assert "GET /tokens" not in by_context.get(f"Nip:{listed}", {})
+    for nip, operation in used_up.items():  # nothing was reserved for a request that was not sent
+        state = json.loads(Path(state_path(emu.api_url, f"Nip:{nip}", str(ratelimit_dir))).read_text())
+        assert len(state[operation]["sent"]) == 120
+    for secret in (*tokens.values(),):
+        assert secret.split("|")[-1] not in result.stdout + result.stderr
+
+    # The sessions left open expire by themselves (here after the emulator's 5 s refresh token lifetime).
+    with KsefHttp(emu.api_url) as http:
+        looking = Authenticator(http).login_with_ksef_token(KsefContext("Nip", busy), tokens[busy])
+        api = KsefApi(http, looking)
+        deadline, first_look, first_look_at = time.monotonic() + 60, None, 0.0
+        while True:
+            others = [s for s in api.list_sessions() if not s.get("isCurrent")]
+            if first_look is None:
+                first_look, first_look_at = others, time.time()
+            if not others or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert [s["referenceNumber"] for s in others] == [], "a session left open did not expire"
+        looking.close()
+    # What was still open at the first look (unless a slow run outlived it) ended when its refresh token did.
+    for session in first_look:
+        until = parse_or_none(session["refreshTokenValidUntil"]).timestamp()
+        assert until <= first_look_at + 5 + 1, session

@@ -210,6 +210,13 @@ def test_the_end_of_token_authentication_is_a_setting_shown_per_token_and_warned
     assert ending[manager["referenceNumber"]]["message"] == (
         "10 days left until the end of token authentication (%s); this run logged in with it" % variables["near"])
     (warning,) = near["warnings"]
+    # The same token's session, opened by ksef.credentials.session and handed over with its token's reference.
+    handed_over = result.task("Near the end, in the session handed over")
+    assert handed_over["api_calls"].get("POST /auth/ksef-token") is None  # no login of its own
+    reused = {f["reference_number"]: f for f in handed_over["findings"] if f["kind"] == "token_auth_end"}
+    assert reused[manager["referenceNumber"]]["message"] == ending[manager["referenceNumber"]]["message"]
+    assert [f for f in reused.values() if f["message"].endswith("this run logged in with it")] == [
+        reused[manager["referenceNumber"]]]
     assert "KSeF tokens authenticate until %s" % variables["near"] in warning and "docs/migration.md" in warning
 
     past = result.task("Past the end")

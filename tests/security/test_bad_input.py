@@ -124,6 +124,9 @@ def bad_input(emulator, tmp_path_factory):
                     "timeout": "３０"}])
     run.add("nip in Arabic-Indic digits", "context.nip", "(U+0665 ARABIC-INDIC DIGIT FIVE) is not an ASCII digit",
             context={"nip": "٥٢٦٥٨٧٧٦٣٥"}, manager=False)
+    run.add("token_auth_end in Arabic-Indic digits", "token_auth_end",
+            "YYYY-MM-DD in the ASCII digits 0-9, for example 2026-12-31; character 6, '١' (U+0661 ARABIC-INDIC DIGIT "
+            "ONE), is not an ASCII digit (0-9)", token_auth_end="2027-١2-31")
 
     return run
 
@@ -175,7 +178,7 @@ def _case_ids():
             "unknown store type", "store option missing",
             "store directory missing", "vault store without url", "duplicate store",
             "duration with a superscript digit", "number in Arabic-Indic digits", "store number in full-width digits",
-            "nip in Arabic-Indic digits"]
+            "nip in Arabic-Indic digits", "token_auth_end in Arabic-Indic digits"]
 
 
 def test_every_case_is_covered(bad_input, outcome):

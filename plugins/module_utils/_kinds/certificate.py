@@ -225,13 +225,15 @@ class CertificateKind(Kind):
         if usage.digital_signature:
             from ansible_collections.ksef.credentials.plugins.module_utils._auth import verify_certificate
 
-            verify_certificate(
+            warning = verify_certificate(
                 module.http,
                 module.ksef_context,
                 value,
                 module.ksef_auth.subject_identifier_type,
                 on_secret=module.register_secret,
             )
+            if warning:  # the verification's own session, left to expire
+                module.warn(warning)
         elif not usage.content_commitment:
             raise KsefError(
                 "certificate %016X carries neither Digital Signature nor Non-Repudiation" % (certificate.serial_number)

@@ -174,7 +174,9 @@ class TokenKind(Kind):
         return done
 
     def verify(self, module, value: str) -> None:
-        verify_ksef_token(module.http, module.ksef_context, value, on_secret=module.register_secret)
+        warning = verify_ksef_token(module.http, module.ksef_context, value, on_secret=module.register_secret)
+        if warning:  # the verification's own session, left to expire
+            module.warn(warning)
 
     def revoke(self, api, reference: str) -> None:
         """DELETE answers 204 at once; Revoking becomes Revoked on KSeF's side, and the token no longer logs in."""

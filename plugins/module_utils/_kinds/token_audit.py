@@ -22,7 +22,6 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds import tok
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._module import TOKENS_NOT_IN_NIP_VAT_UE
-from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 MIN_FILTER = 3  # KSeF's description and authorIdentifier filters need at least 3 characters
 LIVE = ("Pending", "Active")
@@ -63,8 +62,9 @@ def matches(row: dict, item: dict, params: dict) -> bool:
 
 
 def login_token(module) -> str | None:
-    """The reference number of the KSeF token this task logged in with, if it did."""
-    return parse_reference_number(module.ksef_auth.ksef_token) if module.ksef_auth.method == "ksef_token" else None
+    """The reference number of the KSeF token this task logged in with, if it did (also through a session handed
+    over by ksef.credentials.session)."""
+    return module.login_token_reference
 
 
 class TokenAudit(Audit):

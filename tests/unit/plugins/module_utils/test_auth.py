@@ -332,3 +332,58 @@ def test_verify_ksef_token_logs_in_and_closes():
     fake = FakeKsef(statuses=[450])
     with pytest.raises(KsefAuthError, match="Token nieaktywny"):
         verify_ksef_token(http_for(fake), CONTEXT, TOKEN)
+
+
+# --- which KSeF token a session was opened with -------------------------------------------------------------
+
+LOGIN_REFERENCE = "20250514-EC-2DFC46C000-3AC6D5877F-A1"
+
+
+def test_a_token_login_and_a_handed_over_session_carry_the_token_reference_never_the_token():
+    session = Authenticator(http_for(FakeKsef())).login_with_ksef_token(CONTEXT, TOKEN)
+    assert session.ksef_token_reference == TOKEN.split("|")[0]
+    handed = session.as_result()
+    assert handed["ksef_token_reference"] == TOKEN.split("|")[0] and TOKEN.split("|")[-1] not in repr(handed)
+    config = validate_auth({"access_token": handed["access_token"], "refresh_token": handed["refresh_token"],
+                            "ksef_token_reference": handed["ksef_token_reference"]})
+    reused = Authenticator(http_for(FakeKsef())).authenticate(CONTEXT, config)
+    assert not reused.opened and reused.ksef_token_reference == TOKEN.split("|")[0]
+    without = Authenticator(http_for(FakeKsef())).authenticate(CONTEXT, validate_auth({"access_token": "a"}))
+    assert without.ksef_token_reference is None
+
+
+@pytest.mark.parametrize("auth, words", [
+    ({"ksef_token": TOKEN, "ksef_token_reference": LOGIN_REFERENCE}, "goes with auth.access_token"),
+    ({"certificate": "c.pem", "private_key": "k.pem", "ksef_token_reference": LOGIN_REFERENCE},
+     "goes with auth.access_token"),
+    ({"access_token": "a", "ksef_token_reference": TOKEN}, "not the token itself"),
+    ({"access_token": "a", "ksef_token_reference": "20250514-EC-1"}, "36 characters of A-Z, 0-9 and '-'"),
+    ({"access_token": "a", "ksef_token_reference": "20250514-EC-2DFC46C000-3AC6D5877F-A\u0661"}, "36 characters"),
+])
+def test_a_wrong_token_reference_is_named_and_never_shown(auth, words):
+    with pytest.raises(KsefConfigError) as err:
+        validate_auth(auth)
+    assert err.value.option == "auth.ksef_token_reference" and words in str(err.value)
+    assert TOKEN.split("|")[-1] not in str(err.value) and auth["ksef_token_reference"] not in str(err.value)
+
+
+def test_a_verification_whose_close_would_wait_past_max_retry_wait_leaves_its_session_to_expire(tmp_path):
+    from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import SharedRateLimiter
+
+    now = [1_700_000_000.0]
+    limiter = SharedRateLimiter("https://ksef.example/v2", "Nip:5265877635", directory=str(tmp_path),
+                                time_scale=1.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+                                max_pacing_wait=60)
+    for _close in range(120):  # the production hour of closes in this context, used up
+        limiter.acquire("DELETE /auth/sessions/current")
+        limiter.completed("DELETE /auth/sessions/current", 204)
+    fake = FakeKsef()
+    http = KsefHttp("https://ksef.example/v2", transport=httpx.MockTransport(fake), sleep=lambda s: None,
+                    limiter=limiter)
+    warning = verify_ksef_token(http, CONTEXT, TOKEN)  # the login itself proved the token
+    assert fake.closed_with == [] and "DELETE /auth/sessions/current" not in fake.log
+    assert warning.startswith("The KSeF session 20250514-AU-1 is left open to expire by itself (KSeF ends it when "
+                              "its tokens expire): DELETE /auth/sessions/current would wait ")
+    assert "more than max_retry_wait (60s); not sent; lower the pace of runs in this context" in warning
+    assert TOKEN.split("|")[-1] not in warning and "access-" not in warning and "refresh-" not in warning
+    assert verify_ksef_token(http_for(FakeKsef()), CONTEXT, TOKEN) is None  # closed as usual

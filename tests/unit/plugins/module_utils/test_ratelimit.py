@@ -255,3 +255,66 @@ def test_an_optional_request_that_would_wait_longer_than_the_caller_accepts_is_n
         lim.acquire("DELETE /auth/sessions/current", max_wait=60)
     assert err.value.wait > 60 and sum(clock.sleeps) == slept  # nothing slept, nothing reserved
     assert lim.acquire("DELETE /auth/sessions/current") > 60  # a caller that waits still gets the next slot
+
+
+def fill_the_hour(lim, operation):
+    """KSeF's production hour of `operation` used up (120 requests), paced as they would be."""
+    for _request in range(120):
+        lim.acquire(operation)
+        lim.completed(operation, 204)
+
+
+def test_any_request_that_would_wait_longer_than_max_retry_wait_fails_at_once_naming_what_decides(tmp_path):
+    """Pacing is capped like a 429 block: a task never sleeps, with no output, past max_retry_wait for a free slot."""
+    from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefTimeoutError
+    from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError
+
+    clock = FakeClock()
+    lim = limiter(tmp_path, clock, max_pacing_wait=60)
+    fill_the_hour(lim, "GET /tokens")  # within the hour: the minute windows paced it, each wait under 60 s
+    assert max(clock.sleeps) < 60.0 + _ratelimit.SAFETY_MARGIN + 1e-9
+    slept, reserved = sum(clock.sleeps), json.loads(Path(state_path(API, "Nip:5265877635", str(tmp_path))).read_text())
+    with pytest.raises(PacingTooLongError) as err:
+        lim.acquire("GET /tokens")
+    message = str(err.value)
+    assert isinstance(err.value, KsefTimeoutError) and err.value.operation == "GET /tokens" and not err.value.optional
+    assert message.startswith("GET /tokens would wait %.0fs for KSeF's limits in this context (10 per second, "
+                              "30 per minute, 120 per hour; rate_limits: prd), more than max_retry_wait (60s); "
+                              "not sent" % err.value.wait)
+    assert "raise max_retry_wait (up to 3600)" in message and "rate_limits: te" in message
+    assert 3000 < err.value.wait <= 3600 + _ratelimit.SAFETY_MARGIN
+    assert err.value.to_result() == {"operation": "GET /tokens"}
+    # Nothing slept and nothing reserved: the next task of the run finds the window as it was.
+    assert sum(clock.sleeps) == slept
+    assert json.loads(Path(state_path(API, "Nip:5265877635", str(tmp_path))).read_text()) == reserved
+    # Other operations of the context have windows of their own.
+    assert lim.acquire("POST /tokens") == 0.0
+
+
+def test_a_full_minute_fits_max_retry_wait_of_sixty_seconds(tmp_path):
+    """The 31st request of a minute waits the minute out (60 s and the margin): the default max_retry_wait."""
+    clock = FakeClock()
+    lim = limiter(tmp_path, clock, max_pacing_wait=60)
+    send(lim, clock, "GET /tokens", 31)
+    assert sum(clock.sleeps) == pytest.approx(60.0 + _ratelimit.SAFETY_MARGIN)
+
+
+def test_without_a_cap_pacing_waits_as_long_as_the_window_needs(tmp_path):
+    clock = FakeClock()
+    lim = limiter(tmp_path, clock)  # a limiter built without max_pacing_wait (benchmarks, tools)
+    fill_the_hour(lim, "GET /tokens")
+    assert lim.acquire("GET /tokens") > 3000
+
+
+def test_the_http_client_sends_nothing_when_pacing_would_wait_too_long(tmp_path):
+    from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import PacingTooLongError
+
+    clock = FakeClock()
+    lim = limiter(tmp_path, clock, max_pacing_wait=60)
+    fill_the_hour(lim, "GET /tokens")
+    seen = []
+    http = KsefHttp(API, transport=httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200)),
+                    limiter=lim, sleep=clock.sleep)
+    with pytest.raises(PacingTooLongError, match="GET /tokens would wait"):
+        http.request("GET", "/tokens")
+    assert seen == [] and http.calls == {}

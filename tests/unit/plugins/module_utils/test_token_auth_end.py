@@ -17,14 +17,41 @@ def test_the_option_wins_then_the_environment_then_the_regulation():
     assert end.resolve(None, {}) == end.REGULATION_END == date(2026, 12, 31)
 
 
-@pytest.mark.parametrize("value", ["31.12.2026", "2026-13-01", "2026-12-3", "２０２６-12-31", "2026-12-31T00:00"])
-def test_a_date_that_is_not_yyyy_mm_dd_names_the_option_and_the_form(value):
-    with pytest.raises(KsefConfigError, match="YYYY-MM-DD") as caught:
+@pytest.mark.parametrize("value, problem", [
+    ("31.12.2026", "character 3 is '.' (U+002E FULL STOP) where YYYY-MM-DD has a digit"),
+    ("2026/12/31", "character 5 is '/' (U+002F SOLIDUS) where YYYY-MM-DD has '-'"),
+    ("２０２６-12-31", "character 1, '２' (U+FF12 FULLWIDTH DIGIT TWO), is not an ASCII digit (0-9)"),
+    ("2026-1٢-31", "character 7, '٢' (U+0662 ARABIC-INDIC DIGIT TWO), is not an ASCII digit (0-9)"),
+    ("2026-12-3", "it has 9 characters where YYYY-MM-DD has 10 (a month or day below 10 is written with a leading 0)"),
+    ("2026-12-31T00:00", "YYYY-MM-DD ends after the day, but character 11, 'T' (U+0054 LATIN CAPITAL LETTER T), "
+                         "follows it (a date only, no time)"),
+    ("2026-13-01", "the month 13 is not one of 01-12"),
+    ("2026-00-01", "the month 00 is not one of 01-12"),
+    ("2026-02-29", "the day 29 is not a day of 2026-02 (01-28)"),
+    ("2026-04-31", "the day 31 is not a day of 2026-04 (01-30)"),
+    ("0000-01-01", "the year 0000 does not exist"),
+])
+def test_a_date_that_is_not_yyyy_mm_dd_names_the_option_the_character_and_the_form(value, problem):
+    expected = "expected the last day KSeF tokens authenticate as YYYY-MM-DD in the ASCII digits 0-9, for example " \
+               "2026-12-31; " + problem
+    with pytest.raises(KsefConfigError) as caught:
         end.resolve(value, {})
-    assert caught.value.option == "token_auth_end"
+    assert caught.value.option == "token_auth_end" and str(caught.value) == "token_auth_end: " + expected
     with pytest.raises(KsefConfigError) as caught:
         end.resolve(None, {"KSEF_TOKEN_AUTH_END": value})
-    assert caught.value.option == "KSEF_TOKEN_AUTH_END"
+    assert caught.value.option == "KSEF_TOKEN_AUTH_END" and str(caught.value) == "KSEF_TOKEN_AUTH_END: " + expected
+
+
+def test_the_refusal_names_parts_of_the_value_never_all_of_it():
+    pasted = "20261231-EC-2B1C3D4E5F-6A7B8C9D0E-FF|nip-5265877635|" + "ab" * 32  # a token in the wrong variable
+    with pytest.raises(KsefConfigError) as caught:
+        end.resolve(None, {"KSEF_TOKEN_AUTH_END": pasted})
+    assert "character 5 is '1' (U+0031 DIGIT ONE) where YYYY-MM-DD has '-'" in str(caught.value)
+    assert "abab" not in str(caught.value) and "nip-" not in str(caught.value)
+
+
+def test_a_leap_day_and_surrounding_blanks_are_accepted():
+    assert end.resolve(" 2028-02-29 ", {}) == date(2028, 2, 29)
 
 
 def test_days_left_severity_and_warning_follow_the_date():
