@@ -88,7 +88,8 @@ options:
           - With O(auth.access_token), the reference number of the KSeF token the session was opened with
             (RV(ksef.credentials.session#module:ksef_token_reference)). Not a secret; never the token itself.
           - Lets the task treat that token as the one it logged in with, as it does with O(auth.ksef_token), so
-            M(ksef.credentials.token_info) marks its V(token_auth_end) finding with C(this run logged in with it).
+            M(ksef.credentials.token_info) marks its V(token_auth_end) finding with C(this run logged in with it), and
+            the lockout guard of M(ksef.credentials.permissions) protects the C(CredentialsManage) of its author.
           - Refused with any other way to log in, and when it is not a 36-character reference number.
         type: str
       poll_timeout:

@@ -202,6 +202,7 @@ def validate_auth(auth, environ=None):
 
 
 REFERENCE_NUMBER_LENGTH = 36  # ReferenceNumber in open-api.json, e.g. 20251010-EC-2B1C3D4E5F-6A7B8C9D0E-3F
+_REFERENCE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 def looks_like_token_value(value) -> bool:
@@ -224,9 +225,7 @@ def _check_token_reference(reference, method):
             f"{option} takes the token's reference number (ksef_token_reference of ksef.credentials.session's "
             "result), not the token itself",
         )
-    if len(reference) != REFERENCE_NUMBER_LENGTH or not all(
-        c.isascii() and (c.isalnum() or c == "-") for c in reference
-    ):
+    if len(reference) != REFERENCE_NUMBER_LENGTH or not set(reference) <= _REFERENCE_CHARACTERS:
         raise KsefConfigError(
             option,
             f"{option} must be a KSeF reference number: {REFERENCE_NUMBER_LENGTH} characters of A-Z, 0-9 and '-', "

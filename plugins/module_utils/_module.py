@@ -88,8 +88,6 @@ class KsefModule(AnsibleModule):
         for option, variable in AUTH_ENVIRONMENT.items():  # hidden whether or not this task logs in with them
             if option in SECRET_AUTH_OPTIONS:
                 self.register_secret(os.environ.get(variable))
-        if looks_like_token_value((self.params.get("auth") or {}).get("ksef_token_reference")):
-            self.register_secret(self.params["auth"]["ksef_token_reference"])  # a token pasted for its reference
         try:
             self.ksef_context = validate_context(self.params.get("context"))
             self.ksef_connection = resolve_connection(self.params)
@@ -113,6 +111,10 @@ class KsefModule(AnsibleModule):
         """The raw arguments, read by AnsibleModule before it converts them: a number option written as text must
         use the ASCII digits 0-9 (Ansible's int() would read "١٢٠" as 120 and fail on "1²" naming no option)."""
         super()._load_params()
+        auth = self.params.get("auth")
+        if isinstance(auth, dict) and looks_like_token_value(auth.get("ksef_token_reference")):
+            # A token pasted where its reference number belongs: hidden before Ansible logs the invocation.
+            self.register_secret(auth["ksef_token_reference"])
         try:
             check_number_params(self.argument_spec, self.params)
         except KsefConfigError as exc:

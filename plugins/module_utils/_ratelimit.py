@@ -11,11 +11,11 @@ sent are kept in one small JSON file per (API host, context) under `~/.ansible/t
     {"POST /tokens": {"sent": [epoch seconds, ...], "blocked_until": epoch seconds}, ...}
 
 `acquire(operation)` reserves the earliest moment at which one more request fits every window of that
-operation (first come, first served across processes), then sleeps until it; a moment further away than
-`max_pacing_wait` (the task's max_retry_wait) is not reserved: PacingTooLongError, nothing sent. `completed(operation)`
-moves the reservation to the moment the answer arrived: the server saw the request no later than
-that, so the next request of the window is paced from a time the server cannot have passed. A 429
-records `blocked_until` so the next module waits out the block too.
+operation (first come, first served across processes), then sleeps until it; a moment further away
+than `max_pacing_wait` (the task's max_retry_wait) is not reserved: PacingTooLongError, nothing sent.
+`completed(operation)` moves the reservation to the moment the answer arrived: the server saw the
+request no later than that, so the next request of the window is paced from a time the server cannot
+have passed. A 429 records `blocked_until` so the next module waits out the block too.
 
 Time is `time.time()`: the file is shared by processes, a monotonic clock is not.
 """

@@ -164,7 +164,10 @@ class GrantKind(Kind):
             if problem:
                 raise KsefConfigError("grants[%d].kind" % index, "grants[%d]: %s" % (index, problem))
         auth = getattr(module, "ksef_auth", None)
-        self._login_token = parse_reference_number(getattr(auth, "ksef_token", None))
+        # The KSeF token of the login, also when a handed-over session names it (auth.ksef_token_reference).
+        self._login_token = getattr(module, "login_token_reference", None) or parse_reference_number(
+            getattr(auth, "ksef_token", None)
+        )
         if auth is not None and getattr(auth, "method", None) == "xades":
             from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # a XAdES login loads it
 

@@ -228,3 +228,23 @@ def test_xades_login_without_signxml_fails_with_missing_required_lib(capsys, mon
     # A KSeF-token login does not need signxml.
     out = run(BASE_ARGS, lambda module: module.exit_json(changed=False), capsys)
     assert not out.get("failed")
+
+
+def test_the_login_token_reference_of_a_token_login_and_of_a_handed_over_session(capsys):
+    seen = []
+    run(BASE_ARGS, lambda module: seen.append(module.login_token_reference) or module.exit_json(changed=False), capsys)
+    handed = {"access_token": "access-secret", "ksef_token_reference": TOKEN.split("|")[0]}
+    run(dict(BASE_ARGS, auth=handed), lambda module: seen.append(module.login_token_reference)
+        or module.exit_json(changed=False), capsys)
+    run(dict(BASE_ARGS, auth={"access_token": "access-secret"}), lambda module: seen.append(
+        module.login_token_reference) or module.exit_json(changed=False), capsys)
+    assert seen == [TOKEN.split("|")[0], TOKEN.split("|")[0], None]
+
+
+def test_a_token_pasted_as_the_login_token_reference_is_refused_and_hidden(capsys):
+    def body(module):
+        raise AssertionError("validation should have failed")
+
+    out = run(dict(BASE_ARGS, auth={"access_token": "access-secret", "ksef_token_reference": TOKEN}), body, capsys)
+    assert out["failed"] and out["option"] == "auth.ksef_token_reference" and "not the token itself" in out["msg"]
+    assert TOKEN not in json.dumps(out) and TOKEN.split("|")[-1] not in json.dumps(out)

@@ -93,3 +93,30 @@ def test_the_lockout_guard_names_the_option_as_the_task_spells_it():
     _rename_force(cplan, "grants_force")
     assert cplan.declared["mine"].steps[0].reason == "lockout guard: ...; grants_force: true revokes it"
     assert cplan.warnings == ["mine: lockout guard; grants_force: true revokes it"]
+
+
+def test_the_lockout_guard_knows_the_author_of_the_login_token_of_a_handed_over_session():
+    """A session handed over with auth.ksef_token_reference: the token's author is an identity the run acts as."""
+    from types import SimpleNamespace
+
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind
+
+    class Api:
+        def __init__(self):
+            self.asked = []
+
+        def get_token(self, reference):
+            self.asked.append(reference)
+            return {"authorIdentifier": {"type": "Nip", "value": "8733557145"}}
+
+        def query_person_grants(self):
+            return []
+
+    module = SimpleNamespace(ksef_context=SimpleNamespace(type="Nip", value="5265877635"), params={},
+                             ksef_auth=SimpleNamespace(method="session", ksef_token=None),
+                             login_token_reference="20251010-EC-1DCE3E3000-12ECB5B36E-45")
+    kind, api = GrantKind(), Api()
+    kind.check_auth(module)
+    kind.read_live(api, [], SimpleNamespace(exclusive="false", revoke_auth_token=False))
+    assert api.asked == ["20251010-EC-1DCE3E3000-12ECB5B36E-45"]
+    assert ("Nip", "8733557145") in kind._identities
