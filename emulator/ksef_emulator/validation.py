@@ -105,10 +105,10 @@ def page_size(raw: str | None, maximum: int = 100) -> int:
 def query_integer(raw: str | None, field: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(f"Parametr '{field}' musi być liczbą całkowitą.") from None
+    # int() also reads other scripts' digits ("١٢"): a query parameter is written with 0-9 only.
+    if not re.fullmatch(r"[+-]?[0-9]+", raw.strip()):
+        raise invalid(f"Parametr '{field}' musi być liczbą całkowitą zapisaną cyframi 0-9.")
+    value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"od {minimum} do {maximum}" if maximum is not None else f"co najmniej {minimum}"
         raise invalid(f"Parametr '{field}' musi mieścić się w zakresie {bound}.")

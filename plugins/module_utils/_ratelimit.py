@@ -132,12 +132,13 @@ def minimal_span(count, limits, windows):
 def _time_scale_from_environment():
     """KSEF_RATELIMIT_TIME_SCALE: pace to an emulator started with --time-scale F (tests and benchmarks)."""
     text = os.environ.get("KSEF_RATELIMIT_TIME_SCALE") or "1"
-    try:
-        scale = float(text)
-    except ValueError:
-        scale = 0.0
+    # float() also reads other scripts' digits ("６０"), "nan" and "1e3": only 0-9 with an optional decimal point.
+    scale = float(text) if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text.strip()) else 0.0
     if not 0 < scale < float("inf"):
-        raise KsefConfigError("rate_limits", f"KSEF_RATELIMIT_TIME_SCALE must be a positive number, not {text!r}")
+        from ansible_collections.ksef.credentials.plugins.module_utils._numbers import number_problem
+
+        problem = number_problem(text, "float") or "expected a number above 0"
+        raise KsefConfigError("rate_limits", f"KSEF_RATELIMIT_TIME_SCALE must be a positive number: {problem}")
     return scale
 
 

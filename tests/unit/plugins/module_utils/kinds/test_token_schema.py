@@ -82,19 +82,13 @@ def test_the_company_role_validates_both_schemas():
             "ksef_grants[]", "options")
 
 
-# Auth options the modules have and the roles' argument specs do not list yet (they are edited separately). Each must
-# really be missing from both roles: once a role lists it, this test fails until it leaves this set.
-NOT_YET_IN_ROLES = {"ksef_token_reference"}
-
-
 def test_both_roles_take_every_auth_option_of_the_modules():
     from ansible_collections.ksef.credentials.plugins.module_utils._auth_options import AUTH_ARGUMENT_SPEC
 
     for role in ("tokens", "company"):
         specs = yaml.safe_load((REPO / "roles" / role / "meta/argument_specs.yml").read_text())
         auth = specs["argument_specs"]["main"]["options"]["ksef_auth"]["options"]
-        assert not NOT_YET_IN_ROLES & set(auth), (role, "remove it from NOT_YET_IN_ROLES")
-        assert sorted(auth) == sorted(set(AUTH_ARGUMENT_SPEC["auth"]["options"]) - NOT_YET_IN_ROLES), role
+        assert sorted(auth) == sorted(AUTH_ARGUMENT_SPEC["auth"]["options"]), role
 
 
 def test_the_role_validates_the_schema_and_nothing_narrower():
