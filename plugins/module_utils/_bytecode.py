@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import zipimport
+from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
 from importlib.util import MAGIC_NUMBER, source_hash
 
@@ -79,7 +80,7 @@ def _write(path: str, data: bytes) -> None:
             pass
 
 
-class CachedZipLoader:
+class CachedZipLoader(Loader):
     """Loads a module of this collection from the zip through the bytecode cache; the rest is zipimport's."""
 
     def __init__(self, importer: zipimport.zipimporter, directory: str | None):
