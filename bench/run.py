@@ -7,6 +7,8 @@ writes an inventory of C hosts (one per context, a seeded manager token each) an
 - role, first converge: `ksef.credentials.tokens` creates every token;
 - role, no-op: the same run again;
 - naive (--naive): a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token;
+- role no-op, unvalidated (with the reference): the same no-op through `import_role` with `rolespec_validate:
+  false`, without the task Ansible adds per host to check the role's variables (the module checks them too);
 - reference (unless --no-reference): the same seven requests of a no-op from a minimal module with no
   engine around them (bench/reference/ksef_noop.py), once with httpx and once with http.client: what the
   work itself costs with each HTTP client, next to the floor and the role.
@@ -71,6 +73,19 @@ ROLE_PLAYBOOK = """
   roles:
     - role: ksef.credentials.tokens
 """
+# The same role without Ansible's per-host task that checks the role's variables (the module checks the same
+# values before any request): what that task costs on a no-op.
+ROLE_UNVALIDATED_PLAYBOOK = """
+- name: Converge the declared KSeF tokens of every company
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: The role without Ansible's argument validation task
+      ansible.builtin.import_role:
+        name: ksef.credentials.tokens
+        rolespec_validate: false
+"""
+NOOP_RUNS = ("role no-op", "role no-op, unvalidated")
 NAIVE_PLAYBOOK = """
 - name: One ksef.credentials.token task per declared token
   hosts: all
@@ -265,6 +280,8 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True,
                                    time_scale, rl))
             results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
             if reference:
+                results.append(measure("role no-op, unvalidated", workdir, emulator, inventory,
+                                       ROLE_UNVALIDATED_PLAYBOOK, forks, time_scale, rl))
                 collections = [reference_collections(workdir)]
                 for client in REFERENCE_CLIENTS:
                     results.append(measure(f"reference: {client}", workdir, emulator, inventory,
@@ -296,19 +313,20 @@ def check_noop(item) -> list:
     """What a no-op must keep: the ratio to the floor, zero 429 and no call beyond login, list and close."""
     problems = []
     for run in item["runs"]:
-        if run["run"] != "role no-op":
+        if run["run"] not in NOOP_RUNS:
             continue
-        if run["ratio_to_floor"] is not None and run["ratio_to_floor"] > NOOP_RATIO_LIMIT:
+        if run["run"] == "role no-op" and run["ratio_to_floor"] is not None \
+                and run["ratio_to_floor"] > NOOP_RATIO_LIMIT:
             problems.append("no-op takes %.2f x Ansible's floor (limit %.1f)"
                             % (run["ratio_to_floor"], NOOP_RATIO_LIMIT))
         if run["status_429"]:
-            problems.append("no-op got %d answers 429" % run["status_429"])
+            problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
         expected = {op: n * item["contexts"] for op, n in NOOP_CALLS_PER_CONTEXT.items()}
         expected["GET /tokens"] = -(-item["tokens_per_context"] // 100) * item["contexts"]
         extra = {op: n for op, n in run["operations"].items() if n > expected.get(op, 0)
                  and op != "GET /security/public-key-certificates"}
         if extra:
-            problems.append("no-op made extra calls: %s" % extra)
+            problems.append("%s made extra calls: %s" % (run["run"], extra))
     for run in item["runs"]:
         if run["status_429"]:
             problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
@@ -386,6 +404,10 @@ def main():
             print(f"{item['workload']}: no-op {ratios['role no-op']:.2f} x the floor; the same requests from a minimal "
                   f"module {ratios['reference: httpx']:.2f} x with httpx, {ratios['reference: http.client']:.2f} x "
                   f"with http.client")
+            walls = {run["run"]: run["wall_seconds"] for run in item["runs"]}
+            print(f"{item['workload']}: no-op {walls['role no-op'] / walls['reference: httpx']:.2f} x the reference "
+                  f"with httpx; without Ansible's argument validation task "
+                  f"{walls['role no-op, unvalidated'] / walls['reference: httpx']:.2f} x")
     print(f"\nwritten to {args.output}")
     for problem in problems:
         print("PROBLEM: " + problem)
