@@ -15,8 +15,8 @@ writes an inventory of C hosts (one per context, a seeded manager token each) an
 
 Each run's wall time is reported as a ratio to the floor measured in the same run, so a slow or busy
 machine slows both sides alike. The default workload is 50 x 5 at -f 10; the no-op must stay within 1.5
-times the floor (the bench exits 1 otherwise) and send no call beyond one login, one list and one close
-per context.
+times the floor and 1.2 times the reference with httpx (the bench exits 1 otherwise) and send no call beyond
+one login, one list and one close per context.
 
 Per run: wall time, API calls per operation (`GET /_emulator/stats`), 429 answers, and the bound the
 production limits impose on that traffic: the longest time any one rate-limit counter (an operation in
@@ -62,6 +62,8 @@ FLOOR_PLAYBOOK = """
       ansible.builtin.ping:
 """
 NOOP_RATIO_LIMIT = 1.5
+# ... and within 1.2 times the same requests from the bare reference module with httpx, in the same run.
+NOOP_REFERENCE_LIMIT = 1.2
 # The most a no-op may send per company: one login (its status is polled until KSeF has checked the token: up to
 # three polls, KSeF's pace, not ours), one paged list (ceil(T/100) pages, added per workload) and one close.
 NOOP_CALLS_PER_CONTEXT = {"POST /auth/challenge": 1, "POST /auth/ksef-token": 1, "GET /auth/{referenceNumber}": 3,
@@ -332,6 +334,10 @@ def check_noop(item) -> list:
             problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
     # The reference is a fair comparison only while it sends the no-op's requests (polls follow KSeF's pace).
     noop = next((run for run in item["runs"] if run["run"] == "role no-op"), None)
+    reference = next((run for run in item["runs"] if run["run"] == "reference: httpx"), None)
+    if noop and reference and noop["wall_seconds"] > NOOP_REFERENCE_LIMIT * reference["wall_seconds"]:
+        problems.append("no-op takes %.2f x the reference with httpx (limit %.1f)"
+                        % (noop["wall_seconds"] / reference["wall_seconds"], NOOP_REFERENCE_LIMIT))
     for run in item["runs"]:
         if noop and run["run"].startswith("reference: "):
             differ = {op: (noop["operations"].get(op, 0), run["operations"].get(op, 0))
