@@ -7,14 +7,16 @@ writes an inventory of C hosts (one per context, a seeded manager token each) an
 - role, first converge: `ksef.credentials.tokens` creates every token;
 - role, no-op: the same run again;
 - naive (--naive): a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token;
+- role no-op, unvalidated (with the reference): the same no-op through `import_role` with `rolespec_validate:
+  false`, without the task Ansible adds per host to check the role's variables (the module checks them too);
 - reference (unless --no-reference): the same seven requests of a no-op from a minimal module with no
   engine around them (bench/reference/ksef_noop.py), once with httpx and once with http.client: what the
   work itself costs with each HTTP client, next to the floor and the role.
 
 Each run's wall time is reported as a ratio to the floor measured in the same run, so a slow or busy
 machine slows both sides alike. The default workload is 50 x 5 at -f 10; the no-op must stay within 1.5
-times the floor (the bench exits 1 otherwise) and send no call beyond one login, one list and one close
-per context.
+times the floor and 1.2 times the reference with httpx (the bench exits 1 otherwise) and send no call beyond
+one login, one list and one close per context.
 
 Per run: wall time, API calls per operation (`GET /_emulator/stats`), 429 answers, and the bound the
 production limits impose on that traffic: the longest time any one rate-limit counter (an operation in
@@ -60,6 +62,8 @@ FLOOR_PLAYBOOK = """
       ansible.builtin.ping:
 """
 NOOP_RATIO_LIMIT = 1.5
+# ... and within 1.2 times the same requests from the bare reference module with httpx, in the same run.
+NOOP_REFERENCE_LIMIT = 1.2
 # The most a no-op may send per company: one login (its status is polled until KSeF has checked the token: up to
 # three polls, KSeF's pace, not ours), one paged list (ceil(T/100) pages, added per workload) and one close.
 NOOP_CALLS_PER_CONTEXT = {"POST /auth/challenge": 1, "POST /auth/ksef-token": 1, "GET /auth/{referenceNumber}": 3,
@@ -71,6 +75,19 @@ ROLE_PLAYBOOK = """
   roles:
     - role: ksef.credentials.tokens
 """
+# The same role without Ansible's per-host task that checks the role's variables (the module checks the same
+# values before any request): what that task costs on a no-op.
+ROLE_UNVALIDATED_PLAYBOOK = """
+- name: Converge the declared KSeF tokens of every company
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: The role without Ansible's argument validation task
+      ansible.builtin.import_role:
+        name: ksef.credentials.tokens
+        rolespec_validate: false
+"""
+NOOP_RUNS = ("role no-op", "role no-op, unvalidated")
 NAIVE_PLAYBOOK = """
 - name: One ksef.credentials.token task per declared token
   hosts: all
@@ -265,6 +282,8 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True,
                                    time_scale, rl))
             results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
             if reference:
+                results.append(measure("role no-op, unvalidated", workdir, emulator, inventory,
+                                       ROLE_UNVALIDATED_PLAYBOOK, forks, time_scale, rl))
                 collections = [reference_collections(workdir)]
                 for client in REFERENCE_CLIENTS:
                     results.append(measure(f"reference: {client}", workdir, emulator, inventory,
@@ -296,24 +315,29 @@ def check_noop(item) -> list:
     """What a no-op must keep: the ratio to the floor, zero 429 and no call beyond login, list and close."""
     problems = []
     for run in item["runs"]:
-        if run["run"] != "role no-op":
+        if run["run"] not in NOOP_RUNS:
             continue
-        if run["ratio_to_floor"] is not None and run["ratio_to_floor"] > NOOP_RATIO_LIMIT:
+        if run["run"] == "role no-op" and run["ratio_to_floor"] is not None \
+                and run["ratio_to_floor"] > NOOP_RATIO_LIMIT:
             problems.append("no-op takes %.2f x Ansible's floor (limit %.1f)"
                             % (run["ratio_to_floor"], NOOP_RATIO_LIMIT))
         if run["status_429"]:
-            problems.append("no-op got %d answers 429" % run["status_429"])
+            problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
         expected = {op: n * item["contexts"] for op, n in NOOP_CALLS_PER_CONTEXT.items()}
         expected["GET /tokens"] = -(-item["tokens_per_context"] // 100) * item["contexts"]
         extra = {op: n for op, n in run["operations"].items() if n > expected.get(op, 0)
                  and op != "GET /security/public-key-certificates"}
         if extra:
-            problems.append("no-op made extra calls: %s" % extra)
+            problems.append("%s made extra calls: %s" % (run["run"], extra))
     for run in item["runs"]:
         if run["status_429"]:
             problems.append("%s got %d answers 429" % (run["run"], run["status_429"]))
     # The reference is a fair comparison only while it sends the no-op's requests (polls follow KSeF's pace).
     noop = next((run for run in item["runs"] if run["run"] == "role no-op"), None)
+    reference = next((run for run in item["runs"] if run["run"] == "reference: httpx"), None)
+    if noop and reference and noop["wall_seconds"] > NOOP_REFERENCE_LIMIT * reference["wall_seconds"]:
+        problems.append("no-op takes %.2f x the reference with httpx (limit %.1f)"
+                        % (noop["wall_seconds"] / reference["wall_seconds"], NOOP_REFERENCE_LIMIT))
     for run in item["runs"]:
         if noop and run["run"].startswith("reference: "):
             differ = {op: (noop["operations"].get(op, 0), run["operations"].get(op, 0))
@@ -386,6 +410,10 @@ def main():
             print(f"{item['workload']}: no-op {ratios['role no-op']:.2f} x the floor; the same requests from a minimal "
                   f"module {ratios['reference: httpx']:.2f} x with httpx, {ratios['reference: http.client']:.2f} x "
                   f"with http.client")
+            walls = {run["run"]: run["wall_seconds"] for run in item["runs"]}
+            print(f"{item['workload']}: no-op {walls['role no-op'] / walls['reference: httpx']:.2f} x the reference "
+                  f"with httpx; without Ansible's argument validation task "
+                  f"{walls['role no-op, unvalidated'] / walls['reference: httpx']:.2f} x")
     print(f"\nwritten to {args.output}")
     for problem in problems:
         print("PROBLEM: " + problem)

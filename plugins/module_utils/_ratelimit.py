@@ -187,9 +187,11 @@ class _LockedState:
             raise AssertionError("state file used outside its with block")
         try:
             if exc_type is None:
+                # Written over from the start, then cut at its new end: truncating to zero first makes ext4
+                # flush the file at close (its replace-by-truncate heuristic), milliseconds under the lock.
                 self._file.seek(0)
+                self._file.write(json.dumps(self.data, separators=(",", ":")))
                 self._file.truncate()
-                json.dump(self.data, self._file, separators=(",", ":"))
                 self._file.flush()
         finally:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)

@@ -23,6 +23,7 @@ REFERENCE_MODULE = REPO / "bench" / "reference" / "ksef_noop.py"
 REFERENCE_NOOP = HERE / "playbooks" / "role" / "reference_noop.yml"
 INVENTORY = HERE / "inventories" / "three_companies"
 CONVERGE = HERE / "playbooks" / "role" / "converge.yml"
+CONVERGE_UNVALIDATED = HERE / "playbooks" / "role" / "converge_unvalidated.yml"
 HOSTS = ("alpha", "beta", "gamma")
 MANAGER_PERMISSIONS = ["CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite"]
 RECONCILE = "Reconcile the declared tokens"
@@ -239,6 +240,23 @@ def test_a_typo_in_declared_tokens_fails_before_any_api_call(companies, mistake,
     assert "Validating arguments against arg spec" in result.stdout
     assert named in result.stdout
     assert companies.emulator.stats()["total"] == 0
+
+
+def test_without_the_role_validation_task_the_module_refuses_a_typo_before_any_api_call_and_converges(companies):
+    """import_role with rolespec_validate: false leaves out Ansible's per-host validation task (what make bench
+    measures as the faster no-op); the module checks the same values first, naming the entry and the field."""
+    companies.emulator.reset_stats()
+    result = companies.converge(expect_rc=2, playbook=CONVERGE_UNVALIDATED,
+                                ksef_tokens=[{"name": "erp", "permissions": ["InvoiceReed"]}])
+    assert "Validating arguments" not in result.stdout
+    failures = {r["host"]: r["result"] for r in result.results if r["status"] == "failed"}
+    assert sorted(failures) == list(HOSTS)
+    assert all("tokens[0]" in f["msg"] and "InvoiceReed" in f["msg"] for f in failures.values())
+    assert companies.emulator.stats()["total"] == 0
+    second = companies.converge(playbook=CONVERGE_UNVALIDATED)
+    ran = [r["task"] for r in second.results if r["host"] == "alpha" and r["status"] == "ok"]
+    assert len(ran) == 1 and ran[0].endswith(RECONCILE), ran
+    assert all(r["changed"] is True for r in companies.reconcile_results(second).values())
 
 
 # make bench measures a paced run against the same bound (docs/performance.md); make test-soak runs this too.
