@@ -172,6 +172,10 @@ from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+# First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+
+# isort: split
 from ansible_collections.ksef.credentials.plugins.module_utils import _report
 
 RENDERERS = {"json": _report.to_json, "html": _report.to_html, "csv": _report.to_csv}

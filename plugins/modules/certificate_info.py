@@ -135,6 +135,10 @@ token_auth_end:
   sample: "2026-12-31"
 """
 
+# First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+
+# isort: split
 from ansible_collections.ksef.credentials.plugins.module_utils import _info
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_audit import CERTIFICATE_AUDIT
 

@@ -1684,6 +1684,8 @@ api_calls:
   sample: {"GET /tokens": 1, "POST /auth/xades-signature": 1, "POST /certificates/query": 1}
 """
 
+# First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_schema import GRANT_OPTIONS
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_schema import TOKEN_OPTIONS

@@ -125,6 +125,10 @@ scanned_at:
   type: str
 """
 
+# First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+
+# isort: split
 from ansible_collections.ksef.credentials.plugins.module_utils import _info
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_audit import GRANT_AUDIT
 

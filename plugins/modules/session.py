@@ -141,6 +141,8 @@ api_calls:
   sample: {"POST /auth/challenge": 1, "POST /auth/ksef-token": 1}
 """
 
+# First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import KsefSession
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule

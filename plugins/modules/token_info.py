@@ -291,6 +291,10 @@ api_calls:
   sample: {"GET /tokens": 1, "POST /auth/challenge": 1}
 """
 
+# First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+
+# isort: split
 from ansible_collections.ksef.credentials.plugins.module_utils import _info
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_audit import TOKEN_AUDIT
 

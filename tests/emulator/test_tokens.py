@@ -90,6 +90,7 @@ def test_list_filters(ksef, nip):
     assert refs({"authorIdentifierType": "Pesel"}) == ["Faktury ERP produkcja"]
     assert len(refs({"authorIdentifierType": "Nip"})) == 3  # two seeded + the login token
     for params in ({"description": "er"}, {"authorIdentifier": "80"}, {"pageSize": "9"}, {"pageSize": "101"},
+                   {"pageSize": "\u0661\u0660"}, {"pageSize": "\uff11\uff10"},  # Arabic-Indic and fullwidth 10
                    {"status": "Sleeping"}, {"authorIdentifierType": "Regon"}):
         r = ksef.emu.api("GET", "tokens", headers=h, params=params)
         assert r.status_code == 400 and ksef.codes(r) == [21405], params

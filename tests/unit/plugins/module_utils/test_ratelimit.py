@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _ratelimit
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._http import KsefHttp
 from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import (
     NoopRateLimiter, SharedRateLimiter, create_limiter, earliest_slot, limits_for, minimal_span, state_path,
@@ -140,6 +140,15 @@ def test_time_scale_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("KSEF_RATELIMIT_TIME_SCALE", "60")
     lim = SharedRateLimiter(API, "Nip:1", directory=str(tmp_path))
     assert lim.windows["hour"] == 60.0
+
+
+@pytest.mark.parametrize("text", ["\uff16\uff10", "nan", "inf", "1e3", "0", "-2"])
+def test_a_time_scale_not_written_with_the_ascii_digits_is_refused(tmp_path, monkeypatch, text):
+    monkeypatch.setenv("KSEF_RATELIMIT_TIME_SCALE", text)
+    with pytest.raises(KsefConfigError, match="KSEF_RATELIMIT_TIME_SCALE must be a positive number") as err:
+        SharedRateLimiter(API, "Nip:1", directory=str(tmp_path))
+    if text.startswith("\uff16"):
+        assert "U+FF16 FULLWIDTH DIGIT SIX" in str(err.value)
 
 
 def test_a_429_blocks_the_next_process_until_retry_after(tmp_path):
