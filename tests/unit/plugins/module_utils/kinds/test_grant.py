@@ -72,8 +72,8 @@ def test_withheld_names_only_the_permissions_a_grant_to_the_login_was_to_give_an
     from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind
 
     kind = GrantKind()
-    kind._identities = {("Pesel", "85011512345")}
-    mine, other = _person("mine", "85011512345"), _person("other", "92071314764", ("InvoiceRead",))
+    kind._identities = {("Pesel", "85011512342")}
+    mine, other = _person("mine", "85011512342"), _person("other", "92071314764", ("InvoiceRead",))
     cplan = p.ContextPlan(declared={d.name: p.Plan(d, [p.Step(p.CREATE, "missing")]) for d in (mine, other)})
     done = Done(failures={name: ApplyError("KSeF answered 400", []) for name in ("mine", "other")})
     assert kind.withheld([mine, other], cplan, done) == {"InvoiceWrite": "grant mine failed: KSeF answered 400"}
@@ -87,7 +87,7 @@ def test_the_lockout_guard_names_the_option_as_the_task_spells_it():
     from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
     from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import _rename_force
 
-    mine = _person("mine", "85011512345")
+    mine = _person("mine", "85011512342")
     cplan = p.ContextPlan(declared={"mine": p.Plan(mine, [p.Step(p.RETAIN, "lockout guard: ...; force: true revokes it", "id-1")])})
     cplan.warnings.append("mine: lockout guard; force: true revokes it")
     _rename_force(cplan, "grants_force")
