@@ -355,9 +355,10 @@ class Executor:
                     "%s sent, still in progress at KSeF: %s" % (step.action, describe(exc)), [], exc
                 ) from None
             new_reference = live.reference_number if live is not None else self._abandoned(plan, reference)
-            undone = self._undo(entry, plan, written, new_reference)
-            if revoked and undone == NOTHING_TO_UNDO:
-                undone = self._missing(plan, revoked).lstrip(". ")
+            undone = self._undo(entry, plan, written, new_reference, unchanged=not revoked)
+            if revoked:  # the old object is gone already: say so, and what brings it back
+                missing = self._missing(plan, revoked).lstrip(". ")
+                undone = missing + "." if undone == NOTHING_TO_UNDO else "%s %s." % (undone, missing)
             # The stage already names the store: its error's cause alone, not the label twice.
             cause = exc.cause if isinstance(exc, StoreError) and stage.endswith(" " + exc.label) else describe(exc)
             raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, cause, undone), [], exc)
@@ -399,8 +400,9 @@ class Executor:
                 % ("nothing" if back is None else "a different value"),
             )
 
-    def _undo(self, entry: Entry, plan: p.Plan, written: list, new_reference: str | None) -> str:
-        """Restore written stores (newest first) and revoke the new credential; says what happened."""
+    def _undo(self, entry: Entry, plan: p.Plan, written: list, new_reference: str | None, unchanged=True) -> str:
+        """Restore written stores (newest first) and revoke the new credential; says what happened (`unchanged`:
+        the current credential was not revoked before, break-before-make)."""
         notes = []
         stores = {store.label: store for store in entry.stores}
         for label in reversed(written):
@@ -419,7 +421,7 @@ class Executor:
                     "could NOT revoke the new %s %s (%s); a later run revokes it as an orphan"
                     % (noun, new_reference, describe(exc))
                 )
-        if plan.current is not None:
+        if plan.current is not None and unchanged:
             notes.append("%s %s is unchanged" % (noun, plan.current.reference_number))
         return "Undone: " + ", ".join(notes) + "." if notes else NOTHING_TO_UNDO
 
