@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 
 # A permission operation takes seconds to minutes at KSeF and its status endpoint allows 120 reads an hour per
-# context: ask after 1 s, then 2, 4, 8, 16, and every 30 s (about 5 reads for an operation of 15 s).
-OPERATIONS = {"first": 1.0, "factor": 2.0, "cap": 30.0}
+# context: ask after 1 s, then 2, 4, 8, 16, 32, and then once a minute (5 reads for an operation of 15 s, about 60
+# an hour for one that takes hours; the rounds also wait for room in the endpoint's windows, grant.wait_operations).
+OPERATIONS = {"first": 1.0, "factor": 2.0, "cap": 60.0}
 
 
 class Poller:
