@@ -225,7 +225,9 @@ class Executor:
         self.journal.ended(ended)
         for operation, (name, live, row) in self.revoking.items():
             error = ended.get(operation)
-            row["status"] = "done" if error is None else "failed"
+            row["status"] = (
+                "done" if error is None else "in progress" if isinstance(error, KsefTimeoutError) else "failed"
+            )
             if error is None:
                 continue
             message = "revoke of %s (operation %s) did not end well: %s" % (live, operation, describe(error))
