@@ -121,7 +121,7 @@ def validate_context(context):
             raise KsefConfigError(
                 "context.nip",
                 f"context.nip {nip!r} {problem}; set context.nip to the 10-digit NIP of the "
-                "company whose tokens you manage",
+                "company whose tokens, certificates or grants you manage",
             )
         return KsefContext("Nip", nip)
     nip_vat_ue = context.get("nip_vat_ue")

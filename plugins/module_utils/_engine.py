@@ -38,6 +38,8 @@ from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poll
 from ansible_collections.ksef.credentials.plugins.module_utils._results import Report, diff, result
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import StoreError, build_stores
 
+RESUME = "resume"  # the action row of an operation an earlier run left in flight, waited for by this one
+
 # -- the sequence -----------------------------------------------------------------------------------------------
 
 
@@ -101,6 +103,7 @@ class Planned:
     findings: list | None = None
     document: dict | None = None
     done: Done | None = None
+    resumed: dict | None = None  # name -> action rows of the operations resumed from the journal
 
     def make(self, held_back: dict | None = None) -> None:
         """Issue (and the revokes of each change), or predict everything in check mode. `held_back`: name ->
@@ -111,6 +114,7 @@ class Planned:
         else:
             self.done = self.executor.make(self.cplan, self.refused)
         self.done.failures.update(self.refused)
+        self.done.resumed.update(self.resumed or {})
 
     def breaks(self) -> None:
         """Revoke what is only taken away (nothing in check mode: predicted by `make`)."""
@@ -126,7 +130,8 @@ def plan_kind(module, kind, api, entries: list, options: RunOptions, clock, cont
     """The part of converge that talks to KSeF before any change, in the open session `api`, under the locks:
     resume, list, plan, saved plan, preflight."""
     journal = Journal(context, kind.plural, options.journal_dir, clock) if kind.journaled else NoJournal()
-    in_flight = resume(module, kind, api, journal, options, clock)  # an earlier run's operations
+    resumed: dict = {}  # name -> the action rows of the earlier run's operations this run waited for
+    in_flight = resume(module, kind, api, journal, options, clock, resumed)  # an earlier run's operations
     declared = [entry.declared for entry in entries]
     live = kind.read_live(api, declared, options)
     holdings = {entry.name: entry.holdings() for entry in entries}  # what each store holds, once
@@ -168,17 +173,19 @@ def plan_kind(module, kind, api, entries: list, options: RunOptions, clock, cont
     executor = None
     if not module.check_mode:
         executor = Executor(kind, api, module, context, entries, options, clock=clock, journal=journal)
-    return Planned(module, kind, entries, cplan, refused, executor, findings, document)
+    return Planned(module, kind, entries, cplan, refused, executor, findings, document, resumed=resumed)
 
 
-def resume(module, kind, api, journal, options: RunOptions, clock) -> dict:
+def resume(module, kind, api, journal, options: RunOptions, clock, resumed: dict | None = None) -> dict:
     """Wait for the operations an earlier run left in flight (`_journal.py`), all together, before the live state
     is read. name -> [what is still in progress] for the operations that outlived this wait too; an operation that
-    ended badly is reported as a warning. Check mode reads the statuses but leaves the journal as it is."""
+    ended badly is reported as a warning. `resumed` learns name -> [action row] of each operation waited for: its
+    reference number and final status, for that name's result. Check mode reads the statuses but leaves the journal
+    as it is."""
     flight = journal.in_flight()
     if not flight:
         return {}
-    poller = Poller(options.wait_timeout)
+    poller = Poller(options.wait_timeout, **kind.poll_schedule)
     issues = {ref: kind.pending(None, ref, clock()) for ref, op in flight.items() if op.get("action") != p.REVOKE}
     revokes = {ref: op.get("target") for ref, op in flight.items() if op.get("action") == p.REVOKE}
     ended: dict = {}
@@ -191,6 +198,21 @@ def resume(module, kind, api, journal, options: RunOptions, clock) -> dict:
     still: dict = {}
     for ref, op in sorted(flight.items()):
         outcome = ended.get(ref)
+        if resumed is not None:
+            status = "done"
+            if isinstance(outcome, Exception):
+                status = "in progress" if isinstance(outcome, KsefTimeoutError) else "failed"
+            row = {
+                "action": RESUME,
+                "reason": "%s operation of an earlier run, sent %s"
+                % (op.get("action"), op.get("started") or "earlier"),
+                "reference_number": op.get("target"),
+                "operation": ref,
+                "status": status,
+            }
+            if status == "failed":
+                row["msg"] = str(outcome)
+            resumed.setdefault(op.get("name"), []).append(row)
         if isinstance(outcome, KsefTimeoutError):
             still.setdefault(op.get("name"), []).append(
                 "%s operation %s, sent %s" % (op.get("action"), ref, op.get("started") or "earlier")
@@ -306,9 +328,15 @@ def run_many(module, kind) -> None:
     done = report.done
     problems = ["%s: %s" % (name, exc) for name, exc in done.failures.items()] + done.unmanaged_failures
     if problems:
+        total = len(report.plan.plans()) + len(report.plan.unmanaged)
         module.fail_json(
-            msg="%d of %d changes failed (the others were applied): %s"
-            % (len(problems), len(report.plan.plans()) + len(report.plan.unmanaged), " | ".join(problems)),
+            msg="%d of %d changes failed%s: %s"
+            % (
+                len(problems),
+                total,
+                " (the others were applied)" if len(problems) < total else "",
+                " | ".join(problems),
+            ),
             **{"failed_" + kind.plural: sorted(done.failures)},
             **outcome,
         )

@@ -17,11 +17,13 @@ from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import Entry, RunOptions
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, describe
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError, KsefTimeoutError, describe
 from ansible_collections.ksef.credentials.plugins.module_utils._journal import NoJournal
 from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import StoreError
+
+NOTHING_TO_UNDO = "Nothing to undo."
 
 
 class ApplyError(KsefError):
@@ -55,6 +57,7 @@ class Done:
     failures: dict = field(default_factory=dict)  # name -> ApplyError
     unmanaged: list = field(default_factory=list)  # plan rows carried out for unmanaged credentials
     unmanaged_failures: list = field(default_factory=list)
+    resumed: dict = field(default_factory=dict)  # name -> action rows of operations an earlier run left in flight
 
 
 def predict(cplan: p.ContextPlan, entries: list) -> Done:
@@ -119,6 +122,8 @@ class Executor:
         """The make step: every plan that issues, copies or waits, with the revokes that are part of its own change
         (break-before-make revokes first, make-before-break ones after the new object is proven). Plans that only
         revoke are left to `breaks`, which a caller converging several kinds runs later, in reverse kind order."""
+        if cplan.changed:  # a run that could not finish changes nothing
+            self.kind.before_changes(self.api, cplan, self.options)
         done = Done()
         done.failures.update(refused or {})
         outcomes: dict = {}  # name -> Outcome, from the first step carried out on (break-before-make)
@@ -184,7 +189,7 @@ class Executor:
                 done.failures[name] = ApplyError("%s failed: %s" % (name, describe(exc)), [], exc)
 
     def _poller(self) -> Poller:
-        return Poller(self.options.wait_timeout, sleep=self.sleep, monotonic=self.monotonic)
+        return Poller(self.options.wait_timeout, sleep=self.sleep, monotonic=self.monotonic, **self.kind.poll_schedule)
 
     def _break_first(self, cplan: p.ContextPlan, outcomes: dict, done: Done) -> None:
         """The revokes that come before the issue of each plan, all sent, then waited for together; a plan whose
@@ -220,7 +225,9 @@ class Executor:
         self.journal.ended(ended)
         for operation, (name, live, row) in self.revoking.items():
             error = ended.get(operation)
-            row["status"] = "done" if error is None else "failed"
+            row["status"] = (
+                "done" if error is None else "in progress" if isinstance(error, KsefTimeoutError) else "failed"
+            )
             if error is None:
                 continue
             message = "revoke of %s (operation %s) did not end well: %s" % (live, operation, describe(error))
@@ -256,7 +263,15 @@ class Executor:
             if outcome.current is not None and outcome.current.reference_number == live.reference_number:
                 outcome.current = live
         elif step.action in p.ISSUING:
-            live = self._issue(step, plan, entry, issued, activated)
+            revoked = [a["reference_number"] for a in outcome.actions if a["action"] == p.REVOKE]
+            try:
+                live = self._issue(step, plan, entry, issued, activated, revoked)
+            except ApplyError as exc:
+                if self.kind.journaled and isinstance(exc.cause, KsefTimeoutError) and isinstance(issued, tuple):
+                    # KSeF accepted it and may still carry it out: the run changed KSeF, and says which operation
+                    row = dict(step.as_result(), reference_number=None, replaces=step.reference_number)
+                    exc.actions = [dict(row, operation=issued[0], status="in progress")]
+                raise
             outcome.current = live
             outcome.held = dict.fromkeys(entry.snapshot, live.reference_number)
             row = dict(step.as_result(), reference_number=live.reference_number, replaces=step.reference_number)
@@ -306,18 +321,21 @@ class Executor:
                 ) from None
         return cleaned
 
-    def _issue(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict):
+    def _issue(self, step: p.Step, plan: p.Plan, entry: Entry, issued, activated: dict, revoked: tuple | list = ()):
+        """The new object of `step`, issued, active, verified and stored; `revoked`: what this change revoked before
+        it (break-before-make), which a failure cannot bring back."""
         if issued is None:
             raise ApplyError("%s failed: nothing was issued" % step.action, [])
         if isinstance(issued, BaseException):
             raise ApplyError(
-                "%s failed while creating the %s: %s" % (step.action, self.kind.noun, describe(issued)),
+                "%s failed while creating the %s: %s%s"
+                % (step.action, self.kind.noun, describe(issued), self._missing(plan, revoked)),
                 [],
                 issued if isinstance(issued, Exception) else None,
             )
         reference, value = issued
         written: list = []
-        stage = "waiting for activation"
+        stage = self.kind.waiting_stage
         live = None
         try:
             live = _activated(activated, reference)
@@ -334,8 +352,15 @@ class Executor:
                 stage = "writing store %s" % label
                 self._write(entry, label, value, meta, written)
         except Exception as exc:  # anything: the new credential must not survive a half-done change
+            if isinstance(exc, KsefTimeoutError) and self.kind.journaled:  # still in progress: the journal keeps it
+                raise ApplyError(
+                    "%s sent, still in progress at KSeF: %s" % (step.action, describe(exc)), [], exc
+                ) from None
             new_reference = live.reference_number if live is not None else self._abandoned(plan, reference)
-            undone = self._undo(entry, plan, written, new_reference)
+            undone = self._undo(entry, plan, written, new_reference, unchanged=not revoked)
+            if revoked:  # the old object is gone already: say so, and what brings it back
+                missing = self._missing(plan, revoked).lstrip(". ")
+                undone = missing + "." if undone == NOTHING_TO_UNDO else "%s %s." % (undone, missing)
             # The stage already names the store: its error's cause alone, not the label twice.
             cause = exc.cause if isinstance(exc, StoreError) and stage.endswith(" " + exc.label) else describe(exc)
             raise ApplyError("%s failed while %s: %s. %s" % (step.action, stage, cause, undone), [], exc)
@@ -377,8 +402,9 @@ class Executor:
                 % ("nothing" if back is None else "a different value"),
             )
 
-    def _undo(self, entry: Entry, plan: p.Plan, written: list, new_reference: str | None) -> str:
-        """Restore written stores (newest first) and revoke the new credential; says what happened."""
+    def _undo(self, entry: Entry, plan: p.Plan, written: list, new_reference: str | None, unchanged=True) -> str:
+        """Restore written stores (newest first) and revoke the new credential; says what happened (`unchanged`:
+        the current credential was not revoked before, break-before-make)."""
         notes = []
         stores = {store.label: store for store in entry.stores}
         for label in reversed(written):
@@ -397,9 +423,24 @@ class Executor:
                     "could NOT revoke the new %s %s (%s); a later run revokes it as an orphan"
                     % (noun, new_reference, describe(exc))
                 )
-        if plan.current is not None:
+        if plan.current is not None and unchanged:
             notes.append("%s %s is unchanged" % (noun, plan.current.reference_number))
-        return "Undone: " + ", ".join(notes) + "." if notes else "Nothing to undo."
+        return "Undone: " + ", ".join(notes) + "." if notes else NOTHING_TO_UNDO
+
+    def _missing(self, plan: p.Plan, revoked) -> str:
+        """What a failed issue leaves after the revokes that came before it (break-before-make): nothing undoes
+        them, the next run issues again."""
+        if not revoked:
+            return ""
+        return (
+            ". Not undone: %s revoked %s before it (break-before-make), so the %s is missing now; the next run %s"
+            % (
+                plan.declared.name,
+                ", ".join(map(str, revoked)),
+                self.kind.noun,
+                self.kind.issues_again,
+            )
+        )
 
     # -- unmanaged credentials (exclusive: all) ---------------------------------------------------------------
 

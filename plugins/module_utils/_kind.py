@@ -45,6 +45,11 @@ class Kind(abc.ABC):
     # What it makes changes what the identity that logs in may do (grants): a later kind's issue runs on a refreshed
     # access token, which carries the permissions of its login or last refresh.
     changes_permissions: bool = False
+    # The words of a failure after the issue: "create failed while waiting for activation", and what the next run
+    # does about a change whose old object a break-before-make revoke already took away.
+    waiting_stage: str = "waiting for activation"
+    issues_again: str = "issues it again"
+    poll_schedule: dict = {}  # the Poller's first delay, factor and cap while waiting for issues and revokes
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -125,6 +130,10 @@ class Kind(abc.ABC):
     def activate(self, api, pending: dict, poller) -> dict:
         """Wait for every issued object in `pending` (reference -> pending view) together: reference -> the live
         object, or the KsefError it ended with."""
+
+    def before_changes(self, api, cplan, options) -> None:
+        """Refuse (KsefError), before the first issue or revoke, a plan the run could not finish."""
+        return None
 
     def issued(self, module, plan, live) -> None:
         """A look at an object just issued, for warnings that need what KSeF made of it."""

@@ -233,6 +233,14 @@ class NoopRateLimiter:
     def acquire(self, operation, max_wait=None):
         return 0.0
 
+    def room(self, operation, count=1):
+        """No pacing: `count` more requests fit at once."""
+        return 0.0
+
+    def left(self, operation):
+        """No pacing: nothing is counted (None)."""
+        return None
+
     def completed(self, operation, status=None, retry_after=None):
         """The answer to the last acquired request arrived (status None: it failed without one)."""
         return None
@@ -315,6 +323,36 @@ class SharedRateLimiter:
             self.waited += wait
             self._sleep(wait)
         return wait
+
+    def room(self, operation, count=1):
+        """Seconds from now until `count` more requests of `operation` fit every window, from the shared state (the
+        requests every process of the run sent and reserved, and a recorded 429 block); nothing is reserved. A run
+        asks before a change it could not finish."""
+        limits = limits_for(operation, self.profile)
+        if not limits or count < 1:
+            return 0.0
+        windows = {name: self.windows[name] for name in limits}
+        with self._state_for(operation).locked() as data:
+            now = self._clock()
+            entry = dict(data.get(operation) or {})
+        self._prune(entry, now)
+        sent = sorted(entry.get("sent", []))
+        slot = not_before = max(now, float(entry.get("blocked_until") or 0.0))
+        for _index in range(count):
+            slot = earliest_slot(sent, limits, windows, not_before, self.margin)
+            sent.append(slot)
+        return max(0.0, slot - now)
+
+    def left(self, operation):
+        """(requests left, limit) of `operation` in the hour window now, from the shared state; None when the
+        operation has no hourly limit."""
+        limit = limits_for(operation, self.profile).get(HOUR)
+        if limit is None:
+            return None
+        with self._state_for(operation).locked() as data:
+            now = self._clock()
+            sent = list((data.get(operation) or {}).get("sent", []))
+        return max(0, limit - sum(1 for t in sent if t > now - self.windows[HOUR])), limit
 
     def completed(self, operation, status=None, retry_after=None):
         """The answer (or failure) of the request reserved by `acquire` has arrived."""

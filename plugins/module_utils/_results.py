@@ -53,6 +53,7 @@ def result(report: Report, kind) -> dict:
             held = snapshots[name].held() if name in snapshots else {}
             outcome = Outcome(actions=list(failure.actions) if failure else [], current=plan.current, held=held)
         entry = entry_result(plan.declared, outcome, kind.holds_value)
+        entry["actions"] = done.resumed.get(name, []) + entry["actions"]  # what an earlier run left in flight first
         entry["declared"] = name in cplan.declared
         entry["adopted"] = cplan.adopted.get(name)
         if failure is not None:

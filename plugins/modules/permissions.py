@@ -26,14 +26,22 @@ description:
   - KSeF has no update. A changed description, subject detail or O(grants[].can_delegate) revokes the rows it
     concerns and grants them again, and the revokes are waited for before the grant (break-before-make).
   - Every grant and revoke is an operation KSeF finishes later. The run waits for all of them together within
-    O(wait_timeout); one still in progress then is kept in a journal (O(journal_dir)) and the next run waits for it
-    instead of sending it again. Each grant's result gives its C(permission_ids), and each action its C(operation)
-    and final C(status).
+    O(wait_timeout); one still in progress then fails its grant, the task is changed (KSeF was asked), and the
+    operation is kept in a journal (O(journal_dir)); the next run waits for it instead of sending it again and
+    reports it as a C(resume) action with its final C(status). Each grant's result gives its C(permission_ids), and
+    each action its C(operation) and final C(status).
+  - A change revokes before it grants; a grant that fails after its revokes leaves the grant missing, the message
+    says so, and the next run grants it again. Check digits (NIP, PESEL, a subunit's InternalId) are checked before
+    any request.
   - A run never revokes the V(CredentialsManage) of the identity it logs in with (the certificate's subject, or the
     author of the KSeF token), nor of the last listed holder of V(CredentialsManage) in the context, unless
     O(force=true). Such a revoke is retained and the run warns.
-  - The plan ends with the permission calls it needs per operation; KSeF allows 120 an hour for each. See
-    C(docs/permissions.md).
+  - The plan ends with the calls the run sends per operation (grants, revokes, at least one status read per
+    operation, the listing after the grants, the C(GET /tokens) of the dependency check) and what is left of each
+    this hour in this context; KSeF allows 120 an hour for each. It warns for every operation that needs more than
+    120 or more than is left. Before the first grant or revoke the run checks that these calls fit the limits within
+    O(max_retry_wait) (the status reads also within O(wait_timeout)); if not, it changes nothing and fails naming the
+    operation and the wait. See C(docs/permissions.md).
 author:
   - ksef.credentials maintainers (@ksef-credentials)
 extends_documentation_fragment:
@@ -247,7 +255,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for the operations of this run (and of an earlier run that left them in progress), from 1
-        to 3600. Each poll reads C(GET /permissions/operations/{referenceNumber}) of every operation still at 100.
+        to 3600. Each round reads C(GET /permissions/operations/{referenceNumber}) of every operation still at 100
+        once, at once, then after 1, 2, 4, 8, 16 and 32 seconds and then once a minute, and waits for room in that
+        endpoint's limits.
     type: int
     default: 120
   lock_timeout:
@@ -285,7 +295,7 @@ EXAMPLES = r"""
       - name: erp-operator
         kind: person
         description: ERP operator
-        subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
+        subject: {pesel: "85011512342", first_name: Jan, last_name: Kowalski}
         permissions: [InvoiceRead, InvoiceWrite]
       - name: office
         kind: entity
@@ -329,7 +339,9 @@ plan_text:
   sample:
     - "+ erp-operator: create (grant InvoiceRead, InvoiceWrite (no grant named 'erp-operator'))"
     - "Plan: 1 to create."
-    - "Calls: POST /permissions/persons/grants 1, GET /permissions/operations/{referenceNumber} at least 1 (KSeF
+    - "Calls: POST /permissions/persons/grants 1, GET /permissions/operations/{referenceNumber} at least 1, POST
+      /permissions/query/persons/grants at least 1; left this hour in this context: POST /permissions/persons/grants
+      120, GET /permissions/operations/{referenceNumber} 120, POST /permissions/query/persons/grants 119 (KSeF
       allows 120 an hour per operation and context)."
 summary:
   description: How many plan steps have each action.
@@ -341,7 +353,8 @@ grants:
     - Per name, C(kind), C(subject), C(target) (an indirect grant's client or V(AllPartners), a subunit's
       identifier, an EU entity's VAT number; else null), C(permissions), C(permission_ids) (in the order of
       C(permissions)), C(can_delegate), C(description) and C(status) after the run, C(actions) (each with the C(operation) KSeF carried it out in and its final
-      C(status)), C(declared) (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
+      C(status), V(done), V(failed) or V(in progress); first, a C(resume) action for each operation an earlier run
+      left in progress and this run waited for), C(declared) (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
       C(msg).
   returned: always
   type: dict
@@ -350,7 +363,7 @@ grants:
       name: erp-operator
       kind: person
       target: null
-      subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
+      subject: {pesel: "85011512342", first_name: Jan, last_name: Kowalski}
       permissions: [InvoiceWrite, InvoiceRead]
       permission_ids: [0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a, 7a1c2e3f-0b4d-4e5f-9a8b-1c2d3e4f5a6b]
       can_delegate: false

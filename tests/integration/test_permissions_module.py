@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,11 @@ class Context:
             "author": author, "description": description, **extra})
         answer.raise_for_status()
 
-    def play(self, playbook: str, expect_rc=0, **variables):
+    def play(self, playbook, expect_rc=0, env=None, check=False, **variables):
         variables = {"api_url": self.emulator.api_url, "nip": self.nip, "manager_token": self.token, **variables}
-        result = self.run_playbook(PLAYBOOKS / playbook, variables, env=self.env, expect_rc=expect_rc)
+        playbook = PLAYBOOKS / playbook if isinstance(playbook, str) and "\n" not in playbook else playbook
+        result = self.run_playbook(playbook, variables, env=dict(self.env, **(env or {})), expect_rc=expect_rc,
+                                   check=check)
         output = result.stdout + result.stderr + json.dumps(result.results)
         assert variables["manager_token"].split("|")[-1] not in output and self.token.split("|")[-1] not in output
         return result
@@ -264,10 +267,17 @@ def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_agai
     ((operation, entry),) = json.loads(journal.read_text()).items()
     assert entry["name"] == "erp-operator" and entry["action"] == "create"
     assert ctx.rows() == {}  # KSeF lists nothing of an operation in progress
+    # The grant was sent: KSeF changes, so the run did; it names the operation still in progress.
+    assert failed["changed"] is True and "create sent, still in progress at KSeF" in failed["msg"]
+    (sent,) = failed["grants"]["erp-operator"]["actions"]
+    assert (sent["action"], sent["operation"], sent["status"]) == ("create", operation, "in progress")
 
     ctx.emulator.admin("POST", f"permissions/operations/{operation}/finish", json={"code": 200}).raise_for_status()
     resumed = ctx.play("declare.yml", declared_grants=declared).task("Declare the grants")
     assert resumed["changed"] is False and resumed["summary"] == {"keep": 1}
+    (resumed_row, kept) = resumed["grants"]["erp-operator"]["actions"]  # the earlier run's operation, ended
+    assert (resumed_row["action"], resumed_row["operation"], resumed_row["status"]) == ("resume", operation, "done")
+    assert resumed_row["reason"].startswith("create operation of an earlier run, sent ") and kept["action"] == "keep"
     assert "POST /permissions/persons/grants" not in resumed["api_calls"]  # waited for, not sent again
     assert resumed["api_calls"]["GET /permissions/operations/{referenceNumber}"] == 1
     assert json.loads(journal.read_text()) == {}
@@ -291,3 +301,105 @@ def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_agai
     assert pruned["api_calls"]["GET /tokens/{referenceNumber}"] == 1  # the login token's author
     assert {(r.authorized_identifier.value, scope(r)) for r in ctx.rows().values()} == {
         (admin, "CredentialsManage"), (other_admin, "CredentialsManage")}
+
+
+def _permission_writes(ctx) -> dict:
+    """The grant and revoke requests the emulator answered in this context (its stats, not the module's word)."""
+    by_context = ctx.emulator.admin("GET", "stats").json()["by_context"]
+    return {op: n for key, ops in by_context.items() if key.endswith(ctx.nip) for op, n in ops.items()
+            if op.startswith(("DELETE /permissions/", "POST /permissions/")) and "/query/" not in op}
+
+
+def test_a_run_the_status_hour_cannot_finish_changes_nothing_and_a_grant_failed_after_its_revoke_comes_back(ctx):
+    pesel = random_pesel()
+    grant = {"name": "erp-operator", "kind": "person", "description": "ERP operator",
+             "subject": {"pesel": pesel, "first_name": "Jan", "last_name": "Kowalski"}, "permissions": ["InvoiceRead"]}
+    changed = [dict(grant, description="ERP operator of the invoices")]  # no update in KSeF: revoke, then grant
+    ctx.play("declare.yml", declared_grants=[grant])
+    (before,) = ctx.rows()
+    writes = _permission_writes(ctx)
+
+    # This context's hour of GET /permissions/operations/{referenceNumber} is used up, as the shared pacing state
+    # every task of a run reads says (the TEST profile: 1200 an hour).
+    status = "GET /permissions/operations/{referenceNumber}"
+    pacing = ctx.tmp_path / "ratelimit"
+    pacing.mkdir()
+    host = ctx.emulator.api_url.split("//")[1].split("/")[0].replace(":", "-")
+    (pacing / f"{host}_Nip-{ctx.nip}.json").write_text(json.dumps({status: {"sent": [time.time()] * 1200}}))
+    env = {"KSEF_RATELIMIT_DIR": str(pacing)}
+    preview = ctx.play("declare.yml", env=env, check=True, declared_grants=changed).task("Declare the grants")
+    calls = preview["plan_text"][-1]
+    assert calls.startswith("Calls: DELETE /permissions/common/grants/{permissionId} 1, POST /permissions/persons/"
+                            "grants 1, GET /permissions/operations/{referenceNumber} at least 2, GET /tokens 1, POST"
+                            " /permissions/query/persons/grants at least 1; left this hour in this context: "), calls
+    assert f"{status} 0" in calls and "DELETE /permissions/common/grants/{permissionId} 1200" in calls
+    assert any(w.startswith(status + ": the plan needs at least 2 calls, and only 0 of the 1200") for w in
+               preview["warnings"])
+
+    refused = ctx.play("declare.yml", expect_rc=2, env=env, declared_grants=changed).task("Declare the grants")
+    assert refused["msg"].startswith("nothing was changed: the plan needs at least 2 calls of " + status)
+    assert "0 of 1200 left this hour" in refused["msg"] and "max_retry_wait" in refused["msg"]
+    assert _permission_writes(ctx) == writes  # not one grant or revoke reached KSeF
+    assert list(ctx.rows()) == [before]
+
+    # With the window free again the grant of the change ends 550 after its revoke: the message says the grant is
+    # missing now, and the next run grants it again.
+    ctx.emulator.admin("PUT", "permissions/outcomes", json={"next": [200, 550]}).raise_for_status()
+    half = ctx.play("declare.yml", expect_rc=2, declared_grants=changed).task("Declare the grants")
+    assert "Nothing to undo" not in half["msg"] and "the others" not in half["msg"]
+    assert half["msg"].startswith("1 of 1 changes failed: erp-operator: replace failed while waiting for its grant"
+                                  " operation: operation ")
+    assert ("Not undone: erp-operator revoked %s before it (break-before-make), so the grant is missing now; the next"
+            " run grants it again" % before) in half["msg"]
+    assert half["changed"] is True and ctx.rows() == {}
+    again = ctx.play("declare.yml", declared_grants=changed).task("Declare the grants")
+    assert [a["action"] for a in again["grants"]["erp-operator"]["actions"]] == ["create"]
+    (row,) = ctx.rows().values()
+    assert row.description == "ERP operator of the invoices " + MARKER % "erp-operator"
+
+
+BAD_DIGITS = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: "{{ item.option }}"
+      ksef.credentials.permissions:
+        api_url: "{{ api_url }}"
+        context: {nip: "{{ nip }}"}
+        auth: {ksef_token: "{{ manager_token }}"}
+        grants: [{name: ok, kind: person, subject: {pesel: "{{ pesel }}", first_name: Jan, last_name: Kowalski},
+                  permissions: [InvoiceRead]}, "{{ item.grant }}"]
+      loop: "{{ cases }}"
+      ignore_errors: true
+"""
+
+
+def test_wrong_check_digits_are_refused_before_any_request(ctx):
+    person = {"first_name": "Anna", "last_name": "Nowak"}
+    pesel, nip = random_pesel(), random_nip()
+    bad_pesel = pesel[:10] + str((int(pesel[10]) + 1) % 10)
+    bad_nip = nip[:9] + str((int(nip[9]) + 1) % 10)
+    unit = internal_id(ctx.nip, 7)
+    bad_unit = unit[:-1] + str((int(unit[-1]) + 1) % 10)
+    cases = [
+        {"option": "subject.pesel", "grant": {"name": "p", "kind": "person", "subject": dict(person, pesel=bad_pesel),
+                                              "permissions": ["InvoiceRead"]}},
+        {"option": "subject.nip", "grant": {"name": "e", "kind": "entity", "permissions": ["InvoiceRead"],
+                                            "subject": {"nip": bad_nip, "full_name": "Biuro sp. z o.o."}}},
+        {"option": "target", "grant": {"name": "i", "kind": "indirect", "target": bad_nip, "permissions": ["InvoiceRead"],
+                                       "subject": dict(person, pesel=pesel)}},
+        {"option": "subunit", "grant": {"name": "s", "kind": "subunit", "subunit": bad_unit, "subunit_name": "Oddział",
+                                        "subject": dict(person, pesel=pesel)}},
+    ]
+    stats = ctx.emulator.admin("GET", "stats").json()["total"]
+    result = ctx.run_playbook(BAD_DIGITS, {"api_url": ctx.emulator.api_url, "nip": ctx.nip, "manager_token": ctx.token,
+                                           "pesel": pesel, "cases": cases}, env=ctx.env)
+    (looped,) = [r for r in result.results if "results" in r["result"]] or [None]
+    items = looped["result"]["results"] if looped else [r["result"] for r in result.results]
+    messages = [item["msg"] for item in items]
+    assert len(messages) == 4 and all(item["failed"] for item in items)
+    for case, item in zip(cases, items):
+        assert item["option"] == "grants[1].%s" % case["option"], item
+        assert item["msg"].startswith("grants[1]: %s " % case["option"]) and "wrong check digit" in item["msg"]
+    assert "unit 0007" in messages[3] and unit in messages[3]  # the right InternalId, to copy
+    assert ctx.emulator.admin("GET", "stats").json()["total"] == stats  # no request: not even a login

@@ -33,12 +33,16 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import (
     KsefTimeoutError,
 )
 from ansible_collections.ksef.credentials.plugins.module_utils._kind import BREAK_BEFORE_MAKE, CONTEXT, Kind
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan, grant_requests
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_requests import STATUS_ENDPOINT
+from ansible_collections.ksef.credentials.plugins.module_utils._poll import OPERATIONS
+from ansible_collections.ksef.credentials.plugins.module_utils._ratelimit import SAFETY_MARGIN, NoopRateLimiter
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import parse_reference_number
 
 IN_PROGRESS = 100
 SUCCESS = 200
 FORGOTTEN = (400, 410)  # HTTP answers to the status of an operation KSeF no longer knows
+STATUS_OPERATION = "GET " + STATUS_ENDPOINT
 
 
 class OperationError(KsefError):
@@ -70,10 +74,17 @@ class _PendingGrant:
         self.kind = kind
 
 
+def limiter_of(api):
+    """The shared pacing of the run's requests (`_ratelimit.py`): what is left of each endpoint's windows."""
+    return getattr(getattr(api, "http", None), "limiter", None) or NoopRateLimiter()
+
+
 def wait_operations(api, operations, poller) -> dict:
-    """Read the status of every operation in `operations` per poll until each ends: reference -> None (200) or the
-    error it ended with; KsefTimeoutError for one still at 100 at the deadline (the journal keeps it)."""
+    """Read the status of every operation in `operations` once per round until each ends: reference -> None (200)
+    or the error it ended with; KsefTimeoutError for one still at 100 at the deadline (the journal keeps it). A
+    round waits until its status reads fit KSeF's limits; one that would not fit before the deadline is not sent."""
     waiting, done = list(operations), {}  # type: list, dict
+    limiter = limiter_of(api)
     while waiting:
         for ref in list(waiting):
             try:
@@ -90,11 +101,17 @@ def wait_operations(api, operations, poller) -> dict:
                 continue
             done[ref] = None if status.get("code") == SUCCESS else OperationError(ref, status)
             waiting.remove(ref)
-        if waiting and not poller.wait():
+        if not waiting:
+            break
+        room = limiter.room(STATUS_OPERATION, len(waiting))
+        if not poller.wait(at_least=room):
+            why = "after wait_timeout %ss" % poller.timeout
+            if room > poller.remaining():
+                why += " (KSeF's limits of %s leave room for the next status reads in %.0fs)" % (STATUS_OPERATION, room)
             for ref in waiting:
                 done[ref] = KsefTimeoutError(
-                    "operation %s is still in progress (status 100) after wait_timeout %ss; the next run waits for"
-                    " it instead of sending it again" % (ref, poller.timeout)
+                    "operation %s is still in progress (status 100) %s; the next run waits for it instead of sending"
+                    " it again" % (ref, why)
                 )
             break
     return done
@@ -140,6 +157,9 @@ class GrantKind(Kind):
     change_order = BREAK_BEFORE_MAKE
     journaled = True
     changes_permissions = True
+    waiting_stage = "waiting for its grant operation"
+    poll_schedule = OPERATIONS
+    issues_again = "grants it again"
 
     def __init__(self):
         self._context: tuple = (None, None)
@@ -147,6 +167,8 @@ class GrantKind(Kind):
         self._identities: set = set()
         self._tokens: list = []  # managed tokens, listed only when the plan revokes something
         self._authorizations: set = set()  # permissionIds revoked through the authorizations endpoint
+        self._tokens_listed = False  # the dependency check sent its GET /tokens
+        self._limiter = NoopRateLimiter()  # the run's shared pacing, known once read_live has the session
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -194,7 +216,7 @@ class GrantKind(Kind):
             force=options.revoke_auth_token,
             context=self._context,
         )
-        line, warnings = grant_plan.budget(cplan)
+        line, warnings = grant_requests.budget(cplan, self._left, self._context[0] == "NipVatUe", self._tokens_listed)
         if line:
             cplan.notes.append(line)
         cplan.warnings.extend(warnings)
@@ -239,6 +261,7 @@ class GrantKind(Kind):
     def read_live(self, api, declared: list, options) -> list:
         """The rows; and, when the plan they lead to revokes any, the managed tokens of the context (one more
         GET /tokens), so the plan can name the tokens a revoke takes a permission from."""
+        self._limiter = limiter_of(api)
         if self._context[0] == "NipVatUe":  # no CredentialsManage there: no lockout guard, no token to warn of
             return listed_in_nip_vat_ue(api, self._context)
         if self._login_token:
@@ -258,7 +281,50 @@ class GrantKind(Kind):
         )
         if grant_plan.revokes(preview):
             self._tokens = api.list_tokens(statuses=["Pending", "Active"], description=_identity.MARKER_PREFIX)
+            self._tokens_listed = True
         return live
+
+    def _left(self, operation: str):
+        """(left, limit) of `operation` this hour in this context, from the shared pacing state."""
+        return self._limiter.left(operation)
+
+    def before_changes(self, api, cplan, options) -> None:
+        """Refuse, before the first grant or revoke, a run KSeF's limits would stop half-way: a revoke sent and its
+        grant not, or an operation never read again. Each endpoint's calls (at least one status read per operation)
+        must fit what the shared pacing state leaves of its windows within max_retry_wait (the status reads: and
+        wait_timeout)."""
+        limiter = limiter_of(api)
+        needed = grant_requests.calls(cplan, self._context[0] == "NipVatUe", self._tokens_listed)
+        needed.pop("GET /tokens", None)  # sent already, by read_live
+        for key, count in needed.items():
+            given = [("max_retry_wait", getattr(limiter, "max_pacing_wait", None))]
+            if key == STATUS_OPERATION:
+                given.append(("wait_timeout", options.wait_timeout))
+            bounds = [(name, float(value)) for name, value in given if value is not None]
+            if not bounds:
+                continue
+            wait = limiter.room(key, count)
+            option, bound = min(bounds, key=lambda b: b[1])
+            if wait <= bound + SAFETY_MARGIN:
+                continue
+            room = limiter.left(key)
+            raise KsefTimeoutError(
+                "nothing was changed: the plan needs %s%d calls of %s, and KSeF's limits in this context (%s) leave"
+                " room for them only in %.0fs, more than %s (%.0fs); a run stopped there would leave revoked grants"
+                " missing or operations unread. Run it again once the window has room, raise %s (up to 3600) to wait"
+                " for it, or split the grants over several runs"
+                % (
+                    "at least " if key == STATUS_OPERATION else "",
+                    count,
+                    key,
+                    "%d of %d left this hour" % room if room else "rate_limits",
+                    wait,
+                    option,
+                    bound,
+                    " and ".join(name for name, _value in bounds),
+                ),
+                operation=key,
+            )
 
     def issue(self, api, plan) -> tuple:
         nip = str(self._context[1] or "").split("-", maxsplit=1)[0]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity, _permissions
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
+from ansible_collections.ksef.credentials.plugins.module_utils._connection import nip_checksum_ok
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_schema import KINDS
 
@@ -122,10 +123,36 @@ def _text(subject: dict, key: str, where: str, low: int, high: int) -> str:
 
 
 def _digits(subject: dict, key: str, count: int) -> str:
+    """A NIP (10 digits) or PESEL (11) of the subject, its check digit verified: KSeF would refuse it only after
+    the run has sent what comes before it (a replace's revokes)."""
     value = str(subject[key]).strip()
     if not (len(value) == count and value.isascii() and value.isdigit()):
         raise KsefConfigError("subject.%s" % key, "subject.%s must be %d digits, got %r" % (key, count, value))
+    if key == "nip" and not nip_checksum_ok(value):
+        raise KsefConfigError("subject.nip", "subject.nip %s %s" % (value, NIP_CHECK))
+    if key == "pesel" and not pesel_checksum_ok(value):
+        raise KsefConfigError(
+            "subject.pesel",
+            "subject.pesel %s has a wrong check digit (weights 1,3,7,9,1,3,7,9,1,3; the last digit is 10 minus the"
+            " sum mod 10): correct the PESEL" % value,
+        )
     return value
+
+
+NIP_CHECK = "has a wrong check digit (weights 6,5,7,2,3,4,5,6,7; the sum mod 11 is the last digit): correct the NIP"
+
+
+def pesel_checksum_ok(pesel: str) -> bool:
+    """True when the last of the 11 digits of `pesel` is its check digit."""
+    total = sum(int(digit) * weight for digit, weight in zip(pesel, (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)))
+    return len(pesel) == 11 and (10 - total % 10) % 10 == int(pesel[10])
+
+
+def internal_id_check_digit(body: str) -> int:
+    """The check digit of an InternalId `{nip}-{4 digits}` (the dash left out): weights 1, 3, 1, 3, ... over its
+    14 digits, summed, modulo 10 (POST /permissions/subunits/grants in open-api.json)."""
+    digits = [int(c) for c in body if c.isdigit()]
+    return sum(digit * (1 if index % 2 == 0 else 3) for index, digit in enumerate(digits)) % 10
 
 
 def declare(options: dict) -> Declared:
@@ -314,8 +341,19 @@ def _subunit(raw) -> tuple:
     """("InternalId", "{nip}-{5 digits}") or ("Nip", nip) of a subunit administrator's grant."""
     text = str(raw or "").strip()
     if re.fullmatch(r"[0-9]{10}-[0-9]{5}", text):
+        check = internal_id_check_digit(text[:-1])
+        if check != int(text[-1]):
+            raise KsefConfigError(
+                "subunit",
+                "subunit %s has a wrong check digit: its last digit is the check digit of the 14 digits before it"
+                " (weights 1,3,1,3...; the sum mod 10), %s%d for unit %s" % (text, text[:-1], check, text[11:15]),
+            )
+        if not nip_checksum_ok(text[:10]):
+            raise KsefConfigError("subunit", "subunit %s: the NIP %s %s" % (text, text[:10], NIP_CHECK))
         return ("InternalId", text)
     if re.fullmatch(r"[0-9]{10}", text):
+        if not nip_checksum_ok(text):
+            raise KsefConfigError("subunit", "subunit %s %s" % (text, NIP_CHECK))
         return ("Nip", text)
     raise KsefConfigError(
         "subunit",
@@ -351,4 +389,6 @@ def _target(raw, kind: str) -> tuple:
             "target",
             "target is required for kind indirect: the client's NIP (10 digits) or AllPartners, got %r" % text,
         )
+    if not nip_checksum_ok(text):
+        raise KsefConfigError("target", "target %s %s" % (text, NIP_CHECK))
     return ("Nip", text)

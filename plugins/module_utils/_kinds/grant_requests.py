@@ -61,29 +61,86 @@ def grant_request(decl: Declared, scopes: list, context_nip: str | None = None) 
     return body
 
 
-def budget(cplan: p.ContextPlan) -> tuple:
-    """(line for people, warnings): the permission calls the plan needs, per operation, against KSeF's 120 an
-    hour per operation."""
-    calls: dict = {}
-    for plan in cplan.declared.values():
-        if plan.issue is not None:
-            key = "POST " + GRANT_ENDPOINT[plan.declared.kind]
-            calls[key] = calls.get(key, 0) + 1
+def calls(cplan: p.ContextPlan, nip_vat_ue: bool = False, tokens_listed: bool = False) -> dict:
+    """ "METHOD /path" -> the calls the run sends to carry the plan out (at least: a status read per operation and
+    round, a listing per lagging round): each grant and revoke, a status read per operation, the rows listed again
+    after the grants, and the GET /tokens of the dependency check (`tokens_listed`)."""
+    needed: dict = {}
+
+    def add(key: str, count: int = 1) -> None:
+        needed[key] = needed.get(key, 0) + count
+
     kinds = {row.reference_number: row.kind for plan in cplan.plans() for row in plan.live}
     kinds.update({row.reference_number: row.kind for row, _step in cplan.unmanaged})
+    granted = set()
+    for plan in cplan.declared.values():
+        if plan.issue is not None:
+            add("POST " + GRANT_ENDPOINT[plan.declared.kind])
+            granted.add(plan.declared.kind)
     for ref in revokes(cplan):
-        key = "DELETE " + (REVOKE_AUTHORIZATION_ENDPOINT if kinds.get(ref) == "authorization" else REVOKE_ENDPOINT)
-        calls[key] = calls.get(key, 0) + 1
-    operations = sum(calls.values())
+        add("DELETE " + (REVOKE_AUTHORIZATION_ENDPOINT if kinds.get(ref) == "authorization" else REVOKE_ENDPOINT))
+    operations = sum(needed.values())
     if not operations:
+        return {}
+    add("GET " + STATUS_ENDPOINT, operations)
+    if granted:  # activate lists the rows again once the grants ended
+        add("POST " + (LIST_ENDPOINT["eu_administrator"] if nip_vat_ue else LIST_ENDPOINT["person"]))
+        for kind in sorted(granted & {"authorization", "subunit", "eu_administrator"}):
+            if not (nip_vat_ue and kind == "eu_administrator"):
+                add("POST " + LIST_ENDPOINT[kind])
+    if tokens_listed:
+        add("GET /tokens")
+    return needed
+
+
+# The listings of the rows of each kind (the other kinds are listed by the persons' one).
+LIST_ENDPOINT = {
+    "person": "/permissions/query/persons/grants",
+    "authorization": "/permissions/query/authorizations/grants",
+    "subunit": "/permissions/query/subunits/grants",
+    "eu_administrator": "/permissions/query/eu-entities/grants",
+}
+
+
+def _order(key: str) -> tuple:
+    """Grants and revokes first (by name), then the status reads, then the other reads."""
+    if key.startswith("GET " + STATUS_ENDPOINT):
+        return (1, key)
+    if key.startswith("DELETE ") or (key.startswith("POST ") and "/query/" not in key):
+        return (0, key)
+    return (2, key)
+
+
+def budget(cplan: p.ContextPlan, left=None, nip_vat_ue: bool = False, tokens_listed: bool = False) -> tuple:
+    """(line for people, warnings): the calls the run needs per operation against KSeF's hourly limit, and what is
+    left of it in this context (`left`: "METHOD /path" -> (left, limit) from the shared pacing state, or None)."""
+    needed = calls(cplan, nip_vat_ue, tokens_listed)
+    if not needed:
         return "", []
-    parts = ["%s %d" % (key, count) for key, count in sorted(calls.items())]
-    parts.append("GET %s at least %d" % (STATUS_ENDPOINT, operations))
-    line = "Calls: %s (KSeF allows %d an hour per operation and context)." % (", ".join(parts), HOURLY_LIMIT)
-    over = [key for key, count in calls.items() if count > HOURLY_LIMIT]
-    warnings = [
-        "%s: the plan needs %d calls, more than the %d an hour KSeF allows; the run waits when KSeF answers 429, or"
-        " split the grants over several runs" % (key, calls[key], HOURLY_LIMIT)
-        for key in over
-    ]
+    left = left or (lambda key: None)
+    parts = []
+    for key in sorted(needed, key=_order):
+        at_least = key.startswith("GET " + STATUS_ENDPOINT) or "/query/" in key
+        parts.append("%s %s%d" % (key, "at least " if at_least else "", needed[key]))
+    line = "Calls: %s" % ", ".join(parts)
+    rooms = {key: left(key) for key in sorted(needed, key=_order)}
+    known = {key: room for key, room in rooms.items() if room is not None}
+    if known:
+        line += "; left this hour in this context: %s" % ", ".join("%s %d" % (k, r[0]) for k, r in known.items())
+    line += " (KSeF allows %d an hour per operation and context)." % HOURLY_LIMIT
+    warnings = []
+    for key in sorted(needed, key=_order):
+        limit = known[key][1] if key in known else HOURLY_LIMIT
+        if needed[key] > limit:
+            warnings.append(
+                "%s: the plan needs %d calls, more than the %d an hour KSeF allows; split the grants over several"
+                " runs" % (key, needed[key], limit)
+            )
+        elif key in known and needed[key] > known[key][0]:
+            warnings.append(
+                "%s: the plan needs %s%d calls, and only %d of the %d an hour are left in this context now; the run"
+                " refuses before any change when they do not fit max_retry_wait: run it later, or split the grants"
+                " over several runs"
+                % (key, "at least " if key.startswith("GET ") else "", needed[key], known[key][0], limit)
+            )
     return line, warnings

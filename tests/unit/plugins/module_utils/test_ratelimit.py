@@ -327,3 +327,20 @@ def test_the_http_client_sends_nothing_when_pacing_would_wait_too_long(tmp_path)
     with pytest.raises(PacingTooLongError, match="GET /tokens would wait"):
         http.request("GET", "/tokens")
     assert seen == [] and http.calls == {}
+
+
+def test_room_and_left_read_the_shared_state_without_reserving(tmp_path):
+    clock = FakeClock()
+    lim = limiter(tmp_path, clock)
+    status = "GET /permissions/operations/{referenceNumber}"
+    assert lim.left(status) == (120, 120) and lim.room(status, 10) == 0.0
+    send(lim, clock, status, 100, latency=30.0)  # 100 reads over 3000 s, each answered 30 s later
+    assert lim.left(status) == (20, 120)
+    assert lim.room(status, 9) == 0.0 and lim.room(status, 20) < 3  # 20 more fit the hour (10 a second)
+    # The 21st waits until the first read of the hour leaves it: an hour after its answer (30 s), from now (3000 s).
+    assert lim.room(status, 21) == pytest.approx(30 + 3600 - 3000 + _ratelimit.SAFETY_MARGIN, abs=0.01)
+    assert lim.room(status, 21) > lim.room(status, 1) == 0.0
+    assert lim.left(status) == (20, 120) and lim.room(status, 9) == 0.0  # asking reserved nothing
+    other = limiter(tmp_path, clock)  # another process of the run reads the same state
+    assert other.left(status) == (20, 120)
+    assert NoopRateLimiter().room(status, 500) == 0.0 and NoopRateLimiter().left(status) is None

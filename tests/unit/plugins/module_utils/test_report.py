@@ -248,7 +248,7 @@ def grant_scan():
         g.GrantRow("perm-office", "entity", "InvoiceRead", "Nip", OFFICE_NIP, office.full_description,
                    can_delegate=True, details=office.details, author=("Nip", "5265877635"),
                    context=("Nip", "5265877635"), created=NOW - 10 * DAY),
-        g.GrantRow("perm-manager", "person", "CredentialsManage", "Pesel", "85011512345", "=HYPERLINK(\"x\")",
+        g.GrantRow("perm-manager", "person", "CredentialsManage", "Pesel", "85011512342", "=HYPERLINK(\"x\")",
                    details=(("firstName", "Jan"), ("lastName", "Kowalski")), author=("Nip", "5265877635"),
                    context=("Nip", "5265877635"), created=NOW - 400 * DAY),
         g.GrantRow("perm-system", "person", "InvoiceRead", "Pesel", "90010112345", "ZAW-FA",
@@ -288,7 +288,7 @@ def test_grants_of_each_company_in_json_csv_and_html():
     assert office["author"] == "Nip:5265877635" and office["created"] == (NOW - 10 * DAY).isoformat()
     assert office["status"] == "Active" and office["host"] == "acme" and office["context"] == "Nip:5265877635"
     assert manager["managed"] == "false" and manager["findings"] == "undeclared_manager"
-    assert manager["subject"] == "pesel:85011512345 (Jan Kowalski)"
+    assert manager["subject"] == "pesel:85011512342 (Jan Kowalski)"
     assert manager["description"] == "'=HYPERLINK(\"x\")"  # a formula defused
     assert system["author"] == "System" and system["findings"] == "system_authored"
 

@@ -2,7 +2,8 @@
 import pytest
 
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefTimeoutError
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import OperationError, wait_operations
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import (
+    GRANT, OperationError, wait_operations)
 from ansible_collections.ksef.credentials.plugins.module_utils._poll import Poller
 
 
@@ -56,6 +57,52 @@ def test_other_api_errors_stop_the_wait():
         wait_operations(Statuses(a=[503]), ["a"], poller())
 
 
+def operations_poller(timeout):
+    """The grant kind's schedule on a fake clock; returns (poller, the delays slept)."""
+    clock, slept = {"now": 0.0}, []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    return Poller(timeout, sleep=sleep, monotonic=lambda: clock["now"], **GRANT.poll_schedule), slept
+
+
+def test_an_operation_of_15_seconds_is_read_five_times_not_twelve():
+    api = Statuses(a=[{"code": 100}] * 4 + [{"code": 200}])
+    poller_, slept = operations_poller(120)
+    assert wait_operations(api, ["a"], poller_) == {"a": None}
+    assert slept == [1.0, 2.0, 4.0, 8.0] and len(api.reads) == 5  # read at 0, 1, 3, 7 and 15 s
+    # A long operation is read once a minute: about half of the endpoint's 120 an hour.
+    long_one, slept = operations_poller(3600)
+    wait_operations(Statuses(a=[{"code": 100}]), ["a"], long_one)
+    assert max(slept) == 60.0 and len(slept) <= 65
+
+
+class Paced(Statuses):
+    """Statuses behind a limiter whose windows leave room for the next reads only in `room` seconds."""
+
+    def __init__(self, room, **script):
+        super().__init__(**script)
+        self.http = type("Http", (), {"limiter": self})()
+        self._room, self.asked = room, []
+
+    def room(self, operation, count=1):
+        self.asked.append((operation, count))
+        return self._room
+
+
+def test_a_round_waits_until_its_status_reads_fit_and_stops_when_they_would_not_fit_before_the_deadline():
+    api = Paced(10.0, a=[{"code": 100}, {"code": 200}], b=[{"code": 100}, {"code": 200}])
+    poller_, slept = operations_poller(60)
+    assert wait_operations(api, ["a", "b"], poller_) == {"a": None, "b": None}
+    assert slept == [10.0] and api.asked == [("GET /permissions/operations/{referenceNumber}", 2)]
+    stopped = Paced(3000.0, a=[{"code": 100}])
+    done = wait_operations(stopped, ["a"], operations_poller(120)[0])
+    assert isinstance(done["a"], KsefTimeoutError) and "leave room for the next status reads in 3000s" in str(
+        done["a"]) and stopped.reads == ["a"]  # not read again: no wait for the rest of the hour
+
+
 # -- what a task that converges several kinds asks of the grants ------------------------------------------------
 
 def _person(name, pesel, permissions=("InvoiceWrite",)):
@@ -72,8 +119,8 @@ def test_withheld_names_only_the_permissions_a_grant_to_the_login_was_to_give_an
     from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind
 
     kind = GrantKind()
-    kind._identities = {("Pesel", "85011512345")}
-    mine, other = _person("mine", "85011512345"), _person("other", "92071314764", ("InvoiceRead",))
+    kind._identities = {("Pesel", "85011512342")}
+    mine, other = _person("mine", "85011512342"), _person("other", "92071314764", ("InvoiceRead",))
     cplan = p.ContextPlan(declared={d.name: p.Plan(d, [p.Step(p.CREATE, "missing")]) for d in (mine, other)})
     done = Done(failures={name: ApplyError("KSeF answered 400", []) for name in ("mine", "other")})
     assert kind.withheld([mine, other], cplan, done) == {"InvoiceWrite": "grant mine failed: KSeF answered 400"}
@@ -87,7 +134,7 @@ def test_the_lockout_guard_names_the_option_as_the_task_spells_it():
     from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
     from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import _rename_force
 
-    mine = _person("mine", "85011512345")
+    mine = _person("mine", "85011512342")
     cplan = p.ContextPlan(declared={"mine": p.Plan(mine, [p.Step(p.RETAIN, "lockout guard: ...; force: true revokes it", "id-1")])})
     cplan.warnings.append("mine: lockout guard; force: true revokes it")
     _rename_force(cplan, "grants_force")

@@ -9,7 +9,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds import gra
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_requests import GRANT_ENDPOINT
 
 HERE = ("Nip", "5265877635")
-PESEL = "85011512345"
+PESEL = "85011512342"
 OFFICE = "1234563218"
 JAN = {"pesel": PESEL, "first_name": "Jan", "last_name": "Kowalski"}
 _ids = iter(range(1, 10000))
@@ -178,7 +178,10 @@ def test_the_budget_counts_calls_per_operation_and_warns_beyond_120_an_hour():
     line, warnings = g.budget(plan(declared, []))
     assert line.startswith("Calls: POST /permissions/persons/grants 121, GET /permissions/operations/"
                            "{referenceNumber} at least 121")
-    assert len(warnings) == 1 and "more than the 120 an hour" in warnings[0]
+    # The grants and their status reads: every endpoint beyond 120 an hour is named.
+    assert [w.split(":")[0] for w in warnings] == ["POST /permissions/persons/grants",
+                                                   "GET /permissions/operations/{referenceNumber}"]
+    assert all("more than the 120 an hour" in w for w in warnings)
 
 
 @pytest.mark.parametrize("options, option, text", [
@@ -246,22 +249,22 @@ def test_a_revoke_names_the_managed_tokens_whose_author_loses_a_permission_they_
     assert g.revokes(cplan) == [write.reference_number]
 
 
-def indirect(name="clerk", target="5213000000", **extra):
+def indirect(name="clerk", target="5213000009", **extra):
     return g.declare(dict({"name": name, "kind": "indirect", "description": "Clerk", "subject": JAN,
                            "permissions": ["InvoiceRead"], "target": target}, **extra))
 
 
 def test_an_indirect_grant_names_its_client_or_every_partner_and_a_changed_target_grants_again():
     selective = indirect()
-    assert g.grant_request(selective, ["InvoiceRead"])["targetIdentifier"] == {"type": "Nip", "value": "5213000000"}
+    assert g.grant_request(selective, ["InvoiceRead"])["targetIdentifier"] == {"type": "Nip", "value": "5213000009"}
     general = indirect(target="all_partners")
     assert general.target == ("AllPartners", None)
     assert g.grant_request(general, ["InvoiceRead"])["targetIdentifier"] == {"type": "AllPartners"}
-    row = row_of(selective, "InvoiceRead", target=("Nip", "5213000000"))
+    row = row_of(selective, "InvoiceRead", target=("Nip", "5213000009"))
     assert steps(plan([selective], [row]), "clerk") == [(p.KEEP, row.reference_number)]
     cplan = plan([general], [row])
     assert [a for a, _r in steps(cplan, "clerk")] == [p.REVOKE, p.REPLACE]
-    assert "target 5213000000, declared AllPartners" in cplan.declared["clerk"].steps[0].reason
+    assert "target 5213000009, declared AllPartners" in cplan.declared["clerk"].steps[0].reason
 
 
 def test_exclusive_all_revokes_unmanaged_indirect_rows_only_when_an_indirect_grant_is_declared():
@@ -272,7 +275,7 @@ def test_exclusive_all_revokes_unmanaged_indirect_rows_only_when_an_indirect_gra
 
 
 @pytest.mark.parametrize("options, text", [
-    ({"kind": "person", "target": "5213000000"}, "target is for kind indirect only"),
+    ({"kind": "person", "target": "5213000009"}, "target is for kind indirect only"),
     ({"kind": "indirect", "target": None}, "target is required for kind indirect"),
     ({"kind": "indirect", "target": "52130"}, "the client's NIP (10 digits) or AllPartners"),
 ])
@@ -313,21 +316,21 @@ def test_an_authorization_carries_one_permission_and_is_revoked_through_its_own_
 
 
 def test_a_subunit_administrator_gets_credentials_manage_in_the_subunit_it_names():
-    decl = g.declare({"name": "branch", "kind": "subunit", "subject": JAN, "subunit": "5265877635-00012",
+    decl = g.declare({"name": "branch", "kind": "subunit", "subject": JAN, "subunit": "5265877635-00017",
                       "subunit_name": "Oddział Kraków", "description": "Branch"})
-    assert decl.permissions == ("CredentialsManage",) and decl.target == ("InternalId", "5265877635-00012")
+    assert decl.permissions == ("CredentialsManage",) and decl.target == ("InternalId", "5265877635-00017")
     body = g.grant_request(decl, ["CredentialsManage"])
-    assert body["contextIdentifier"] == {"type": "InternalId", "value": "5265877635-00012"}
+    assert body["contextIdentifier"] == {"type": "InternalId", "value": "5265877635-00017"}
     assert body["subunitName"] == "Oddział Kraków" and "permissions" not in body
     listed = g.GrantRow.from_subunit({
         "id": "sub-1", "authorizedIdentifier": {"type": "Pesel", "value": PESEL},
-        "subunitIdentifier": {"type": "InternalId", "value": "5265877635-00012"},
+        "subunitIdentifier": {"type": "InternalId", "value": "5265877635-00017"},
         "authorIdentifier": {"type": "Nip", "value": HERE[1]}, "permissionScope": "CredentialsManage",
         "description": decl.full_description, "subunitName": "Oddział Kraków", "startDate": "2026-01-01T00:00:00Z",
         "subjectPersonDetails": {"subjectDetailsType": "PersonByIdentifier", "firstName": "Jan",
                                  "lastName": "Kowalski"}})
     assert steps(plan([decl], [listed]), "branch") == [(p.KEEP, "sub-1")]
-    renamed = g.declare({"name": "branch", "kind": "subunit", "subject": JAN, "subunit": "5265877635-00012",
+    renamed = g.declare({"name": "branch", "kind": "subunit", "subject": JAN, "subunit": "5265877635-00017",
                          "subunit_name": "Oddział Nowy", "description": "Branch"})
     cplan = plan([renamed], [listed])
     assert [a for a, _r in steps(cplan, "branch")] == [p.REVOKE, p.REPLACE]
@@ -339,7 +342,7 @@ def test_a_subunit_administrator_gets_credentials_manage_in_the_subunit_it_names
 
 @pytest.mark.parametrize("options, option, text", [
     ({"subunit": "5265877635-123"}, "subunit", "an InternalId {nip}-{5 digits}"),
-    ({"subunit": "5265877635-00012"}, "subunit_name", "required for a subunit with an InternalId"),
+    ({"subunit": "5265877635-00017"}, "subunit_name", "required for a subunit with an InternalId"),
     ({"subunit": "5265877635", "permissions": ["InvoiceRead"]}, "permissions", "allowed: CredentialsManage"),
 ])
 def test_a_bad_subunit_declaration_names_the_option(options, option, text):
@@ -390,7 +393,7 @@ def test_a_bad_eu_administrator_declaration_names_the_option(options, option, te
 
 
 EU_CONTEXT = ("NipVatUe", "%s-DE123456789" % HERE[1])
-ANNA = {"fingerprint": "ab" * 32, "first_name": "Anna", "last_name": "Schmidt", "pesel": "85011512345"}
+ANNA = {"fingerprint": "ab" * 32, "first_name": "Anna", "last_name": "Schmidt", "pesel": "85011512342"}
 
 
 def eu_item(fingerprint, scope, description, **changes):
@@ -416,7 +419,7 @@ def test_an_eu_representative_is_a_certificate_granted_invoice_permissions_in_th
         "description": "Invoices of the German branch [ksef.credentials:rep]",
         "permissions": ["InvoiceRead"],
         "subjectDetails": {"subjectDetailsType": "PersonByFingerprintWithIdentifier", "personByFpWithId": {
-            "firstName": "Anna", "lastName": "Schmidt", "identifier": {"type": "Pesel", "value": "85011512345"}}}}
+            "firstName": "Anna", "lastName": "Schmidt", "identifier": {"type": "Pesel", "value": "85011512342"}}}}
     assert GRANT_ENDPOINT["eu_representative"] == "/permissions/eu-entities/grants"
 
 
