@@ -139,8 +139,9 @@ def test_every_kind_converges_in_one_session_in_order_and_the_result_has_a_secti
     module = Module(api, labels=[{"name": "kept"}, {"name": "new"}], badges=[{"name": "b"}])
     runs, outcome = converge(module)
     assert api.sessions == 1
-    # Every kind is planned first, then made in order.
-    assert api.calls == [("login",), ("list", "labels"), ("list", "badges"), ("issue", "labels", "new"),
+    # Every kind is planned first, in break order (what a later kind revokes is known to an earlier one's plan),
+    # then made in order.
+    assert api.calls == [("login",), ("list", "badges"), ("list", "labels"), ("issue", "labels", "new"),
                          ("issue", "badges", "b")]
     assert _many_kinds.failures(runs) == []
     assert outcome["changed"] is True
