@@ -225,7 +225,12 @@ def previous_steps(
 
 
 def row(name: str | None, step: Step) -> dict:
-    found: dict = {"name": name, "action": step.action, "reference_number": step.reference_number, "reason": step.reason}
+    found: dict = {
+        "name": name,
+        "action": step.action,
+        "reference_number": step.reference_number,
+        "reason": step.reason,
+    }
     if step.breaks:  # only a step with consequences says so: the rows of other steps stay as they were
         found["breaks"] = list(step.breaks)
     return found
