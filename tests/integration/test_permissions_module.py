@@ -197,6 +197,20 @@ def test_grant_keep_preview_and_apply_a_change_of_every_grant_kind(ctx):
     assert any(w.startswith(f"erp-operator: revoking InvoiceWrite of Pesel:{operator}") and
                f"erp-sender ({sender.json()['referenceNumber']})" in w for w in preview["warnings"])
     assert preview["api_calls"]["GET /tokens"] == 1 and "GET /tokens" not in again["api_calls"]
+    # ... and so do its plan row, its plan line and the saved plan, with the row the lockout guard holds back and
+    # the unmanaged rows named by what they give to whom.
+    (breaking,) = [r for r in preview["plan"] if r.get("breaks")]
+    assert (breaking["name"], breaking["reference_number"], breaking["breaks"]) == (
+        "erp-operator", ids["erp-operator"]["InvoiceWrite"], ["erp-sender"])
+    text = preview["plan_text"]
+    assert "- erp-operator: revoke (InvoiceWrite no longer declared); KSeF then revokes the managed tokens: erp-sender" \
+        in text
+    assert any(line.startswith(f"- unmanaged person InvoiceRead of Pesel:{web_user} (") for line in text)
+    assert any(line.startswith(f"= unmanaged person CredentialsManage of Pesel:{admin} (") and "lockout guard" in line
+               for line in text)
+    assert text[-2].endswith(" 1 retained.")  # the summary, before the call budget
+    saved = json.loads(plan_file.read_text())
+    assert saved["plan_text"] == text and [r for r in saved["plan"] if r.get("breaks")] == [breaking]
 
     applied = result.task("Apply the reviewed plan")
     assert any("lockout guard" in w and "last listed holder" in w for w in applied["warnings"])
