@@ -158,10 +158,11 @@ options:
         description:
           - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
-            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
-            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).
-            A subunit administrator: V(CredentialsManage), the default. An EU administrator: all four
-            of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.'
+            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead),
+            V(CollectiveIdentifierManage) (KSeF 2.8.1). An authorization: one of V(SelfInvoicing), V(RRInvoicing),
+            V(TaxRepresentative), V(PefInvoicing). A subunit administrator: V(CredentialsManage), the
+            default. An EU administrator: all four of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead),
+            V(Introspection), the default.'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list
@@ -265,6 +266,10 @@ notes:
   - Listing needs V(CredentialsManage) or V(CredentialsRead); granting and revoking needs V(CredentialsManage).
   - A run that changes nothing costs one login and ceil(R/100) C(POST /permissions/query/persons/grants) for R
     rows in the context (plus one C(GET /tokens/{referenceNumber}) with a KSeF-token login, for the lockout guard).
+    With O(exclusive) set to V(managed) or V(all), or a grant declared absent, it also lists the rows of their own
+    endpoints, one page per 100 rows each, 3 queries more at least: C(POST /permissions/query/authorizations/grants),
+    C(POST /permissions/query/subunits/grants) and C(POST /permissions/query/eu-entities/grants); without them, only
+    those of the kinds declared (V(authorization), V(subunit), V(eu_administrator)).
 seealso:
   - module: ksef.credentials.tokens
   - name: KSeF permissions (official documentation)
@@ -285,7 +290,7 @@ EXAMPLES = r"""
       - name: erp-operator
         kind: person
         description: ERP operator
-        subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
+        subject: {pesel: "85011512342", first_name: Jan, last_name: Kowalski}
         permissions: [InvoiceRead, InvoiceWrite]
       - name: office
         kind: entity
@@ -350,7 +355,7 @@ grants:
       name: erp-operator
       kind: person
       target: null
-      subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
+      subject: {pesel: "85011512342", first_name: Jan, last_name: Kowalski}
       permissions: [InvoiceWrite, InvoiceRead]
       permission_ids: [0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a, 7a1c2e3f-0b4d-4e5f-9a8b-1c2d3e4f5a6b]
       can_delegate: false
