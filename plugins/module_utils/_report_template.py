@@ -37,6 +37,8 @@ PAGE_HEAD = """<!DOCTYPE html>
   td.path { min-width: 14ch; }
   td.env { min-width: 6ch; }
   td.nowrap, td.ctx { white-space: nowrap; }
+  /* The summary per company has a column per token finding kind and per other kind: narrower cells. */
+  #summary th, #summary td { padding: 4px 3px; }
   .sub { color: #57606a; font-size: 12px; white-space: nowrap; }
   th { background: var(--head); position: sticky; top: 0; }
   table.sortable th { cursor: pointer; user-select: none; }
@@ -93,8 +95,8 @@ TOKENS = """{% macro badges(found) -%}
 <table id="summary" class="sortable">
 <thead><tr><th>Environment</th><th>Company</th><th>Scan</th><th data-type="number">Tokens</th><th data-type="number">Live</th>
 <th data-type="number">Managed</th><th data-type="number">Unmanaged</th><th data-type="number">Declared</th>
-{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}<th data-type="number">Certificate findings</th>
-<th data-type="number">Grant findings</th><th data-type="number" title="findings of every kind">Findings</th></tr></thead>
+{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}<th data-type="number" title="findings of the KSeF certificates">Certificate findings</th>
+<th data-type="number" title="findings of the permission grants">Grant findings</th><th data-type="number" title="findings of every kind">Findings</th></tr></thead>
 <tbody>
 {% for ctx in report.contexts %}{% set cs = ctx.summary %}
 <tr class="company{{ ' has-findings' if cs.findings_total or ctx.error }}" data-context="{{ label(ctx.context) }}" data-environment="{{ ctx.environment }}">
