@@ -1526,7 +1526,7 @@ options:
 notes:
   - 'Requests of a run that changes nothing: one login and its close, ceil(R/100)
     C(POST /permissions/query/persons/grants) for R rows when grants are declared (with O(grants_exclusive) or a grant
-    declared absent, 3 more at least: C(POST /permissions/query/authorizations/grants),
+    declared absent, 3 more at least, C(POST /permissions/query/authorizations/grants),
     C(POST /permissions/query/subunits/grants) and C(POST /permissions/query/eu-entities/grants), one page per 100
     rows each; without them, those of the kinds declared), one C(POST /certificates/query)
     when certificates are declared, and ceil(T/100) C(GET /tokens) for T managed tokens.'

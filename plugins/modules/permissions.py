@@ -267,8 +267,8 @@ notes:
   - A run that changes nothing costs one login and ceil(R/100) C(POST /permissions/query/persons/grants) for R
     rows in the context (plus one C(GET /tokens/{referenceNumber}) with a KSeF-token login, for the lockout guard).
     With O(exclusive) set to V(managed) or V(all), or a grant declared absent, it also lists the rows of their own
-    endpoints, one page per 100 rows each, 3 queries more at least: C(POST /permissions/query/authorizations/grants),
-    C(POST /permissions/query/subunits/grants) and C(POST /permissions/query/eu-entities/grants); without them, only
+    endpoints, one page per 100 rows each, 3 queries more at least (C(POST /permissions/query/authorizations/grants),
+    C(POST /permissions/query/subunits/grants) and C(POST /permissions/query/eu-entities/grants)); without them, only
     those of the kinds declared (V(authorization), V(subunit), V(eu_administrator)).
 seealso:
   - module: ksef.credentials.tokens
@@ -317,7 +317,10 @@ plan:
     - Every step, in order, as C(name), C(action), C(reference_number) (the C(permissionId) of the row) and
       C(reason). C(name) is null for unmanaged rows.
     - Actions are V(create) (grant permissions no row carries), V(replace) (grant again after revoking changed
-      rows), V(revoke) (changes), V(keep) and V(retain) (the lockout guard; an operation still in progress).
+      rows), V(revoke) (changes), V(keep) and V(retain) (the lockout guard; a row KSeF lists as Inactive; an
+      operation still in progress).
+    - A revoke after which KSeF revokes managed tokens (their author loses a permission they carry) also has
+      C(breaks), the names of those tokens.
   returned: always
   type: list
   elements: dict
@@ -327,7 +330,9 @@ plan:
     - {name: erp-operator, action: replace, reference_number: null, reason: grant InvoiceRead again as declared}
 plan_text:
   description:
-    - The plan for people, one line per change, a summary line and the permission calls the plan needs.
+    - The plan for people, one line per change (a revoke that breaks managed tokens names them) and per row held
+      back (a V(retain) for the lockout guard or an inactive row), a summary line and the permission calls the plan
+      needs. An unmanaged row is named by its kind, permission and subject.
   returned: always
   type: list
   elements: str
@@ -345,7 +350,8 @@ grants:
   description:
     - Per name, C(kind), C(subject), C(target) (an indirect grant's client or V(AllPartners), a subunit's
       identifier, an EU entity's VAT number; else null), C(permissions), C(permission_ids) (in the order of
-      C(permissions)), C(can_delegate), C(description) and C(status) after the run, C(actions) (each with the C(operation) KSeF carried it out in and its final
+      C(permissions)), C(can_delegate), C(description) and C(status) after the run (V(Inactive) when KSeF lists
+      any of its rows so, with those permissions in C(inactive); else V(Active)), C(actions) (each with the C(operation) KSeF carried it out in and its final
       C(status)), C(declared) (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
       C(msg).
   returned: always
