@@ -552,3 +552,15 @@ def test_a_kind_outside_its_context_is_refused(kind, context_type, words):
     ("eu_representative", "NipVatUe"), ("person", "Nip"), ("eu_administrator", "Nip"), ("subunit", "InternalId")])
 def test_a_kind_in_its_context_is_accepted(kind, context_type):
     assert g.context_problem(kind, context_type) is None
+
+
+def test_the_inventory_says_why_an_indirect_row_is_inactive_and_what_makes_it_work_again():
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift
+
+    decl = indirect(target=OFFICE)
+    read = row_of(decl, "InvoiceRead", target=("Nip", OFFICE), state="Inactive")
+    (found,) = grant_drift.findings([decl], [read], HERE)
+    assert (found.kind, found.reference) == ("inactive", read.reference_number)
+    assert found.message == ("Pesel:%s InvoiceRead is Inactive and gives nothing: client %s no longer delegates it to"
+                             " this context; it works again once the client grants it with can_delegate: true"
+                             % (PESEL, OFFICE))
