@@ -319,6 +319,12 @@ def _guard(rows: list, verdict: dict, protected, warnings: list, force: bool = F
                     " next run with this login fails (it can no longer manage the context's credentials)"
                     % ((row.name or "unmanaged %s" % row.reference_number,) + row.subject)
                 )
+        revoked = [row for row in managers if verdict.get(row.reference_number, (p.KEEP,))[0] == p.REVOKE]
+        if revoked and len(revoked) == len(managers):
+            warnings.append(
+                "force: true revokes the CredentialsManage of every listed holder in the context (%s): afterwards"
+                " only the Owner can manage its credentials" % ", ".join("%s:%s" % row.subject for row in revoked)
+            )
         return
     for row in managers:
         action, _reason = verdict.get(row.reference_number, (p.KEEP, ""))

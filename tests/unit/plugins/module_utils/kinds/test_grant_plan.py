@@ -311,6 +311,10 @@ def test_force_revoking_the_logins_own_credentials_manage_warns_that_the_next_ru
     assert step.action == p.REVOKE and "the next run with this login fails" in step.reason
     (warning,) = cplan.warnings
     assert warning.startswith("admin: force: true revokes the CredentialsManage of Pesel:%s" % PESEL)
+    # The last listed holder too: only the Owner can manage the context afterwards.
+    cplan = plan([], [row], exclusive="managed", protected={("Pesel", PESEL)}, force=True)
+    assert cplan.warnings[-1] == ("force: true revokes the CredentialsManage of every listed holder in the context"
+                                  " (Pesel:%s): afterwards only the Owner can manage its credentials" % PESEL)
 
 
 def test_an_unmanaged_row_is_named_in_the_plan_by_what_it_gives_to_whom():
