@@ -367,6 +367,7 @@ grants:
       can_delegate: false
       description: ERP operator [ksef.credentials:erp-operator]
       status: Active
+      inactive: []
       actions: [{action: create, reason: "grant InvoiceRead, InvoiceWrite (no grant named 'erp-operator')",
                  reference_number: erp-operator, operation: 20261204-EG-2A0B0CE000-E228129563-11, status: done}]
       declared: true
