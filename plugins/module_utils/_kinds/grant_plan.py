@@ -244,17 +244,15 @@ def _inactive_warnings(decl: Declared, rows: list, here: list, verdict: dict) ->
         scopes = ", ".join(row.scope for row in kept)
         if decl.kind == "indirect":
             warnings.append(
-                "%s: %s for %s is Inactive: the client withdrew the delegation (can_delegate) of it from this"
-                " context, so the grant gives nothing; it works again once the client grants it with can_delegate:"
-                " true (a new grant is refused until then); state: absent revokes it"
-                % (decl.name, scopes, _client(kept[0]))
+                "%s: %s for %s %s Inactive: the client withdrew its delegation (can_delegate) to this context, so"
+                " the grant gives nothing; it works again once the client delegates again (can_delegate: true), and"
+                " a new grant is refused until then; state: absent revokes it"
+                % (decl.name, scopes, _client(kept[0]), "is" if len(kept) == 1 else "are")
             )
         else:
             warnings.append("%s: %s is Inactive at KSeF and gives nothing" % (decl.name, scopes))
     if decl.kind == "indirect" and decl.target[0] == "Nip":
-        sent = {row.scope for row in rows if verdict[row.reference_number][0] == p.REVOKE} | (
-            set(decl.permissions) - {row.scope for row in rows}
-        )
+        sent = set(decl.permissions) - {row.scope for row in rows if verdict[row.reference_number][0] != p.REVOKE}
         withdrawn = sorted(
             {row.scope for row in here if row.kind == "indirect" and row.target == decl.target and row.state != ACTIVE}
             & sent
