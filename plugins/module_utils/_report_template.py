@@ -95,8 +95,10 @@ TOKENS = """{% macro badges(found) -%}
 <table id="summary" class="sortable">
 <thead><tr><th>Environment</th><th>Company</th><th>Scan</th><th data-type="number">Tokens</th><th data-type="number">Live</th>
 <th data-type="number">Managed</th><th data-type="number">Unmanaged</th><th data-type="number">Declared</th>
-{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}<th data-type="number" title="findings of the KSeF certificates">Certificate findings</th>
-<th data-type="number" title="findings of the permission grants">Grant findings</th><th data-type="number" title="findings of every kind">Findings</th></tr></thead>
+{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}
+<th data-type="number" title="findings of the KSeF certificates">Certificate findings</th>
+<th data-type="number" title="findings of the permission grants">Grant findings</th>
+<th data-type="number" title="findings of every kind">Findings</th></tr></thead>
 <tbody>
 {% for ctx in report.contexts %}{% set cs = ctx.summary %}
 <tr class="company{{ ' has-findings' if cs.findings_total or ctx.error }}" data-context="{{ label(ctx.context) }}" data-environment="{{ ctx.environment }}">
