@@ -33,6 +33,7 @@ class RunOptions:
     journal_dir: str | None = None  # where a journaled kind keeps its operations in flight (_journal.py)
     keep_plan: bool = False  # make the saved-plan document even without plan_file (Report.document): a caller
     # that converges several kinds writes their plans into one file
+    revoked_tokens: frozenset = frozenset()  # tokens the same task revokes before its grants (the company task)
 
     @classmethod
     def from_params(cls, params: dict, kind) -> RunOptions:

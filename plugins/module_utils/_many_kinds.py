@@ -5,7 +5,8 @@
     options --per kind: RunOptions, validate, kind.check_auth (no I/O)--> [KindRun]
       a kind with nothing declared and no exclusive is skipped: it sends no request
     lock every name of every kind, read every store, ONE login (module.ksef_session)
-      -> plan every kind (_engine.plan_kind)
+      -> plan every kind (_engine.plan_kind) in break order: tokens, certificates, grants; a grant's plan names the
+         managed tokens its revoke makes KSeF revoke, but not those this run revokes anyway
       -> make steps in kind order: grants, certificates, tokens; the access token refreshed after grants were made
          (it carries the permissions of its login), and a token that needs a permission a grant of this run failed
          to give is held back, saying why
@@ -133,9 +134,13 @@ def converge_kinds(module, runs: list, clock=lambda: datetime.now(timezone.utc))
                 except KsefError as exc:
                     run.error = exc
             api = held.enter_context(module.ksef_session())  # closed before the locks are released
-            for run in runs:
+            revoked: set = set()  # what the kinds planned so far revoke (reference numbers)
+            for run in reversed(runs):  # in break order: a grant's plan knows the tokens this run revokes anyway
                 if run.error is None:
+                    run.options = replace(run.options, revoked_tokens=frozenset(revoked))
                     run.planned = _step(run, plan_kind, module, run.kind, api, run.entries, run.options, clock, context)
+                    if run.planned is not None:
+                        revoked |= set(_revoked(run.planned.cplan))
             _make_in_order(module, api, runs)
             for run in reversed(runs):
                 if run.error is None:
@@ -146,6 +151,12 @@ def converge_kinds(module, runs: list, clock=lambda: datetime.now(timezone.utc))
     finally:
         for run in runs:
             close_stores(module, run.entries)
+
+
+def _revoked(cplan: p.ContextPlan) -> list:
+    """The reference numbers a kind's plan revokes."""
+    steps = [step for plan in cplan.plans() for step in plan.steps] + [step for _live, step in cplan.unmanaged]
+    return [step.reference_number for step in steps if step.action == p.REVOKE and step.reference_number]
 
 
 def _step(run: KindRun, call, *args):

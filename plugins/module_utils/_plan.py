@@ -58,6 +58,8 @@ class Step:
     stores: tuple = ()  # labels the step writes (issue, copy) or empties (purge)
     source: str | None = None  # COPY: label of a store that holds the current value
     until: str | None = None  # RETAIN of a superseded credential: when it is due for revocation (ISO 8601)
+    shown: bool = False  # a RETAIN people must see in the plan: a change held back (lockout guard, inactive row)
+    breaks: tuple = ()  # names of the managed credentials KSeF revokes as a consequence of this step
 
     def as_result(self) -> dict:
         return {"action": self.action, "reason": self.reason, "reference_number": self.reference_number}
@@ -223,7 +225,15 @@ def previous_steps(
 
 
 def row(name: str | None, step: Step) -> dict:
-    return {"name": name, "action": step.action, "reference_number": step.reference_number, "reason": step.reason}
+    found: dict = {
+        "name": name,
+        "action": step.action,
+        "reference_number": step.reference_number,
+        "reason": step.reason,
+    }
+    if step.breaks:  # only a step with consequences says so: the rows of other steps stay as they were
+        found["breaks"] = list(step.breaks)
+    return found
 
 
 @dataclass

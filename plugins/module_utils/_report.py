@@ -167,7 +167,18 @@ def _context_entry(host: str, results: list, environment: str | None) -> dict:
         else:
             entry[audit.error_key] = part.error
         entry["summary"].update(audit.counts(part))
+    entry["summary"].update(headline(entry["summary"]))
     return entry
+
+
+def headline(summary: dict) -> dict:
+    """The counts the report leads with, over the findings of every kind (tokens, certificates, grants): the
+    token audit's own `errors` and `findings_total` become those of every kind, and its findings per kind stay in
+    `findings`."""
+    return {
+        "findings_total": sum(sum(summary[audit.count_prefix + "findings"].values()) for audit in AUDITS),
+        "errors": sum(summary[audit.count_prefix + "errors"] for audit in AUDITS),
+    }
 
 
 def _totals(contexts: list) -> dict:
@@ -306,8 +317,7 @@ def to_html(report: dict) -> str:
     every value (autoescape); the template marks nothing safe. The page is the head, each kind's section, the tail."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
     s = report["summary"]
-    errors = sum(s[audit.count_prefix + "errors"] for audit in AUDITS)
-    findings_total = sum(sum(s[audit.count_prefix + "findings"].values()) for audit in AUDITS)
+    errors, findings_total = s["errors"], s["findings_total"]  # of every kind (`headline`)
     template = _report_template.PAGE_HEAD + "".join(audit.html for audit in AUDITS) + _report_template.PAGE_TAIL
     context = dict(
         report=report,

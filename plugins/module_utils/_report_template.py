@@ -37,6 +37,8 @@ PAGE_HEAD = """<!DOCTYPE html>
   td.path { min-width: 14ch; }
   td.env { min-width: 6ch; }
   td.nowrap, td.ctx { white-space: nowrap; }
+  /* The summary per company has a column per token finding kind and per other kind: narrower cells. */
+  #summary th, #summary td { padding: 4px 3px; }
   .sub { color: #57606a; font-size: 12px; white-space: nowrap; }
   th { background: var(--head); position: sticky; top: 0; }
   table.sortable th { cursor: pointer; user-select: none; }
@@ -77,7 +79,7 @@ PAGE_HEAD = """<!DOCTYPE html>
   <div class="cards">
     <div class="card"><b id="count-contexts">{{ s.contexts }}</b>companies</div>
 {% for audit in audits %}    <div class="card"><b id="count-{{ audit.items_key }}">{{ s[audit.items_key] }}</b>{{ audit.card }}</div>
-{% endfor %}    <div class="card {{ status_class }}"><b id="count-findings">{{ s.findings_total }}</b>findings</div>
+{% endfor %}    <div class="card {{ status_class }}" title="tokens, certificates and grants"><b id="count-findings">{{ s.findings_total }}</b>findings</div>
     <div class="card {{ status_class }}"><b id="count-errors">{{ s.errors }}</b>of them errors</div>
   </div>
 </header>
@@ -93,7 +95,10 @@ TOKENS = """{% macro badges(found) -%}
 <table id="summary" class="sortable">
 <thead><tr><th>Environment</th><th>Company</th><th>Scan</th><th data-type="number">Tokens</th><th data-type="number">Live</th>
 <th data-type="number">Managed</th><th data-type="number">Unmanaged</th><th data-type="number">Declared</th>
-{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}<th data-type="number">Findings</th></tr></thead>
+{% for kind in kinds %}<th data-type="number" title="{{ kind }}">{{ titles[kind] }}</th>{% endfor %}
+<th data-type="number" title="findings of the KSeF certificates">Certificate findings</th>
+<th data-type="number" title="findings of the permission grants">Grant findings</th>
+<th data-type="number" title="findings of every kind">Findings</th></tr></thead>
 <tbody>
 {% for ctx in report.contexts %}{% set cs = ctx.summary %}
 <tr class="company{{ ' has-findings' if cs.findings_total or ctx.error }}" data-context="{{ label(ctx.context) }}" data-environment="{{ ctx.environment }}">
@@ -102,13 +107,16 @@ TOKENS = """{% macro badges(found) -%}
 {% for key in ('tokens', 'live', 'managed', 'unmanaged', 'declared') %}<td data-sort="{{ cs[key] }}">{{ cs[key] }}</td>{% endfor %}
 {% for kind in kinds %}{% set count = cs.findings[kind] %}<td data-sort="{{ count }}" class="{{
   ('count-' ~ severity[kind]) if count else 'count-zero' }}">{{ count }}</td>{% endfor %}
+{% for prefix in ('certificate_', 'grant_') %}{% set count = cs[prefix ~ 'findings'].values() | sum %}<td data-sort="{{ count
+  }}" class="{{ ('count-error' if cs[prefix ~ 'errors'] else 'count-warning') if count else 'count-zero' }}">{{ count }}</td>{% endfor %}
 <td data-sort="{{ cs.findings_total }}" class="total">{{ cs.findings_total }}</td></tr>
 {% endfor %}
 </tbody>
 <tfoot>
 <tr><th colspan="3">All companies ({{ s.contexts }})</th>
 {% for key in ('tokens', 'live', 'managed', 'unmanaged', 'declared') %}<td>{{ s[key] }}</td>{% endfor %}
-{% for kind in kinds %}<td>{{ s.findings[kind] }}</td>{% endfor %}<td class="total">{{ s.findings_total }}</td></tr>
+{% for kind in kinds %}<td>{{ s.findings[kind] }}</td>{% endfor %}{% for prefix in ('certificate_', 'grant_')
+  %}<td>{{ s[prefix ~ 'findings'].values() | sum }}</td>{% endfor %}<td class="total">{{ s.findings_total }}</td></tr>
 </tfoot>
 </table>
 

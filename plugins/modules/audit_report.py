@@ -156,10 +156,14 @@ files:
   type: dict
   sample: {json: /srv/audit/ksef/report.json, html: /srv/audit/ksef/report.html, csv: /srv/audit/ksef/report.csv}
 summary:
-  description: The report's summary (companies; tokens, certificates, grants and their findings per kind).
+  description:
+    - The report's summary (companies; tokens, certificates, grants and their findings per kind).
+    - C(findings_total) and C(errors) count the findings of every kind (tokens, certificates, grants);
+      C(certificate_errors) and C(grant_errors) those of one kind.
   returned: always
   type: dict
-  sample: {contexts: 3, tokens: 12, findings_total: 5, findings: {missing: 1, unmanaged: 2}, certificates: 2, grants: 9}
+  sample: {contexts: 3, tokens: 12, findings_total: 7, errors: 2, findings: {missing: 1, unmanaged: 2}, certificates: 2,
+           grants: 9, grant_findings: {undeclared_manager: 2, system_authored: 2}, grant_errors: 2}
 generated_at:
   description: The report's time stamp (ISO 8601, UTC).
   returned: always

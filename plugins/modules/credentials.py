@@ -159,10 +159,11 @@ options:
         description:
           - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
-            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
-            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).
-            A subunit administrator: V(CredentialsManage), the default. An EU administrator: all four
-            of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.'
+            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead),
+            V(CollectiveIdentifierManage) (KSeF 2.8.1). An authorization: one of V(SelfInvoicing), V(RRInvoicing),
+            V(TaxRepresentative), V(PefInvoicing). A subunit administrator: V(CredentialsManage), the
+            default. An EU administrator: all four of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead),
+            V(Introspection), the default.'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list
@@ -1524,7 +1525,10 @@ options:
     type: path
 notes:
   - 'Requests of a run that changes nothing: one login and its close, ceil(R/100)
-    C(POST /permissions/query/persons/grants) for R rows when grants are declared, one C(POST /certificates/query)
+    C(POST /permissions/query/persons/grants) for R rows when grants are declared (with O(grants_exclusive) or a grant
+    declared absent, 3 more at least, C(POST /permissions/query/authorizations/grants),
+    C(POST /permissions/query/subunits/grants) and C(POST /permissions/query/eu-entities/grants), one page per 100
+    rows each; without them, those of the kinds declared), one C(POST /certificates/query)
     when certificates are declared, and ceil(T/100) C(GET /tokens) for T managed tokens.'
 seealso:
   - module: ksef.credentials.permissions
@@ -1545,7 +1549,7 @@ EXAMPLES = r"""
       - name: automation-invoicing
         kind: person
         description: Automation sends invoices
-        subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}  # the person of the certificate
+        subject: {pesel: "85011512342", first_name: Jan, last_name: Kowalski}  # the person of the certificate
         permissions: [InvoiceWrite]
     tokens:
       - name: erp-sender
@@ -1579,7 +1583,7 @@ EXAMPLES = r"""
 - name: A client company of the office - tokens only, the office's seal acting on its behalf
   ksef.credentials.credentials:
     environment: test
-    context: {nip: "7010001454"}
+    context: {nip: "7010001453"}
     auth:
       certificate: /etc/ksef/automation-login.pem
       private_key: /etc/ksef/automation-login.pem
@@ -1589,7 +1593,7 @@ EXAMPLES = r"""
         permissions: [InvoiceWrite, InvoiceRead]
         store:
           - type: file
-            path: /etc/erp/client-7010001454.token
+            path: /etc/erp/client-7010001453.token
 """
 
 RETURN = r"""

@@ -60,7 +60,14 @@ EXAMPLES = r"""
     auth: {ksef_token: "{{ vault_ksef_auditor_token }}"}
     declared: "{{ ksef_grants }}"
   register: grants
-  failed_when: grants.summary.errors > 0
+
+# A task of its own fails the play with the error findings as its message (failed_when on the task above would
+# say only "Action failed: Unknown error.").
+- name: No grant finding is an error
+  ansible.builtin.assert:
+    that: grants.summary.errors == 0
+    fail_msg: "{{ grants.findings | selectattr('severity', 'eq', 'error') | map(attribute='message') | join('; ') }}"
+    quiet: true
 """
 
 RETURN = r"""
@@ -83,7 +90,7 @@ grants:
       declared: true
       kind: person
       permission: InvoiceRead
-      subject: {pesel: "85011512345", first_name: Jan, last_name: Kowalski}
+      subject: {pesel: "85011512342", first_name: Jan, last_name: Kowalski}
       description: ERP operator [ksef.credentials:erp-operator]
       can_delegate: false
       author: "Nip:5265877635"

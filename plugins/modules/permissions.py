@@ -166,10 +166,11 @@ options:
         description:
           - 'The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),
             V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),
-            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead).
-            An authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing).
-            A subunit administrator: V(CredentialsManage), the default. An EU administrator: all four
-            of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.'
+            V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead),
+            V(CollectiveIdentifierManage) (KSeF 2.8.1). An authorization: one of V(SelfInvoicing), V(RRInvoicing),
+            V(TaxRepresentative), V(PefInvoicing). A subunit administrator: V(CredentialsManage), the
+            default. An EU administrator: all four of V(VatUeManage), V(InvoiceWrite), V(InvoiceRead),
+            V(Introspection), the default.'
           - A permission added is granted alone; a permission removed has its row revoked alone.
           - Required when O(grants[].state=present).
         type: list
@@ -275,6 +276,10 @@ notes:
   - Listing needs V(CredentialsManage) or V(CredentialsRead); granting and revoking needs V(CredentialsManage).
   - A run that changes nothing costs one login and ceil(R/100) C(POST /permissions/query/persons/grants) for R
     rows in the context (plus one C(GET /tokens/{referenceNumber}) with a KSeF-token login, for the lockout guard).
+    With O(exclusive) set to V(managed) or V(all), or a grant declared absent, it also lists the rows of their own
+    endpoints, one page per 100 rows each, 3 queries more at least (C(POST /permissions/query/authorizations/grants),
+    C(POST /permissions/query/subunits/grants) and C(POST /permissions/query/eu-entities/grants)); without them, only
+    those of the kinds declared (V(authorization), V(subunit), V(eu_administrator)).
 seealso:
   - module: ksef.credentials.tokens
   - name: KSeF permissions (official documentation)
@@ -322,7 +327,10 @@ plan:
     - Every step, in order, as C(name), C(action), C(reference_number) (the C(permissionId) of the row) and
       C(reason). C(name) is null for unmanaged rows.
     - Actions are V(create) (grant permissions no row carries), V(replace) (grant again after revoking changed
-      rows), V(revoke) (changes), V(keep) and V(retain) (the lockout guard; an operation still in progress).
+      rows), V(revoke) (changes), V(keep) and V(retain) (the lockout guard; a row KSeF lists as Inactive; an
+      operation still in progress).
+    - A revoke after which KSeF revokes managed tokens (their author loses a permission they carry) also has
+      C(breaks), the names of those tokens.
   returned: always
   type: list
   elements: dict
@@ -332,7 +340,9 @@ plan:
     - {name: erp-operator, action: replace, reference_number: null, reason: grant InvoiceRead again as declared}
 plan_text:
   description:
-    - The plan for people, one line per change, a summary line and the permission calls the plan needs.
+    - The plan for people, one line per change (a revoke that breaks managed tokens names them) and per row held
+      back (a V(retain) for the lockout guard or an inactive row), a summary line and the permission calls the plan
+      needs. An unmanaged row is named by its kind, permission and subject.
   returned: always
   type: list
   elements: str
@@ -352,9 +362,11 @@ grants:
   description:
     - Per name, C(kind), C(subject), C(target) (an indirect grant's client or V(AllPartners), a subunit's
       identifier, an EU entity's VAT number; else null), C(permissions), C(permission_ids) (in the order of
-      C(permissions)), C(can_delegate), C(description) and C(status) after the run, C(actions) (each with the C(operation) KSeF carried it out in and its final
-      C(status), V(done), V(failed) or V(in progress); first, a C(resume) action for each operation an earlier run
-      left in progress and this run waited for), C(declared) (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
+      C(permissions)), C(can_delegate), C(description) and C(status) after the run (V(Inactive) when KSeF lists
+      any of its rows so, with those permissions in C(inactive); else V(Active)), C(actions) (each with the
+      C(operation) KSeF carried it out in and its final C(status), V(done), V(failed) or V(in progress); first, a
+      C(resume) action for each operation an earlier run left in progress and this run waited for), C(declared)
+      (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
       C(msg).
   returned: always
   type: dict
@@ -369,6 +381,7 @@ grants:
       can_delegate: false
       description: ERP operator [ksef.credentials:erp-operator]
       status: Active
+      inactive: []
       actions: [{action: create, reason: "grant InvoiceRead, InvoiceWrite (no grant named 'erp-operator')",
                  reference_number: erp-operator, operation: 20261204-EG-2A0B0CE000-E228129563-11, status: done}]
       declared: true

@@ -192,6 +192,18 @@ def test_scans_takes_a_list_of_results_of_any_kind_per_host(reports):
     assert (reports["dir"] / "any" / "report.csv").read_text() == (reports["dir"] / "grants" / "report.csv").read_text()
 
 
+def test_a_report_of_the_grants_alone_needs_no_token_scan(reports):
+    document = json.loads((reports["dir"] / "grants-only" / "report.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
+    with_tokens = {c["host"]: c for c in json.loads((reports["dir"] / "grants" / "report.json").read_text())["contexts"]}
+    for entry in document["contexts"]:
+        assert entry["tokens"] == [] and entry["grants"] == with_tokens[entry["host"]]["grants"]
+        assert (entry["error"] is None) == (entry["host"] != "company-4-revoked")  # its login was refused
+    summary = document["summary"]
+    assert (summary["tokens"], summary["grants"], summary["grant_errors"]) == (0, 9, 3)
+    assert summary["errors"] == 3 and summary["findings_total"] == sum(summary["grant_findings"].values()) == 6
+
+
 def test_no_token_value_in_any_report_or_output(reports):
     texts = [(reports["dir"] / name).read_text() for name in ("report.json", "report.csv", "report.html")]
     texts += [(reports["dir"] / "grants" / name).read_text() for name in ("report.json", "report.csv", "report.html")]
@@ -216,6 +228,26 @@ def browser(tmp_path_factory):
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     yield driver
     driver.quit()
+
+
+def test_the_headline_of_the_report_with_grants_counts_every_kinds_findings(reports, browser):
+    from selenium.webdriver.common.by import By
+    browser.get((reports["dir"] / "grants" / "report.html").as_uri())
+    document = json.loads((reports["dir"] / "grants" / "report.json").read_text())
+    summary = document["summary"]
+    assert summary["grant_errors"] == 3 and summary["errors"] == sum(
+        1 for c in document["contexts"] for f in c["findings"] if f["severity"] == "error") + 3
+    assert browser.find_element(By.ID, "count-errors").text == str(summary["errors"])
+    assert browser.find_element(By.ID, "count-findings").text == str(summary["findings_total"])
+    assert summary["findings_total"] == sum(
+        len(c["findings"]) + len(c["certificate_findings"]) + len(c["grant_findings"]) for c in document["contexts"])
+    errors = browser.find_elements(By.CSS_SELECTOR, "#findings tr.finding.error, #grant-findings tr.finding.error")
+    assert len(errors) == summary["errors"]
+    by_host = {c["host"]: c for c in document["contexts"]}
+    hosts = [td.text.split("\n")[0] for td in browser.find_elements(By.CSS_SELECTOR, "#summary tbody td.host")]
+    grant_counts = _column(browser, "summary", "Grant findings")
+    assert grant_counts == [str(len(by_host[host]["grant_findings"])) for host in hosts]
+    assert _column(browser, "summary", "Findings") == [str(by_host[host]["summary"]["findings_total"]) for host in hosts]
 
 
 def _column(driver, table_id: str, header: str) -> list[str]:

@@ -60,10 +60,21 @@ class Chain:
         self.overlay.write_text(json.dumps(overlay))  # JSON is YAML
         self.staff = generate_certificate(tmp_path / "staff", pesel=STAFF_PESEL)
 
-    def play(self, run_playbook):
+    def withdraw(self, tmp_path):
+        """An inventory source that declares the client's grant to its office without can_delegate (a later source
+        overrides the host's ksef_grants)."""
+        office = {"name": "office", "kind": "entity", "description": "Accounting office",
+                  "subject": {"nip": self.nips["biuro"], "full_name": "Biuro Rachunkowe sp. z o.o."},
+                  "permissions": ["InvoiceRead", "InvoiceWrite"], "can_delegate": False}
+        path = tmp_path / "withdrawn.yml"
+        path.write_text(json.dumps({"all": {"hosts": {"acme": {"ksef_grants": [office]}}}}))
+        return path
+
+    def play(self, run_playbook, *overlays):
         result = run_playbook(EXAMPLE / "site.yml", {"secrets_dir": str(self.secrets_dir)},
                               inventory=EXAMPLE / "inventory.yml",
-                              extra_args=["-i", str(self.overlay), "--vault-password-file", str(self.vault_pass)],
+                              extra_args=["-i", str(self.overlay), *[arg for path in overlays for arg in ("-i", str(path))],
+                                          "--vault-password-file", str(self.vault_pass)],
                               env={"KSEF_JOURNAL_DIR": str(self.secrets_dir.parent / "journal"),
                                    "KSEF_LOCK_DIR": str(self.secrets_dir.parent / "locks")})
         output = result.stdout + result.stderr + json.dumps(result.results)
@@ -141,6 +152,41 @@ def test_the_office_chain_converges_in_order_and_the_bookkeeper_works_for_the_cl
     again = chain.play(run_playbook)
     assert [r["result"]["changed"] for r in again.results] == [False, False]
     assert again.task("The office's grants")["summary"] == {"keep": 2}
+
+    # The client withdraws the delegation: its plan says that this switches off the bookkeeper's grants, and the
+    # office's run that follows reports them Inactive, keeps them (a new grant would be refused) and says why.
+    withdrawn = chain.play(run_playbook, chain.withdraw(tmp_path))
+    client = withdrawn.task("The client's grants")
+    switched = [line for line in client["plan_text"] if line.startswith("- office: revoke")]
+    assert len(switched) == 2 and all(
+        "switches off the indirect grants Nip:%s made of" % chain.nips["biuro"] in line for line in switched)
+    assert any("no longer delegates InvoiceWrite, InvoiceRead" in w or "no longer delegates InvoiceRead, InvoiceWrite"
+               in w for w in client["warnings"])
+    assert client["grants"]["office"]["can_delegate"] is False
+    office = withdrawn.task("The office's grants")
+    clerk = office["grants"]["clerk-acme"]
+    assert office["changed"] is False and clerk["status"] == "Inactive"
+    assert sorted(clerk["inactive"]) == ["InvoiceRead", "InvoiceWrite"]
+    assert sorted(clerk["permission_ids"]) == sorted(staff["permission_ids"])  # kept as they were
+    assert office["summary"] == {"retain": 2} and office["plan_text"][-1] == "Plan: no changes. 2 retained."
+    kept = "= clerk-acme: retain (inactive: client %s" % chain.nips["acme"]
+    retained = [line for line in office["plan_text"] if line.startswith(kept)]
+    assert len(retained) == 2 and all("can_delegate: true" in line for line in retained)
+    assert any(w.startswith("clerk-acme: ") and "are Inactive" in w and "can_delegate: true" in w
+               for w in office["warnings"])
+    granted = chain.rows("biuro", "PermissionsGrantedInCurrentContext")
+    assert {(r.id, str(getattr(r.permission_state, "value", r.permission_state))) for r in granted} == {
+        (pid, "Inactive") for pid in staff["permission_ids"]}
+    assert chain.staff_login() == 415  # an Inactive grant gives nothing
+
+    # What the warning says makes them work: the client delegates again. The office's rows are Active again, as
+    # they were, and its run changes nothing.
+    restored = chain.play(run_playbook)
+    assert restored.task("The client's grants")["grants"]["office"]["can_delegate"] is True
+    office = restored.task("The office's grants")
+    assert office["changed"] is False and office["grants"]["clerk-acme"]["status"] == "Active"
+    assert office["summary"] == {"keep": 2} and office["grants"]["clerk-acme"]["inactive"] == []
+    assert chain.staff_login() == 200
 
 
 def test_the_guide_shows_the_example_files_as_they_are():

@@ -3,16 +3,20 @@ public client ksef-client (PyPI) reads the rows back."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 from ksef_client import KsefClient, KsefClientOptions, models
 from ksef_client.services.workflows import AuthCoordinator
 
 from ksef_emulator.identifiers import internal_id
 from ksef_emulator.testcerts import random_nip, random_pesel
+from ansible_collections.ksef.credentials.plugins.modules import permission_info
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +87,14 @@ class Context:
             listed = sdk.permissions.query_persons_grants(query, page_offset=0, page_size=100, access_token=access)
             assert listed.has_more is False
             return {row.id: row for row in listed.permissions}
+
+
+def documented_check() -> list:
+    """The check task after permission_info as docs/permissions.md and the module's EXAMPLES show it."""
+    texts = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "permissions.md").read_text(encoding="utf-8"), re.S)
+    texts.append(permission_info.EXAMPLES)
+    return [dict(task, ignore_errors=True) for text in texts if "ansible.builtin.assert" in text
+            for task in yaml.safe_load(text) if task["name"] == "No grant finding is an error"]
 
 
 def scope(row) -> str:
@@ -200,6 +212,20 @@ def test_grant_keep_preview_and_apply_a_change_of_every_grant_kind(ctx):
     assert any(w.startswith(f"erp-operator: revoking InvoiceWrite of Pesel:{operator}") and
                f"erp-sender ({sender.json()['referenceNumber']})" in w for w in preview["warnings"])
     assert preview["api_calls"]["GET /tokens"] == 1 and "GET /tokens" not in again["api_calls"]
+    # ... and so do its plan row, its plan line and the saved plan, with the row the lockout guard holds back and
+    # the unmanaged rows named by what they give to whom.
+    (breaking,) = [r for r in preview["plan"] if r.get("breaks")]
+    assert (breaking["name"], breaking["reference_number"], breaking["breaks"]) == (
+        "erp-operator", ids["erp-operator"]["InvoiceWrite"], ["erp-sender"])
+    text = preview["plan_text"]
+    assert "- erp-operator: revoke (InvoiceWrite no longer declared); KSeF then revokes the managed tokens: erp-sender" \
+        in text
+    assert any(line.startswith(f"- unmanaged person InvoiceRead of Pesel:{web_user} (") for line in text)
+    assert any(line.startswith(f"= unmanaged person CredentialsManage of Pesel:{admin} (") and "lockout guard" in line
+               for line in text)
+    assert text[-2].endswith(" 1 retained.")  # the summary, before the call budget
+    saved = json.loads(plan_file.read_text())
+    assert saved["plan_text"] == text and [r for r in saved["plan"] if r.get("breaks")] == [breaking]
 
     applied = result.task("Apply the reviewed plan")
     assert any("lockout guard" in w and "last listed holder" in w for w in applied["warnings"])
@@ -249,6 +275,14 @@ def test_grant_keep_preview_and_apply_a_change_of_every_grant_kind(ctx):
     assert listed[subunit.id]["kind"] == "subunit" and listed[subunit.id]["declared"] is True
     assert listed[rows["office"]["InvoiceRead"].id]["subject"] == {"nip": office, "full_name": "Biuro Rachunkowe sp. z o.o."}
     assert listed[zaw_row]["author"] == "System" and listed[zaw_row]["findings"] == ["system_authored"]
+    # The documented check fails naming the error finding (failed_when would say only "Unknown error").
+    check = result.task("No grant finding is an error")
+    (error,) = [f for f in inventory["findings"] if f["severity"] == "error"]
+    (status,) = [r["status"] for r in result.results if r["task"] == "No grant finding is an error"]
+    assert status == "failed" and check["msg"] == error["message"] and f"Pesel:{admin}" in check["msg"]
+    assert error["message"] in result.stdout and "Unknown error" not in result.stdout
+    assert documented_check() == [dict(t, ignore_errors=True) for t in yaml.safe_load(
+        (PLAYBOOKS / "converge.yml").read_text())[0]["tasks"] if t["name"] == "No grant finding is an error"] * 2
 
 
 def test_an_operation_still_in_progress_is_resumed_by_the_next_run_not_sent_again(ctx):

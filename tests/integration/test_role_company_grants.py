@@ -170,6 +170,10 @@ def test_grants_are_made_before_the_tokens_that_need_them_and_revoked_after_them
     removed, requests, _played = company.run(
         ksef_grants=gone, ksef_tokens=[{"name": "erp-sender", "state": "absent"}])
     assert removed["changed"] is True, removed.get("msg")
+    # The run revokes the token itself: the grant's revoke does not name it as a token it breaks.
+    (revoke,) = [row for row in removed["plan"] if row["kind"] == "grant" and row["action"] == "revoke"]
+    assert "breaks" not in revoke and not any("erp-sender" in line for line in removed["grants"]["plan_text"])
+    assert not [w for w in removed.get("warnings", []) if "leaves the managed tokens" in w]
     assert writes(requests) == [("DELETE", "/v2/tokens/{referenceNumber}"),
                                 ("DELETE", "/v2/permissions/common/grants/{permissionId}")]
     assert requests[index(requests, "DELETE", "/v2/tokens/{referenceNumber}")]["path"].endswith(

@@ -220,7 +220,7 @@ class GrantKind(Kind):
         if line:
             cplan.notes.append(line)
         cplan.warnings.extend(warnings)
-        cplan.warnings.extend(grant_plan.dependencies(cplan, live, self._tokens))
+        cplan.warnings.extend(grant_plan.dependencies(cplan, live, self._tokens, options.revoked_tokens))
         if options.guard_option not in ("force", "revoke_auth_token"):  # the task spells it grants_force
             _rename_force(cplan, options.guard_option)
         return cplan

@@ -47,6 +47,15 @@ def _who(row: g.GrantRow) -> str:
     return "%s:%s" % row.subject
 
 
+def _why_inactive(row: g.GrantRow) -> str:
+    if row.kind != "indirect" or row.target[0] != "Nip":
+        return ""
+    return (
+        ": client %s no longer delegates it to this context; it works again once the client grants it with"
+        " can_delegate: true" % row.target[1]
+    )
+
+
 def findings(declared: list | None, rows: list, context: tuple = (None, None)) -> list:
     """The findings of `rows` (GrantRow) against `declared` (grant_plan.Declared; None: nothing declared to judge
     against, so only what needs no declaration is reported)."""
@@ -91,7 +100,7 @@ def findings(declared: list | None, rows: list, context: tuple = (None, None)) -
             found.append(
                 Finding(
                     INACTIVE,
-                    "%s %s is %s and gives nothing" % (_who(row), row.scope, row.state),
+                    "%s %s is %s and gives nothing%s" % (_who(row), row.scope, row.state, _why_inactive(row)),
                     row.name,
                     row.reference_number,
                 )

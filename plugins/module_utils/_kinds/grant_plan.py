@@ -18,7 +18,7 @@ Vocabulary
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _identity
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
@@ -36,7 +36,12 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_requ
     grant_request,
     revokes,
 )
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_rows import Granted, GrantRow, ident
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_rows import (
+    ACTIVE,
+    Granted,
+    GrantRow,
+    ident,
+)
 
 # grant.py and the drift use the grant kind's pure parts through this module, whichever file holds them.
 __all__ = [
@@ -138,6 +143,9 @@ def plan_context(
                 why = ["a second row of %s" % row.scope]
             if why:
                 verdict[row.reference_number] = (p.REVOKE, "; ".join(why))
+            elif row.state != ACTIVE:
+                seen.add(row.scope)
+                verdict[row.reference_number] = (p.RETAIN, _inactive(row))
             else:
                 seen.add(row.scope)
                 verdict[row.reference_number] = (p.KEEP, "as declared")
@@ -153,10 +161,10 @@ def plan_context(
             if row.name is None and row.kind in kinds and row.author[0] != SYSTEM:
                 verdict[row.reference_number] = (p.REVOKE, "not declared (exclusive: all)")
                 unmanaged.append(row)
-    # Pass 2: the lockout guard.
     warnings: list = []
-    if not force:
-        _guard(here, verdict, protected, warnings)
+    _delegations(here, verdict, {decl.name: decl for decl in declared}, warnings)
+    # Pass 2: the lockout guard.
+    _guard(here, verdict, protected, warnings, force)
     # Pass 3: the steps.
     cplan = p.ContextPlan(declared={}, warnings=warnings)
     for decl in declared:
@@ -182,6 +190,7 @@ def plan_context(
         cplan.declared[decl.name] = GrantPlan(
             decl, steps, current, list(rows), everything=Granted(decl.name, tuple(rows))
         )
+        warnings.extend(_inactive_warnings(decl, rows, here, verdict))
     if exclusive in ("managed", "all"):
         for name in undeclared:
             rows = by_name[name]
@@ -201,13 +210,120 @@ def plan_context(
 
 
 def _step(verdict: dict, row: GrantRow) -> p.Step:
+    """The step of a listed row; a RETAIN of the grant kind is a change held back (lockout guard, inactive row),
+    which the plan for people shows."""
     action, reason = verdict[row.reference_number]
-    return p.Step(action, reason, row.reference_number)
+    return p.Step(action, reason, row.reference_number, shown=action == p.RETAIN)
 
 
-def _guard(rows: list, verdict: dict, protected, warnings: list) -> None:
-    """Revokes of CredentialsManage that would lock the run (or everyone but the Owner) out become RETAIN."""
+def _client(row: GrantRow) -> str:
+    return "client %s" % row.target[1] if row.target[1] else "its client"
+
+
+def _inactive(row: GrantRow) -> str:
+    """Why a row as declared that KSeF lists as Inactive is kept: revoking it and granting it again gives nothing
+    back (KSeF refuses an indirect grant for a client that does not delegate), and it works again, as it is, once
+    the delegation is back."""
+    if row.kind == "indirect":
+        return (
+            "inactive: %s no longer delegates %s to this context (can_delegate), so it gives nothing; kept: it"
+            " works again once the client grants %s with can_delegate: true, and a new grant is refused until then"
+            % (_client(row), row.scope, row.scope)
+        )
+    return "inactive: KSeF lists it as %s, so it gives nothing; kept, as granting it again would not differ" % row.state
+
+
+def _inactive_warnings(decl: Declared, rows: list, here: list, verdict: dict) -> list:
+    """What a reviewer must know of a declared grant whose rows KSeF lists as Inactive: they give nothing, and
+    what makes them work; and a grant this run would send for a client whose delegation is withdrawn is refused."""
+    if decl.state != "present":
+        return []
+    warnings = []
+    kept = [row for row in rows if row.state != ACTIVE and verdict[row.reference_number][0] == p.RETAIN]
+    if kept:
+        scopes = ", ".join(row.scope for row in kept)
+        if decl.kind == "indirect":
+            warnings.append(
+                "%s: %s for %s %s Inactive: the client withdrew its delegation (can_delegate) to this context, so"
+                " the grant gives nothing; it works again once the client delegates again (can_delegate: true), and"
+                " a new grant is refused until then; state: absent revokes it"
+                % (decl.name, scopes, _client(kept[0]), "is" if len(kept) == 1 else "are")
+            )
+        else:
+            warnings.append("%s: %s is Inactive at KSeF and gives nothing" % (decl.name, scopes))
+    if decl.kind == "indirect" and decl.target[0] == "Nip":
+        sent = set(decl.permissions) - {row.scope for row in rows if verdict[row.reference_number][0] != p.REVOKE}
+        withdrawn = sorted(
+            {row.scope for row in here if row.kind == "indirect" and row.target == decl.target and row.state != ACTIVE}
+            & sent
+        )
+        if withdrawn:
+            warnings.append(
+                "%s: client %s no longer delegates %s to this context (its other indirect grants are Inactive):"
+                " KSeF refuses this grant until the client grants it with can_delegate: true"
+                % (decl.name, decl.target[1], ", ".join(withdrawn))
+            )
+    return warnings
+
+
+def _delegations(rows: list, verdict: dict, declared: dict, warnings: list) -> None:
+    """A revoke of an entity row with can_delegate that no row of this run delegates again switches off the indirect
+    grants its subject (an accounting office) made of that permission for this context: KSeF lists them as
+    Inactive. The office's context lists them, this one does not: the plan says so, with the office."""
+    lost: dict = {}  # (name, subject) -> scopes
+    for row in rows:
+        action, reason = verdict.get(row.reference_number, (p.KEEP, ""))
+        if action != p.REVOKE or row.kind != "entity" or not row.can_delegate:
+            continue
+        decl = declared.get(row.name)
+        if (
+            decl is not None
+            and decl.state == "present"
+            and decl.kind == "entity"
+            and decl.can_delegate
+            and decl.subject == row.subject
+            and row.scope in decl.permissions
+        ):
+            continue  # granted again with can_delegate in this run: the indirect grants work again
+        verdict[row.reference_number] = (
+            action,
+            "%s; this switches off the indirect grants %s:%s made of %s for this context (KSeF lists them as"
+            " Inactive until %s is delegated again)" % (reason, row.subject[0], row.subject[1], row.scope, row.scope),
+        )
+        lost.setdefault((row.name or "unmanaged %s" % row.reference_number, row.subject), []).append(row.scope)
+    for (name, subject), scopes in sorted(lost.items()):
+        warnings.append(
+            "%s: %s:%s no longer delegates %s for this context: the indirect grants it made of them (to its staff)"
+            " become Inactive and give nothing until it is delegated again (can_delegate: true)"
+            % (name, subject[0], subject[1], ", ".join(scopes))
+        )
+
+
+def _guard(rows: list, verdict: dict, protected, warnings: list, force: bool = False) -> None:
+    """Revokes of CredentialsManage that would lock the run (or everyone but the Owner) out become RETAIN; with
+    `force` they stay revokes, and the plan and a warning say that the next run with this login fails."""
     managers = [row for row in rows if row.scope == MANAGER and row.kind == "person" and row.state == "Active"]
+    if force:
+        for row in managers:
+            action, reason = verdict.get(row.reference_number, (p.KEEP, ""))
+            if action == p.REVOKE and row.subject in protected:
+                verdict[row.reference_number] = (
+                    action,
+                    "%s; lockout guard overridden: the identity this run logs in with loses CredentialsManage, and"
+                    " the next run with this login fails" % reason,
+                )
+                warnings.append(
+                    "%s: force: true revokes the CredentialsManage of %s:%s, the identity this run logs in with: the"
+                    " next run with this login fails (it can no longer manage the context's credentials)"
+                    % ((row.name or "unmanaged %s" % row.reference_number,) + row.subject)
+                )
+        revoked = [row for row in managers if verdict.get(row.reference_number, (p.KEEP,))[0] == p.REVOKE]
+        if revoked and len(revoked) == len(managers):
+            warnings.append(
+                "force: true revokes the CredentialsManage of every listed holder in the context (%s): afterwards"
+                " only the Owner can manage its credentials" % ", ".join("%s:%s" % row.subject for row in revoked)
+            )
+        return
     for row in managers:
         action, _reason = verdict.get(row.reference_number, (p.KEEP, ""))
         if action == p.REVOKE and row.subject in protected:
@@ -230,13 +346,15 @@ def _guard(rows: list, verdict: dict, protected, warnings: list) -> None:
             warnings.append("%s: %s" % (row.name or "unmanaged %s" % row.reference_number, reason))
 
 
-def dependencies(cplan: p.ContextPlan, live: list, tokens: list) -> list:
+def dependencies(cplan: p.ContextPlan, live: list, tokens: list, revoked_tokens=frozenset()) -> list:
     """Warnings for managed tokens whose author loses a permission the token carries: KSeF revokes such a token
     (uwierzytelnianie.md), even when the permission is granted again afterwards. `tokens`: the listed managed tokens
-    (GET /tokens items)."""
+    (GET /tokens items); `revoked_tokens`: reference numbers of tokens this run revokes anyway, before its grants
+    (the company task), which no revoke breaks. Each revoke step that breaks tokens names them in `breaks`, so the
+    plan rows, the plan for people and a saved plan say it too."""
     revoked = set(revokes(cplan))
     rows = {row.reference_number: row for row in live}
-    lost: dict = {}  # (subject, scope) -> names of the grants whose revoke takes it
+    lost: dict = {}  # (subject, scope) -> permissionIds of the revokes that take it
     for ref in revoked:
         row = rows.get(ref)
         if row is None:
@@ -246,20 +364,40 @@ def dependencies(cplan: p.ContextPlan, live: list, tokens: list) -> list:
             for other in live
         )
         if not stays:
-            lost.setdefault((row.subject, row.scope), set()).add(row.name or "unmanaged %s" % ref)
+            lost.setdefault((row.subject, row.scope), set()).add(ref)
     warnings = []
-    for (subject, scope), grants in sorted(lost.items()):
+    breaks: dict = {}  # permissionId -> names of the tokens its revoke breaks
+    for (subject, scope), refs in sorted(lost.items()):
         hit = sorted(
-            "%s (%s)" % (_identity.name_of(token.get("description")), token.get("referenceNumber"))
+            (_identity.name_of(token.get("description")) or "", str(token.get("referenceNumber")))
             for token in tokens
-            if ident(token.get("authorIdentifier")) == subject and scope in (token.get("requestedPermissions") or [])
+            if ident(token.get("authorIdentifier")) == subject
+            and scope in (token.get("requestedPermissions") or [])
+            and token.get("referenceNumber") not in revoked_tokens
         )
         if hit:
+            grants = sorted({rows[ref].name or "unmanaged %s" % ref for ref in refs})
             warnings.append(
                 "%s: revoking %s of %s:%s leaves the managed tokens it created without that permission, and KSeF"
-                " revokes them: %s" % (", ".join(sorted(grants)), scope, subject[0], subject[1], ", ".join(hit))
+                " revokes them: %s"
+                % (", ".join(grants), scope, subject[0], subject[1], ", ".join("%s (%s)" % token for token in hit))
             )
+            for ref in refs:
+                breaks.setdefault(ref, set()).update(name for name, _ref in hit)
+    if breaks:
+        _mark_breaks(cplan, breaks)
     return warnings
+
+
+def _mark_breaks(cplan: p.ContextPlan, breaks: dict) -> None:
+    def marked(step: p.Step) -> p.Step:
+        if step.action != p.REVOKE or step.reference_number not in breaks:
+            return step
+        return replace(step, breaks=tuple(sorted(breaks[step.reference_number])))
+
+    for plan in cplan.plans():
+        plan.steps = [marked(step) for step in plan.steps]
+    cplan.unmanaged = [(row, marked(step)) for row, step in cplan.unmanaged]
 
 
 def to_grant(plan: p.Plan) -> list:

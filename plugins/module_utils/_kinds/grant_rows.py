@@ -18,6 +18,8 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_decl
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ACTIVE = "Active"  # permissionState of a row that works; Inactive: an indirect grant whose delegation was withdrawn
+INACTIVE = "Inactive"
 
 
 def ident(item) -> tuple:
@@ -63,6 +65,19 @@ class GrantRow:
     def subject(self) -> tuple:
         return (self.subject_type, self.subject_value)
 
+    @property
+    def plan_label(self) -> str:
+        """How the plan for people names a row no declaration manages: what it gives to whom, and its id."""
+        target = " for %s" % target_result(self.target) if self.target[0] else ""
+        return "unmanaged %s %s of %s:%s%s (%s)" % (
+            self.kind,
+            self.scope,
+            self.subject_type,
+            self.subject_value,
+            target,
+            self.reference_number,
+        )
+
     @classmethod
     def from_api(cls, item: dict) -> GrantRow:
         entity = item.get("subjectEntityDetails")
@@ -87,7 +102,7 @@ class GrantRow:
             author=ident(item.get("authorIdentifier")),
             context=ident(item.get("contextIdentifier")),
             target=ident(item.get("targetIdentifier")),
-            state=item.get("permissionState") or "Active",
+            state=item.get("permissionState") or ACTIVE,
             created=_started(item),
         )
 
@@ -210,5 +225,7 @@ class Granted:
             "permission_ids": [row.reference_number for row in rows],  # in the order of `permissions`
             "can_delegate": first.can_delegate if first else False,
             "description": first.description if first else None,
-            "status": self.status,
+            # Inactive when KSeF lists any of its rows so (`inactive` names them): the grant does not give all it says
+            "status": INACTIVE if any(row.state != ACTIVE for row in rows) else self.status,
+            "inactive": [row.scope for row in rows if row.state != ACTIVE],
         }

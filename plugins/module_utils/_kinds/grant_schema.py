@@ -104,8 +104,9 @@ GRANT_SCHEMA = {
         "description": [
             "The permissions, official names or snake_case. A person: V(CredentialsManage), V(CredentialsRead),"
             " V(InvoiceWrite), V(InvoiceRead), V(Introspection), V(SubunitManage), V(EnforcementOperations),"
-            " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead). An"
-            " authorization: one of V(SelfInvoicing), V(RRInvoicing), V(TaxRepresentative), V(PefInvoicing). A subunit"
+            " V(CollectiveIdentifierManage). An entity or an indirect grant: V(InvoiceWrite), V(InvoiceRead),"
+            " V(CollectiveIdentifierManage) (KSeF 2.8.1). An authorization: one of V(SelfInvoicing), V(RRInvoicing),"
+            " V(TaxRepresentative), V(PefInvoicing). A subunit"
             " administrator: V(CredentialsManage), the default. An EU administrator: all four of V(VatUeManage),"
             " V(InvoiceWrite), V(InvoiceRead), V(Introspection), the default.",
             "A permission added is granted alone; a permission removed has its row revoked alone.",

@@ -139,8 +139,9 @@ def test_every_kind_converges_in_one_session_in_order_and_the_result_has_a_secti
     module = Module(api, labels=[{"name": "kept"}, {"name": "new"}], badges=[{"name": "b"}])
     runs, outcome = converge(module)
     assert api.sessions == 1
-    # Every kind is planned first, then made in order.
-    assert api.calls == [("login",), ("list", "labels"), ("list", "badges"), ("issue", "labels", "new"),
+    # Every kind is planned first, in break order (what a later kind revokes is known to an earlier one's plan),
+    # then made in order.
+    assert api.calls == [("login",), ("list", "badges"), ("list", "labels"), ("issue", "labels", "new"),
                          ("issue", "badges", "b")]
     assert _many_kinds.failures(runs) == []
     assert outcome["changed"] is True
@@ -347,3 +348,24 @@ def test_a_per_kind_force_is_the_only_guard_of_its_kind_and_is_named_as_the_task
     module.params["labels_force"] = True
     labels, _badges = _many_kinds.prepare(module, kinds())
     assert labels.options.revoke_auth_token is True
+
+
+class Pruning(Named):
+    """Named objects that revoke every undeclared one, and remember what the task told their plan it revokes."""
+
+    def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
+        self.told = options.revoked_tokens
+        cplan = super().plan(declared, live, holdings, now, options, protected, auth_token_unknown)
+        names = {decl.name for decl in declared}
+        cplan.unmanaged = [(row, p.Step(p.REVOKE, "not declared", row.reference_number))
+                           for row in live if row.name not in names]
+        return cplan
+
+
+def test_an_earlier_kinds_plan_knows_what_the_later_kinds_revoke_in_the_same_run():
+    api = Api({"labels": {"label-0": "kept"}, "badges": {"badge-0": "old", "badge-1": "b"}})
+    label, badge = Pruning("label"), Pruning("badge")
+    module = Module(api, check_mode=True, labels=[{"name": "kept"}], badges=[{"name": "b"}])
+    converge(module, (label, badge))
+    assert api.calls[1:3] == [("list", "badges"), ("list", "labels")]  # planned in break order
+    assert badge.told == frozenset() and label.told == frozenset({"badge-0"})

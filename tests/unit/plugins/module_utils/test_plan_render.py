@@ -72,3 +72,31 @@ def test_a_certificate_renewal_says_when_the_old_certificate_is_revoked():
     assert render.lines(graced)[0].endswith("; the old one, S, stays valid until %s, then the first run after that "
                                             "revokes it" % (NOW + 2 * D).isoformat())
     assert render.lines(graced)[-1] == "Plan: 1 to renew. Old ones: 1 kept until %s." % (NOW + 2 * D).isoformat()
+
+
+def test_a_grant_plan_names_unmanaged_rows_shows_retained_ones_and_the_tokens_a_revoke_breaks():
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan as g
+
+    here = ("Nip", "5265877635")
+    operator = g.declare({"name": "erp", "kind": "person", "description": "ERP operator",
+                          "subject": {"pesel": "90010112349", "first_name": "Jan", "last_name": "Kowalski"},
+                          "permissions": ["InvoiceRead"]})
+    write = g.GrantRow("W", "person", "InvoiceWrite", "Pesel", "90010112349", operator.full_description,
+                       details=operator.details, author=("Nip", here[1]), context=here)
+    web = g.GrantRow("U", "person", "InvoiceRead", "Pesel", "44051401458", "Made in the web app", context=here)
+    admin = g.GrantRow("M", "person", "CredentialsManage", "Pesel", "44051401458", "The only administrator",
+                       context=here)
+    cplan = g.plan_context([operator], [write, web, admin], exclusive="all", context=here)
+    token = {"referenceNumber": "T1", "description": "ERP sender [ksef.credentials:erp-sender]",
+             "authorIdentifier": {"type": "Pesel", "value": "90010112349"}, "requestedPermissions": ["InvoiceWrite"]}
+    g.dependencies(cplan, [write, web, admin], [token])
+    lines = render.lines(cplan)
+    assert "- erp: revoke (InvoiceWrite no longer declared); KSeF then revokes the managed tokens: erp-sender" in lines
+    assert "- unmanaged person InvoiceRead of Pesel:44051401458 (U): revoke (not declared (exclusive: all))" in lines
+    assert any(line.startswith("= unmanaged person CredentialsManage of Pesel:44051401458 (M): retain (lockout guard:")
+               for line in lines)
+    assert lines[-1] == "Plan: 1 to create, 2 to revoke. 1 retained."
+    kept = g.plan_context([operator], [], context=here)
+    assert render.summary(kept).startswith("Plan: 1 to create.")
+    held = g.plan_context([], [admin], exclusive="all", context=here)
+    assert render.summary(held) == "Plan: no changes."  # exclusive: all touches only the declared kinds

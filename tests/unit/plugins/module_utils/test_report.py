@@ -298,6 +298,35 @@ def test_grants_of_each_company_in_json_csv_and_html():
     assert "KSeF refused the login (450)" in grants and "Since" in grants and "Granted by" in grants
     assert '<span class="badge undeclared_manager error">Undeclared manager</span>' in grants
     assert '<span class="badge system_authored info">System authored</span>' in grants
+
+
+def test_the_headline_counts_cover_the_findings_of_every_kind():
+    report = r.build({"acme": [scan(), grant_scan()]}, NOW.isoformat())
+    (acme,) = report["contexts"]
+    token_findings = len(acme["findings"])
+    token_errors = sum(1 for f in acme["findings"] if f["severity"] == "error")
+    for summary in (acme["summary"], report["summary"]):
+        assert summary["grant_errors"] == 1
+        assert summary["findings_total"] == token_findings + len(acme["grant_findings"])
+        assert summary["errors"] == token_errors + 1
+    page = r.to_html(report)
+    assert 'id="count-errors">%d<' % report["summary"]["errors"] in page
+    assert 'id="count-findings">%d<' % report["summary"]["findings_total"] in page
+    assert page.count('class="finding error"') == report["summary"]["errors"]  # every error row, of every kind
+    summary = page.split('<table id="summary"')[1].split("</table>")[0]
+    assert ">Grant findings</th>" in summary and ">Certificate findings</th>" in summary
+    assert '<td data-sort="2" class="count-error">2</td>' in summary  # acme's two grant findings, one an error
+
+
+def test_a_report_of_grants_alone_needs_no_token_scan():
+    report = r.build({"acme": grant_scan()}, NOW.isoformat())
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        json.loads(r.to_json(report)))
+    (acme,) = report["contexts"]
+    assert acme["error"] is None and acme["tokens"] == [] and len(acme["grants"]) == 3
+    assert report["summary"]["errors"] == 1 and report["summary"]["findings_total"] == 2
+    page = r.to_html(report)
+    assert 'id="count-errors">1<' in page and "could not be scanned" not in page
     found = page.split('<table id="grant-findings"')[1].split("</table>")[0]
     assert found.count('<tr class="finding error" data-kind="undeclared_manager"') == 1
     assert found.count('<tr class="finding info" data-kind="system_authored"') == 1

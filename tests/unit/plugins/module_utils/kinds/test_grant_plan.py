@@ -1,4 +1,5 @@
 """The grant planner: declarations and listed rows -> steps; pure, no I/O."""
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -249,6 +250,83 @@ def test_a_revoke_names_the_managed_tokens_whose_author_loses_a_permission_they_
     assert g.revokes(cplan) == [write.reference_number]
 
 
+def test_a_revoke_that_breaks_tokens_names_them_in_its_step_and_row_and_not_those_the_run_revokes_anyway():
+    old = person(permissions=["InvoiceRead", "InvoiceWrite"])
+    read, write = row_of(old, "InvoiceRead"), row_of(old, "InvoiceWrite")
+    sender = {"referenceNumber": "T1", "description": "ERP sender [ksef.credentials:erp-sender]",
+              "authorIdentifier": {"type": "Pesel", "value": PESEL}, "requestedPermissions": ["InvoiceWrite"]}
+    cplan = plan([person(permissions=["InvoiceRead"])], [read, write])
+    assert g.dependencies(cplan, [read, write], [sender])
+    (revoke,) = cplan.declared["erp"].of(p.REVOKE)
+    assert revoke.breaks == ("erp-sender",)
+    rows = cplan.rows()
+    (row,) = [r for r in rows if r["action"] == p.REVOKE]
+    assert row["breaks"] == ["erp-sender"] and all("breaks" not in r for r in rows if r is not row)
+    # The company task revokes T1 itself, before the grants: no warning, nothing broken.
+    cplan = plan([person(permissions=["InvoiceRead"])], [read, write])
+    assert g.dependencies(cplan, [read, write], [sender], frozenset({"T1"})) == []
+    assert all(step.breaks == () for step in cplan.declared["erp"].steps)
+
+
+def test_an_inactive_indirect_row_as_declared_is_retained_with_why_and_what_makes_it_work_again():
+    decl = indirect(target=OFFICE)
+    read = row_of(decl, "InvoiceRead", target=("Nip", OFFICE), state="Inactive")
+    cplan = plan([decl], [read])
+    (step,) = cplan.declared["clerk"].steps
+    assert (step.action, step.shown) == (p.RETAIN, True) and not cplan.changed
+    assert "client %s no longer delegates InvoiceRead" % OFFICE in step.reason and "can_delegate: true" in step.reason
+    (warning,) = cplan.warnings
+    assert warning.startswith("clerk: InvoiceRead for client %s is Inactive" % OFFICE) and "state: absent" in warning
+    assert g.to_grant(cplan.declared["clerk"]) == []  # not granted again: KSeF would refuse it
+    meta = cplan.declared["clerk"].current.metadata()
+    assert (meta["status"], meta["inactive"]) == ("Inactive", ["InvoiceRead"])
+    assert g.Granted("clerk", (row_of(decl, "InvoiceRead", target=("Nip", OFFICE)),)).metadata()["status"] == "Active"
+
+
+def test_a_grant_sent_for_a_client_whose_delegation_is_withdrawn_warns_that_ksef_refuses_it():
+    old = indirect(target=OFFICE)
+    read = row_of(old, "InvoiceRead", target=("Nip", OFFICE), state="Inactive")
+    cplan = plan([indirect(target=OFFICE, description="Clerk of the office")], [read])
+    assert [s.action for s in cplan.declared["clerk"].steps] == [p.REVOKE, p.REPLACE]
+    assert any("KSeF refuses this grant until the client grants it with can_delegate: true" in w and
+               "InvoiceRead" in w for w in cplan.warnings)
+
+
+def test_withdrawing_a_delegation_says_it_switches_off_the_indirect_grants_made_of_it():
+    old = entity(can_delegate=True)
+    row = row_of(old, "InvoiceRead")
+    cplan = plan([entity(can_delegate=False)], [row])
+    (revoke,) = cplan.declared["office"].of(p.REVOKE)
+    assert "switches off the indirect grants Nip:%s made of InvoiceRead" % OFFICE in revoke.reason
+    assert any(w.startswith("office: Nip:%s no longer delegates InvoiceRead" % OFFICE) and "Inactive" in w
+               for w in cplan.warnings)
+    # Granted again with can_delegate (a changed description): the indirect grants work again, nothing to say.
+    cplan = plan([entity(can_delegate=True, description="Our office")], [row])
+    assert "switches off" not in cplan.declared["office"].of(p.REVOKE)[0].reason and cplan.warnings == []
+
+
+def test_force_revoking_the_logins_own_credentials_manage_warns_that_the_next_run_fails():
+    admin = person(name="admin", permissions=["CredentialsManage"])
+    row = row_of(admin, "CredentialsManage")
+    other = unmanaged("CredentialsManage")
+    cplan = plan([], [row, other], exclusive="managed", protected={("Pesel", PESEL)}, force=True)
+    (step,) = cplan.undeclared[0].steps
+    assert step.action == p.REVOKE and "the next run with this login fails" in step.reason
+    (warning,) = cplan.warnings
+    assert warning.startswith("admin: force: true revokes the CredentialsManage of Pesel:%s" % PESEL)
+    # The last listed holder too: only the Owner can manage the context afterwards.
+    cplan = plan([], [row], exclusive="managed", protected={("Pesel", PESEL)}, force=True)
+    assert cplan.warnings[-1] == ("force: true revokes the CredentialsManage of every listed holder in the context"
+                                  " (Pesel:%s): afterwards only the Owner can manage its credentials" % PESEL)
+
+
+def test_an_unmanaged_row_is_named_in_the_plan_by_what_it_gives_to_whom():
+    row = unmanaged("InvoiceRead", subject="90010112349")
+    assert row.plan_label == "unmanaged person InvoiceRead of Pesel:90010112349 (%s)" % row.reference_number
+    clerk = replace(row, kind="indirect", target=("Nip", OFFICE))
+    assert clerk.plan_label.startswith("unmanaged indirect InvoiceRead of Pesel:90010112349 for %s" % OFFICE)
+
+
 def indirect(name="clerk", target="5213000009", **extra):
     return g.declare(dict({"name": name, "kind": "indirect", "description": "Clerk", "subject": JAN,
                            "permissions": ["InvoiceRead"], "target": target}, **extra))
@@ -481,3 +559,15 @@ def test_a_kind_outside_its_context_is_refused(kind, context_type, words):
     ("eu_representative", "NipVatUe"), ("person", "Nip"), ("eu_administrator", "Nip"), ("subunit", "InternalId")])
 def test_a_kind_in_its_context_is_accepted(kind, context_type):
     assert g.context_problem(kind, context_type) is None
+
+
+def test_the_inventory_says_why_an_indirect_row_is_inactive_and_what_makes_it_work_again():
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_drift
+
+    decl = indirect(target=OFFICE)
+    read = row_of(decl, "InvoiceRead", target=("Nip", OFFICE), state="Inactive")
+    (found,) = grant_drift.findings([decl], [read], HERE)
+    assert (found.kind, found.reference) == ("inactive", read.reference_number)
+    assert found.message == ("Pesel:%s InvoiceRead is Inactive and gives nothing: client %s no longer delegates it to"
+                             " this context; it works again once the client grants it with can_delegate: true"
+                             % (PESEL, OFFICE))
