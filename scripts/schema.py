@@ -57,9 +57,11 @@ STORE_TEMPLATE_DESCRIPTION = [
 
 
 def resolve(options: dict, prefix: str, suboptions_key: str = "suboptions") -> dict:
-    """The options with `O(@x)` references resolved to `O(<prefix>x)`, and suboptions under `suboptions_key`."""
+    """The options with `O(@x)` references resolved to `O(<prefix>x)`, and suboptions under `suboptions_key`. In a
+    role's argument spec (suboptions under `options`) the modules' `context` option is the role's `ksef_context`."""
     def text(value):
-        return value.replace("O(@", "O(" + prefix)
+        value = value.replace("O(@", "O(" + prefix)
+        return value.replace("O(context.", "O(ksef_context.") if suboptions_key == "options" else value
 
     resolved = {}
     for name, doc in options.items():

@@ -122,7 +122,8 @@ class Planned:
             self.executor.breaks(self.cplan, self.done)
 
     def report(self) -> Report:
-        assert self.done is not None, "make() comes before report()"
+        if self.done is None:
+            raise RuntimeError("make() comes before report()")
         return Report(self.entries, self.cplan, self.done, self.module.check_mode, self.findings, self.document)
 
 
