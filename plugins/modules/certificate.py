@@ -315,7 +315,7 @@ api_calls:
 """
 
 # First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
-from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.ksef.credentials.plugins.module_utils._engine import run_one
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate import CertificateKind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_schema import CERTIFICATE_OPTIONS

@@ -136,7 +136,7 @@ token_auth_end:
 """
 
 # First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
-from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401  # pylint: disable=unused-import
 
 # isort: split
 from ansible_collections.ksef.credentials.plugins.module_utils import _info

@@ -409,7 +409,7 @@ api_calls:
 """
 
 # First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
-from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.ksef.credentials.plugins.module_utils._engine import run_many
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GRANT
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_schema import GRANT_OPTIONS

@@ -142,7 +142,7 @@ api_calls:
 """
 
 # First: the code below is compiled once and kept for the next runs (AnsiballZ imports it from a zip).
-from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401
+from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.ksef.credentials.plugins.module_utils._auth import KsefSession
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._module import KsefModule
