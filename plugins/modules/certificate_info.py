@@ -63,7 +63,13 @@ EXAMPLES = r"""
         store:
           - {type: file, path: /etc/ksef/automation-login.pem, format: pem}
   register: certificates
-  failed_when: certificates.summary.errors > 0
+
+# A separate assert, not failed_when on the scan: its message lists the errors.
+- name: No certificate finding is an error
+  ansible.builtin.assert:
+    that: certificates.summary.errors == 0
+    fail_msg: "{{ certificates.findings | selectattr('severity', 'eq', 'error') | map(attribute='message') | join('; ') }}"
+    quiet: true
 """
 
 RETURN = r"""

@@ -117,7 +117,14 @@ EXAMPLES = r"""
     auth: {ksef_token: "{{ auditor_token }}"}
     declared: "{{ ksef_tokens }}"
   register: drift
-  failed_when: drift.summary.findings_total > 0
+
+# A separate assert, not failed_when on the scan: its message lists what drifts (token_auth_end is always there as
+# information, so only warnings and errors count).
+- name: No declared token drifts
+  ansible.builtin.assert:
+    that: drift.findings | rejectattr('severity', 'eq', 'info') | list | length == 0
+    fail_msg: "{{ drift.findings | rejectattr('severity', 'eq', 'info') | map(attribute='message') | join('; ') }}"
+    quiet: true
 """
 
 RETURN = r"""
