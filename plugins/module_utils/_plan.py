@@ -186,6 +186,10 @@ def previous_steps(
                 else "current %s %s" % (words.noun, current.reference_number)
             )
             steps.append(supersede(ref, successor, successor_at + grace, now, words.describe(grace), words.noun))
+        elif current is None and issue is not None and issue.reference_number == ref:
+            # The one the issue names as lost is superseded now whatever its age: the next run sees it as the
+            # previous one of the new credential, so the margin below would hold only until then.
+            steps.append(_lost(ref, now, grace, words))
         elif now - item.created < margin:
             steps.append(
                 Step(
@@ -196,22 +200,7 @@ def previous_steps(
                 )
             )
         elif issue is not None and current is None:
-            # No store holds any live one: its value is lost, the new one supersedes it.
-            if grace:
-                due = now + grace
-                steps.append(
-                    Step(
-                        RETAIN,
-                        "%s lost from the stores; kept until %s (revoke_previous_after %s)"
-                        % (words.value, due.isoformat(), words.describe(grace)),
-                        ref,
-                        until=due.isoformat(),
-                    )
-                )
-            else:
-                steps.append(
-                    Step(REVOKE, "no store holds its %s; superseded by the new %s" % (words.value, words.noun), ref)
-                )
+            steps.append(_lost(ref, now, grace, words))
         else:
             steps.append(
                 Step(
@@ -222,6 +211,21 @@ def previous_steps(
                 )
             )
     return steps
+
+
+def _lost(reference: str, now, grace: timedelta, words: Wording) -> Step:
+    """No store holds any live credential of the name: this one's value is lost, the new one supersedes it
+    (after the grace period, for consumers that still hold the value)."""
+    if not grace:
+        return Step(REVOKE, "no store holds its %s; superseded by the new %s" % (words.value, words.noun), reference)
+    due = now + grace
+    return Step(
+        RETAIN,
+        "%s lost from the stores; kept until %s (revoke_previous_after %s)"
+        % (words.value, due.isoformat(), words.describe(grace)),
+        reference,
+        until=due.isoformat(),
+    )
 
 
 def row(name: str | None, step: Step) -> dict:

@@ -313,3 +313,37 @@ def test_one_failing_token_does_not_undo_the_others(ctx):
     # The next run creates only what is missing.
     again = ctx.declare(declared).task(TASK)
     assert actions(again) == [("first", "create"), ("second", "keep")]
+
+
+def test_a_token_whose_stores_were_lost_converges_in_one_run_as_its_plan_says(ctx):
+    """Lost right after it was made (younger than the orphan margin): the plan says what happens to the old
+    token, the run does just that, and the run after it changes nothing."""
+    declared = [ctx.entry("erp-sender", verify=False),
+                ctx.entry("archiver", verify=False, revoke_previous_after="1h")]
+    made = ctx.declare(declared).task(TASK)["tokens"]
+    lost = {name: made[name]["reference_number"] for name in ("erp-sender", "archiver")}
+    ctx.store("erp-sender").unlink()
+    ctx.store("archiver").unlink()
+
+    first = ctx.declare(declared, diff=True).task(TASK)
+    assert first["changed"] is True
+    assert [(r["name"], r["action"], r["reference_number"]) for r in first["plan"]] == [
+        ("erp-sender", "rotate", lost["erp-sender"]), ("erp-sender", "revoke", lost["erp-sender"]),
+        ("archiver", "rotate", lost["archiver"]), ("archiver", "retain", lost["archiver"])]
+    revoke, retain = first["plan"][1], first["plan"][3]
+    assert revoke["reason"] == "no store holds its value; superseded by the new token"
+    assert retain["reason"].startswith("value lost from the stores; kept until ")
+    assert "revoke_previous_after 1h" in retain["reason"]
+    assert {e["reference_number"] for e in first["revoked"]} == {lost["erp-sender"]}
+    listed = ctx.listed()
+    assert listed[lost["erp-sender"]]["status"] in ("Revoking", "Revoked")
+    assert listed[lost["archiver"]]["status"] == "Active", "a consumer may still hold it: kept for the grace"
+
+    second = ctx.declare(declared, diff=True).task(TASK)
+    assert second["changed"] is False, second["plan"]
+    assert [(r["name"], r["action"], r["reference_number"]) for r in second["plan"]] == [
+        ("erp-sender", "keep", first["tokens"]["erp-sender"]["reference_number"]),
+        ("archiver", "keep", first["tokens"]["archiver"]["reference_number"]),
+        ("archiver", "retain", lost["archiver"])]
+    assert "revoke_previous_after 1h" in second["plan"][2]["reason"]
+    assert second["revoked"] == []

@@ -87,6 +87,15 @@ CASES = {
     "value lost with grace -> lost token retained": dict(
         decl=declared(revoke_previous_after=H), tokens=[token("A", D)], holdings=stores(None),
         steps=[("rotate", "A"), ("retain", "A")]),
+    "value lost right after the token was made -> rotate, the lost token revoked in the same run": dict(
+        decl=declared(), tokens=[token("A", 2 * M)], holdings=stores(None),
+        steps=[("rotate", "A"), ("revoke", "A")]),
+    "value lost right after the token was made, with grace -> lost token retained for the grace": dict(
+        decl=declared(revoke_previous_after=H), tokens=[token("A", 2 * M)], holdings=stores(None),
+        steps=[("rotate", "A"), ("retain", "A")]),
+    "value lost, an older and a young unheld token -> rotate the newest, both superseded": dict(
+        decl=declared(), tokens=[token("A", D), token("B", 2 * M)], holdings=stores(None),
+        steps=[("rotate", "B"), ("revoke", "B"), ("revoke", "A")]),
     "store holds unknown token, no live token -> create": dict(
         decl=declared(), tokens=[], holdings=stores("GONE"),
         steps=[("create", None)]),
@@ -321,3 +330,31 @@ def test_absent_purges_only_the_stores_whose_token_is_revoked_or_dead():
     result = p.plan(declared(state="absent"), [token("A", D), token("B", H)], holdings, NOW, protected={"A"})
     purge = next(step for step in result.steps if step.action == "purge")
     assert purge.stores == ("file:/s1", "file:/s2")
+
+
+@pytest.mark.parametrize("grace", [timedelta(0), H], ids=["no grace", "grace 1h"])
+def test_a_lost_young_token_is_planned_as_the_run_after_plans_it(grace):
+    """The plan of the run that rotates a token whose value was lost says what the next run does with the old
+    token: revoked now without a grace, kept until the same moment with one; the run after changes nothing."""
+    decl = declared(revoke_previous_after=grace)
+    first = p.plan(decl, [token("A", 2 * M)], stores(None), NOW)
+    old = first.of(p.REVOKE, p.RETAIN)
+    assert [(s.action, s.reference_number) for s in old] == [("revoke" if not grace else "retain", "A")]
+    if grace:
+        assert old[0].until == (NOW + grace).isoformat()
+        assert old[0].reason == "value lost from the stores; kept until %s (revoke_previous_after 1h)" % old[0].until
+    else:
+        assert old[0].reason == "no store holds its value; superseded by the new token"
+    assert "in progress" not in " ".join(s.reason for s in first.steps)
+
+    # The next run, seconds later: the new token B (made at NOW) is in the store; A is revoked or retained.
+    later = NOW + timedelta(seconds=30)
+    a_now = p.ActualToken("A", "Revoking" if not grace else "Active", RW, identity.compose("erp", "ERP sender"),
+                          NOW - 2 * M)
+    b = p.ActualToken("B", "Active", RW, identity.compose("erp", "ERP sender"), NOW)
+    second = p.plan(decl, [a_now, b], stores("B"), later)
+    assert second.changed is False
+    expected = [("keep", "B")] + ([("retain", "A")] if grace else [])
+    assert [(s.action, s.reference_number) for s in second.steps] == expected
+    if grace:
+        assert second.of(p.RETAIN)[0].until == old[0].until, "kept until the moment the first run announced"
