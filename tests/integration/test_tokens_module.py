@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -325,8 +326,15 @@ def test_a_token_whose_stores_were_lost_converges_in_one_run_as_its_plan_says(ct
     ctx.store("erp-sender").unlink()
     ctx.store("archiver").unlink()
 
-    first = ctx.declare(declared, diff=True).task(TASK)
+    printed = ctx.declare(declared, diff=True)
+    first = printed.task(TASK)
     assert first["changed"] is True
+    # The printed plan (no -v) says what happens to each old token, and nothing about a change in progress.
+    text = " ".join(printed.stdout.split())
+    assert "the old one, %s, is revoked in this run once the new one is stored" % lost["erp-sender"] in text
+    assert "the old one, %s, stays valid until " % lost["archiver"] in text
+    assert "Plan: 2 to rotate. Old ones: 1 revoked in this run, 1 kept until " in text
+    assert "in progress" not in text
     assert [(r["name"], r["action"], r["reference_number"]) for r in first["plan"]] == [
         ("erp-sender", "rotate", lost["erp-sender"]), ("erp-sender", "revoke", lost["erp-sender"]),
         ("archiver", "rotate", lost["archiver"]), ("archiver", "retain", lost["archiver"])]
@@ -345,5 +353,8 @@ def test_a_token_whose_stores_were_lost_converges_in_one_run_as_its_plan_says(ct
         ("erp-sender", "keep", first["tokens"]["erp-sender"]["reference_number"]),
         ("archiver", "keep", first["tokens"]["archiver"]["reference_number"]),
         ("archiver", "retain", lost["archiver"])]
-    assert "revoke_previous_after 1h" in second["plan"][2]["reason"]
+    announced = datetime.fromisoformat(retain["reason"].split("kept until ")[1].split(" ")[0])
+    kept = datetime.fromisoformat(second["plan"][2]["reason"].split("kept until ")[1].split(" ")[0])
+    # Counted from the new token's creation, a moment after the first run planned: never earlier than announced.
+    assert kept >= announced and "revoke_previous_after 1h" in second["plan"][2]["reason"]
     assert second["revoked"] == []
