@@ -106,7 +106,13 @@ def prepare(module, kinds) -> list:
             continue
         kind.check_auth(module)  # a login that cannot manage this kind fails the task before any request
         part = (saved.get("kinds") or {}).get(kind.plural) if saved is not None else None
-        options = replace(options, keep_plan=bool(params.get("plan_file")), saved_plan=part)
+        # The task's file: a part that moved names it (the part alone has no path).
+        options = replace(
+            options,
+            keep_plan=bool(params.get("plan_file")),
+            saved_plan=part,
+            apply_plan=params.get("apply_plan") if part is not None else None,
+        )
         if "force" in own:
             options = replace(options, guard_option="%s_force" % kind.plural)
         runs.append(KindRun(kind, options, entries))
