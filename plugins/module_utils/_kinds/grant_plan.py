@@ -79,7 +79,15 @@ class GrantPlan(p.Plan):
         if self.declared.state == "absent":
             return {}
         if self.issue:
-            return self.declared.predicted()
+            predicted = self.declared.predicted()
+            elsewhere = self.current.elsewhere if self.current else ()
+            if elsewhere:  # what this grant will not give itself, and through which rows it is held
+                held = {row.scope for row in elsewhere}
+                predicted["permissions"] = [scope for scope in predicted["permissions"] if scope not in held]
+                predicted["held_elsewhere"] = Granted(self.declared.name, (), elsewhere=elsewhere).metadata()[
+                    "held_elsewhere"
+                ]
+            return predicted
         return self.current.metadata() if self.current else {}
 
 
