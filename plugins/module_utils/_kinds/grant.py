@@ -382,8 +382,8 @@ class GrantKind(Kind):
             module.warn(
                 "%s: KSeF finished the grant operation (status 200) but lists no row of %s for it after %d listings:"
                 " KSeF ignores a grant of a permission the subject already holds in this context (uprawnienia.md),"
-                " (for example through a row of another kind, target or can_delegate, granted by hand or by"
-                " System), or its list lags behind; the next run lists the rows again and plans what is missing"
+                " (for example through a row of another kind or target, granted by hand or by System), or its"
+                " list lags behind; the next run lists the rows again and plans what is missing"
                 % (plan.declared.name, ", ".join(unlisted), grant_requests.LISTINGS_AFTER_GRANT)
             )
 

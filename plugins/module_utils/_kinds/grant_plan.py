@@ -200,7 +200,7 @@ def plan_context(
                 else:
                     steps.append(p.Step(p.CREATE, "grant %s (added)" % ", ".join(missing)))
         steps += [_step(verdict, r) for r in stays]
-        steps += [p.Step(p.RETAIN, _elsewhere(row), row.reference_number, shown=True) for row in elsewhere]
+        steps += [p.Step(p.RETAIN, _elsewhere(row, decl), row.reference_number, shown=True) for row in elsewhere]
         current = Granted(decl.name, tuple(stays), elsewhere=tuple(elsewhere)) if stays or elsewhere else None
         cplan.declared[decl.name] = GrantPlan(
             decl,
@@ -231,8 +231,9 @@ def plan_context(
 def _held_elsewhere(decl: Declared, missing: list, here: list, verdict: dict) -> list:
     """The rows of other grants (unmanaged, System's, or another name's) that stay and already give `decl`'s
     subject a permission of `missing` in the same way (kind, target): KSeF ignores a second grant of a permission
-    (or refuses it; uprawnienia.md), so granting it again would never converge. The first listed row per
-    permission."""
+    (or refuses it; uprawnienia.md), so granting it again would never converge. can_delegate is no part of that
+    key (the emulator follows it), so an entity row that differs only there is held too, and its line says so.
+    The first listed row per permission."""
     found: dict = {}
     for row in sorted(here, key=lambda r: (r.created, r.reference_number)):
         if (
@@ -243,20 +244,25 @@ def _held_elsewhere(decl: Declared, missing: list, here: list, verdict: dict) ->
             and row.kind == decl.kind
             and row.subject == decl.subject
             and row.target == decl.target
-            and (decl.kind != "entity" or row.can_delegate == decl.can_delegate)
             and verdict.get(row.reference_number, (p.KEEP,))[0] != p.REVOKE
         ):
             found[row.scope] = row
     return [found[scope] for scope in missing if scope in found]
 
 
-def _elsewhere(row: GrantRow) -> str:
+def _elsewhere(row: GrantRow, decl: Declared) -> str:
     author = "%s:%s" % row.author if row.author[1] else str(row.author[0] or "an unknown author")
     whose = "grant %s" % row.name if row.name else "a row this collection does not manage"
+    differs = ""
+    if decl.kind == "entity" and row.can_delegate != decl.can_delegate:
+        differs = " with can_delegate %s, declared %s" % (
+            str(row.can_delegate).lower(),
+            str(decl.can_delegate).lower(),
+        )
     return (
-        "held elsewhere: %s is already held through row %s authored by %s (%s), so it is not granted again: KSeF"
+        "held elsewhere: %s is already held through row %s authored by %s (%s)%s, so it is not granted again: KSeF"
         " ignores a second grant of it; this grant gives it once that row is revoked"
-        % (row.scope, row.reference_number, author, whose)
+        % (row.scope, row.reference_number, author, whose, differs)
     )
 
 
