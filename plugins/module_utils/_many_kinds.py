@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils import _plan as p
-from ansible_collections.ksef.credentials.plugins.module_utils import _saved_plan
+from ansible_collections.ksef.credentials.plugins.module_utils import _plan_render, _saved_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._declarations import RunOptions, validate
 from ansible_collections.ksef.credentials.plugins.module_utils._engine import (
     close_stores,
@@ -106,7 +106,13 @@ def prepare(module, kinds) -> list:
             continue
         kind.check_auth(module)  # a login that cannot manage this kind fails the task before any request
         part = (saved.get("kinds") or {}).get(kind.plural) if saved is not None else None
-        options = replace(options, keep_plan=bool(params.get("plan_file")), saved_plan=part)
+        # The task's file: a part that moved names it (the part alone has no path).
+        options = replace(
+            options,
+            keep_plan=bool(params.get("plan_file")),
+            saved_plan=part,
+            apply_plan=params.get("apply_plan") if part is not None else None,
+        )
         if "force" in own:
             options = replace(options, guard_option="%s_force" % kind.plural)
         runs.append(KindRun(kind, options, entries))
@@ -282,8 +288,11 @@ def combined(module, runs: list, kinds) -> dict:
         for action, count in part.get("summary", {}).items():
             outcome["summary"][action] = outcome["summary"].get(action, 0) + count
         lines = part.get("plan_text") or ["not planned: %s" % part.get("msg")]
-        outcome["plan_text"] += ["%s:" % kind.plural] + ["  " + line for line in lines]
+        if shows(lines):
+            outcome["plan_text"] += ["%s:" % kind.plural] + ["  " + line for line in lines]
     outcome["summary"] = dict(sorted(outcome["summary"].items()))
+    if not outcome["plan_text"] and runs:  # no kind says anything: one line says so for them all
+        outcome["plan_text"] = [_plan_render.NO_CHANGES]
     converged = [run.plural for run in runs]
     if len(converged) > 1 and outcome["changed"]:
         outcome["plan_text"].append(order_line(converged))
@@ -297,6 +306,12 @@ def combined(module, runs: list, kinds) -> dict:
         if len(converged) > 1 and outcome["changed"]:
             outcome["diff"]["prepared"] += order_line(converged) + "\n"
     return outcome
+
+
+def shows(lines: list) -> bool:
+    """Whether a kind's plan for people says anything: a kind with no line but "Plan: no changes." is left out of
+    the combined plan, so each kind shown has its lines and its summary."""
+    return lines != [_plan_render.NO_CHANGES]
 
 
 def order_line(plurals: list) -> str:
@@ -318,7 +333,11 @@ def combined_diff(runs: list) -> dict:
         part = diff(run.report)
         if part["before"] or part["after"]:
             before[run.plural], after[run.plural] = part["before"], part["after"]
-        prepared.append("%s:\n%s" % (run.plural, "".join("  " + line + "\n" for line in part["prepared"].splitlines())))
+        lines = part["prepared"].splitlines()
+        if shows(lines):
+            prepared.append("%s:\n%s" % (run.plural, "".join("  " + line + "\n" for line in lines)))
+    if not prepared and runs:
+        prepared.append(_plan_render.NO_CHANGES + "\n")
     return {"before": before, "after": after, "prepared": "".join(prepared)}
 
 

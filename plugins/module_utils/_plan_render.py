@@ -36,6 +36,7 @@ SYMBOLS = {
 ORDER = (p.CREATE, p.ROTATE, p.RENEW, p.REPLACE, p.COPY, p.REVOKE, p.PURGE)
 SUCCEEDING = (p.ROTATE, p.RENEW, p.REPLACE)
 REVOKED_NOW = "revoked in this run"
+NO_CHANGES = "Plan: no changes."
 
 
 def _fate(plan: p.Plan, issue: p.Step) -> tuple | None:
@@ -121,7 +122,7 @@ def summary(cplan: p.ContextPlan) -> str:
     parts = ["%d to %s" % (count, action) for action, count in counts.items() if count]
     held = " %d retained." % retained if retained else ""
     if not parts:
-        return "Plan: no changes." + held
+        return NO_CHANGES + held
     text = "Plan: %s." % ", ".join(parts)
     revoked = sum(1 for fate in fates if fate[0] == REVOKED_NOW)
     dated = [fate[1] for fate in fates if fate[0] != REVOKED_NOW and fate[1]]

@@ -103,5 +103,6 @@ def diff(report: Report) -> dict:
             before["unmanaged:%s" % live.reference_number] = live.metadata()
     drift = ["! %s %s: %s" % (finding.kind, finding.label, finding.message) for finding in report.drift or []]
     lines = _plan_render.lines(cplan)
-    lines[-1:-1] = drift  # the summary line stays last
+    summary = len(lines) - 1 - len(cplan.notes)
+    lines[summary:summary] = drift  # after the changes, before the summary line and the kind's notes
     return {"before": before, "after": after, "prepared": "\n".join(lines) + "\n"}

@@ -1651,7 +1651,9 @@ plan:
     - {kind: certificate, name: automation-login, action: keep, reference_number: 01F2C3A4B5D6E7F8, reason: active}
 plan_text:
   description:
-    - The plan for people, a heading line per kind (C(grants:), C(certificates:), C(tokens:)) followed by its lines.
+    - 'The plan for people, a heading line per kind (C(grants:), C(certificates:), C(tokens:)) followed by its lines
+      and its C(Plan:) summary line. A kind with nothing to show (only C(Plan: no changes.)) is left out; when no
+      kind has anything, the plan is the one line C(Plan: no changes.) The diff''s C(prepared) text is the same.'
     - 'When more than one kind is converged and something changes, a last line says the order, for example
       C(Order: grants are made first, then tokens; revoked in reverse order, grants last.)'
   returned: always

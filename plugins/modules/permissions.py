@@ -341,8 +341,9 @@ plan:
 plan_text:
   description:
     - The plan for people, one line per change (a revoke that breaks managed tokens names them) and per row held
-      back (a V(retain) for the lockout guard or an inactive row), a summary line and the permission calls the plan
-      needs. An unmanaged row is named by its kind, permission and subject.
+      back (a V(retain) for the lockout guard, an inactive row, or a declared permission held through another
+      grant's row), a summary line and the permission calls the plan needs. An unmanaged row is named by its kind,
+      permission and subject.
   returned: always
   type: list
   elements: str
@@ -350,7 +351,7 @@ plan_text:
     - "+ erp-operator: create (grant InvoiceRead, InvoiceWrite (no grant named 'erp-operator'))"
     - "Plan: 1 to create."
     - "Calls: POST /permissions/persons/grants 1, GET /permissions/operations/{referenceNumber} at least 1, POST
-      /permissions/query/persons/grants at least 1; left this hour in this context: POST /permissions/persons/grants
+      /permissions/query/persons/grants up to 3; left this hour in this context: POST /permissions/persons/grants
       120, GET /permissions/operations/{referenceNumber} 120, POST /permissions/query/persons/grants 119 (KSeF
       allows 120 an hour per operation and context)."
 summary:
@@ -363,7 +364,9 @@ grants:
     - Per name, C(kind), C(subject), C(target) (an indirect grant's client or V(AllPartners), a subunit's
       identifier, an EU entity's VAT number; else null), C(permissions), C(permission_ids) (in the order of
       C(permissions)), C(can_delegate), C(description) and C(status) after the run (V(Inactive) when KSeF lists
-      any of its rows so, with those permissions in C(inactive); else V(Active)), C(actions) (each with the
+      any of its rows so, with those permissions in C(inactive); else V(Active)), C(held_elsewhere) (each declared
+      permission the subject already holds through another grant's row, which this grant does not give again, as
+      C(permission), C(permission_id), C(author) and C(name), null for an unmanaged row), C(actions) (each with the
       C(operation) KSeF carried it out in and its final C(status), V(done), V(failed) or V(in progress); first, a
       C(resume) action for each operation an earlier run left in progress and this run waited for), C(declared)
       (false for names revoked by O(exclusive)), and for a grant that failed C(failed) and
@@ -382,6 +385,7 @@ grants:
       description: ERP operator [ksef.credentials:erp-operator]
       status: Active
       inactive: []
+      held_elsewhere: []
       actions: [{action: create, reason: "grant InvoiceRead, InvoiceWrite (no grant named 'erp-operator')",
                  reference_number: erp-operator, operation: 20261204-EG-2A0B0CE000-E228129563-11, status: done}]
       declared: true

@@ -365,7 +365,7 @@ def test_a_run_the_status_hour_cannot_finish_changes_nothing_and_a_grant_failed_
     calls = preview["plan_text"][-1]
     assert calls.startswith("Calls: DELETE /permissions/common/grants/{permissionId} 1, POST /permissions/persons/"
                             "grants 1, GET /permissions/operations/{referenceNumber} at least 2, GET /tokens 1, POST"
-                            " /permissions/query/persons/grants at least 1; left this hour in this context: "), calls
+                            " /permissions/query/persons/grants up to 3; left this hour in this context: "), calls
     assert f"{status} 0" in calls and "DELETE /permissions/common/grants/{permissionId} 1200" in calls
     assert any(w.startswith(status + ": the plan needs at least 2 calls, and only 0 of the 1200") for w in
                preview["warnings"])

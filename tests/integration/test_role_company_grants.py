@@ -181,3 +181,68 @@ def test_grants_are_made_before_the_tokens_that_need_them_and_revoked_after_them
     assert requests[index(requests, "DELETE", "/v2/permissions/common/grants/{permissionId}")]["path"].endswith(row.id)
     assert company.managed_rows() == []
     assert [t["status"] for t in company.tokens()] == ["Revoked"]
+
+
+LIST = "/v2/permissions/query/persons/grants"
+
+
+def listings(requests: list) -> int:
+    return len([r for r in requests if r["method"] == "POST" and r["template"] == LIST])
+
+
+def test_a_declared_permission_held_through_a_system_row_converges_in_one_run_and_then_lists_once(
+        emulator, run_playbook, tmp_path):
+    company = Company(emulator, run_playbook, tmp_path)
+    emulator.admin("POST", "permissions/grants", json={
+        "kind": "person", "context": f"Nip:{company.nip}", "subject": f"Pesel:{company.pesel}",
+        "permissions": ["InvoiceRead"], "author": "System", "description": "Granted through ZAW-FA"}
+    ).raise_for_status()
+    (system,) = [row for row in company.rows() if row.description == "Granted through ZAW-FA"]
+    grant = dict(company.grant, permissions=["InvoiceRead", "InvoiceWrite"])
+    held = (f"  = automation-invoicing: retain (held elsewhere: InvoiceRead is already held through row {system.id}"
+            " authored by System (a row this collection does not manage), so it is not granted again")
+
+    # Review: only InvoiceWrite is to be granted; the System row is named; each kind shows its lines and Plan: line.
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    review, requests, _played = company.run(check=True, ksef_plan_dir=str(plans), ksef_grants=[grant])
+    assert review["changed"] is True and writes(requests) == []
+    text = review["plan_text"]
+    assert text[:4] == ["grants:",
+                        "  + automation-invoicing: create (grant InvoiceWrite (no grant named 'automation-invoicing'))",
+                        text[2], "  Plan: 1 to create. 1 retained."] and text[2].startswith(held), text
+    assert text[5:8] == ["tokens:", "  + erp-sender: create (no active token named 'erp-sender')",
+                         "  Plan: 1 to create."], text
+    prepared = review["diff"]["prepared"]
+    assert prepared.startswith("grants:\n") and "\n  Plan: 1 to create. 1 retained.\n" in prepared
+    assert "\ntokens:\n  + erp-sender: create" in prepared and prepared.count("  Plan: ") == 2
+    after = review["diff"]["after"]["grants"]["automation-invoicing"]
+    assert after["permissions"] == ["InvoiceWrite"] and after["held_elsewhere"][0]["permission_id"] == system.id
+
+    # ONE run converges: only InvoiceWrite is granted, its row is listed once after the operation ended.
+    applied, requests, _played = company.run(ksef_grants=[grant])
+    assert applied["changed"] is True and not applied.get("failed"), applied.get("msg")
+    assert writes(requests) == [("POST", "/v2/permissions/persons/grants"), ("POST", "/v2/tokens")]
+    assert listings(requests) == 2  # the plan's, and the one after the grant (KSeF lists the row at once)
+    assert [scope(row) for row in company.managed_rows()] == ["InvoiceWrite"]
+    assert [row.id for row in company.rows() if scope(row) == "InvoiceRead"] == [system.id]  # untouched
+    result = applied["grants"]["grants"]["automation-invoicing"]
+    assert result["permissions"] == ["InvoiceWrite"]
+    assert result["held_elsewhere"] == [
+        {"permission": "InvoiceRead", "permission_id": system.id, "author": "System", "name": None}]
+    assert not [w for w in applied.get("warnings", []) if "lists no row" in w]
+
+    # The next run changes nothing and lists the rows once.
+    again, requests, _played = company.run(ksef_grants=[grant])
+    assert again["changed"] is False and writes(requests) == [] and listings(requests) == 1
+    assert again["grants"]["summary"] == {"keep": 1, "retain": 1}
+
+    # The reviewed plan no longer matches: the message names the file.
+    moved, requests, _played = company.run(expect_rc=2, ksef_apply_plan_dir=str(plans), ksef_grants=[grant])
+    assert writes(requests) == []
+    assert moved["grants"]["msg"].startswith("apply_plan: %s (made " % (plans / "company.json")), moved["grants"]
+    assert "None" not in moved["msg"]
+
+
+def scope(row) -> str:
+    return str(getattr(row.permission_scope, "value", row.permission_scope))

@@ -67,11 +67,12 @@ class _PendingGrant:
 
     status = p.PENDING
 
-    def __init__(self, reference: str, name: str | None, scopes: tuple, kind: str | None = None):
+    def __init__(self, reference: str, name: str | None, scopes: tuple, kind: str | None = None, elsewhere=()):
         self.reference_number = reference
         self.name = name
         self.scopes = scopes
         self.kind = kind
+        self.elsewhere = tuple(elsewhere)  # rows of other grants that hold a declared permission (grant_plan)
 
 
 def limiter_of(api):
@@ -254,7 +255,10 @@ class GrantKind(Kind):
     def pending(self, plan, reference: str, now) -> _PendingGrant:
         if plan is None:  # resumed from the journal
             return _PendingGrant(reference, None, ())
-        return _PendingGrant(reference, plan.declared.name, tuple(grant_plan.to_grant(plan)), plan.declared.kind)
+        elsewhere = plan.current.elsewhere if plan.current is not None else ()
+        return _PendingGrant(
+            reference, plan.declared.name, tuple(grant_plan.to_grant(plan)), plan.declared.kind, elsewhere
+        )
 
     # -- KSeF -------------------------------------------------------------------------------------------------
 
@@ -349,7 +353,9 @@ class GrantKind(Kind):
         if not granted:
             return done
         kinds = {view.kind for view in granted.values()}
+        listings = 0
         while True:
+            listings += 1
             if self._context[0] == "NipVatUe":
                 rows = listed_in_nip_vat_ue(api, self._context)
             else:
@@ -360,12 +366,26 @@ class GrantKind(Kind):
             views = {}
             for ref, view in granted.items():
                 mine = tuple(row for row in rows if view.name is not None and row.name == view.name)
-                views[ref] = grant_plan.Granted(view.name, mine)
-            missing = [ref for ref, view in granted.items() if set(view.scopes) - {r.scope for r in views[ref].rows}]
-            if not missing or not poller.wait():
+                unlisted = tuple(scope for scope in view.scopes if scope not in {row.scope for row in mine})
+                views[ref] = grant_plan.Granted(view.name, mine, elsewhere=view.elsewhere, unlisted=unlisted)
+            missing = [ref for ref, view in views.items() if view.unlisted]
+            # The list can lag behind status 200, but a grant KSeF ignored never shows: a few listings, no more.
+            if not missing or listings >= grant_requests.LISTINGS_AFTER_GRANT or not poller.wait():
                 break
         done.update(views)
         return done
+
+    def issued(self, module, plan, live) -> None:
+        """Say so when KSeF finished a grant (status 200) and lists no row of some of its permissions."""
+        unlisted = getattr(live, "unlisted", ())
+        if unlisted:
+            module.warn(
+                "%s: KSeF finished the grant operation (status 200) but lists no row of %s for it after %d listings:"
+                " KSeF ignores a grant of a permission the subject already holds in this context (uprawnienia.md),"
+                " (for example through a row of another kind or target, granted by hand or by System), or its"
+                " list lags behind; the next run lists the rows again and plans what is missing"
+                % (plan.declared.name, ", ".join(unlisted), grant_requests.LISTINGS_AFTER_GRANT)
+            )
 
     def revoke(self, api, reference: str) -> str:
         if reference in self._authorizations:  # the common revoke ends 450 for an authorization

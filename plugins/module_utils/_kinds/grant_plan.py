@@ -71,13 +71,23 @@ class GrantPlan(p.Plan):
     everything: Granted | None = None
 
     def before(self) -> dict:
-        return self.everything.metadata() if self.everything and self.everything.rows else {}
+        if self.everything and (self.everything.rows or self.everything.elsewhere):
+            return self.everything.metadata()
+        return {}
 
     def after(self) -> dict:
         if self.declared.state == "absent":
             return {}
         if self.issue:
-            return self.declared.predicted()
+            predicted = self.declared.predicted()
+            elsewhere = self.current.elsewhere if self.current else ()
+            if elsewhere:  # what this grant will not give itself, and through which rows it is held
+                held = {row.scope for row in elsewhere}
+                predicted["permissions"] = [scope for scope in predicted["permissions"] if scope not in held]
+                predicted["held_elsewhere"] = Granted(self.declared.name, (), elsewhere=elsewhere).metadata()[
+                    "held_elsewhere"
+                ]
+            return predicted
         return self.current.metadata() if self.current else {}
 
 
@@ -175,8 +185,12 @@ def plan_context(
             for r in rows
             if verdict[r.reference_number][0] == p.REVOKE
         ]
+        elsewhere: list = []
         if decl.state == "present":
             missing = [scope for scope in decl.permissions if scope not in {row.scope for row in stays}]
+            elsewhere = _held_elsewhere(decl, missing, here, verdict)
+            held = {row.scope for row in elsewhere}
+            missing = [scope for scope in missing if scope not in held]
             if missing:
                 again = [scope for scope in missing if scope in {row.scope for row in rows}]
                 if not rows:
@@ -186,9 +200,14 @@ def plan_context(
                 else:
                     steps.append(p.Step(p.CREATE, "grant %s (added)" % ", ".join(missing)))
         steps += [_step(verdict, r) for r in stays]
-        current = Granted(decl.name, tuple(stays)) if stays else None
+        steps += [p.Step(p.RETAIN, _elsewhere(row, decl), row.reference_number, shown=True) for row in elsewhere]
+        current = Granted(decl.name, tuple(stays), elsewhere=tuple(elsewhere)) if stays or elsewhere else None
         cplan.declared[decl.name] = GrantPlan(
-            decl, steps, current, list(rows), everything=Granted(decl.name, tuple(rows))
+            decl,
+            steps,
+            current,
+            list(rows) + elsewhere,
+            everything=Granted(decl.name, tuple(rows), elsewhere=tuple(elsewhere)),
         )
         warnings.extend(_inactive_warnings(decl, rows, here, verdict))
     if exclusive in ("managed", "all"):
@@ -207,6 +226,44 @@ def plan_context(
             )
     cplan.unmanaged = [(row, _step(verdict, row)) for row in unmanaged]
     return cplan
+
+
+def _held_elsewhere(decl: Declared, missing: list, here: list, verdict: dict) -> list:
+    """The rows of other grants (unmanaged, System's, or another name's) that stay and already give `decl`'s
+    subject a permission of `missing` in the same way (kind, target): KSeF ignores a second grant of a permission
+    (or refuses it; uprawnienia.md), so granting it again would never converge. can_delegate is no part of that
+    key (the emulator follows it), so an entity row that differs only there is held too, and its line says so.
+    The first listed row per permission."""
+    found: dict = {}
+    for row in sorted(here, key=lambda r: (r.created, r.reference_number)):
+        if (
+            row.name != decl.name
+            and row.scope in missing
+            and row.scope not in found
+            and row.state == ACTIVE
+            and row.kind == decl.kind
+            and row.subject == decl.subject
+            and row.target == decl.target
+            and verdict.get(row.reference_number, (p.KEEP,))[0] != p.REVOKE
+        ):
+            found[row.scope] = row
+    return [found[scope] for scope in missing if scope in found]
+
+
+def _elsewhere(row: GrantRow, decl: Declared) -> str:
+    author = "%s:%s" % row.author if row.author[1] else str(row.author[0] or "an unknown author")
+    whose = "grant %s" % row.name if row.name else "a row this collection does not manage"
+    differs = ""
+    if decl.kind == "entity" and row.can_delegate != decl.can_delegate:
+        differs = " with can_delegate %s, declared %s" % (
+            str(row.can_delegate).lower(),
+            str(decl.can_delegate).lower(),
+        )
+    return (
+        "held elsewhere: %s is already held through row %s authored by %s (%s)%s, so it is not granted again: KSeF"
+        " ignores a second grant of it; this grant gives it once that row is revoked"
+        % (row.scope, row.reference_number, author, whose, differs)
+    )
 
 
 def _step(verdict: dict, row: GrantRow) -> p.Step:

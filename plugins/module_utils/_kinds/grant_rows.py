@@ -199,11 +199,15 @@ class GrantRow:
 
 @dataclass(frozen=True)
 class Granted:
-    """The live view of one declared grant: its rows."""
+    """The live view of one declared grant: its rows, the rows of other grants through which its subject already
+    holds a declared permission (`elsewhere`), and the permissions KSeF lists no row of after a grant ended well
+    (`unlisted`)."""
 
     name: str | None
     rows: tuple = ()
     status: str = p.ACTIVE
+    elsewhere: tuple = ()
+    unlisted: tuple = ()
 
     @property
     def reference_number(self) -> str | None:
@@ -214,7 +218,7 @@ class Granted:
         return min((row.created for row in self.rows), default=EPOCH)
 
     def metadata(self) -> dict:
-        first = self.rows[0] if self.rows else None
+        first = self.rows[0] if self.rows else (self.elsewhere[0] if self.elsewhere else None)
         order = PERMISSIONS_OF.get(first.kind, ()) if first else ()
         rows = sorted(self.rows, key=lambda r: (order.index(r.scope) if r.scope in order else len(order), r.scope))
         return {
@@ -224,8 +228,18 @@ class Granted:
             "permissions": [row.scope for row in rows],
             "permission_ids": [row.reference_number for row in rows],  # in the order of `permissions`
             "can_delegate": first.can_delegate if first else False,
-            "description": first.description if first else None,
+            "description": self.rows[0].description if self.rows else None,
             # Inactive when KSeF lists any of its rows so (`inactive` names them): the grant does not give all it says
             "status": INACTIVE if any(row.state != ACTIVE for row in rows) else self.status,
             "inactive": [row.scope for row in rows if row.state != ACTIVE],
+            # a declared permission held through another grant's row, which this grant does not give again
+            "held_elsewhere": [
+                {
+                    "permission": row.scope,
+                    "permission_id": row.reference_number,
+                    "author": "%s:%s" % row.author if row.author[1] else row.author[0],
+                    "name": row.name,
+                }
+                for row in self.elsewhere
+            ],
         }

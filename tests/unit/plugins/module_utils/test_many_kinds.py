@@ -249,7 +249,24 @@ def test_a_kind_whose_part_of_the_saved_plan_moved_changes_nothing_and_the_other
     runs, outcome = converge(Module(api, labels=[{"name": "a"}], badges=[{"name": "b"}], apply_plan=str(saved)))
     assert ("issue", "labels", "a") in api.calls and ("issue", "badges", "b") not in api.calls
     assert outcome["badges"]["failed"] is True and outcome["badges"]["option"] == "apply_plan"
-    assert any(line.startswith("badges: apply_plan:") for line in _many_kinds.failures(runs))
+    assert any(line.startswith("badges: apply_plan: %s (made " % saved) for line in _many_kinds.failures(runs))
+    assert outcome["badges"]["msg"].startswith("apply_plan: %s (made " % saved)  # the file, not None
+
+
+def test_a_kind_with_nothing_to_show_is_left_out_of_the_combined_plan_and_diff():
+    api = Api({"labels": {"label-0": "kept"}})
+    module = Module(api, check_mode=True, labels=[{"name": "kept"}], badges=[{"name": "b"}])
+    module._diff = True
+    _runs, outcome = converge(module)
+    assert outcome["plan_text"][:3] == ["badges:", "  + b: create (missing)", "  Plan: 1 to create."]
+    assert "labels:" not in outcome["plan_text"]
+    assert outcome["diff"]["prepared"].startswith("badges:\n  + b: create (missing)\n  Plan: 1 to create.\n")
+    assert "labels:" not in outcome["diff"]["prepared"]
+    # Nothing anywhere: one line says so.
+    module = Module(api, check_mode=True, labels=[{"name": "kept"}], badges=[])
+    module._diff = True
+    _runs, outcome = converge(module)
+    assert outcome["plan_text"] == ["Plan: no changes."] and outcome["diff"]["prepared"] == "Plan: no changes.\n"
 
 
 class Granting(Named):

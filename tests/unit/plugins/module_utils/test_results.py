@@ -13,3 +13,11 @@ def test_a_finding_without_a_name_is_shown_by_its_identifier_in_the_diff_and_the
     (found,) = result(report, CertificateKind())["drift"]
     assert found == {"kind": "revoked_stored", "severity": "error", "name": None, "serial_number": "1F83BD40E2353DDF",
                      "store": None, "message": "stored but revoked"}
+
+
+def test_drift_lines_come_before_the_summary_line_and_the_kinds_notes_after_it():
+    finding = certificate_drift.Finding(certificate_drift.REVOKED_STORED, "stored but revoked", None, "1F83BD40E2353DDF")
+    cplan = p.ContextPlan(declared={}, notes=["Calls: none"])
+    report = Report([], cplan, Done(), check_mode=True, drift=[finding])
+    assert diff(report)["prepared"].splitlines() == [
+        "! revoked_stored 1F83BD40E2353DDF: stored but revoked", "Plan: no changes.", "Calls: none"]

@@ -167,3 +167,45 @@ def test_the_lockout_guard_knows_the_author_of_the_login_token_of_a_handed_over_
     kind.read_live(api, [], SimpleNamespace(exclusive="false", revoke_auth_token=False))
     assert api.asked == ["20251010-EC-1DCE3E3000-12ECB5B36E-45"]
     assert ("Nip", "8733557145") in kind._identities
+
+
+class Ignored(Statuses):
+    """A grant KSeF ends with 200 and never lists (it ignores a duplicate), and one it lists on the second read."""
+
+    def __init__(self):
+        super().__init__(dup=[{"code": 200}], lag=[{"code": 200}])
+        self.listings = 0
+
+    def query_person_grants(self):
+        self.listings += 1
+        row = {"id": "r1", "permissionScope": "InvoiceWrite", "description": "x [ksef.credentials:lag]",
+               "authorizedIdentifier": {"type": "Pesel", "value": "85011512342"}}
+        return [row] if self.listings > 1 else []
+
+
+class Module:
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+def test_the_rows_of_a_grant_that_ended_200_are_listed_a_few_times_at_most_then_it_says_so():
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import GrantKind, _PendingGrant
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_requests import LISTINGS_AFTER_GRANT
+
+    kind, api = GrantKind(), Ignored()
+    pending = {"dup": _PendingGrant("dup", "dup", ("InvoiceRead",), "person"),
+               "lag": _PendingGrant("lag", "lag", ("InvoiceWrite",), "person")}
+    done = kind.activate(api, pending, poller(timeout=3600.0))
+    assert api.listings == LISTINGS_AFTER_GRANT == 3  # not until the hour-long deadline
+    assert done["lag"].unlisted == () and [r.scope for r in done["lag"].rows] == ["InvoiceWrite"]
+    assert done["dup"].unlisted == ("InvoiceRead",) and done["dup"].rows == ()
+    module = Module()
+    kind.issued(module, type("Plan", (), {"declared": type("D", (), {"name": "dup"})})(), done["dup"])
+    (warning,) = module.warnings
+    assert warning.startswith("dup: KSeF finished the grant operation (status 200) but lists no row of InvoiceRead")
+    assert "ignores a grant of a permission the subject already holds" in warning
+    kind.issued(module, None, done["lag"])
+    assert len(module.warnings) == 1

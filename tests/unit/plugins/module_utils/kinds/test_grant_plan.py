@@ -144,6 +144,67 @@ def test_exclusive_managed_revokes_undeclared_names_only_and_all_also_unmanaged_
         (web.reference_number, p.REVOKE)]  # not System's, not an entity row (no entity declared)
 
 
+# -- a declared permission held through another grant's row -------------------------------------------------------
+
+def test_a_permission_held_through_a_system_row_is_not_granted_again_and_the_plan_names_the_row():
+    decl = person(name="reader-person")
+    system = unmanaged("InvoiceRead", subject=PESEL, author=("System", None))
+    cplan = plan([decl], [system], exclusive="managed")
+    grant = cplan.declared["reader-person"]
+    assert steps(cplan, "reader-person") == [(p.CREATE, None), (p.RETAIN, system.reference_number)]
+    assert g.to_grant(grant) == ["InvoiceWrite"]  # KSeF ignores a second InvoiceRead
+    retained = grant.steps[1]
+    assert retained.shown and "held through row %s authored by System" % system.reference_number in retained.reason
+    assert grant.current.metadata()["held_elsewhere"] == [
+        {"permission": "InvoiceRead", "permission_id": system.reference_number, "author": "System", "name": None}]
+    assert cplan.unmanaged == [] and not cplan.undeclared  # exclusive never touches the row
+    # Once the managed InvoiceWrite row is listed, nothing changes; before and after are the same.
+    write = row_of(decl, "InvoiceWrite")
+    again = plan([decl], [system, write], exclusive="all")
+    assert not again.changed and steps(again, "reader-person") == [
+        (p.KEEP, write.reference_number), (p.RETAIN, system.reference_number)]
+    assert again.unmanaged == []  # System's row: not even exclusive: all revokes it
+    assert again.declared["reader-person"].before() == again.declared["reader-person"].after()
+    assert again.declared["reader-person"].after()["permissions"] == ["InvoiceWrite"]
+
+
+def test_only_a_row_that_gives_the_same_thing_counts_as_held_elsewhere():
+    decl = person(name="reader-person", permissions=["InvoiceRead"])
+    other_subject = unmanaged("InvoiceRead")  # another person
+    inactive = replace(unmanaged("InvoiceRead", subject=PESEL), state="Inactive")
+    indirect_row = replace(unmanaged("InvoiceRead", subject=PESEL), kind="indirect", target=("Nip", OFFICE))
+    cplan = plan([decl], [other_subject, inactive, indirect_row])
+    assert steps(cplan, "reader-person") == [(p.CREATE, None)]
+    # can_delegate is no part of what makes a grant a duplicate: the line says what differs.
+    office = entity()
+    plain = row_of(office, "InvoiceRead", description="by hand", can_delegate=False)
+    cplan = plan([office], [plain])
+    assert steps(cplan, "office") == [(p.RETAIN, plain.reference_number)] and not cplan.changed
+    assert "with can_delegate false, declared true" in cplan.declared["office"].steps[0].reason
+    assert "can_delegate" not in plan([entity(can_delegate=False)], [plain]).declared["office"].steps[0].reason
+
+
+def test_a_hand_made_row_exclusive_all_revokes_is_granted_again_not_held_elsewhere():
+    decl = person(name="reader-person", permissions=["InvoiceRead"])
+    web = unmanaged("InvoiceRead", subject=PESEL)
+    kept = plan([decl], [web], exclusive="managed")
+    assert steps(kept, "reader-person") == [(p.RETAIN, web.reference_number)]
+    assert "authored by Nip:%s (a row this collection does not manage)" % HERE[1] in kept.declared[
+        "reader-person"].steps[0].reason
+    replaced = plan([decl], [web], exclusive="all")
+    assert steps(replaced, "reader-person") == [(p.CREATE, None)]
+    assert [(row.reference_number, step.action) for row, step in replaced.unmanaged] == [(web.reference_number, p.REVOKE)]
+
+
+def test_a_permission_another_declared_name_gives_is_held_through_that_grant():
+    first, second = person(name="first", permissions=["InvoiceRead"]), person(name="second")
+    row = row_of(first, "InvoiceRead")
+    cplan = plan([first, second], [row])
+    assert steps(cplan, "second") == [(p.CREATE, None), (p.RETAIN, row.reference_number)]
+    assert "(grant first)" in cplan.declared["second"].steps[1].reason
+    assert g.to_grant(cplan.declared["second"]) == ["InvoiceWrite"]
+
+
 # -- the lockout guard -------------------------------------------------------------------------------------------------
 
 def test_the_login_identitys_credentials_manage_is_retained_unless_forced():
