@@ -17,6 +17,8 @@ PLAYBOOK = Path(__file__).parent / "playbooks" / "company" / "converge.yml"
 TASK = "Converge the declared KSeF credentials of this company"
 CLIENTS = ("client1", "client2", "client3", "client4", "client5")
 GRANTED = ("CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite")
+# The start of every access and refresh token the emulator issues (base64 of {"alg":"HS256","typ":"JWT"}).
+JWT_HEADER = "eyJhbGciOiJIUzI1NiIs"
 
 
 class Office:
@@ -51,19 +53,21 @@ class Office:
         self.inventory = tmp_path / "inventory.json"
         self.inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
 
-    def run(self, run_playbook, check=False, **extra_vars):
+    def run(self, run_playbook, check=False, verbosity=0, command_line=(), **extra_vars):
         self.emulator.reset_stats()
         # The misplaced host fails (rc 2); every other host must succeed.
         played = run_playbook(PLAYBOOK, extra_vars or None, inventory=self.inventory, check=check, diff=check,
-                              expect_rc=2, extra_args=["-f", "4"])
+                              expect_rc=2, verbosity=verbosity, extra_args=["-f", "4", *command_line])
         results = {r["host"]: dict(r["result"], status=r["status"]) for r in played.results if r["task"].endswith(TASK)}
         assert sorted(results) == sorted(self.nips), played.stdout[-3000:]
         self.assert_no_secret_in(played)
         return results, self.emulator.stats()
 
     def assert_no_secret_in(self, played):
-        """No token value, no line of the stored private key, in the output or any result."""
+        """No token value, no line of the stored private key, no access or refresh token (a JWT), in the output
+        or any result."""
         text = played.stdout + played.stderr + json.dumps(played.results)
+        assert JWT_HEADER not in text
         secrets = [path.read_text().strip().split("|")[-1] for path in self.stores.glob("*.token")]
         bundle = self.stores / "automation-login.pem"
         if bundle.exists():
@@ -140,9 +144,18 @@ def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revo
 
     # The role's report: every company's tokens where the store template keeps them, and the seal's certificate
     # once, on the office's host that declares it (the clients log in with the same seal and list nothing twice).
+    # Run at -vvv with the *_exclusive values and the pacing wait given on the command line, as strings.
     reports = tmp_path / "reports"
     reports.mkdir()
-    office.run(run_playbook, check=True, ksef_report_dir=str(reports))
+    reported, stats = office.run(run_playbook, check=True, verbosity=3, ksef_report_dir=str(reports), command_line=[
+        "-e", "ksef_tokens_exclusive=false", "-e", "ksef_certificates_exclusive=false",
+        "-e", "ksef_grants_exclusive=false", "-e", "ksef_max_retry_wait=600"])
+    for host in ("office", *CLIENTS):
+        arguments = reported[host]["invocation"]["module_args"]
+        assert arguments["max_retry_wait"] == 600 and arguments["tokens_exclusive"] == "false", (host, arguments)
+        # The converge's login, and ONE more for every scan of the company (a session the scans share), closed.
+        ops = stats["by_context"][f"Nip:{office.nips[host]}"]
+        assert ops["POST /auth/token/redeem"] == 2 and ops["DELETE /auth/sessions/current"] == 2, (host, ops)
     document = json.loads((reports / "report.json").read_text())
     contexts = {c["host"]: c for c in document["contexts"]}
     assert sorted(contexts) == sorted(["office", *CLIENTS])
