@@ -14,6 +14,7 @@ from ksef_emulator.testcerts import generate_certificate, random_nip
 pytestmark = pytest.mark.integration
 
 PLAYBOOK = Path(__file__).parent / "playbooks" / "company" / "converge.yml"
+AUDITORS = Path(__file__).parents[2] / "docs" / "examples" / "environments" / "audit-certificates.yml"
 TASK = "Converge the declared KSeF credentials of this company"
 CLIENTS = ("client1", "client2", "client3", "client4", "client5")
 GRANTED = ("CredentialsManage", "CredentialsRead", "InvoiceRead", "InvoiceWrite")
@@ -41,7 +42,8 @@ class Office:
         certificate = {"name": "automation-login", "verify": True,
                        "store": [{"type": "file", "path": str(self.stores / "automation-login.pem"), "format": "pem"}]}
         token = {"name": "erp-sender", "permissions": ["InvoiceRead", "InvoiceWrite"], "verify": False}
-        common = {"ksef_api_url": emulator.api_url, "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        common = {"ksef_api_url": emulator.api_url, "ansible_connection": "local",
+                  "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                   "ksef_tokens": [token],
                   "ksef_tokens_store_template": [{"type": "file", "path": str(self.stores / "{{ inventory_hostname }}-{name}.token")}]}
         hosts = {"office": dict(common, ksef_context={"nip": self.nips["office"]}, ksef_auth=seal_login,
@@ -50,8 +52,11 @@ class Office:
             hosts[host] = dict(common, ksef_context={"nip": self.nips[host]}, ksef_auth=dict(seal_login, on_behalf=True))
         hosts["misplaced"] = dict(hosts["client1"], ksef_context={"nip": self.nips["misplaced"]},
                                   ksef_certificates=[certificate])
+        for variables in hosts.values():  # the auditors' playbook logs in with `auditor_login` (see below)
+            variables["auditor_login"] = variables["ksef_auth"]
         self.inventory = tmp_path / "inventory.json"
-        self.inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
+        # The auditors' playbook of docs/audit.md runs on the hosts of the environments' groups.
+        self.inventory.write_text(json.dumps({"companies": {"hosts": hosts}, "test": {"children": {"companies": {}}}}))
 
     def run(self, run_playbook, check=False, verbosity=0, command_line=(), **extra_vars):
         self.emulator.reset_stats()
@@ -168,3 +173,13 @@ def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revo
     assert certificate["stores"] == [f"file:{office.stores / 'automation-login.pem'}"]
     assert all(not contexts[host]["certificates"] for host in CLIENTS)
     assert "automation-login" in (reports / "report.csv").read_text()
+
+    # The auditors' playbook (docs/audit.md) over the same companies lists the seal's certificate once too: only
+    # the office's host declares it, so only there are certificates scanned.
+    audited = tmp_path / "audited"
+    run_playbook(AUDITORS, {"report_dir": str(audited), "ksef_auth": "{{ auditor_login }}"}, inventory=office.inventory,
+                 check=True, extra_args=["-f", "4", "--limit", "!misplaced"])
+    contexts = {c["host"]: c for c in json.loads((audited / "report.json").read_text())["contexts"]}
+    assert sorted(contexts) == sorted(["office", *CLIENTS])
+    assert [c["serial_number"] for c in contexts["office"]["certificates"]] == [enrolled["certificateSerialNumber"]]
+    assert all(not contexts[host]["certificates"] and contexts[host]["error"] is None for host in CLIENTS)
