@@ -183,3 +183,32 @@ def test_one_seal_for_an_office_and_five_clients_one_login_each_and_no_host_revo
     assert sorted(contexts) == sorted(["office", *CLIENTS])
     assert [c["serial_number"] for c in contexts["office"]["certificates"]] == [enrolled["certificateSerialNumber"]]
     assert all(not contexts[host]["certificates"] and contexts[host]["error"] is None for host in CLIENTS)
+
+
+def test_without_the_role_validation_task_the_module_messages_are_those_the_guide_quotes(
+        emulator, run_playbook, tmp_path):
+    """rolespec_validate: false: each mistake fails its host before any request, with the message role-company.md
+    quotes (the module's own checks name the entry, Ansible's checks of its options do not)."""
+    person = {"name": "reader", "kind": "person", "subject": {"pesel": "85011512342"}, "permissions": ["InvoiceRead"]}
+    mistakes = {"typo": {"ksef_tokens": [{"name": "erp", "permisions": ["InvoiceRead"]}]},
+                "permission": {"ksef_tokens": [{"name": "erp", "permissions": ["InvoiceReed"]}]},
+                "kind": {"ksef_grants": [person, dict(person, name="writer", kind="persn")]},
+                "shape": {"ksef_tokens": "erp-sender"}}
+    nips = {host: random_nip() for host in mistakes}
+    hosts = {host: dict(mistake, ksef_api_url=emulator.api_url, ksef_context={"nip": nips[host]},
+                        ksef_auth={"ksef_token": "never-sent"}, ansible_python_interpreter="{{ ansible_playbook_python }}")
+             for host, mistake in mistakes.items()}
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
+    emulator.reset_stats()
+    played = run_playbook(Path(__file__).parent / "playbooks" / "company" / "converge_unvalidated.yml",
+                          inventory=inventory, expect_rc=2, extra_args=["-f", "4"])
+    assert "Validating arguments" not in played.stdout
+    failures = {r["host"]: r["result"]["msg"] for r in played.results if r["status"] == "failed"}
+    assert failures["typo"].startswith("Unsupported parameters for (ksef.credentials.credentials) module: "
+                                       "tokens.permisions. Supported parameters include: ")
+    assert failures["permission"].startswith("tokens[0]: unknown permission(s) 'InvoiceReed'; allowed: InvoiceRead, ")
+    assert failures["kind"] == ("value of kind must be one of: person, entity, indirect, authorization, subunit, "
+                                "eu_administrator, eu_representative, got: persn found in grants")
+    assert failures["shape"] == "dictionary requested, could not parse JSON or key=value"
+    assert not any(f"Nip:{nip}" in emulator.stats()["by_context"] for nip in nips.values())
