@@ -212,3 +212,35 @@ def test_without_the_role_validation_task_the_module_messages_are_those_the_guid
                                 "eu_administrator, eu_representative, got: persn found in grants")
     assert failures["shape"] == "dictionary requested, could not parse JSON or key=value"
     assert not any(f"Nip:{nip}" in emulator.stats()["by_context"] for nip in nips.values())
+
+
+def test_a_company_whose_report_login_fails_is_listed_with_the_error_and_the_others_are_reported(
+        emulator, run_playbook, tmp_path):
+    nips = {"good": random_nip(), "revoked": random_nip()}
+    logins = {}
+    for host, status in (("good", "Active"), ("revoked", "Revoking")):
+        seeded = emulator.admin("POST", "tokens", json={"context": f"Nip:{nips[host]}", "description": "manager",
+                                                        "permissions": ["CredentialsManage", "CredentialsRead"],
+                                                        "status": status})
+        seeded.raise_for_status()
+        logins[host] = seeded.json()["token"]
+    reports = tmp_path / "reports"
+    hosts = {host: {"ksef_api_url": emulator.api_url, "ksef_context": {"nip": nips[host]},
+                    "ksef_auth": {"ksef_token": logins[host]}, "ksef_report_dir": str(reports),
+                    "ansible_python_interpreter": "{{ ansible_playbook_python }}"} for host in nips}
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"companies": {"hosts": hosts}}))
+    emulator.reset_stats()
+    played = run_playbook(Path(__file__).parent / "playbooks" / "company" / "report.yml", inventory=inventory,
+                          check=True, expect_rc=2)
+    contexts = {c["host"]: c for c in json.loads((reports / "report.json").read_text())["contexts"]}
+    assert contexts["good"]["error"] is None
+    assert "450" in contexts["revoked"]["error"], contexts["revoked"]
+    failures = {r["host"]: r["result"]["msg"] for r in played.results if r["status"] == "failed"}
+    assert list(failures) == ["revoked"] and "could not be scanned: " in failures["revoked"], failures
+    stats = emulator.stats()["by_context"]
+    good, revoked = stats[f"Nip:{nips['good']}"], stats[f"Nip:{nips['revoked']}"]
+    assert good["POST /auth/token/redeem"] == 1 and good["DELETE /auth/sessions/current"] == 1, good
+    assert "POST /auth/token/redeem" not in revoked and "GET /tokens" not in revoked, revoked
+    for token in logins.values():
+        assert token.split("|")[-1] not in played.stdout + played.stderr + json.dumps(played.results)
