@@ -50,13 +50,13 @@ class Companies:
         seeded.raise_for_status()
         return seeded.json()
 
-    def converge(self, check=False, expect_rc=0, env=None, diff=False, playbook=CONVERGE, **extra):
+    def converge(self, check=False, expect_rc=0, env=None, diff=False, playbook=CONVERGE, command_line=(), **extra):
         extra_vars = {"emulator_api_url": self.emulator.api_url, "company_nips": self.nips,
                       "manager_tokens": {h: m["token"] for h, m in self.managers.items()},
                       "store_dir": str(self.store_dir)}
         extra_vars.update(extra)
         result = self.run_playbook(playbook, extra_vars, check=check, diff=diff, inventory=INVENTORY,
-                                   extra_args=["-f", "3"],
+                                   extra_args=["-f", "3", *command_line],
                                    env={**self.env, **(env or {})}, expect_rc=expect_rc)
         self.assert_no_secret_in(result)
         return result
@@ -153,19 +153,25 @@ def test_role_converges_three_contexts_in_parallel_and_the_second_run_changes_no
     assert reference["operations"][polls] >= 3
 
 
-def test_check_mode_returns_the_plan_and_the_drift_changes_nothing_and_closes_the_session(companies):
+def test_check_mode_returns_the_plan_and_the_drift_changes_nothing_and_closes_the_session(companies, tmp_path):
     companies.emulator.reset_stats()
-    result = companies.converge(check=True, diff=True)
+    # With the report, and exclusive and the pacing wait given on the command line (strings, as -e gives them).
+    reports = tmp_path / "reports"
+    result = companies.converge(check=True, diff=True, command_line=[
+        "-e", "ksef_tokens_exclusive=false", "-e", "ksef_max_retry_wait=600", "-e", f"ksef_report_dir={reports}"])
     stats = companies.emulator.stats()
     for host, task in companies.reconcile_results(result).items():
+        arguments = task["invocation"]["module_args"]
+        assert arguments["exclusive"] == "false" and arguments["max_retry_wait"] == 600, arguments
         actions = sorted((step["name"], step["action"]) for step in task["plan"])
         assert actions == [("archive", "create"), ("erp-sender", "create")], host
         kinds = sorted(f["kind"] for f in task["drift"])
         assert kinds.count("missing") == 2, kinds  # both declared tokens are missing in KSeF
         assert task["plan_text"][-1] == "Plan: 2 to create."
-        # Plan and drift come from one login and one list of the context.
+        # Plan and drift come from one login and one list of the context; the report's scan from one more of each.
         ops = stats["by_context"][f"Nip:{companies.nips[host]}"]
-        assert ops["POST /auth/token/redeem"] == 1 and ops["GET /tokens"] == 1, ops
+        assert ops["POST /auth/token/redeem"] == 2 and ops["GET /tokens"] == 2, ops
+        assert ops["DELETE /auth/sessions/current"] == 2, ops
         assert companies.tokens(host) == []
         assert companies.open_sessions(host) == []
     # With --diff the plan and the drift are printed for people at default verbosity, once per company.
@@ -174,6 +180,8 @@ def test_check_mode_returns_the_plan_and_the_drift_changes_nothing_and_closes_th
     assert "! missing erp-sender: declared but no Pending or Active token named 'erp-sender' exists" in result.stdout
     assert list(companies.store_dir.iterdir()) == []
     assert "POST /tokens" not in companies.emulator.stats()["operations"]
+    contexts = json.loads((reports / "report.json").read_text())["contexts"]
+    assert sorted(c["host"] for c in contexts) == list(HOSTS)
 
 
 def test_exclusive_and_adopt_through_role_variables(companies):
@@ -244,14 +252,20 @@ def test_a_typo_in_declared_tokens_fails_before_any_api_call(companies, mistake,
 
 def test_without_the_role_validation_task_the_module_refuses_a_typo_before_any_api_call_and_converges(companies):
     """import_role with rolespec_validate: false leaves out Ansible's per-host validation task (what make bench
-    measures as the faster no-op); the module checks the same values first, naming the entry and the field."""
+    measures as the faster no-op); the module checks the same values first. The messages are the module's, as
+    docs/role-tokens.md quotes them: its own checks name the entry, Ansible's the option only."""
     companies.emulator.reset_stats()
-    result = companies.converge(expect_rc=2, playbook=CONVERGE_UNVALIDATED,
-                                ksef_tokens=[{"name": "erp", "permissions": ["InvoiceReed"]}])
+    mistakes = {"alpha": [{"name": "erp", "permissions": ["InvoiceReed"]}],
+                "beta": [{"name": "erp", "permisions": ["InvoiceRead"]}],
+                "gamma": "erp-sender"}
+    result = companies.converge(expect_rc=2, playbook=CONVERGE_UNVALIDATED, mistakes=mistakes,
+                                ksef_tokens="{{ mistakes[inventory_hostname] }}")
     assert "Validating arguments" not in result.stdout
-    failures = {r["host"]: r["result"] for r in result.results if r["status"] == "failed"}
-    assert sorted(failures) == list(HOSTS)
-    assert all("tokens[0]" in f["msg"] and "InvoiceReed" in f["msg"] for f in failures.values())
+    failures = {r["host"]: r["result"]["msg"] for r in result.results if r["status"] == "failed"}
+    assert failures["alpha"].startswith("tokens[0]: unknown permission(s) 'InvoiceReed'; allowed: InvoiceRead, ")
+    assert failures["beta"].startswith(
+        "Unsupported parameters for (ksef.credentials.tokens) module: tokens.permisions. Supported parameters include: ")
+    assert failures["gamma"] == "dictionary requested, could not parse JSON or key=value"
     assert companies.emulator.stats()["total"] == 0
     second = companies.converge(playbook=CONVERGE_UNVALIDATED)
     ran = [r["task"] for r in second.results if r["host"] == "alpha" and r["status"] == "ok"]
