@@ -143,7 +143,8 @@ class TokenAudit(Audit):
         return declared_view(scan)
 
     def extra(self, module, scan: Scan) -> dict:
-        return {"declared_tokens": declared_view(scan)}  # the older name of `declared`, kept
+        # The older view, kept as it was (the report keeps it too): `declared` without its common `references`.
+        return {"declared_tokens": [{k: v for k, v in d.items() if k != "references"} for d in declared_view(scan)]}
 
     # -- the report part ----------------------------------------------------------------------------------------
 
