@@ -44,6 +44,8 @@ options:
       - A failed or skipped result, or an empty one, is listed in the report as a company that could not be
         scanned. A failed result of O(certificate_scans) or O(grant_scans) is listed as certificates or grants that
         could not be scanned.
+      - Anything else (a number, a text) fails the task before anything is written, naming the entry
+        (C(scans.c1[0]), also as C(option)); so do O(certificate_scans) and O(grant_scans).
     type: dict
     required: true
   certificate_scans:
