@@ -109,6 +109,10 @@ def kind_of(result) -> Audit | None:
     return next((audit for audit in AUDITS if audit.items_key in result), None)
 
 
+# What goes in each entry of `scans` (and of certificate_scans, grant_scans), in the message that refuses another.
+_WANTED = "an info module's registered result (token_info, certificate_info or permission_info with register:)"
+
+
 def check_scans(option: str, given, many: bool = True) -> None:
     """Refuse, naming the entry (`scans.c1[0]`), anything in `given` (host -> result, or a list of them when
     `many`) that is not a registered result of an info module: a number or a text where a task's result goes."""
@@ -123,9 +127,6 @@ def check_scans(option: str, given, many: bool = True) -> None:
                 _check_result("%s[%d]" % (where, index), result)
         else:
             _check_result(where, value, " or a list of them" if many else "")
-
-
-_WANTED = "an info module's registered result (token_info, certificate_info or permission_info with register:)"
 
 
 def _check_result(where: str, result, or_list: str = "") -> None:
