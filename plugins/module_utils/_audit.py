@@ -10,7 +10,9 @@ An audit has two parts, each used by one generic layer:
   `$defs` of `docs/report.schema.json` that describe them.
 
 Every info result carries `kind` (the kind's noun), so the report tells a token_info result from a
-certificate_info or permission_info result without being told.
+certificate_info or permission_info result without being told, and the same common keys (docs/audit.md, "One
+result shape"): `reference` and `since` in every row (COMMON_ROW_KEYS), `reference` in every finding, the counts of
+`common_summary` and the `declared` view. The report keeps to its own keys (docs/report.schema.json).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from typing import Any
 
 from ansible_collections.ksef.credentials.plugins.module_utils._findings import Catalogue
 from ansible_collections.ksef.credentials.plugins.module_utils._kind import Kind
+
+# The keys every info module's rows share, next to the kind's own: `reference` (the object's id in KSeF, as
+# `id_key` names it) and `since` (when it came to be, as `time_key` names it).
+COMMON_ROW_KEYS = ("reference", "since")
 
 
 @dataclass
@@ -64,6 +70,7 @@ class Audit(abc.ABC):
     html: str  # its section of report.html (a Jinja2 template)
     schema_defs: tuple  # the $defs of docs/report.schema.json: (row, finding, counts)
     store_option: dict = {}  # a kind with a value: the `store` option of its declarations (store_template's spec)
+    time_key: str  # the row's own time key that `since` repeats: "created", "requested", "start_date"
 
     @property
     def noun(self) -> str:
@@ -95,9 +102,34 @@ class Audit(abc.ABC):
     def rows(self, module, scan: Scan) -> list:
         """One row per live object the module lists, each with `id_key` (its identifier), without `findings`."""
 
-    @abc.abstractmethod
     def summary(self, rows: list, found: list) -> dict:
-        """The counts of the info result."""
+        """The counts of the info result: the common ones, then the kind's own."""
+        return dict(self.common_summary(rows, found), **self.own_summary(rows))
+
+    def common_summary(self, rows: list, found: list) -> dict:
+        """The counts every info result has: objects (under the kind's plural), managed ones, findings per kind,
+        all findings, and those of severity error and warning."""
+        return {
+            self.items_key: len(rows),
+            "managed": sum(1 for row in rows if row["managed"]),
+            "findings": self.catalogue.summary(found),
+            "findings_total": len(found),
+            "errors": sum(1 for f in found if f.severity == "error"),
+            "warnings": sum(1 for f in found if f.severity == "warning"),
+        }
+
+    def own_summary(self, rows: list) -> dict:
+        """The counts of this kind alone (`live` tokens, `active` certificates)."""
+        return {}
+
+    def common_row(self, row: dict) -> dict:
+        """The row with the keys every kind's rows share (COMMON_ROW_KEYS) next to its own."""
+        return dict(row, reference=row[self.catalogue.id_key], since=row[self.time_key])
+
+    @abc.abstractmethod
+    def declared_view(self, scan: Scan) -> list:
+        """The `declared` result: one entry per declaration, each with `name`, `state` and `references` (the ids
+        of the live objects in force that carry the name), then the kind's own keys."""
 
     def extra(self, module, scan: Scan) -> dict:
         """The info result's keys of this kind alone."""
@@ -110,8 +142,10 @@ class Audit(abc.ABC):
         if result.get("failed") or result.get("skipped") or self.items_key not in result:
             reason = "skipped" if result.get("skipped") else "no %s result for this host" % self.info_module
             return Part([], [], str(result.get("msg") or reason))
+        # The report names each object by the kind's own id and time keys; the common ones are the info result's.
         return Part(
-            [dict(row) for row in result[self.items_key] or []], [dict(f) for f in result.get("findings") or []]
+            [_without(row, COMMON_ROW_KEYS) for row in result[self.items_key] or []],
+            [_without(f, ("reference",)) for f in result.get("findings") or []],
         )
 
     def counts(self, part: Part) -> dict:
@@ -137,3 +171,7 @@ class Audit(abc.ABC):
     def html_context(self, report: dict) -> dict:
         """What the kind's HTML section needs besides the report and its summary."""
         return {}
+
+
+def _without(item: dict, keys: tuple) -> dict:
+    return {k: v for k, v in item.items() if k not in keys}

@@ -34,6 +34,7 @@ class Finding:
             "severity": self.severity,
             "name": self.name,
             self.id_key: self.reference,
+            "reference": self.reference,  # the same, under the name every kind's findings share
             "store": self.store,
             "message": self.message,
         }

@@ -11,7 +11,11 @@ documentation, its own options and one call of `run` with its kind's `_audit.Aud
     rows            one row per live object, each with the kinds of the findings about it, most serious first
     result          changed: false, `kind` (the kind's noun, so the audit report tells the results apart), the
                     rows under the kind's plural (`tokens`, `certificates`, `grants`), `findings`, `summary`,
-                    `context`, `api_url`, `token_auth_end`, `scanned_at` and the audit's own keys
+                    `declared`, `context`, `api_url`, `token_auth_end`, `scanned_at` and the audit's own keys
+
+One result shape for every kind (docs/audit.md): every row has `reference` and `since` next to the kind's own id
+and time keys, every finding `kind`, `severity`, `name`, `reference`, `store`, `message`, every summary the counts
+of `Audit.common_summary`, and `declared` one entry per declaration with `name`, `state` and `references`.
 
 Read-only: nothing is created, revoked or written, in check mode or not.
 """
@@ -52,15 +56,16 @@ def run(audit: Audit, options: dict) -> None:
         module.fail_from(exc)
     scan.now = datetime.now(timezone.utc)
     found = audit.findings(module, scan)
-    rows = audit.rows(module, scan)
+    rows = [audit.common_row(row) for row in audit.rows(module, scan)]
     about = kinds_by_reference(found, audit.catalogue.order)
     for row in rows:
-        row["findings"] = about.get(row[audit.catalogue.id_key], [])
+        row["findings"] = about.get(row["reference"], [])
     module.exit_json(
         changed=False,
         kind=audit.kind.noun,
         findings=[f.as_dict() for f in found],
         summary=audit.summary(rows, found),
+        declared=audit.declared_view(scan),
         context=module.ksef_context.as_api(),
         api_url=module.ksef_connection.base_url,
         token_auth_end=module.token_auth_end.isoformat(),

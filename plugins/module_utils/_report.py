@@ -28,7 +28,7 @@ else:
 from ansible_collections.ksef.credentials.plugins.module_utils import _report_template
 from ansible_collections.ksef.credentials.plugins.module_utils._audit import Audit, Part
 from ansible_collections.ksef.credentials.plugins.module_utils._connection import ENVIRONMENTS
-from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError, KsefError
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.certificate_audit import CERTIFICATE_AUDIT
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_audit import GRANT_AUDIT
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_audit import TOKEN_AUDIT
@@ -107,6 +107,38 @@ def kind_of(result) -> Audit | None:
     if result.get("kind") in BY_KIND:
         return BY_KIND[result["kind"]]
     return next((audit for audit in AUDITS if audit.items_key in result), None)
+
+
+# What goes in each entry of `scans` (and of certificate_scans, grant_scans), in the message that refuses another.
+_WANTED = "an info module's registered result (token_info, certificate_info or permission_info with register:)"
+
+
+def check_scans(option: str, given, many: bool = True) -> None:
+    """Refuse, naming the entry (`scans.c1[0]`), anything in `given` (host -> result, or a list of them when
+    `many`) that is not a registered result of an info module: a number or a text where a task's result goes."""
+    if given is None:
+        return
+    if not isinstance(given, dict):
+        raise KsefConfigError(option, "%s must be a dict of host -> %s, got %s" % (option, _WANTED, _type(given)))
+    for host, value in given.items():
+        where = "%s.%s" % (option, host)
+        if many and isinstance(value, list):
+            for index, result in enumerate(value):
+                _check_result("%s[%d]" % (where, index), result)
+        else:
+            _check_result(where, value, " or a list of them" if many else "")
+
+
+def _check_result(where: str, result, or_list: str = "") -> None:
+    if result is not None and not isinstance(result, dict):
+        raise KsefConfigError(where, "%s must be %s%s, got %s" % (where, _WANTED, or_list, _type(result)))
+
+
+def _type(value) -> str:
+    """What a wrong value is, without its text (a misplaced value might be a secret)."""
+    return {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _results(scans: dict, certificate_scans: dict, grant_scans: dict) -> dict:

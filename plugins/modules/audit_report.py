@@ -44,6 +44,8 @@ options:
       - A failed or skipped result, or an empty one, is listed in the report as a company that could not be
         scanned. A failed result of O(certificate_scans) or O(grant_scans) is listed as certificates or grants that
         could not be scanned.
+      - Anything else (a number, a text) fails the task before anything is written, naming the entry
+        (C(scans.c1[0]), also as C(option)); so do O(certificate_scans) and O(grant_scans).
     type: dict
     required: true
   certificate_scans:
@@ -181,6 +183,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils import _bytecode 
 
 # isort: split
 from ansible_collections.ksef.credentials.plugins.module_utils import _report
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 
 RENDERERS = {"json": _report.to_json, "html": _report.to_html, "csv": _report.to_csv}
 
@@ -219,6 +222,13 @@ def main():
     if _report.JINJA2_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("Jinja2"), exception=str(_report.JINJA2_IMPORT_ERROR))
     params = module.params
+    # Before anything is built or written: every entry of the scans is a registered info result.
+    try:
+        _report.check_scans("scans", params["scans"])
+        _report.check_scans("certificate_scans", params.get("certificate_scans"), many=False)
+        _report.check_scans("grant_scans", params.get("grant_scans"), many=False)
+    except KsefConfigError as exc:
+        module.fail_json(msg=exc.message, option=exc.option)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     report = _report.build(
         params["scans"],

@@ -81,12 +81,17 @@ kind:
   type: str
   sample: certificate
 certificates:
-  description: One row per certificate of the subject, newest request first.
+  description:
+    - One row per certificate of the subject, newest request first.
+    - C(reference) repeats C(serial_number) and C(since) repeats C(requested), under the keys every info module's
+      rows share.
   returned: always
   type: list
   elements: dict
   sample:
     - serial_number: 0321C82DA41B4362
+      reference: 0321C82DA41B4362
+      since: "2026-11-30T10:00:00+00:00"
       name: automation-login
       certificate_name: ksef-credentials automation-login
       managed: true
@@ -102,21 +107,49 @@ certificates:
       stores: [file:/etc/ksef/automation-login.pem]
       findings: []
 findings:
-  description: Each finding with its kind, severity (V(error) or V(warning)), name, serial number, store and message.
+  description:
+    - Each finding with its kind, severity (V(error) or V(warning)), name, serial number, store and message.
+    - C(reference) repeats C(serial_number), under the key every info module's findings share.
   returned: always
   type: list
   elements: dict
+  sample:
+    - kind: revoked_stored
+      severity: error
+      name: automation-login
+      serial_number: 0321C82DA41B4362
+      reference: 0321C82DA41B4362
+      store: file:/etc/ksef/automation-login.pem
+      message: file:/etc/ksef/automation-login.pem holds certificate 0321C82DA41B4362, which is Revoked
+declared:
+  description:
+    - Each declared certificate (O(declared); empty without it) with C(name), C(state), C(references) (the serial
+      numbers of its Active certificates, the key every info module's declared view shares), C(certificate_type)
+      and its stores (C(label), C(serial_number) it holds, C(holds_active)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: automation-login
+      state: present
+      references: [0321C82DA41B4362]
+      certificate_type: Authentication
+      stores: [{label: "file:/etc/ksef/automation-login.pem", serial_number: 0321C82DA41B4362, holds_active: true}]
 summary:
-  description: Counts of certificates, Active and managed ones, findings per kind, and errors.
+  description:
+    - Counts of certificates (C(certificates)), C(managed) ones, the findings per kind (C(findings)), all findings
+      (C(findings_total)) and those of severity V(error) and V(warning) (C(errors), C(warnings)), as every info
+      module counts them; and C(active) certificates.
   returned: always
   type: dict
   sample:
     certificates: 3
-    active: 1
     managed: 2
     findings: {missing: 0, revoked_stored: 1, store_missing: 0, expiring: 0, undeclared: 0}
     findings_total: 1
     errors: 1
+    warnings: 0
+    active: 1
 scanned_at:
   description: When the list was taken (ISO 8601).
   returned: always

@@ -79,12 +79,17 @@ kind:
   type: str
   sample: grant
 grants:
-  description: One row per permission in force in the context.
+  description:
+    - One row per permission in force in the context.
+    - C(reference) repeats C(permission_id) and C(since) repeats C(start_date), under the keys every info module's
+      rows share. C(kind) here is the grant's kind (V(person), V(entity), ...).
   returned: always
   type: list
   elements: dict
   sample:
     - permission_id: 0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a
+      reference: 0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a
+      since: "2026-12-04T12:00:00+00:00"
       name: erp-operator
       managed: true
       declared: true
@@ -98,21 +103,51 @@ grants:
       start_date: "2026-12-04T12:00:00+00:00"
       findings: []
 findings:
-  description: Each finding with its kind, severity (V(error), V(warning) or V(info)), name, permission id and
-    message.
+  description:
+    - Each finding with its kind, severity (V(error), V(warning) or V(info)), name, permission id
+      (C(permission_id); C(reference_number) for the V(token_auth_end) finding), store and message.
+    - C(reference) repeats the permission id (the token's reference number for V(token_auth_end)), under the key
+      every info module's findings share.
   returned: always
   type: list
   elements: dict
+  sample:
+    - kind: undeclared_manager
+      severity: error
+      name: null
+      permission_id: 0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a
+      reference: 0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a
+      store: null
+      message: "Pesel:85011512342 holds CredentialsManage (granted by Nip:5265877635) and no declaration keeps it: it
+        can manage every credential of the context"
+declared:
+  description:
+    - Each declared grant (O(declared); empty without it) with C(name), C(state), C(references) (the permission ids
+      of the rows in force that carry its name, the key every info module's declared view shares), C(grant_kind)
+      and C(permissions).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: erp-operator
+      state: present
+      references: [0d3f9a4e-5b61-4c1e-8f0a-3c2b1d0e9f8a]
+      grant_kind: person
+      permissions: [InvoiceRead]
 token_auth_end:
   description: The last day KSeF tokens authenticate, as this task was told (O(token_auth_end)).
   returned: always
   type: str
   sample: "2026-12-31"
 summary:
-  description: Counts of rows and of findings per kind; C(errors) counts the findings of severity V(error).
+  description:
+    - Counts of rows (C(grants)), C(managed) ones, the findings per kind (C(findings)), all findings
+      (C(findings_total)) and those of severity V(error) and V(warning) (C(errors), C(warnings)), as every info
+      module counts them.
   returned: always
   type: dict
-  sample: {"grants": 4, "managed": 3, "findings": {"undeclared_manager": 1, "system_authored": 1}, "errors": 1}
+  sample: {"grants": 4, "managed": 3, "findings": {"undeclared_manager": 1, "system_authored": 1},
+           "findings_total": 2, "errors": 1, "warnings": 0}
 api_calls:
   description: Requests sent to KSeF in this run, per operation.
   returned: always

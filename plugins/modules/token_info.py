@@ -145,6 +145,14 @@ tokens:
       description: "The token's reference number."
       type: str
       returned: always
+    reference:
+      description: "The same reference number, under the key every info module's rows share."
+      type: str
+      returned: always
+    since:
+      description: "The same time as C(created), under the key every info module's rows share."
+      type: str
+      returned: always
     name:
       description: "The managed name; null for an unmanaged token."
       type: str
@@ -220,6 +228,8 @@ tokens:
       returned: always
   sample:
     - reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      reference: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      since: "2025-10-10T08:15:02.123456+00:00"
       name: erp-sender
       managed: true
       declared: true
@@ -245,6 +255,8 @@ findings:
     - V(token_auth_end) is always there, one per live token and one for the token this task logged in with, with
       the days left until the end of token authentication; severity C(info), C(warning) within 30 days, C(error)
       once past.
+    - Each has C(kind), C(severity), C(name), C(reference_number) (also as C(reference), the key every info
+      module's findings share), C(store) and C(message).
   returned: always
   type: list
   elements: dict
@@ -253,10 +265,28 @@ findings:
       severity: error
       name: erp-sender
       reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      reference: 20251010-EC-1DCE3E3000-12ECB5B36E-45
       store: file:/etc/erp/ksef.token
       message: file:/etc/erp/ksef.token holds 20250710-EC-... (a revoked or unknown token), not the current token
+declared:
+  description:
+    - Each declared token (O(declared); empty without it) with C(name), C(state), C(references) (its Pending and
+      Active tokens, the key every info module's declared view shares), and the keys of RV(declared_tokens).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: erp-sender
+      state: present
+      references: [20251010-EC-1DCE3E3000-12ECB5B36E-45]
+      permissions: [InvoiceRead, InvoiceWrite]
+      rotate_after: 90d
+      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      stores:
+        - {label: "file:/etc/erp/ksef.token", reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45, holds_current: true}
 declared_tokens:
-  description: Each declared token, its current token and what each of its stores holds.
+  description: Each declared token, its current token and what each of its stores holds (RV(declared) without
+    C(references)).
   returned: always
   type: list
   elements: dict
@@ -269,10 +299,14 @@ declared_tokens:
       stores:
         - {label: "file:/etc/erp/ksef.token", reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45, holds_current: true}
 summary:
-  description: Counts of the listed tokens and of the findings per kind.
+  description:
+    - Counts of the listed tokens (C(tokens)), C(managed) ones, the findings per kind (C(findings)), all findings
+      (C(findings_total)) and those of severity V(error) and V(warning) (C(errors), C(warnings)), as every info
+      module counts them; and C(live) and C(unmanaged) tokens.
   returned: always
   type: dict
-  sample: {tokens: 3, live: 3, managed: 2, unmanaged: 1, findings: {missing: 0, unmanaged: 1}, findings_total: 1}
+  sample: {tokens: 3, managed: 2, findings: {missing: 0, unmanaged: 1}, findings_total: 1, errors: 0, warnings: 1,
+           live: 3, unmanaged: 1}
 context:
   description: The scanned context.
   returned: always

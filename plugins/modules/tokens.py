@@ -521,8 +521,9 @@ plan_text:
     - "Plan: 1 to create."
 drift:
   description:
-    - With O(drift=true), the findings of the context, as C(kind), C(severity), C(name), C(reference_number),
-      C(store) and C(message) (see M(ksef.credentials.token_info)).
+    - With O(drift=true), the findings of the context, as C(kind), C(severity), C(name), C(reference_number)
+      (also as C(reference), the key every kind's findings share), C(store) and C(message) (see
+      M(ksef.credentials.token_info)).
   returned: when O(drift=true)
   type: list
   elements: dict
@@ -531,6 +532,7 @@ drift:
       severity: error
       name: erp-sender
       reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
+      reference: 20251010-EC-1DCE3E3000-12ECB5B36E-45
       store: null
       message: "token 'erp-sender' has permissions InvoiceRead, declared InvoiceRead,InvoiceWrite"
 summary:

@@ -35,6 +35,7 @@ class CertificateAudit(Audit):
     card = "certificates listed"
     html = _report_template.CERTIFICATES
     schema_defs = ("certificate", "certificate_finding", "certificate_counts")
+    time_key = "requested"
 
     # -- the inventory (certificate_info) -----------------------------------------------------------------------
 
@@ -61,15 +62,36 @@ class CertificateAudit(Audit):
             rows.append(row)
         return rows
 
-    def summary(self, rows: list, found: list) -> dict:
-        return {
-            "certificates": len(rows),
-            "active": sum(1 for r in rows if r["status"] == "Active"),
-            "managed": sum(1 for r in rows if r["managed"]),
-            "findings": drift.summary(found),
-            "findings_total": len(found),
-            "errors": sum(1 for f in found if f.severity == "error"),
-        }
+    def own_summary(self, rows: list) -> dict:
+        return {"active": sum(1 for r in rows if r["status"] == certificate_plan.ACTIVE)}
+
+    def declared_view(self, scan: Scan) -> list:
+        """Each declared certificate with its Active certificates (serial numbers) and what each store holds."""
+        view = []
+        for entry in scan.entries:
+            declared = entry.declared
+            active = [
+                c.reference_number
+                for c in scan.live
+                if c.name == declared.name and c.status == certificate_plan.ACTIVE and c.valid_to > scan.now
+            ]
+            view.append(
+                {
+                    "name": declared.name,
+                    "state": declared.state,
+                    "references": active,
+                    "certificate_type": declared.certificate_type,
+                    "stores": [
+                        {
+                            "label": h.label,
+                            "serial_number": h.reference_number,
+                            "holds_active": h.reference_number in active,
+                        }
+                        for h in scan.holdings.get(declared.name, [])
+                    ],
+                }
+            )
+        return view
 
     # -- the report part ----------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant impo
     listed_apart,
     listed_in_nip_vat_ue,
 )
-from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_rows import GrantRow
+from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant_rows import ACTIVE, GrantRow
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token_audit import login_token
 
 
@@ -51,6 +51,7 @@ class GrantAudit(Audit):
     card = "permission grants listed"
     html = _report_template.GRANTS
     schema_defs = ("grant", "grant_finding", "grant_counts")
+    time_key = "start_date"
 
     # -- the inventory (permission_info) ------------------------------------------------------------------------
 
@@ -75,13 +76,20 @@ class GrantAudit(Audit):
         names = {d.name for d in scan.declared or [] if d.state == "present"}
         return [grant_drift.row(item, names) for item in scan.live]
 
-    def summary(self, rows: list, found: list) -> dict:
-        return {
-            "grants": len(rows),
-            "managed": sum(1 for r in rows if r["managed"]),
-            "findings": grant_drift.CATALOGUE.summary(found),
-            "errors": sum(1 for f in found if f.severity == "error"),
-        }
+    def declared_view(self, scan: Scan) -> list:
+        """Each declared grant with the permission ids of the rows in force that carry its name."""
+        return [
+            {
+                "name": entry.declared.name,
+                "state": entry.declared.state,
+                "references": [
+                    row.reference_number for row in scan.live if row.name == entry.declared.name and row.state == ACTIVE
+                ],
+                "grant_kind": entry.declared.kind,
+                "permissions": list(entry.declared.permissions),
+            }
+            for entry in scan.entries
+        ]
 
     # -- the report part ----------------------------------------------------------------------------------------
 

@@ -90,6 +90,7 @@ class TokenAudit(Audit):
     extra_keys = ("declared_tokens",)
     html = _report_template.TOKENS
     schema_defs = ("token", "finding", "counts")
+    time_key = "created"
 
     # -- the inventory (token_info) -----------------------------------------------------------------------------
 
@@ -132,18 +133,18 @@ class TokenAudit(Audit):
             rows.append(row)
         return rows
 
-    def summary(self, rows: list, found: list) -> dict:
+    def own_summary(self, rows: list) -> dict:
         return {
-            "tokens": len(rows),
             "live": sum(1 for r in rows if r["status"] in p.LIVE_STATUSES),
-            "managed": sum(1 for r in rows if r["managed"]),
             "unmanaged": sum(1 for r in rows if not r["managed"]),
-            "findings": _drift.summary(found),
-            "findings_total": len(found),
         }
 
+    def declared_view(self, scan: Scan) -> list:
+        return declared_view(scan)
+
     def extra(self, module, scan: Scan) -> dict:
-        return {"declared_tokens": declared_view(scan)}
+        # The older view, kept as it was (the report keeps it too): `declared` without its common `references`.
+        return {"declared_tokens": [{k: v for k, v in d.items() if k != "references"} for d in declared_view(scan)]}
 
     # -- the report part ----------------------------------------------------------------------------------------
 
@@ -187,17 +188,24 @@ class TokenAudit(Audit):
 
 
 def declared_view(scan: Scan) -> list:
-    """Each declared token with its current token (as the planner sees it) and what each store holds."""
+    """Each declared token with its tokens in force, its current one (as the planner sees it) and what each store
+    holds."""
     view = []
     for entry in scan.entries:
         declared = entry.declared
         held = scan.holdings.get(declared.name, [])
         plan = p.plan(declared, scan.live, held, scan.now)
         current = plan.current.reference_number if plan.current else None
+        in_force = [
+            item["referenceNumber"]
+            for item in scan.live
+            if item.get("status") in p.LIVE_STATUSES and _identity.name_of(item.get("description")) == declared.name
+        ]
         view.append(
             {
                 "name": declared.name,
                 "state": declared.state,
+                "references": in_force,
                 "permissions": list(declared.permissions),
                 "rotate_after": _durations.describe(declared.rotate_after),
                 "reference_number": current,

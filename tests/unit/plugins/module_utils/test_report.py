@@ -15,6 +15,7 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds import gra
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import grant_plan as g
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import token_plan as p
 from ansible_collections.ksef.credentials.plugins.module_utils import _report as r
+from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefConfigError
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[4] / "docs" / "report.schema.json").read_text())
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=timezone.utc)
@@ -404,3 +405,27 @@ def test_every_kind_has_its_part_in_the_schema_and_its_section_in_the_page():
     page = r.to_html(r.build({}, NOW.isoformat()))
     for audit in r.AUDITS:
         assert 'id="count-%s">0<' % audit.items_key in page
+
+
+@pytest.mark.parametrize(
+    ("option", "given", "many", "named", "got"),
+    [
+        ("scans", {"c1": [42]}, True, "scans.c1[0]", "got a number"),
+        ("scans", {"c1": [{}, "hello"]}, True, "scans.c1[1]", "got a string"),
+        ("scans", {"junk": "hello"}, True, "scans.junk", "or a list of them, got a string"),
+        ("scans", [1, 2], True, "scans", "must be a dict of host -> "),
+        ("certificate_scans", {"c1": [{}]}, False, "certificate_scans.c1", "got a list"),
+    ],
+)
+def test_a_scans_entry_that_is_no_info_result_is_refused_by_its_place(option, given, many, named, got):
+    with pytest.raises(KsefConfigError) as caught:
+        r.check_scans(option, given, many)
+    assert caught.value.option == named
+    assert caught.value.message.startswith(named + " must be ") and got in caught.value.message
+    assert "registered result" in caught.value.message and "hello" not in caught.value.message
+
+
+def test_registered_results_skipped_ones_and_hosts_without_one_pass():
+    r.check_scans("scans", {"c1": [{"kind": "token", "tokens": []}, None], "c2": {}, "c3": None})
+    r.check_scans("grant_scans", {"c1": {"skipped": True}}, many=False)
+    r.check_scans("grant_scans", None, many=False)

@@ -12,7 +12,7 @@ def test_a_finding_without_a_name_is_shown_by_its_identifier_in_the_diff_and_the
     assert "! revoked_stored 1F83BD40E2353DDF: stored but revoked" in diff(report)["prepared"]
     (found,) = result(report, CertificateKind())["drift"]
     assert found == {"kind": "revoked_stored", "severity": "error", "name": None, "serial_number": "1F83BD40E2353DDF",
-                     "store": None, "message": "stored but revoked"}
+                     "reference": "1F83BD40E2353DDF", "store": None, "message": "stored but revoked"}
 
 
 def test_drift_lines_come_before_the_summary_line_and_the_kinds_notes_after_it():
