@@ -80,13 +80,24 @@ class CertificateKind(Kind):
         if module.ksef_auth.on_behalf:
             # The certificates are the signer's, whatever the context: every host that logs in with this signer on
             # behalf of a client would converge the same certificates, and revoke each other's.
+            exclusive = _exclusive_trigger(module)
+            fix = (
+                "and set %s (ksef_certificates_exclusive) to false here: it converges the signer's certificates "
+                "though none is declared" % exclusive
+                if exclusive
+                else "and declare only tokens here"
+            )
             raise KsefConfigError(
-                "auth.on_behalf",
-                "auth.on_behalf: certificates are refused with auth.on_behalf: true%s: KSeF certificates belong to "
-                "the subject that logs in, not to the context %s it acts for, so every host that logs in with this "
-                "signer would converge the same certificates and revoke each other's. Declare them once, on the host "
-                "whose context is the signer's own NIP (auth.on_behalf: false), and declare only tokens here "
-                "(docs/role-company.md)" % (_exclusive_trigger(module), module.ksef_context),
+                exclusive or "auth.on_behalf",
+                "%scertificates are refused with auth.on_behalf: true: KSeF certificates belong to the subject that "
+                "logs in, not to the context %s it acts for, so every host that logs in with this signer would "
+                "converge the same certificates and revoke each other's. Declare them once, on the host whose "
+                "context is the signer's own NIP (auth.on_behalf: false), %s (docs/role-company.md)"
+                % (
+                    "%s: %s: " % (exclusive, module.params.get(exclusive)) if exclusive else "auth.on_behalf: ",
+                    module.ksef_context,
+                    fix,
+                ),
             )
         self._context = str(module.ksef_context)
 
@@ -313,16 +324,14 @@ class CertificateKind(Kind):
         return fresh[0] if len(fresh) == 1 else None
 
 
-def _exclusive_trigger(module) -> str:
-    """What made a login with no certificates declared converge them: the exclusive option, named."""
+def _exclusive_trigger(module) -> str | None:
+    """The exclusive option that makes a run with no certificate declared converge the subject's certificates
+    (certificates_exclusive of the credentials module, exclusive of the certificates module), or None."""
     params = getattr(module, "params", None) or {}
     if params.get("certificates") or params.get("name"):
-        return ""
+        return None
     option = "certificates_exclusive" if "certificates_exclusive" in params else "exclusive"
-    return " (%s: %s, certificates_exclusive / ksef_certificates_exclusive in the roles)" % (
-        option,
-        params.get(option),
-    )
+    return option if str(params.get(option) or "false").lower() != "false" else None
 
 
 def _explained(exc: KsefApiError) -> KsefError:
