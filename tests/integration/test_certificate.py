@@ -451,25 +451,33 @@ COMPANY_PLAYBOOK = Path(__file__).parent / "playbooks" / "company" / "converge.y
 COMPANY_TASK = "Converge the declared KSeF credentials of this company"
 
 
-def test_hosts_that_declare_one_subjects_certificate_never_revoke_each_other(emulator, run_playbook, tmp_path):
-    """One person (PESEL) manages the credentials of two companies; both hosts declare her certificate. The first
-    host enrolls it; the second refuses before any change, naming the certificate, its serial number, the option
-    and the layout, in check mode too; a third host that only prunes (exclusive: managed) leaves it alone. The
-    first host still owns what it enrolled when its store is lost (the controller's journal of enrollments)."""
+@pytest.mark.parametrize("login", ["pesel", "fingerprint"])
+def test_hosts_that_declare_one_subjects_certificate_never_revoke_each_other(login, emulator, run_playbook, tmp_path):
+    """One person (her PESEL, or her certificate's fingerprint) manages the credentials of three companies; two
+    hosts declare her certificate. The first host enrolls it; the second refuses before any change, naming the
+    certificate, its serial number, the option and the layout, in check mode too; a third host that only prunes
+    (exclusive: managed) leaves it alone. The first host still owns what it enrolled when its store is lost (the
+    controller's journal of enrollments)."""
     from ksef_emulator.testcerts import random_pesel
 
-    pesel = random_pesel()
-    person = generate_certificate(tmp_path / "person", pesel=pesel)
+    auth = {}
+    if login == "pesel":
+        subject = random_pesel()
+        person = generate_certificate(tmp_path / "person", pesel=subject)
+    else:
+        person = generate_certificate(tmp_path / "person", kind="person", identifier=False)
+        subject = person.fingerprint
+        auth["subject_identifier_type"] = "certificate_fingerprint"
     nips = {host: random_nip() for host in ("p1", "p2", "p3")}
     for nip in nips.values():
         grant = {"contextIdentifier": {"type": "Nip", "value": nip},
-                 "authorizedIdentifier": {"type": "Pesel", "value": pesel},
+                 "authorizedIdentifier": {"type": login.capitalize(), "value": subject},
                  "permissions": [{"permissionType": "CredentialsManage", "description": "Kadry"}]}
         emulator.api("POST", "testdata/permissions", json=grant).raise_for_status()
     stores = tmp_path / "stores"
     stores.mkdir()
     common = {"ksef_api_url": emulator.api_url, "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-              "ksef_auth": {"certificate": str(person.cert_path), "private_key": str(person.key_path)},
+              "ksef_auth": dict(auth, certificate=str(person.cert_path), private_key=str(person.key_path)),
               "ksef_certificates_exclusive": "managed"}
     declared = [{"name": "person-login", "verify": False,
                  "store": [{"type": "file", "path": str(stores / "{{ inventory_hostname }}-person-login.pem"),
@@ -483,7 +491,7 @@ def test_hosts_that_declare_one_subjects_certificate_never_revoke_each_other(emu
     def active() -> set:
         listed = emulator.admin("GET", "certificates").json()["certificates"]
         return {c["certificateSerialNumber"] for c in listed
-                if c["subjectIdentifier"]["value"] == pesel and c["status"] == "Active"}
+                if c["subjectIdentifier"]["value"] == subject and c["status"] == "Active"}
 
     def play(limit: str, check: bool = False, expect_rc: int = 0) -> dict:
         played = run_playbook(COMPANY_PLAYBOOK, inventory=inventory, check=check, diff=check, env=env,
