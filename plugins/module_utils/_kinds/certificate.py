@@ -12,6 +12,11 @@
                Offline: the certificate carries Non-Repudiation and matches the key (it cannot log in)
     revoke     POST /certificates/{serial}/revoke (reason Superseded)
 
+Whose certificate (docs/role-company.md): KSeF lists the subject's certificates across all its contexts, so a live
+certificate of a declared name is this host's only when a store of it holds it or when this controller enrolled it
+for this context (the journal of enrollments, `_journal.py`, written from the enrollment on and until the revoke);
+any other belongs to another host that declares the same certificate, and the planner refuses to touch it.
+
 A certificate is enrolled only by a session opened with a signature (certyfikaty-KSeF.md): `check_auth` refuses a
 KSeF-token login before any request.
 """
@@ -29,11 +34,11 @@ from ansible_collections.ksef.credentials.plugins.module_utils._kinds import cer
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import TokenMeta
 
 ENROLLMENT_DONE = 200
+ENROLLMENT_IN_PROGRESS = 100
 # The journal of the certificates this controller enrolled for a context, until revoked: which live certificates of
 # the subject are this host's when no store holds them (a run that died before storing, a superseded one kept).
 ENROLLED = "certificates-enrolled"
 ENROLLING, ENROLLED_ACTION = "enroll", "enrolled"
-ENROLLMENT_IN_PROGRESS = 100
 # 25001/25002: this login cannot enroll (a KSeF token, or a session whose signature KSeF cannot read a subject from).
 _CANNOT_ENROLL = {25001, 25002}
 _HOW_TO_LOG_IN = (
@@ -167,9 +172,10 @@ class CertificateKind(Kind):
                 continue
             try:
                 status = api.certificate_enrollment(reference)
-            except KsefApiError:  # unknown to KSeF: it issued nothing for it
-                self._resolved[reference] = None
-                continue
+            except KsefApiError as exc:
+                if exc.status is not None and 400 <= exc.status < 500:  # unknown to KSeF: it issued nothing for it
+                    self._resolved[reference] = None
+                continue  # KSeF could not answer now: asked again by the next run
             code = (status.get("status") or {}).get("code")
             if code == ENROLLMENT_DONE and status.get("certificateSerialNumber"):
                 owned.add(status["certificateSerialNumber"])
@@ -230,6 +236,7 @@ class CertificateKind(Kind):
                     requested[ref] = status.get("requestDate")
                     del waiting[ref]
                 elif code != ENROLLMENT_IN_PROGRESS:
+                    self._journal.ended({ref: None})  # rejected: nothing was issued
                     described = status.get("status") or {}
                     details = "; ".join(described.get("details") or []) or "no details given"
                     done[ref] = KsefError(

@@ -64,7 +64,7 @@ def test_the_on_behalf_guard_says_what_the_docs_quote_and_names_the_exclusive_th
 
 
 class EnrollmentsApi:
-    """KSeF's answers about earlier enrollments: done (serial S1), in progress, and unknown."""
+    """KSeF's answers about earlier enrollments: done (serial S1), in progress, unavailable now, and unknown."""
 
     def __init__(self):
         self.revoked = []
@@ -79,7 +79,8 @@ class EnrollmentsApi:
             return {"status": {"code": 200}, "certificateSerialNumber": "S1"}
         if reference == "R-waiting":
             return {"status": {"code": 100}}
-        raise KsefApiError("not found", status=400)
+        raise KsefApiError("unavailable" if reference == "R-later" else "not found",
+                           status=503 if reference == "R-later" else 400)
 
     def revoke_certificate(self, serial, reason):
         self.revoked.append(serial)
@@ -93,7 +94,7 @@ def test_the_certificates_enrolled_from_this_controller_are_this_hosts_until_rev
 
     options = SimpleNamespace(exclusive="managed", journal_dir=str(tmp_path))
     journal = Journal("Nip:7010001454", certificate.ENROLLED, str(tmp_path))
-    for reference in ("R-done", "R-waiting", "R-unknown"):
+    for reference in ("R-done", "R-waiting", "R-later", "R-unknown"):
         journal.started("login", reference, certificate.ENROLLING)
     journal.started("login", "S0", certificate.ENROLLED_ACTION, target="R-earlier")
     before = journal.in_flight()
@@ -107,5 +108,5 @@ def test_the_certificates_enrolled_from_this_controller_are_this_hosts_until_rev
     kind.revoke(api, "S0")
     assert api.revoked == ["S0"]
     after = journal.in_flight()
-    assert sorted(after) == ["R-waiting", "S1"]
+    assert sorted(after) == ["R-later", "R-waiting", "S1"]  # KSeF could not answer for R-later: asked again
     assert after["S1"]["action"] == certificate.ENROLLED_ACTION and after["S1"]["target"] == "R-done"
