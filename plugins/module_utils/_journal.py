@@ -9,6 +9,10 @@ The journal remembers each operation from the moment KSeF accepted it until it e
 
     {"20261204-PO-...": {"name": "erp-operator", "action": "create", "started": "2026-12-04T12:00:00+00:00"}}
 
+The certificate kind keeps its enrollments in one too (`_kinds/certificate.py`, kind `certificates-enrolled`): an
+enrollment from the moment KSeF accepted it, then the serial number of the certificate it issued until that one is
+revoked, so that a run knows which of the subject's certificates this context's runs made.
+
 It lives in `~/.ansible/ksef-credentials/journal/` (KSEF_JOURNAL_DIR, or the `journal_dir` of a run, changes it):
 keep it where the next run of the same owner finds it (on AWX, a persistent path).
 """

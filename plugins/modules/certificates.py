@@ -12,6 +12,12 @@ description:
     C(POST /certificates/query) plan every entry of O(certificates); enrollments are polled together.
   - Certificates belong to the subject the module logs in as. Run the task once per subject (one inventory host
     per company, each with its own O(auth)) to converge many subjects.
+  - 'A live certificate of a declared name that none of its stores holds and that this controller did not enroll
+    for this context (its journal of enrollments in E(KSEF_JOURNAL_DIR), else
+    C(~/.ansible/ksef-credentials/journal)) belongs to another host that declares the same certificate with the
+    same login: the run fails before any change, naming the certificate and its serial number, instead of revoking
+    it, and O(exclusive=managed) leaves it alone. Declare a subject''s certificates on one host only (see
+    C(docs/role-company.md)), or set C(force: true) on the entry when it is this host''s own (its stores were lost).'
   - O(exclusive=managed) also revokes the certificates this collection manages (named C(ksef-credentials ...))
     that are not declared. Certificates with other names are never touched.
   - Each certificate succeeds or fails alone; the task fails after the others are done if any failed.
@@ -126,6 +132,10 @@ options:
             the certificate: revoking it would lock the run''s later tasks and every later run that logs
             in with it out. A name that C(exclusive: managed) would revoke is refused the same way; declare
             it to keep it.'
+          - Also lets the run supersede or revoke a live certificate of this name that no store of this
+            host holds and this controller did not enroll for this context (its stores were lost). Without
+            it such a certificate is taken for another host's (the same certificate declared on two hosts)
+            and the run fails before any change.
         type: bool
         default: false
       store:

@@ -28,9 +28,15 @@ description:
     O(tokens_exclusive)) is skipped without any request. A failure of one kind never stops the others. The task
     fails at the end naming every failure.
   - 'KSeF certificates belong to the subject that logs in (the seal''s or the person''s NIP), not to the context
-    it acts for. Certificates declared by a login with O(auth.on_behalf=true) are refused before any request:
-    declare them once, on the host whose context is the subject''s own NIP, and only tokens on the hosts of the
-    companies it acts for (see C(docs/role-company.md)).'
+    it acts for. Certificates declared by a login with O(auth.on_behalf=true), or O(certificates_exclusive) with
+    it, are refused before any request: declare them once, on the host whose context is the subject''s own NIP,
+    and only tokens on the hosts of the companies it acts for (see C(docs/role-company.md)).'
+  - 'A live certificate of a declared name that none of its stores holds and that this controller did not enroll
+    for this context (its journal of enrollments, O(journal_dir)) belongs to another host that declares the same
+    certificate with the same login: the run fails before any change, naming the certificate and its serial
+    number, instead of revoking it, and O(certificates_exclusive=managed) leaves it alone. Declare a subject''s
+    certificates on one host only (see C(docs/role-company.md)), or set C(force: true) on the entry when it is
+    this host''s own (its stores were lost).'
   - Without O(certificates) this needs what M(ksef.credentials.tokens) needs (a KSeF token with
     V(CredentialsManage) is enough); certificates need a login with a signature (O(auth.certificate) or
     O(auth.pkcs12)). Grants need V(CredentialsManage) in the context; see C(docs/permissions.md).
@@ -343,6 +349,10 @@ options:
             the certificate: revoking it would lock the run''s later tasks and every later run that logs
             in with it out. A name that C(exclusive: managed) would revoke is refused the same way; declare
             it to keep it.'
+          - Also lets the run supersede or revoke a live certificate of this name that no store of this
+            host holds and this controller did not enroll for this context (its stores were lost). Without
+            it such a certificate is taken for another host's (the same certificate declared on two hosts)
+            and the run fails before any change.
         type: bool
         default: false
       store:
@@ -1500,6 +1510,9 @@ options:
       - Where the grant operations still in progress are remembered between runs (one JSON file per context, no
         secret), as O(ksef.credentials.permissions#module:journal_dir). Defaults to E(KSEF_JOURNAL_DIR), else
         C(~/.ansible/ksef-credentials/journal).
+      - The certificates enrolled for the context and not yet revoked are remembered there too (their serial
+        numbers), as this host's even when no store holds them (see O(certificates)). Keep it where the next
+        run finds it.
     type: path
   drift:
     description:

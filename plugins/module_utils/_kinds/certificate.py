@@ -12,6 +12,11 @@
                Offline: the certificate carries Non-Repudiation and matches the key (it cannot log in)
     revoke     POST /certificates/{serial}/revoke (reason Superseded)
 
+Whose certificate (docs/role-company.md): KSeF lists the subject's certificates across all its contexts, so a live
+certificate of a declared name is this host's only when a store of it holds it or when this controller enrolled it
+for this context (the journal of enrollments, `_journal.py`, written from the enrollment on and until the revoke);
+any other belongs to another host that declares the same certificate, and the planner refuses to touch it.
+
 A certificate is enrolled only by a session opened with a signature (certyfikaty-KSeF.md): `check_auth` refuses a
 KSeF-token login before any request.
 """
@@ -23,12 +28,17 @@ from datetime import datetime, timezone
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle as bundle
 from ansible_collections.ksef.credentials.plugins.module_utils import _timestamps
 from ansible_collections.ksef.credentials.plugins.module_utils._errors import KsefApiError, KsefConfigError, KsefError
+from ansible_collections.ksef.credentials.plugins.module_utils._journal import Journal, NoJournal
 from ansible_collections.ksef.credentials.plugins.module_utils._kind import SUBJECT, Kind
 from ansible_collections.ksef.credentials.plugins.module_utils._kinds import certificate_plan
 from ansible_collections.ksef.credentials.plugins.module_utils._stores._registry import TokenMeta
 
 ENROLLMENT_DONE = 200
 ENROLLMENT_IN_PROGRESS = 100
+# The journal of the certificates this controller enrolled for a context, until revoked: which live certificates of
+# the subject are this host's when no store holds them (a run that died before storing, a superseded one kept).
+ENROLLED = "certificates-enrolled"
+ENROLLING, ENROLLED_ACTION = "enroll", "enrolled"
 # 25001/25002: this login cannot enroll (a KSeF token, or a session whose signature KSeF cannot read a subject from).
 _CANNOT_ENROLL = {25001, 25002}
 _HOW_TO_LOG_IN = (
@@ -49,6 +59,11 @@ class CertificateKind(Kind):
 
     def __init__(self):
         self._enrollment_data = None
+        self._context = None  # set by check_auth: the context whose journal of enrollments is read
+        self._journal: Journal | NoJournal = NoJournal()
+        self._owned = None  # serial numbers enrolled for this context from this controller (None: unknown)
+        self._names: dict = {}  # enrollment reference -> declared name, for this run's enrollments
+        self._resolved: dict = {}  # an earlier run's enrollment reference -> its serial number, or None (none issued)
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -70,14 +85,26 @@ class CertificateKind(Kind):
         if module.ksef_auth.on_behalf:
             # The certificates are the signer's, whatever the context: every host that logs in with this signer on
             # behalf of a client would converge the same certificates, and revoke each other's.
+            exclusive = _exclusive_trigger(module)
+            fix = (
+                "and set %s (ksef_certificates_exclusive) to false here: it converges the signer's certificates "
+                "though none is declared" % exclusive
+                if exclusive
+                else "and declare only tokens here"
+            )
             raise KsefConfigError(
-                "auth.on_behalf",
-                "certificates are refused with auth.on_behalf: true: KSeF certificates belong to the subject that "
+                exclusive or "auth.on_behalf",
+                "%scertificates are refused with auth.on_behalf: true: KSeF certificates belong to the subject that "
                 "logs in, not to the context %s it acts for, so every host that logs in with this signer would "
                 "converge the same certificates and revoke each other's. Declare them once, on the host whose "
-                "context is the signer's own NIP (auth.on_behalf: false), and declare only tokens here "
-                "(docs/role-company.md)" % module.ksef_context,
+                "context is the signer's own NIP (auth.on_behalf: false), %s (docs/role-company.md)"
+                % (
+                    "%s: %s: " % (exclusive, module.params.get(exclusive)) if exclusive else "auth.on_behalf: ",
+                    module.ksef_context,
+                    fix,
+                ),
             )
+        self._context = str(module.ksef_context)
 
     def protected(self, module) -> set:
         """The serial number of the certificate this run logged in with (auth.certificate or auth.pkcs12): revoking
@@ -98,7 +125,13 @@ class CertificateKind(Kind):
 
     def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
         return certificate_plan.plan_subject(
-            declared, live, holdings, now, exclusive=options.exclusive, protected=frozenset(protected)
+            declared,
+            live,
+            holdings,
+            now,
+            exclusive=options.exclusive,
+            protected=frozenset(protected),
+            owned=self._owned,
         )
 
     def store_meta(self, declared, live, context: str) -> TokenMeta:
@@ -124,11 +157,46 @@ class CertificateKind(Kind):
             items = api.query_certificates(name=wanted, status="Active")
         except KsefApiError as exc:
             raise _explained(exc) from None
+        if self._context is not None:
+            self._journal = Journal(self._context, ENROLLED, options.journal_dir)
+            self._owned = self._enrolled_here(api)
         return [certificate_plan.ActualCertificate.from_api(item) for item in items]
+
+    def _enrolled_here(self, api) -> frozenset:
+        """The serial numbers this controller enrolled for this context and has not revoked; an enrollment whose
+        run died before KSeF finished it is asked for its serial number (read only: check mode writes nothing)."""
+        owned = set()
+        for reference, entry in self._journal.in_flight().items():
+            if entry.get("action") == ENROLLED_ACTION:
+                owned.add(reference)
+                continue
+            try:
+                status = api.certificate_enrollment(reference)
+            except KsefApiError as exc:
+                if exc.status is not None and 400 <= exc.status < 500:  # unknown to KSeF: it issued nothing for it
+                    self._resolved[reference] = None
+                continue  # KSeF could not answer now: asked again by the next run
+            code = (status.get("status") or {}).get("code")
+            if code == ENROLLMENT_DONE and status.get("certificateSerialNumber"):
+                owned.add(status["certificateSerialNumber"])
+                self._resolved[reference] = (entry.get("name", ""), status["certificateSerialNumber"])
+            elif code != ENROLLMENT_IN_PROGRESS:
+                self._resolved[reference] = None
+        return frozenset(owned)
+
+    def _tidy(self) -> None:
+        """Write down what an earlier run's enrollments turned out to be (a run that changes something only)."""
+        resolved, self._resolved = self._resolved, {}
+        for reference, found in resolved.items():
+            if found is not None:
+                self._journal.started(found[0], found[1], ENROLLED_ACTION, target=reference)
+        if resolved:
+            self._journal.ended(dict.fromkeys(resolved))
 
     def issue(self, api, plan) -> tuple:
         """Enroll: (enrollment reference number, private key PEM). The key is made here and only its CSR leaves."""
         declared = plan.declared
+        self._tidy()
         try:
             if self._enrollment_data is None:
                 self._enrollment_data = api.certificate_enrollment_data()
@@ -142,6 +210,9 @@ class CertificateKind(Kind):
             )
         except KsefApiError as exc:
             raise _explained(exc) from None
+        # Remembered before waiting: a run that dies from here on leaves a certificate the next run must own.
+        self._journal.started(declared.name, answer["referenceNumber"], ENROLLING)
+        self._names[answer["referenceNumber"]] = declared.name
         return answer["referenceNumber"], bundle.key_pem(key)
 
     def activate(self, api, pending: dict, poller) -> dict:
@@ -160,9 +231,12 @@ class CertificateKind(Kind):
                 code = (status.get("status") or {}).get("code")
                 if code == ENROLLMENT_DONE:
                     serials[ref] = status["certificateSerialNumber"]
+                    self._journal.started(self._names.get(ref, ""), serials[ref], ENROLLED_ACTION, target=ref)
+                    self._journal.ended({ref: None})
                     requested[ref] = status.get("requestDate")
                     del waiting[ref]
                 elif code != ENROLLMENT_IN_PROGRESS:
+                    self._journal.ended({ref: None})  # rejected: nothing was issued
                     described = status.get("status") or {}
                     details = "; ".join(described.get("details") or []) or "no details given"
                     done[ref] = KsefError(
@@ -240,7 +314,9 @@ class CertificateKind(Kind):
             )
 
     def revoke(self, api, reference: str) -> None:
+        self._tidy()
         api.revoke_certificate(reference, "Superseded")
+        self._journal.ended({reference: None})
 
     def abandoned(self, api, plan, reference: str) -> str | None:
         """An enrollment whose certificate was never retrieved may have issued one all the same: the Active
@@ -253,6 +329,16 @@ class CertificateKind(Kind):
             if item.get("name") == name and item["certificateSerialNumber"] not in known
         ]
         return fresh[0] if len(fresh) == 1 else None
+
+
+def _exclusive_trigger(module) -> str | None:
+    """The exclusive option that makes a run with no certificate declared converge the subject's certificates
+    (certificates_exclusive of the credentials module, exclusive of the certificates module), or None."""
+    params = getattr(module, "params", None) or {}
+    if params.get("certificates") or params.get("name"):
+        return None
+    option = "certificates_exclusive" if "certificates_exclusive" in params else "exclusive"
+    return option if str(params.get(option) or "false").lower() != "false" else None
 
 
 def _explained(exc: KsefApiError) -> KsefError:

@@ -168,6 +168,39 @@ def _refuse_lockout(declared: Declared, live: list, protected, pruned: bool) -> 
     )
 
 
+LAYOUT = "docs/role-company.md#whose-certificates-one-subject-many-companies"
+
+
+class ForeignCertificateError(KsefConfigError):
+    """A live certificate of a declared name is another host's: a run here would revoke or supersede it."""
+
+
+def foreign(live: list, holdings, owned) -> list:
+    """The live certificates that are not this host's: no store of it holds one, and this controller did not
+    enroll it for this context (`owned`, from the journal of enrollments; None: ownership unknown, none)."""
+    if owned is None:
+        return []
+    held = {h.reference_number for h in holdings if h.reference_number}
+    return [c for c in live if c.reference_number not in held and c.reference_number not in owned]
+
+
+def _refuse_foreign(declared: Declared, live: list, holdings, owned) -> None:
+    others = foreign(live, holdings, owned)
+    if not others or declared.force:
+        return
+    serials = ", ".join(c.reference_number for c in others)
+    raise ForeignCertificateError(
+        "certificates",
+        "%s: active certificate %s of this login's subject is held by no store of this host and was "
+        "not enrolled for this context from this controller: KSeF lists a subject's certificates across all its "
+        "contexts, so another host declares %r with the same login, and converging it here would revoke that "
+        "host's certificate; nothing was changed. Declare a subject's certificates on ONE host only "
+        "(certificates / ksef_certificates of the host whose context is the subject's own, %s) and remove %r "
+        "here; if it is this host's own (its stores were lost), set force: true on %r to supersede it"
+        % (declared.name, serials, declared.name, LAYOUT, declared.name, declared.name),
+    )
+
+
 def validity_warning(declared: Declared, current) -> str | None:
     """A certificate KSeF issues for less than renew_before is due at once: every run would renew it."""
     validity = current.valid_to - current.valid_from
@@ -277,14 +310,26 @@ def plan(
 
 
 def plan_subject(
-    declared, certificates, holdings: dict, now: datetime, exclusive: str = "false", protected=frozenset()
+    declared,
+    certificates,
+    holdings: dict,
+    now: datetime,
+    exclusive: str = "false",
+    protected=frozenset(),
+    owned=None,
 ) -> p.ContextPlan:
     """Plan every declared certificate of the authenticated subject from one query of its certificates.
-    `protected`: the serial numbers of the certificate this run logged in with (see plan)."""
+    `protected`: the serial numbers of the certificate this run logged in with (see plan). `owned`: the serial
+    numbers this controller enrolled for this context (None: no guard); a live certificate of a declared name
+    that neither a store of this host holds nor `owned` lists is another host's: the run is refused
+    (ForeignCertificateError) unless the declaration says force: true, and exclusive never prunes one."""
     if exclusive not in EXCLUSIVE_CHOICES:
         raise ValueError("exclusive must be one of %s" % ", ".join(EXCLUSIVE_CHOICES))
     live = [c if isinstance(c, ActualCertificate) else ActualCertificate.from_api(c) for c in certificates]
     result = p.ContextPlan(declared={})
+    for decl in declared:  # before any plan: a refusal changes nothing
+        live_of = [c for c in live if c.name == decl.name and c.status == p.ACTIVE and c.valid_to > now]
+        _refuse_foreign(decl, live_of, holdings.get(decl.name, []), owned)
     for decl in declared:
         one = plan(decl, live, holdings.get(decl.name, []), now, protected=protected)
         result.declared[decl.name] = one
@@ -293,9 +338,23 @@ def plan_subject(
         undeclared = sorted({c.name for c in live if c.name and c.status == p.ACTIVE} - set(result.declared))
         for name in undeclared:
             # Its stores are known only from a store template (the engine passes their holdings under its name).
+            others = {
+                c.reference_number for c in foreign([c for c in live if c.name == name], holdings.get(name, []), owned)
+            }
             gone = plan(
-                Declared(name=name, state="absent"), live, holdings.get(name, []), now, protected=protected, pruned=True
+                Declared(name=name, state="absent"),
+                [c for c in live if c.reference_number not in others],
+                holdings.get(name, []),
+                now,
+                protected=protected,
+                pruned=True,
             )
+            if others:
+                result.warnings.append(
+                    "exclusive: managed leaves certificate %s of name %r alone: no store of this host "
+                    "holds it and it was not enrolled for this context from this controller, so another host "
+                    "declares it (%s)" % (", ".join(sorted(others)), name, LAYOUT)
+                )
             gone.steps = [
                 replace(
                     s,
@@ -304,7 +363,8 @@ def plan_subject(
                 )
                 for s in gone.steps
             ]
-            result.undeclared.append(gone)
+            if gone.steps:  # nothing of it is this host's: nothing to say of it either
+                result.undeclared.append(gone)
     return result
 
 

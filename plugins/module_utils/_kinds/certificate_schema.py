@@ -113,6 +113,10 @@ CERTIFICATE_SCHEMA = {
             " C(auth.pkcs12)) and empty its stores. Without it such a run fails before any change, naming the"
             " certificate: revoking it would lock the run's later tasks and every later run that logs in with it"
             " out. A name that C(exclusive: managed) would revoke is refused the same way; declare it to keep it.",
+            "Also lets the run supersede or revoke a live certificate of this name that no store of this host holds"
+            " and this controller did not enroll for this context (its stores were lost). Without it such a"
+            " certificate is taken for another host's (the same certificate declared on two hosts) and the run"
+            " fails before any change.",
         ],
         "type": "bool",
         "default": False,

@@ -131,3 +131,28 @@ def test_a_validity_not_longer_than_renew_before_warns_naming_both():
     assert "valid for 15d" in warning and "renew_before 30d" in warning and "every run renews it" in warning
     long = cert("A", 700 * D, left=29 * D)  # due now, but a renewal lasts: no warning
     assert c.plan_subject([c.Declared("login")], [long], {"login": stores("A")}, NOW).warnings == []
+
+
+def test_a_live_certificate_this_host_neither_holds_nor_enrolled_is_another_hosts_and_refuses_the_run():
+    live = [cert("B", H), cert("A", D)]
+    with pytest.raises(c.ForeignCertificateError) as refused:
+        c.plan_subject([c.Declared("login")], live, {"login": stores("B")}, NOW, owned=frozenset())
+    message = str(refused.value)
+    assert refused.value.option == "certificates"
+    for said in ("login: active certificate A ", "ksef_certificates", c.LAYOUT, "force: true", "nothing was changed"):
+        assert said in message, said
+    # Enrolled here (the journal) or held: this host's, planned as before; force: true supersedes another's.
+    for owned, decl in ((frozenset({"A"}), c.Declared("login")), (frozenset(), c.Declared("login", force=True))):
+        plan = c.plan_subject([decl], live, {"login": stores("B")}, NOW, owned=owned).declared["login"]
+        assert [(s.action, s.reference_number) for s in plan.steps] == [("keep", "B"), ("revoke", "A")]
+    # Without the journal (None) there is no guard: the planner alone cannot tell.
+    assert c.plan_subject([c.Declared("login")], live, {"login": stores("B")}, NOW).declared["login"].steps
+
+
+def test_exclusive_managed_never_prunes_another_hosts_certificate():
+    live = [cert("A", D, name="person-login"), cert("O", D, name="old-login"), cert("P", D, name="old-login")]
+    cplan = c.plan_subject([], live, {}, NOW, exclusive="managed", owned=frozenset({"O"}))
+    assert [(p.declared.name, [(s.action, s.reference_number) for s in p.steps]) for p in cplan.undeclared] == [
+        ("old-login", [("revoke", "O")])]
+    assert len(cplan.warnings) == 2 and all("another host" in w for w in cplan.warnings)
+    assert "A" in cplan.warnings[1] and "P" in cplan.warnings[0]
