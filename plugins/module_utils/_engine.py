@@ -69,8 +69,9 @@ def close_stores(module, entries: list) -> None:
 
 def _converge(module, kind, entries: list, options: RunOptions, clock, context: str, api) -> Report:
     with ExitStack() as held:
-        if not module.check_mode:  # one lock per (context, name), taken in one order: no deadlock
-            lock_names(held, context, [entry.name for entry in entries], options.lock_timeout)
+        if not module.check_mode:  # one lock per (scope, name), taken in one order: no deadlock
+            scope = kind.lock_scope(module, context)
+            lock_names(held, [(scope, entry.name) for entry in entries], options.lock_timeout)
         for entry in entries:
             read_snapshot(entry)
         if api is None:
@@ -81,11 +82,11 @@ def _converge(module, kind, entries: list, options: RunOptions, clock, context: 
         return planned.report()
 
 
-def lock_names(held: ExitStack, context: str, names, timeout: float) -> None:
-    """One lock per (context, name), taken in name order (no deadlock); a name shared by several kinds is locked
-    once."""
-    for name in sorted(set(names)):
-        held.enter_context(_locks.token_lock(context, name, timeout=timeout))
+def lock_names(held: ExitStack, scoped_names, timeout: float) -> None:
+    """One lock per (scope, name): the scope is the context, or the login for a kind the subject owns
+    (`Kind.lock_scope`). Taken in one order (no deadlock); a name shared by several kinds is locked once."""
+    for scope, name in sorted(set(scoped_names)):
+        held.enter_context(_locks.token_lock(scope, name, timeout=timeout))
 
 
 @dataclass

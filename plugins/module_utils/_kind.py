@@ -72,6 +72,12 @@ class Kind(abc.ABC):
         """Identifiers of live objects this run must not remove by accident (what it logged in with)."""
         return set()
 
+    def lock_scope(self, module, context: str) -> str:
+        """What the locks of this kind's names are held in: the context for an object of the context. A kind owned
+        by the subject that logs in locks in that subject, so hosts of several contexts sharing one login never
+        converge the same object at once."""
+        return context
+
     @abc.abstractmethod
     def plan(
         self,

@@ -131,8 +131,8 @@ def converge_kinds(module, runs: list, clock=lambda: datetime.now(timezone.utc))
     try:
         with ExitStack() as held:
             if not module.check_mode:
-                names = [entry.name for run in runs for entry in run.entries]
-                lock_names(held, context, names, runs[0].options.lock_timeout)
+                names = [(run.kind.lock_scope(module, context), entry.name) for run in runs for entry in run.entries]
+                lock_names(held, names, runs[0].options.lock_timeout)
             for run in runs:
                 try:
                     for entry in run.entries:

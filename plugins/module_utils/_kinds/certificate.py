@@ -123,6 +123,13 @@ class CertificateKind(Kind):
             return set()
         return {"%016X" % credentials.certificate.serial_number}
 
+    def lock_scope(self, module, context: str) -> str:
+        """The login certificate (its serial number): two hosts of different contexts that log in with it and both
+        declare a certificate run one after the other, so the second sees what the first enrolled and refuses it as
+        another host's instead of enrolling a second one in the same moment."""
+        serials = sorted(self.protected(module))
+        return "certificates-of-login-%s" % serials[0] if serials else context
+
     def plan(self, declared, live, holdings, now, options, protected, auth_token_unknown):
         return certificate_plan.plan_subject(
             declared,
