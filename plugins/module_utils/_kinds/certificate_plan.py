@@ -195,7 +195,8 @@ def _refuse_foreign(declared: Declared, live: list, holdings, owned) -> None:
         "not enrolled for this context from this controller: KSeF lists a subject's certificates across all its "
         "contexts, so another host declares %r with the same login, and converging it here would revoke that "
         "host's certificate; nothing was changed. Declare a subject's certificates on ONE host only "
-        "(certificates / ksef_certificates of the host whose context is the subject's own, %s) and remove %r "
+        "(certificates / ksef_certificates of one host: a NIP's own context, or any one host for a person, %s) "
+        "and remove %r "
         "here; if it is this host's own (its stores were lost), set force: true on %r to supersede it"
         % (declared.name, serials, declared.name, LAYOUT, declared.name, declared.name),
     )

@@ -147,6 +147,15 @@ def listed_in_nip_vat_ue(api, context: tuple) -> list:
     return grant_plan.GrantRow.from_eu_entities(api.query_eu_entity_grants(), context)
 
 
+def _binding(room, count: int) -> str:
+    """Which of the limits' windows holds the calls back: the hour's, or a shorter one when the hour has room."""
+    if not room:
+        return "rate_limits"
+    if room[0] >= count:
+        return "%d of %d left this hour, but a shorter window (per second or per minute) is full" % room
+    return "%d of %d left this hour" % room
+
+
 class GrantKind(Kind):
     """Permission grants of one context: rows without a value; a change revokes first, then grants."""
 
@@ -315,17 +324,18 @@ class GrantKind(Kind):
             raise KsefTimeoutError(
                 "nothing was changed: the plan needs %s%d calls of %s, and KSeF's limits in this context (%s) leave"
                 " room for them only in %.0fs, more than %s (%.0fs); a run stopped there would leave revoked grants"
-                " missing or operations unread. Run it again once the window has room, raise %s (up to 3600) to wait"
-                " for it, or split the grants over several runs"
+                " missing or operations unread. Run it again once the window has room, raise %s (up to 3600; %s in"
+                " the roles) to wait for it, or split the grants over several runs"
                 % (
                     "at least " if key == STATUS_OPERATION else "",
                     count,
                     key,
-                    "%d of %d left this hour" % room if room else "rate_limits",
+                    _binding(room, count),
                     wait,
                     option,
                     bound,
                     " and ".join(name for name, _value in bounds),
+                    " and ".join("ksef_" + name for name, _value in bounds),
                 ),
                 operation=key,
             )

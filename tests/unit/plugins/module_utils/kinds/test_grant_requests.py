@@ -90,7 +90,8 @@ def test_a_run_that_could_not_finish_is_refused_before_its_first_change_naming_e
     message = str(refused.value)
     assert message.startswith("nothing was changed: the plan needs at least 3 calls of " + STATUS)
     assert "0 of 120 left this hour" in message and "3000s, more than max_retry_wait (60s)" in message
-    assert "raise max_retry_wait and wait_timeout (up to 3600)" in message
+    assert "raise max_retry_wait and wait_timeout (up to 3600; ksef_max_retry_wait and ksef_wait_timeout in the" \
+        " roles)" in message
     with pytest.raises(KsefTimeoutError, match="POST /permissions/persons/grants.*more than max_retry_wait"):
         kind.before_changes(api({"POST /permissions/persons/grants": 61.0}), replace_plan(), options)
     with pytest.raises(KsefTimeoutError, match="more than wait_timeout \\(30s\\)"):  # the status reads: wait_timeout too
@@ -118,3 +119,11 @@ def test_a_wrong_check_digit_is_refused_naming_the_option_and_the_fix(options, o
 def test_the_check_digit_of_the_official_example_internal_id():
     assert g.declare({"name": "b", "kind": "subunit", "subject": JAN, "subunit": "6824515772-12343",
                       "subunit_name": "Oddział Kraków"}).target == ("InternalId", "6824515772-12343")
+
+
+def test_the_refusal_names_a_shorter_window_when_the_hour_has_room():
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.grant import _binding
+
+    assert _binding((60, 120), 3) == "60 of 120 left this hour, but a shorter window (per second or per minute) is full"
+    assert _binding((2, 120), 3) == "2 of 120 left this hour"
+    assert _binding(None, 3) == "rate_limits"
