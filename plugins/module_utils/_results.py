@@ -59,6 +59,8 @@ def result(report: Report, kind) -> dict:
         if failure is not None:
             entry["failed"] = True
             entry["msg"] = str(failure)
+            if outcome.current is None and plan.declared.state != "absent" and "status" in entry:
+                entry["status"] = None  # nothing of it exists at KSeF: not the status it would have had
         entries[name] = entry
         for action in outcome.actions:
             changed = changed or action["action"] in p.CHANGING

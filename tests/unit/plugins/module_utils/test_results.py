@@ -21,3 +21,16 @@ def test_drift_lines_come_before_the_summary_line_and_the_kinds_notes_after_it()
     report = Report([], cplan, Done(), check_mode=True, drift=[finding])
     assert diff(report)["prepared"].splitlines() == [
         "! revoked_stored 1F83BD40E2353DDF: stored but revoked", "Plan: no changes.", "Calls: none"]
+
+
+def test_a_credential_whose_issue_failed_has_no_status_and_one_in_check_mode_has_the_predicted_one():
+    from ansible_collections.ksef.credentials.plugins.module_utils._executor import ApplyError
+    from ansible_collections.ksef.credentials.plugins.module_utils._kinds.token import TOKEN
+
+    declared = TOKEN.declare({"name": "erp", "permissions": ["InvoiceRead"], "state": "present"})
+    cplan = p.ContextPlan(declared={"erp": p.Plan(declared, [p.Step(p.CREATE, "missing")])})
+    failed = Done(failures={"erp": ApplyError("KSeF answered 400", [])})
+    entry = result(Report([], cplan, failed, check_mode=False), TOKEN)["tokens"]["erp"]
+    assert entry["failed"] is True and entry["status"] is None and entry["reference_number"] is None
+    predicted = result(Report([], cplan, Done(), check_mode=True), TOKEN)["tokens"]["erp"]
+    assert predicted["status"] == "Active" and "failed" not in predicted
