@@ -252,11 +252,7 @@ def run_kinds(module, kinds) -> None:
     outcome = combined(module, runs, kinds)
     problems = failures(runs)
     if problems:
-        module.fail_json(
-            msg="%d failure%s (everything else was applied): %s"
-            % (len(problems), "" if len(problems) == 1 else "s", " | ".join(problems)),
-            **outcome,
-        )
+        module.fail_json(msg=failure_message(runs, problems), **outcome)
     module.exit_json(**outcome)
 
 
@@ -339,6 +335,17 @@ def combined_diff(runs: list) -> dict:
     if not prepared and runs:
         prepared.append(_plan_render.NO_CHANGES + "\n")
     return {"before": before, "after": after, "prepared": "".join(prepared)}
+
+
+def failure_message(runs: list, problems: list) -> str:
+    """The task's message: every failure, and that the rest was applied only when there was a rest."""
+    declared = sum(len(run.entries) for run in runs)
+    return "%d failure%s%s: %s" % (
+        len(problems),
+        "" if len(problems) == 1 else "s",
+        " (everything else was applied)" if declared > len(problems) else "",
+        " | ".join(problems),
+    )
 
 
 def failures(runs: list) -> list:

@@ -179,6 +179,10 @@ def test_a_kind_that_stops_as_a_whole_never_stops_the_next_and_every_failure_is_
     assert outcome["badges"]["changed"] is True and outcome["changed"] is True
     assert outcome["plan_text"][:2] == ["labels:", "  not planned: KSeF answered 500"]
     assert _many_kinds.failures(runs) == ["labels: KSeF answered 500"]
+    message = _many_kinds.failure_message(runs, _many_kinds.failures(runs))
+    assert message == "1 failure (everything else was applied): labels: KSeF answered 500"
+    alone = [run for run in runs if run.plural == "labels"]
+    assert _many_kinds.failure_message(alone, ["labels: KSeF answered 500"]) == "1 failure: labels: KSeF answered 500"
 
 
 def test_check_mode_plans_every_kind_and_changes_nothing():
