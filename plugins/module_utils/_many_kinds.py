@@ -289,7 +289,8 @@ def combined(module, runs: list, kinds) -> dict:
     outcome["summary"] = dict(sorted(outcome["summary"].items()))
     if not outcome["plan_text"] and runs:  # no kind says anything: one line says so for them all
         outcome["plan_text"] = [_plan_render.NO_CHANGES]
-    converged = [run.plural for run in runs]
+    # The order is told between the kinds that change something; one with nothing to do is left out of it.
+    converged = [plural for plural in [run.plural for run in runs] if outcome[plural].get("changed")]
     if len(converged) > 1 and outcome["changed"]:
         outcome["plan_text"].append(order_line(converged))
     outcome["held_back"] = [

@@ -155,6 +155,13 @@ def test_every_kind_converges_in_one_session_in_order_and_the_result_has_a_secti
     assert outcome["held_back"] == []
 
 
+def test_the_order_line_names_only_the_kinds_that_change():
+    api = Api({"labels": {"label-0": "kept"}})
+    _runs, outcome = converge(Module(api, labels=[{"name": "kept"}], badges=[{"name": "b"}]))
+    assert outcome["labels"]["changed"] is False and outcome["badges"]["changed"] is True
+    assert not [line for line in outcome["plan_text"] if line.startswith("Order:")], outcome["plan_text"]
+
+
 def test_a_kind_with_nothing_declared_and_no_exclusive_sends_nothing_and_one_with_exclusive_runs():
     api = Api()
     runs, outcome = converge(Module(api, labels=[], badges=[{"name": "b"}]))
