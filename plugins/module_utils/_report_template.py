@@ -71,7 +71,8 @@ PAGE_HEAD = """<!DOCTYPE html>
   <h1>{{ report.title }}</h1>
   <p class="meta" id="scan-meta">Scanned <time id="generated-at" datetime="{{ report.generated_at }}">{{
     report.generated_at[:19] | replace("T", " ") }} UTC</time>
-    &middot; environment <b id="environment">{{ report.environment }}</b> &middot; <span id="api-urls">{{ report.api_urls | join(", ") }}</span></p>
+    &middot; environment <b id="environment">{{ report.environment }}</b>
+{%- if report.api_urls | join(", ") != report.environment %} &middot; <span id="api-urls">{{ report.api_urls | join(", ") }}</span>{% endif %}</p>
   <p class="filter"><label>Environment <select id="environment-filter">
     <option value="">all ({{ report.environments | length }})</option>
 {% for name in report.environments %}    <option value="{{ name }}">{{ name }}</option>

@@ -429,3 +429,13 @@ def test_registered_results_skipped_ones_and_hosts_without_one_pass():
     r.check_scans("scans", {"c1": [{"kind": "token", "tokens": []}, None], "c2": {}, "c3": None})
     r.check_scans("grant_scans", {"c1": {"skipped": True}}, many=False)
     r.check_scans("grant_scans", None, many=False)
+
+
+def test_the_page_names_an_api_url_once_when_it_is_the_environments_name_too():
+    emulator = "http://127.0.0.1:8080/v2"
+    named_by_url = r.build({"acme": dict(scan(), api_url=emulator)}, NOW.isoformat())
+    assert named_by_url["environment"] == emulator
+    page = r.to_html(named_by_url)
+    assert 'id="environment">%s</b>' % emulator in page and 'id="api-urls"' not in page
+    named = r.build({"acme": scan()}, NOW.isoformat(), environment="staging")
+    assert 'id="api-urls">https://api-test.ksef.mf.gov.pl/v2<' in r.to_html(named)
