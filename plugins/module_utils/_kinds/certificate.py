@@ -48,6 +48,22 @@ _HOW_TO_LOG_IN = (
 )
 
 
+def _login_serials(module) -> set:
+    """The serial number of the certificate of a XAdES login (auth.certificate or auth.pkcs12), else nothing."""
+    auth = getattr(module, "ksef_auth", None)
+    if auth is None or auth.method != "xades":
+        return set()
+    from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # a XAdES login loaded it
+
+    try:
+        credentials = _xades.load_signing_credentials(
+            auth.certificate, auth.private_key, auth.private_key_passphrase, auth.pkcs12, auth.pkcs12_passphrase
+        )
+    except KsefError:  # the login has just read the same files; gone since, there is nothing left to lock out
+        return set()
+    return {"%016X" % credentials.certificate.serial_number}
+
+
 class CertificateKind(Kind):
     """KSeF certificates: owned by the subject that logs in (never a context), the certificate with its key in
     stores, make-before-break (the successor is stored and proven before the old one is revoked)."""
@@ -64,6 +80,7 @@ class CertificateKind(Kind):
         self._owned = None  # serial numbers enrolled for this context from this controller (None: unknown)
         self._names: dict = {}  # enrollment reference -> declared name, for this run's enrollments
         self._resolved: dict = {}  # an earlier run's enrollment reference -> its serial number, or None (none issued)
+        self._login_serials: set | None = None  # protected(): the login certificate is read once per task
 
     # -- without I/O ------------------------------------------------------------------------------------------
 
@@ -110,18 +127,9 @@ class CertificateKind(Kind):
         """The serial number of the certificate this run logged in with (auth.certificate or auth.pkcs12): revoking
         it, and emptying the file it is read from, would lock this run's later tasks and every later run out, so
         the planner refuses that unless the declaration says force: true."""
-        auth = getattr(module, "ksef_auth", None)
-        if auth is None or auth.method != "xades":
-            return set()
-        from ansible_collections.ksef.credentials.plugins.module_utils import _xades  # a XAdES login loaded it
-
-        try:
-            credentials = _xades.load_signing_credentials(
-                auth.certificate, auth.private_key, auth.private_key_passphrase, auth.pkcs12, auth.pkcs12_passphrase
-            )
-        except KsefError:  # the login has just read the same files; gone since, there is nothing left to lock out
-            return set()
-        return {"%016X" % credentials.certificate.serial_number}
+        if self._login_serials is None:
+            self._login_serials = _login_serials(module)
+        return set(self._login_serials)
 
     def lock_scope(self, module, context: str) -> str:
         """The login certificate (its serial number): two hosts of different contexts that log in with it and both
