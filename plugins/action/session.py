@@ -10,27 +10,20 @@ action plugin can. When the module returns an access or refresh token, the resul
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-from ansible.utils.vars import merge_hash
+from ansible_collections.ksef.credentials.plugins.plugin_utils._module_action import ModuleAction, load_module
 
 # Result keys whose values are credentials.
 SECRET_KEYS = ("access_token", "refresh_token")
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
+class ActionModule(ModuleAction):
+    """Runs the module as every KSeF module does (plugin_utils/_module_action.py), then hides a result with tokens."""
+
+    MODULE = load_module("session")
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        del tmp  # no longer has any effect
-        result = merge_hash(
-            result,
-            self._execute_module(
-                module_name="ksef.credentials.session", module_args=self._task.args, task_vars=task_vars
-            ),
-        )
         if any(result.get(key) for key in SECRET_KEYS):
             result["_ansible_no_log"] = True
-        self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
