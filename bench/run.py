@@ -7,6 +7,9 @@ writes an inventory of C hosts (one per context, a seeded manager token each) an
 - role, first converge: `ksef.credentials.tokens` creates every token;
 - role, no-op: the same run again;
 - naive (--naive): a fresh emulator and a loop of single `ksef.credentials.token` tasks, one per token;
+- role no-op, module process (with the reference): the same no-op with KSEF_IN_PROCESS=0, so every module task
+  starts its own Python process as a module on a remote host would (the action plugins otherwise run the module in
+  Ansible's worker when it runs on the controller);
 - role no-op, unvalidated (with the reference): the same no-op through `import_role` with `rolespec_validate:
   false`, without the task Ansible adds per host to check the role's variables (the module checks them too);
 - reference (unless --no-reference): the same seven requests of a no-op from a minimal module with no
@@ -87,7 +90,7 @@ ROLE_UNVALIDATED_PLAYBOOK = """
         name: ksef.credentials.tokens
         rolespec_validate: false
 """
-NOOP_RUNS = ("role no-op", "role no-op, unvalidated")
+NOOP_RUNS = ("role no-op", "role no-op, module process", "role no-op, unvalidated")
 NAIVE_PLAYBOOK = """
 - name: One ksef.credentials.token task per declared token
   hosts: all
@@ -243,12 +246,13 @@ def paced_span(ratelimit_dir, label):
     return 0.0
 
 
-def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, ratelimit_dir, collections=()):
+def measure(name, workdir, emulator, inventory, playbook, forks, time_scale, ratelimit_dir, collections=(),
+            extra_env=None):
     paths = os.pathsep.join([str(REPO / ".collections"), *map(str, collections)])
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=paths,
                KSEF_RATELIMIT_DIR=str(ratelimit_dir), KSEF_RATELIMIT_TIME_SCALE=str(time_scale),
                KSEF_LOCK_DIR=str(workdir / "locks"), ANSIBLE_HOST_KEY_CHECKING="False",
-               PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+               PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(extra_env or {}))
     emulator.admin("POST", "stats/reset")
     print(f"  {name} ...", flush=True)
     wall = run_playbook(workdir, playbook, inventory, forks, env)
@@ -282,6 +286,8 @@ def workload(spec, time_scale, forks, activation_delay, naive=True, verify=True,
                                    time_scale, rl))
             results.append(measure("role no-op", workdir, emulator, inventory, ROLE_PLAYBOOK, forks, time_scale, rl))
             if reference:
+                results.append(measure("role no-op, module process", workdir, emulator, inventory, ROLE_PLAYBOOK, forks,
+                                       time_scale, rl, extra_env={"KSEF_IN_PROCESS": "0"}))
                 results.append(measure("role no-op, unvalidated", workdir, emulator, inventory,
                                        ROLE_UNVALIDATED_PLAYBOOK, forks, time_scale, rl))
                 collections = [reference_collections(workdir)]
@@ -350,7 +356,7 @@ def check_noop(item) -> list:
 
 
 def print_table(report):
-    head = f"{'workload':<16} {'run':<23} {'wall s':>7} {'x floor':>7} {'calls':>6} {'POST':>5} {'GET':>5} " \
+    head = f"{'workload':<16} {'run':<27} {'wall s':>7} {'x floor':>7} {'calls':>6} {'POST':>5} {'GET':>5} " \
            f"{'logins':>6} {'429':>4} {'bound s':>8} {'paced s':>8} {'prd bound':>10}  busiest counter"
     print(head)
     print("-" * len(head))
@@ -359,7 +365,7 @@ def print_table(report):
         for run in item["runs"]:
             ops = run["operations"]
             ratio = f"{run['ratio_to_floor']:.2f}" if run.get("ratio_to_floor") is not None else "-"
-            print(f"{label:<16} {run['run']:<23} {run['wall_seconds']:>7.1f} {ratio:>7} {run['calls']:>6} "
+            print(f"{label:<16} {run['run']:<27} {run['wall_seconds']:>7.1f} {ratio:>7} {run['calls']:>6} "
                   f"{ops.get('POST /tokens', 0):>5} {ops.get('GET /tokens', 0):>5} "
                   f"{ops.get('POST /auth/token/redeem', 0):>6} {run['status_429']:>4} {run['bound_seconds']:>8.1f} "
                   f"{run['paced_seconds']:>8.1f} {run['production_bound_seconds']:>9.0f}s  "
@@ -413,7 +419,8 @@ def main():
             walls = {run["run"]: run["wall_seconds"] for run in item["runs"]}
             print(f"{item['workload']}: no-op {walls['role no-op'] / walls['reference: httpx']:.2f} x the reference "
                   f"with httpx; without Ansible's argument validation task "
-                  f"{walls['role no-op, unvalidated'] / walls['reference: httpx']:.2f} x")
+                  f"{walls['role no-op, unvalidated'] / walls['reference: httpx']:.2f} x; with a module process "
+                  f"per task {walls['role no-op, module process'] / walls['reference: httpx']:.2f} x")
     print(f"\nwritten to {args.output}")
     for problem in problems:
         print("PROBLEM: " + problem)

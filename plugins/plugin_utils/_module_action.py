@@ -26,6 +26,7 @@ import sys
 import types
 import typing
 
+from ansible import constants as C
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
@@ -85,10 +86,14 @@ class ModuleAction(ActionBase):
         host_vars = task_vars
         if self._task.delegate_to:
             host_vars = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to, {})
+        # As Ansible picks it: the host's variable, else the interpreter_python setting; "auto" means the one
+        # discovered on the host (a fact once a module ran there, otherwise not known to be this Python).
         interpreter = host_vars.get("ansible_python_interpreter")
-        if not interpreter:  # discovered at run time: not known to be this Python
-            return False
+        if interpreter is None:
+            interpreter = C.config.get_config_value("INTERPRETER_PYTHON", variables=host_vars)
         interpreter = self._templar.template(interpreter)
+        if isinstance(interpreter, str) and interpreter.startswith("auto"):
+            interpreter = host_vars.get("ansible_facts", {}).get("discovered_interpreter_python")
         return isinstance(interpreter, str) and os.path.realpath(interpreter) == os.path.realpath(sys.executable)
 
     def _run_in_process(self, task_vars: dict) -> dict:
