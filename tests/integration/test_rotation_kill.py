@@ -146,11 +146,14 @@ def short_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
-# make test kills during the store writes, the moment with the most to undo; make test-soak kills at every point.
+# make test kills during the store writes, the moment with the most to undo, with the module run in Ansible's worker
+# (as on the controller) and as a module process (KSEF_IN_PROCESS=0, as anywhere else); make test-soak kills at
+# every point.
+@pytest.mark.parametrize("in_worker", [True, False], ids=["in-worker", "module-process"])
 @pytest.mark.parametrize("point", [
     pytest.param(point, marks=() if point == "during-store-writes" else pytest.mark.soak) for point in KILL_POINTS
 ])
-def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, tmp_path, short_tmp, point):
+def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, tmp_path, short_tmp, point, in_worker):
     prepare, reached, after_kill = KILL_POINTS[point]
     old, old_value = world.seed_current()
     context = prepare(world) or {}
@@ -163,12 +166,18 @@ def test_sigkill_during_rotation_then_one_rerun_converges(world, run_playbook, t
     for folder in temp.values():
         folder.mkdir(parents=True, exist_ok=True)
     run = BackgroundPlaybook(PLAYBOOK, world.vars(rotate=True), tmp_path / "killed",
-                             env={**world.env, **{variable: str(folder) for variable, folder in temp.items()}})
+                             env={**world.env, **{variable: str(folder) for variable, folder in temp.items()},
+                                  "KSEF_IN_PROCESS": "1" if in_worker else "0"})
     wait_until(lambda: reached(world, old, context) or not run.running, 120, f"kill point {point}")
     killed = run.kill()
-    assert len(killed) >= 3, "the controller, its worker and the module were all killed"
     left = [path for folder in temp.values() for path in folder.rglob("*") if path.is_file()]
-    assert any(path.name.endswith("_payload.zip") for path in left), "the killed module's files are scanned"
+    if in_worker:
+        assert len(killed) >= 2, "the controller and its worker, which ran the module, were killed"
+        assert not [path for path in left if "ksef.credentials" in path.name or "AnsiballZ_" in path.name], \
+            "a module run in the worker writes no module files"
+    else:
+        assert len(killed) >= 3, "the controller, its worker and the module were all killed"
+        assert any(path.name.endswith("_payload.zip") for path in left), "the killed module's files are scanned"
     world.assert_no_secret("".join(path.read_text(errors="replace") for path in left), old_value,
                            world.file_value())
     assert not [path for path in left if path.name.startswith("AnsiballZ_")], "the module removed its arguments"
