@@ -37,7 +37,17 @@ try:  # the module-side interfaces of ansible-core 2.19 and later
     from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.common.json import Direction, get_module_encoder
 
-    IN_PROCESS_SUPPORTED = hasattr(basic, "_ANSIBLE_PROFILE") and hasattr(_internal, "is_controller")
+    IN_PROCESS_SUPPORTED = all(
+        hasattr(owner, name)
+        for owner, name in (
+            (basic, "_ANSIBLE_PROFILE"),
+            (basic, "_ANSIBLE_ARGS"),
+            (_internal, "is_controller"),
+            (_loader, "_handle_exception"),
+            (module_warnings, "_global_warnings"),
+            (module_warnings, "_global_deprecations"),
+        )
+    )
 except ImportError:
     IN_PROCESS_SUPPORTED = False
 
