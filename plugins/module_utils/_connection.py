@@ -171,6 +171,8 @@ def is_loopback_host(host):
 
 @dataclass(frozen=True)
 class ConnectionSettings:
+    """Where and how to reach KSeF: the API's base URL, TLS verification and the timeout of one request (s)."""
+
     base_url: str
     verify: object  # True/False, or a CA bundle path
     timeout: float
