@@ -20,12 +20,18 @@ re.compile = lambda pattern, flags=0: compiled.append(pattern) or compile_patter
 import ansible_collections.ksef.credentials.plugins.modules.tokens
 import ansible_collections.ksef.credentials.plugins.modules.credentials
 from ansible_collections.ksef.credentials.plugins.module_utils import _certificate_bundle
-# A dataclass without a docstring renders its signature into __doc__ when it is defined.
+started, own_patterns = sorted(sys.modules), [p for p in compiled if isinstance(p, str)]
+# A dataclass without a docstring renders its signature into __doc__ when it is defined: none does, on the start
+# path or off it.
+import importlib, pkgutil
+from ansible_collections.ksef.credentials.plugins import module_utils
+for found in pkgutil.walk_packages(module_utils.__path__, module_utils.__name__ + "."):
+    importlib.import_module(found.name)
 own = {name: module for name, module in sys.modules.items() if name.startswith("ansible_collections.ksef")}
 undocumented = [f"{name}.{key}" for name, module in own.items() for key, value in vars(module).items()
                 if dataclasses.is_dataclass(value) and value.__module__ == name
                 and (value.__doc__ or "").startswith(value.__name__ + "(")]
-print(json.dumps({"modules": sorted(sys.modules), "own": [p for p in compiled if isinstance(p, str)],
+print(json.dumps({"modules": started, "own": own_patterns,
                   "x509": _certificate_bundle.x509 is not None, "undocumented": undocumented}))
 """
 
