@@ -62,7 +62,7 @@ AUTH_ENVIRONMENT_FILES = {
 _LOGIN_OPTIONS = ("ksef_token",) + _XADES_OPTIONS + _SESSION_OPTIONS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its own __repr__ below; the generated one would only be compiled and dropped
 class AuthConfig:
     """The validated `auth` option. `method` is one of ksef_token, xades, session."""
 

@@ -23,7 +23,6 @@ import os
 import sys
 import tempfile
 import zipimport
-from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
 from importlib.util import MAGIC_NUMBER, source_hash
 
@@ -80,8 +79,9 @@ def _write(path: str, data: bytes) -> None:
             pass
 
 
-class CachedZipLoader(Loader):
-    """Loads a module of this collection from the zip through the bytecode cache; the rest is zipimport's."""
+class CachedZipLoader:
+    """Loads a module of this collection from the zip through the bytecode cache; the rest is zipimport's. What the
+    import system calls is all it needs: importlib.abc's Loader would load importlib.resources at every start."""
 
     def __init__(self, importer: zipimport.zipimporter, directory: str | None):
         self._importer = importer
@@ -133,7 +133,7 @@ class ZipSpecFinder:
             location = "%s/%s" % (entry, fullname.rpartition(".")[2])
             spec = ModuleSpec(
                 fullname,
-                CachedZipLoader(importer, self._directory),
+                CachedZipLoader(importer, self._directory),  # type: ignore[arg-type]  # a loader, without the ABC
                 origin=location + ("/__init__.py" if package else ".py"),
                 is_package=package,
             )

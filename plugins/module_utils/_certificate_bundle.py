@@ -15,9 +15,8 @@ from ansible_collections.ksef.credentials.plugins.module_utils._errors import Ks
 
 try:
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import NameOID
 except ImportError:  # pragma: no cover - the module reports the missing library
     x509 = None  # type: ignore[assignment]
@@ -44,6 +43,14 @@ class BundleError(KsefError):
     """A value that is not a certificate with its private key."""
 
 
+def _serialization():
+    """cryptography's serialization, imported at the first use: it loads SSH keys, ciphers and bcrypt with it (about
+    4 ms of every module process), and a run that only reads a certificate, or holds none, never needs it."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
+
+
 def generate_key(key_type: str, key_size: int):
     if key_type == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=key_size)
@@ -51,13 +58,14 @@ def generate_key(key_type: str, key_size: int):
 
 
 def key_pem(key) -> str:
+    serialization = _serialization()
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode("ascii")
 
 
 def load_key(pem: str):
-    return serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    return _serialization().load_pem_private_key(pem.encode("ascii"), password=None)
 
 
 def csr_base64(key, enrollment_data: dict) -> str:
@@ -69,11 +77,12 @@ def csr_base64(key, enrollment_data: dict) -> str:
             if item not in (None, ""):
                 attributes.append(x509.NameAttribute(getattr(NameOID, oid_name), str(item)))
     csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attributes)).sign(key, hashes.SHA256())
-    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode("ascii")
+    return base64.b64encode(csr.public_bytes(_serialization().Encoding.DER)).decode("ascii")
 
 
 def compose(certificate_der_base64: str, key) -> str:
     """The bundle: certificate PEM, then the PKCS#8 key PEM (no trailing newline; files add one)."""
+    serialization = _serialization()
     certificate = x509.load_der_x509_certificate(base64.b64decode(certificate_der_base64))
     if certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -109,6 +118,7 @@ def split(value: str):
     certificate = certificate_of(value)
     if certificate is None:
         raise BundleError("the value holds no PEM certificate")
+    serialization = _serialization()
     try:
         key = serialization.load_pem_private_key(value.encode("ascii", "ignore"), password=None)
     except (ValueError, TypeError):
@@ -122,17 +132,21 @@ def split(value: str):
 
 
 def to_pkcs12(value: str, passphrase: str, friendly_name: str) -> bytes:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
     certificate, key = split(value)
     return pkcs12.serialize_key_and_certificates(
         friendly_name.encode("utf-8"),
         key,
         certificate,
         None,
-        serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
+        _serialization().BestAvailableEncryption(passphrase.encode("utf-8")),
     )
 
 
 def from_pkcs12(data: bytes, passphrase: str) -> str:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
     try:
         key, certificate, _chain = pkcs12.load_key_and_certificates(data, passphrase.encode("utf-8"))
     except ValueError:
@@ -141,4 +155,4 @@ def from_pkcs12(data: bytes, passphrase: str) -> str:
         ) from None
     if key is None or certificate is None:
         raise BundleError("the PKCS#12 file must hold a certificate and its private key")
-    return compose(base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii"), key)
+    return compose(base64.b64encode(certificate.public_bytes(_serialization().Encoding.DER)).decode("ascii"), key)

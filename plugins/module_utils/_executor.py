@@ -53,6 +53,8 @@ class Outcome:
 
 @dataclass
 class Done:
+    """What a run carried out (or, in check mode, would): per name its outcome or its failure, and the rest."""
+
     outcomes: dict = field(default_factory=dict)  # name -> Outcome
     failures: dict = field(default_factory=dict)  # name -> ApplyError
     unmanaged: list = field(default_factory=list)  # plan rows carried out for unmanaged credentials

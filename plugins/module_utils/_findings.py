@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Finding:
+    """One thing an auditor should know about a credential or a store: its kind, how serious, and what it is."""
+
     kind: str
     severity: str
     message: str

@@ -52,6 +52,8 @@ class Holding:
 
 @dataclass(frozen=True)
 class Step:
+    """One action of a plan on one credential, with the reason people read."""
+
     action: str
     reason: str
     reference_number: str | None = None

@@ -57,6 +57,8 @@ class XadesCredentialsError(KsefConfigError):
 
 @dataclass(frozen=True)
 class SigningCredentials:
+    """The certificate a XAdES login signs with, and its private key (never shown)."""
+
     certificate: x509.Certificate
     private_key: Any = field(repr=False)  # rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

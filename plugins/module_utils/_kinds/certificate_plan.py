@@ -55,6 +55,8 @@ def name_of(certificate_name: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Declared:
+    """One declared certificate, from the options of its entry (`declare`)."""
+
     name: str
     state: str = "present"
     certificate_type: str = "Authentication"

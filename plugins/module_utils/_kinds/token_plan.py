@@ -98,6 +98,8 @@ MANAGER_PERMISSION = "CredentialsManage"
 
 @dataclass(frozen=True)
 class Declared:
+    """One declared token, from the options of its entry (`declare`)."""
+
     name: str
     state: str = "present"
     description: str = ""
@@ -130,6 +132,8 @@ class Declared:
 
 @dataclass(frozen=True)
 class ActualToken:
+    """A token as KSeF lists it; its description carries the marker of a managed token's name."""
+
     reference_number: str
     status: str
     permissions: tuple

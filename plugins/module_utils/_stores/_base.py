@@ -41,7 +41,7 @@ class TokenMeta:
     context: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its own __repr__ below; the generated one would only be compiled and dropped
 class StoredValue:
     """What a store holds now. `value` is secret; `version` is the store's own version id, if any."""
 
