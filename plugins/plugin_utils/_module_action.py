@@ -12,7 +12,7 @@ arguments (Ansible's internal `_ansible_*` ones included), the same checks and t
 start is gone (docs/performance.md).
 
 Elsewhere the module runs as usual: another connection, become, async, an interpreter other than the controller's
-Python, an ansible-core without the module-side interfaces this relies on (before 2.19), or KSEF_IN_PROCESS=0.
+Python, an ansible-core other than 2.19 (the version this is tested with), or KSEF_IN_PROCESS=0.
 """
 
 from __future__ import annotations
@@ -28,16 +28,21 @@ import typing
 
 from ansible import constants as C
 from ansible.plugins.action import ActionBase
+from ansible.release import __version__ as ansible_core_version
 from ansible.utils.vars import merge_hash
-from ansible.vars.clean import remove_internal_keys
 
-try:  # the module-side interfaces of ansible-core 2.19 and later
+# What running a module in this process relies on: ansible-core's module-side runtime and the controller's parser
+# of module output, as ansible-core 2.19 has them. They are private and change between versions (2.21 reworked
+# both), so only the versions this was tested with use it; the others run a module process, as for any module.
+TESTED_VERSIONS = ((2, 19),)
+try:
     from ansible.module_utils import _internal, basic
     from ansible.module_utils._internal._ansiballz import _loader
     from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.common.json import Direction, get_module_encoder
+    from ansible.vars.clean import remove_internal_keys
 
-    IN_PROCESS_SUPPORTED = all(
+    IN_PROCESS_SUPPORTED = tuple(int(part) for part in ansible_core_version.split(".")[:2]) in TESTED_VERSIONS and all(
         hasattr(owner, name)
         for owner, name in (
             (basic, "_ANSIBLE_PROFILE"),
@@ -81,7 +86,7 @@ class ModuleAction(ActionBase):
         if self.in_process(task_vars):
             return merge_hash(result, self._run_in_process(task_vars))
         # As ansible-core's own action for modules (ansible.builtin.normal).
-        wrap_async = self._task.async_val and not self._connection.has_native_async
+        wrap_async = self._task.async_val and not getattr(self._connection, "has_native_async", False)
         result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
