@@ -12,7 +12,7 @@ arguments (Ansible's internal `_ansible_*` ones included), the same checks and t
 start is gone (docs/performance.md).
 
 Elsewhere the module runs as usual: another connection, become, async, an interpreter other than the controller's
-Python, an ansible-core other than 2.19 (the version this is tested with), or KSEF_IN_PROCESS=0.
+Python, an ansible-core other than 2.19 and 2.21 (the versions this is tested with), or KSEF_IN_PROCESS=0.
 """
 
 from __future__ import annotations
@@ -31,16 +31,20 @@ from ansible.plugins.action import ActionBase
 from ansible.release import __version__ as ansible_core_version
 from ansible.utils.vars import merge_hash
 
+try:  # ansible-core up to 2.20; from 2.21 the parsed result removes Ansible's internal keys itself
+    from ansible.vars.clean import remove_internal_keys
+except ImportError:
+    remove_internal_keys = None
+
 # What running a module in this process relies on: ansible-core's module-side runtime and the controller's parser
-# of module output, as ansible-core 2.19 has them. They are private and change between versions (2.21 reworked
-# both), so only the versions this was tested with use it; the others run a module process, as for any module.
-TESTED_VERSIONS = ((2, 19),)
+# of module output, as ansible-core 2.19 and 2.21 have them. They are private and change between versions (2.21
+# reworked the parser), so only the versions this was tested with use it; the others run a module process.
+TESTED_VERSIONS = ((2, 19), (2, 21))
 try:
     from ansible.module_utils import _internal, basic
     from ansible.module_utils._internal._ansiballz import _loader
     from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.common.json import Direction, get_module_encoder
-    from ansible.vars.clean import remove_internal_keys
 
     IN_PROCESS_SUPPORTED = tuple(int(part) for part in ansible_core_version.split(".")[:2]) in TESTED_VERSIONS and all(
         hasattr(owner, name)
@@ -142,6 +146,10 @@ class ModuleAction(ActionBase):
             basic._ANSIBLE_ARGS = None
             os.environ.clear()
             os.environ.update(saved_environment)
-        data = self._parse_returned_data({"rc": 0, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}, PROFILE)
-        remove_internal_keys(data)
-        return data
+        # Read back as ansible-core reads a module process's output (_execute_module).
+        parsed = self._parse_returned_data({"rc": 0, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}, PROFILE)
+        if hasattr(parsed, "as_result_dict"):  # ansible-core 2.21: a task result object
+            parsed.remove_internal_keys()
+            return parsed.as_result_dict(for_round_trip=True)
+        remove_internal_keys(parsed)  # ansible-core 2.19: a dict
+        return parsed
