@@ -246,6 +246,9 @@ def run_playbook(tmp_path, output_dir):
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_NOCOLOR": "1",
             "KSEF_TEST_RESULTS_FILE": str(results_file),
+            # ansible-core 2.21 returns a module's `invocation` (its arguments, secrets masked) only when asked; the
+            # tests read it to see what a role passed to its module. Earlier versions always return it.
+            "ANSIBLE_INJECT_INVOCATION": "True",
             # The modules pace their calls to KSeF's limits; the shared emulator runs the TEST profile, and the
             # pacing state of a test run stays in the run's own folder (tests may override both through env=).
             "KSEF_RATE_LIMITS": "te",
