@@ -11,8 +11,9 @@ process: the action plugin, loaded once by the controller together with the modu
 arguments (Ansible's internal `_ansible_*` ones included), the same checks and the same result; only the process
 start is gone (docs/performance.md).
 
-Elsewhere the module runs as usual: another connection, become, async, an interpreter other than the controller's
-Python, an ansible-core other than 2.19 and 2.21 (the versions this is tested with), or KSEF_IN_PROCESS=0.
+Elsewhere the module runs as usual: another connection, become, async, a task timeout, an interpreter other than
+the controller's Python (by path: a virtualenv made from it has other packages), an ansible-core other than 2.19 and
+2.21 (the versions this is tested with), or KSEF_IN_PROCESS=0 (or false, no, off).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ except ImportError:
 # Modules of the collection declare no serialization profile: Ansible's default.
 PROFILE = "legacy"
 SWITCH = "KSEF_IN_PROCESS"
+OFF = ("0", "false", "no", "off")
 
 
 def load_module(name: str) -> types.ModuleType | None:
@@ -98,9 +100,13 @@ class ModuleAction(ActionBase):
 
     def in_process(self, task_vars: dict) -> bool:
         """Whether the module would run in this very Python on this machine, as this user, synchronously."""
-        if self.MODULE is None or os.environ.get(SWITCH, "1") == "0":
+        if self.MODULE is None or os.environ.get(SWITCH, "1").strip().lower() in OFF:
             return False
         if self._task.async_val or self._play_context.become or self._connection.transport != "local":
+            return False
+        # A task `timeout:` interrupts the worker wherever it is, even between creating a credential and storing or
+        # revoking it again; a module process runs to its end (ansible-core only stops waiting for it).
+        if self._task.timeout:
             return False
         host_vars = task_vars
         if self._task.delegate_to:
@@ -113,7 +119,9 @@ class ModuleAction(ActionBase):
         interpreter = self._templar.template(interpreter)
         if isinstance(interpreter, str) and interpreter.startswith("auto"):
             interpreter = host_vars.get("ansible_facts", {}).get("discovered_interpreter_python")
-        return isinstance(interpreter, str) and os.path.realpath(interpreter) == os.path.realpath(sys.executable)
+        # The path itself, not where its links lead: a virtualenv's python links to its base interpreter, yet sees
+        # other packages than the Python running Ansible.
+        return isinstance(interpreter, str) and os.path.abspath(interpreter) == os.path.abspath(sys.executable)
 
     def _run_in_process(self, task_vars: dict) -> dict:
         module = typing.cast(types.ModuleType, self.MODULE)  # in_process() checked it is loaded

@@ -2,6 +2,7 @@
 controller in the controller's Python, as a module process otherwise; the same arguments, environment and result.
 With an ansible-core the worker way is not used with (IN_PROCESS_SUPPORTED false), both runs are module processes."""
 import datetime
+import sys
 import json
 from pathlib import Path
 
@@ -108,10 +109,63 @@ def test_a_bad_option_fails_the_same_in_the_worker(emulator, run_playbook, tmp_p
         status: [Bogus]
 """
     messages = []
-    for switch in ("1", "0"):
-        result = run_playbook(playbook, {"api_url": emulator.api_url, "nip": nip, "token": token},
-                              env={"KSEF_IN_PROCESS": switch}, expect_rc=2)
+    for switch in ("1", "false"):  # the switch takes 0, false, no and off
+        remote = tmp_path / f"remote-{switch}"
+        result = run_playbook(playbook, {"api_url": emulator.api_url, "nip": nip, "token": token}, expect_rc=2,
+                              env={"KSEF_IN_PROCESS": switch, "ANSIBLE_KEEP_REMOTE_FILES": "1",
+                                   "ANSIBLE_REMOTE_TMP": str(remote)})
+        kept = list(Path(remote).rglob("AnsiballZ_token_info.py"))
+        assert len(kept) == (0 if switch == "1" and IN_PROCESS_SUPPORTED else 1), kept
         failed = result.task("Scan")
         messages.append(failed["msg"])
         assert token not in result.stdout and token not in result.stderr
     assert messages[0] == messages[1] and "value of status must be one or more of" in messages[0], messages
+
+
+def test_a_task_timeout_or_another_python_runs_a_module_process(emulator, run_playbook, tmp_path):
+    """A task timeout would interrupt the worker between creating a credential and storing it: such a task runs a
+    module process, which finishes its work. An interpreter that is another path than the Python running Ansible
+    (here a link to it outside its virtualenv, so without its packages) is another Python, even if it links there."""
+    nip, token = seeded_context(emulator)
+    other_python = tmp_path / "python"
+    other_python.symlink_to(sys.executable)
+    remote = tmp_path / "remote"
+    playbook = """
+- name: Where each scan runs
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: In the worker
+      ksef.credentials.token_info: &scan
+        api_url: "{{ api_url }}"
+        context: {nip: "{{ nip }}"}
+        auth: {ksef_token: "{{ token }}"}
+
+    - name: With a timeout
+      ksef.credentials.token_info: *scan
+      timeout: 300
+
+    - name: With another Python
+      ksef.credentials.token_info: *scan
+      vars:
+        ansible_python_interpreter: "{{ other_python }}"
+      register: other
+      ignore_errors: true
+
+    - name: Keep what the other Python said
+      ansible.builtin.copy:
+        content: "{{ other.msg }}"
+        dest: "{{ out }}"
+        mode: "0600"
+"""
+    out = tmp_path / "other.txt"
+    run_playbook(playbook, {"api_url": emulator.api_url, "nip": nip, "token": token, "other_python": str(other_python),
+                            "out": str(out)},
+                 env={"KSEF_IN_PROCESS": "1", "ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": str(remote)})
+    kept = sorted(path.name for path in Path(remote).rglob("AnsiballZ_token*.py"))
+    if IN_PROCESS_SUPPORTED:
+        assert kept == ["AnsiballZ_token_info.py"] * 2, kept  # the timeout's and the other Python's, not the first
+    else:
+        assert kept == ["AnsiballZ_token_info.py"] * 3, kept
+    # The other Python ran the module, without the packages of the one running Ansible.
+    assert "Failed to import the required Python library (httpx)" in out.read_text(), out.read_text()
