@@ -341,13 +341,13 @@ LOGIN_REFERENCE = "20250514-EC-2DFC46C000-3AC6D5877F-A1"
 
 def test_a_token_login_and_a_handed_over_session_carry_the_token_reference_never_the_token():
     session = Authenticator(http_for(FakeKsef())).login_with_ksef_token(CONTEXT, TOKEN)
-    assert session.ksef_token_reference == TOKEN.split("|")[0]
+    assert session.ksef_token_reference == TOKEN.split("|", maxsplit=1)[0]
     handed = session.as_result()
-    assert handed["ksef_token_reference"] == TOKEN.split("|")[0] and TOKEN.split("|")[-1] not in repr(handed)
+    assert handed["ksef_token_reference"] == TOKEN.split("|", maxsplit=1)[0] and TOKEN.rsplit("|", maxsplit=1)[-1] not in repr(handed)
     config = validate_auth({"access_token": handed["access_token"], "refresh_token": handed["refresh_token"],
                             "ksef_token_reference": handed["ksef_token_reference"]})
     reused = Authenticator(http_for(FakeKsef())).authenticate(CONTEXT, config)
-    assert not reused.opened and reused.ksef_token_reference == TOKEN.split("|")[0]
+    assert not reused.opened and reused.ksef_token_reference == TOKEN.split("|", maxsplit=1)[0]
     without = Authenticator(http_for(FakeKsef())).authenticate(CONTEXT, validate_auth({"access_token": "a"}))
     assert without.ksef_token_reference is None
 
@@ -364,7 +364,7 @@ def test_a_wrong_token_reference_is_named_and_never_shown(auth, words):
     with pytest.raises(KsefConfigError) as err:
         validate_auth(auth)
     assert err.value.option == "auth.ksef_token_reference" and words in str(err.value)
-    assert TOKEN.split("|")[-1] not in str(err.value) and auth["ksef_token_reference"] not in str(err.value)
+    assert TOKEN.rsplit("|", maxsplit=1)[-1] not in str(err.value) and auth["ksef_token_reference"] not in str(err.value)
 
 
 def test_a_verification_whose_close_would_wait_past_max_retry_wait_leaves_its_session_to_expire(tmp_path):
@@ -385,5 +385,5 @@ def test_a_verification_whose_close_would_wait_past_max_retry_wait_leaves_its_se
     assert warning.startswith("The KSeF session 20250514-AU-1 is left open to expire by itself (KSeF ends it when "
                               "its tokens expire): DELETE /auth/sessions/current would wait ")
     assert "more than max_retry_wait (60s); not sent; lower the pace of runs in this context" in warning
-    assert TOKEN.split("|")[-1] not in warning and "access-" not in warning and "refresh-" not in warning
+    assert TOKEN.rsplit("|", maxsplit=1)[-1] not in warning and "access-" not in warning and "refresh-" not in warning
     assert verify_ksef_token(http_for(FakeKsef()), CONTEXT, TOKEN) is None  # closed as usual

@@ -83,7 +83,7 @@ def test_a_zip_like_ansiballz_loads_the_collection_through_the_cache(tmp_path):
     cache = tmp_path / "cache"
     env = dict(os.environ, KSEF_BYTECODE_DIR=str(cache), PYTHONDONTWRITEBYTECODE="1")
     runs = []
-    for _ in range(2):
+    for _attempt in range(2):
         done = subprocess.run([sys.executable, "-c", IMPORTER, str(payload)], env=env, capture_output=True,
                               text=True, check=True, cwd=tmp_path)
         runs.append((json.loads(done.stdout), {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}))

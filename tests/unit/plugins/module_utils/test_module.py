@@ -233,12 +233,12 @@ def test_xades_login_without_signxml_fails_with_missing_required_lib(capsys, mon
 def test_the_login_token_reference_of_a_token_login_and_of_a_handed_over_session(capsys):
     seen = []
     run(BASE_ARGS, lambda module: seen.append(module.login_token_reference) or module.exit_json(changed=False), capsys)
-    handed = {"access_token": "access-secret", "ksef_token_reference": TOKEN.split("|")[0]}
+    handed = {"access_token": "access-secret", "ksef_token_reference": TOKEN.split("|", maxsplit=1)[0]}
     run(dict(BASE_ARGS, auth=handed), lambda module: seen.append(module.login_token_reference)
         or module.exit_json(changed=False), capsys)
     run(dict(BASE_ARGS, auth={"access_token": "access-secret"}), lambda module: seen.append(
         module.login_token_reference) or module.exit_json(changed=False), capsys)
-    assert seen == [TOKEN.split("|")[0], TOKEN.split("|")[0], None]
+    assert seen == [TOKEN.split("|", maxsplit=1)[0], TOKEN.split("|", maxsplit=1)[0], None]
 
 
 def test_a_token_pasted_as_the_login_token_reference_is_refused_and_hidden(capsys):
@@ -247,4 +247,4 @@ def test_a_token_pasted_as_the_login_token_reference_is_refused_and_hidden(capsy
 
     out = run(dict(BASE_ARGS, auth={"access_token": "access-secret", "ksef_token_reference": TOKEN}), body, capsys)
     assert out["failed"] and out["option"] == "auth.ksef_token_reference" and "not the token itself" in out["msg"]
-    assert TOKEN not in json.dumps(out) and TOKEN.split("|")[-1] not in json.dumps(out)
+    assert TOKEN not in json.dumps(out) and TOKEN.rsplit("|", maxsplit=1)[-1] not in json.dumps(out)
