@@ -431,7 +431,8 @@ def test_wrong_check_digits_are_refused_before_any_request(ctx):
     (looped,) = [r for r in result.results if "results" in r["result"]] or [None]
     items = looped["result"]["results"] if looped else [r["result"] for r in result.results]
     messages = [item["msg"] for item in items]
-    assert len(messages) == 4 and all(item["failed"] for item in items)
+    # A failed item says `failed: true`; ansible-core 2.21 marks it with its `exception` instead.
+    assert len(messages) == 4 and all(item.get("failed", "exception" in item) for item in items)
     for case, item in zip(cases, items):
         assert item["option"] == "grants[1].%s" % case["option"], item
         assert item["msg"].startswith("grants[1]: %s " % case["option"]) and "wrong check digit" in item["msg"]
