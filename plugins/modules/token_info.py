@@ -286,18 +286,10 @@ declared:
         - {label: "file:/etc/erp/ksef.token", reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45, holds_current: true}
 declared_tokens:
   description: Each declared token, its current token and what each of its stores holds (RV(declared) without
-    C(references)).
+    C(references); see its sample).
   returned: always
   type: list
   elements: dict
-  sample:
-    - name: erp-sender
-      state: present
-      permissions: [InvoiceRead, InvoiceWrite]
-      rotate_after: 90d
-      reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45
-      stores:
-        - {label: "file:/etc/erp/ksef.token", reference_number: 20251010-EC-1DCE3E3000-12ECB5B36E-45, holds_current: true}
 summary:
   description:
     - Counts of the listed tokens (C(tokens)), C(managed) ones, the findings per kind (C(findings)), all findings
